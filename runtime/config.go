@@ -1,0 +1,244 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Config configures a session manager. Every field has a working default:
+// a Config with only Secrets set serves secure, browser-session cookies
+// from an in-memory store.
+type Config struct {
+	// Store keeps the session records. Default: a new in-memory store
+	// (NewMemoryStore), closed by the manager's Close.
+	Store Store
+
+	// Secrets sign the session cookie with HMAC-SHA256. The first signs;
+	// all of them verify, so a new secret can be put first while the old
+	// ones still accept the cookies already issued. Each must be at least
+	// 32 bytes. Required.
+	Secrets [][]byte
+
+	// Cookie sets the attributes of the session cookie.
+	Cookie Cookie
+
+	// IdleTimeout ends a session that saw no request for this long. It is
+	// enforced by the store's expiry, which requests that use the session
+	// move forward. Default: 30 minutes.
+	IdleTimeout time.Duration
+
+	// Lifetime ends a session this long after it was created, however
+	// active it is. It is kept in the record and checked on every load.
+	// Default: 24 hours.
+	Lifetime time.Duration
+
+	// ErrorHandler answers a request whose session could not be loaded or
+	// saved because the store failed. It runs before the response headers
+	// are sent, in place of the handler's response, and the session
+	// cookie is left untouched. Default: log the error and reply 503
+	// Service Unavailable.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// Logger receives the runtime's log lines (store failures, corrupt
+	// records). Session IDs never appear in them. Default: slog.Default().
+	Logger *slog.Logger
+}
+
+// Cookie holds the attributes of the session cookie. The zero value is the
+// secure default: "__Host-session", Path=/, no Domain, Secure, HttpOnly,
+// SameSite=Lax, no Max-Age (the cookie ends with the browser session).
+type Cookie struct {
+	// Name of the cookie. Default: "__Host-session", or "session" when
+	// Secure is Off or Domain is set.
+	Name string
+	// Path of the cookie. Default: "/".
+	Path string
+	// Domain of the cookie. Default: none (the cookie goes to this host only).
+	Domain string
+	// Secure sends the cookie over HTTPS only. Default: On. Turn it Off for
+	// development over plain HTTP.
+	Secure Toggle
+	// HttpOnly hides the cookie from JavaScript. Default: On.
+	HttpOnly Toggle
+	// SameSite restricts cross-site sending. Default: http.SameSiteLaxMode;
+	// never left unset, since browsers disagree on the default.
+	SameSite http.SameSite
+	// Partitioned sets the CHIPS Partitioned attribute, for sites embedded
+	// in other sites. Default: off. Requires Secure.
+	Partitioned bool
+}
+
+// A Toggle is an on/off setting whose zero value means "the default",
+// which the field documents.
+type Toggle uint8
+
+// The values of a Toggle.
+const (
+	On  Toggle = iota + 1 // the setting is on
+	Off                   // the setting is off
+)
+
+func (t Toggle) or(def bool) bool {
+	switch t {
+	case On:
+		return true
+	case Off:
+		return false
+	}
+	return def
+}
+
+// Defaults for the Config fields.
+const (
+	DefaultIdleTimeout = 30 * time.Minute
+	DefaultLifetime    = 24 * time.Hour
+	// MinSecretLen is the shortest secret NewManager accepts.
+	MinSecretLen = 32
+)
+
+// settings is a validated Config with its defaults filled in.
+type settings struct {
+	store        Store
+	ownStore     bool
+	secrets      [][]byte
+	cookie       http.Cookie // template: every attribute but the value
+	idle         time.Duration
+	lifetime     time.Duration
+	errorHandler func(http.ResponseWriter, *http.Request, error)
+	log          *slog.Logger
+}
+
+func (cfg Config) settings() (settings, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	s := settings{
+		store:        cfg.Store,
+		idle:         cfg.IdleTimeout,
+		lifetime:     cfg.Lifetime,
+		errorHandler: cfg.ErrorHandler,
+		log:          cfg.Logger,
+	}
+	if len(cfg.Secrets) == 0 {
+		bad("Secrets is empty: give at least one secret of %d or more random bytes", MinSecretLen)
+	}
+	for i, k := range cfg.Secrets {
+		if len(k) < MinSecretLen {
+			bad("Secrets[%d] is %d bytes: secrets need at least %d random bytes", i, len(k), MinSecretLen)
+		}
+		s.secrets = append(s.secrets, append([]byte(nil), k...))
+	}
+	switch {
+	case s.idle < 0:
+		bad("IdleTimeout is negative (%v)", s.idle)
+	case s.idle == 0:
+		s.idle = DefaultIdleTimeout
+	}
+	switch {
+	case s.lifetime < 0:
+		bad("Lifetime is negative (%v)", s.lifetime)
+	case s.lifetime == 0:
+		s.lifetime = DefaultLifetime
+	}
+	if s.idle < time.Second || s.lifetime < time.Second {
+		bad("IdleTimeout and Lifetime must be at least one second (stores count in seconds)")
+	}
+	if s.errorHandler == nil {
+		s.errorHandler = defaultErrorHandler(s.logger())
+	}
+	s.log = s.logger()
+
+	c, err := cfg.Cookie.build()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.cookie = c
+	if err := errors.Join(errs...); err != nil {
+		return settings{}, fmt.Errorf("sessiongen: invalid Config: %w", err)
+	}
+	if s.store == nil {
+		s.store, s.ownStore = NewMemoryStore(), true
+	}
+	return s, nil
+}
+
+func (s settings) logger() *slog.Logger {
+	if s.log != nil {
+		return s.log
+	}
+	return slog.Default()
+}
+
+// build fills in the defaults and rejects combinations that browsers
+// silently drop, which net/http's Cookie.Valid does not check.
+func (c Cookie) build() (http.Cookie, error) {
+	hc := http.Cookie{
+		Name:        c.Name,
+		Path:        c.Path,
+		Domain:      c.Domain,
+		Secure:      c.Secure.or(true),
+		HttpOnly:    c.HttpOnly.or(true),
+		SameSite:    c.SameSite,
+		Partitioned: c.Partitioned,
+	}
+	if hc.Path == "" {
+		hc.Path = "/"
+	}
+	if hc.Name == "" {
+		hc.Name = "session"
+		if hc.Secure && hc.Domain == "" && hc.Path == "/" {
+			hc.Name = "__Host-session"
+		}
+	}
+	if hc.SameSite == 0 || hc.SameSite == http.SameSiteDefaultMode {
+		hc.SameSite = http.SameSiteLaxMode
+	}
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("Cookie: "+format, args...)) }
+	if !isToken(hc.Name) {
+		bad("Name %q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", hc.Name)
+	}
+	if strings.HasPrefix(hc.Name, "__Host-") && (!hc.Secure || hc.Domain != "" || hc.Path != "/") {
+		bad("a __Host- cookie needs Secure, Path \"/\" and no Domain, or browsers drop it")
+	}
+	if strings.HasPrefix(hc.Name, "__Secure-") && !hc.Secure {
+		bad("a __Secure- cookie needs Secure, or browsers drop it")
+	}
+	if hc.SameSite == http.SameSiteNoneMode && !hc.Secure {
+		bad("SameSite=None needs Secure, or browsers drop the cookie")
+	}
+	if hc.Partitioned && !hc.Secure {
+		bad("Partitioned needs Secure")
+	}
+	probe := hc
+	probe.Value = "x"
+	if err := probe.Valid(); err != nil && len(errs) == 0 {
+		bad("%v", err)
+	}
+	return hc, errors.Join(errs...)
+}
+
+// isToken reports whether s is an RFC 7230 token, the syntax of a cookie name.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x7f || c <= ' ' || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
+	return func(w http.ResponseWriter, r *http.Request, err error) {
+		log.ErrorContext(r.Context(), "sessiongen: session store failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+	}
+}

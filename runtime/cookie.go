@@ -1,0 +1,155 @@
+package runtime
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"hash/maphash"
+	"net/http"
+	"sync"
+)
+
+// The cookie value is "<id>.<sig>": id is 32 random bytes and sig is
+// HMAC-SHA256(secret, cookie name ‖ 0x00 ‖ id), both base64url without
+// padding. Covering the name stops a value signed for one cookie from
+// being replayed as another.
+const (
+	idBytes     = 32
+	idLen       = 43 // base64.RawURLEncoding.EncodedLen(idBytes)
+	sigLen      = 43 // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	cookieLen   = idLen + 1 + sigLen
+	maxNameLen  = 256
+	keyDigestSz = sha256.Size
+)
+
+var b64 = base64.RawURLEncoding
+
+// newID returns a fresh session ID: 256 bits from crypto/rand.
+func newID() string {
+	var b [idBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("sessiongen: crypto/rand failed: " + err.Error()) // never on Go ≥ 1.24
+	}
+	return b64.EncodeToString(b[:])
+}
+
+// signer signs and verifies cookie values. It keeps a pool of keyed HMACs
+// per secret: making one costs four times as much as using it.
+type signer struct {
+	name  string
+	pools []sync.Pool // one per secret, in Config order
+}
+
+type macState struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newSigner(name string, secrets [][]byte) *signer {
+	s := &signer{name: name, pools: make([]sync.Pool, len(secrets))}
+	for i, k := range secrets {
+		s.pools[i].New = func() any {
+			return &macState{h: hmac.New(sha256.New, k), buf: make([]byte, 0, maxNameLen+cookieLen)}
+		}
+	}
+	return s
+}
+
+// sign returns the cookie value for id, signed with the first secret.
+func (s *signer) sign(id string) string {
+	m := s.pools[0].Get().(*macState)
+	defer s.pools[0].Put(m)
+	var out [cookieLen]byte
+	copy(out[:], id)
+	out[idLen] = '.'
+	b64.Encode(out[idLen+1:], m.mac(s.name, id))
+	return string(out[:])
+}
+
+// mac computes the MAC of id into m's scratch space.
+func (m *macState) mac(name, id string) []byte {
+	m.h.Reset()
+	b := append(m.buf[:0], name...)
+	b = append(b, 0)
+	b = append(b, id...)
+	m.buf = b
+	m.h.Write(b)
+	return m.h.Sum(b[:0])
+}
+
+// verify returns the ID in a cookie value, or "" when the value is not
+// exactly "<43 base64url chars>.<43 base64url chars>" with a signature made
+// by one of the secrets. Nothing is decoded or allocated before the shape
+// is checked.
+func (s *signer) verify(value string) (id string, ok bool) {
+	if len(value) != cookieLen || value[idLen] != '.' || !isB64(value[:idLen]) || !isB64(value[idLen+1:]) {
+		return "", false
+	}
+	id, sig := value[:idLen], value[idLen+1:]
+	for i := range s.pools {
+		m := s.pools[i].Get().(*macState)
+		mac := m.mac(s.name, id)
+		want := b64.AppendEncode(mac[len(mac):], mac)
+		got := append(want[len(want):], sig...) // scratch space: no allocation
+		good := len(got) == len(want) && hmac.Equal(want, got)
+		s.pools[i].Put(m)
+		if good {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+func isB64(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// idFromRequest returns the session ID carried by the request's cookies.
+// Every cookie of our name is checked, so a forged cookie placed first (by
+// a sibling subdomain, say) cannot shadow the real one. More than one
+// distinct valid ID is ambiguous and counts as none.
+func (s *signer) idFromRequest(r *http.Request) (id string, anomaly bool) {
+	for _, c := range r.CookiesNamed(s.name) {
+		if c.Quoted {
+			continue
+		}
+		got, ok := s.verify(c.Value)
+		switch {
+		case !ok:
+		case id == "":
+			id = got
+		case id != got:
+			return "", true
+		}
+	}
+	return id, false
+}
+
+// storeKey derives the store key from a session ID: base64url(SHA-256(id)).
+// The store never sees the ID itself, and the key is always 43 legal bytes.
+func storeKey(id string) string {
+	d := sha256.Sum256([]byte(id))
+	return b64.EncodeToString(d[:])
+}
+
+var keySeed = maphash.MakeSeed()
+
+// keyHash hashes a store key for in-process tables.
+func keyHash(key string) uint64 { return maphash.String(keySeed, key) }
+
+// logID is what log lines say instead of a session ID: a prefix of the
+// store key, enough to find the record, useless as a cookie.
+func logID(key string) string {
+	if len(key) > 12 {
+		return key[:12]
+	}
+	return key
+}

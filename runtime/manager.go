@@ -1,0 +1,104 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Schema describes a generated session type to the runtime. Generated code
+// builds it once, in its NewXManager.
+type Schema struct {
+	// Name is the generated type's name, used in log lines.
+	Name string
+	// Keys holds the wire key of every stored field, by field index.
+	Keys []string
+}
+
+// Manager is the engine behind a generated session manager: it reads and
+// signs cookies, loads and saves records, and runs the middleware. Users
+// get one from a generated NewXManager function rather than NewManager.
+type Manager struct {
+	settings
+	schema  Schema
+	index   map[string]int // key → field index
+	signer  *signer
+	touches *touchCache
+	now     func() time.Time
+}
+
+// NewManager validates cfg and returns a manager for sessions described by
+// schema. A bad configuration is an error here, never a misbehaviour later.
+func NewManager(cfg Config, schema Schema) (*Manager, error) {
+	s, err := cfg.settings()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{
+		settings: s,
+		schema:   schema,
+		index:    make(map[string]int, len(schema.Keys)),
+		signer:   newSigner(s.cookie.Name, s.secrets),
+		touches:  new(touchCache),
+		now:      time.Now,
+	}
+	for i, k := range schema.Keys {
+		if _, dup := m.index[k]; dup {
+			return nil, fmt.Errorf("sessiongen: schema %s: key %q used twice", schema.Name, k)
+		}
+		m.index[k] = i
+	}
+	return m, nil
+}
+
+// Store returns the store the manager uses.
+func (m *Manager) Store() Store { return m.store }
+
+// Close releases the in-memory store the manager created when
+// Config.Store was nil. A store passed in the Config is the caller's to close.
+func (m *Manager) Close() error {
+	if ms, ok := m.store.(*MemoryStore); ok && m.ownStore {
+		return ms.Close()
+	}
+	return nil
+}
+
+// Middleware serves next with a session in the request context. For each
+// request it calls newSession for a zero generated value and the Session
+// embedded in it, and stores the value under ctxKey. Generated code calls
+// it; see a generated Middleware method.
+func (m *Manager) Middleware(next http.Handler, ctxKey any, newSession func() (Data, *Session)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, s := newSession()
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey, d))
+		s.init(m, d, w, r)
+		next.ServeHTTP(&s.w, r)
+		s.finish()
+	})
+}
+
+// expiry is when a session created at created (unix seconds) expires if
+// used at now: the idle deadline, capped by the absolute lifetime.
+func (m *Manager) expiry(created int64, now time.Time) time.Time {
+	idle := now.Add(m.idle)
+	if end := time.Unix(created, 0).Add(m.lifetime); end.Before(idle) {
+		return end
+	}
+	return idle
+}
+
+// setCookie adds a Set-Cookie header carrying id, or expiring the cookie
+// when id is "". Responses that set the cookie must not be cached.
+func (m *Manager) setCookie(h http.Header, id string) {
+	c := m.cookie
+	if id == "" {
+		c.MaxAge = -1 // Max-Age=0
+		c.Expires = time.Unix(1, 0)
+	} else {
+		c.Value = m.signer.sign(id)
+	}
+	h.Add("Set-Cookie", c.String())
+	h.Set("Cache-Control", "no-store")
+	h.Add("Vary", "Cookie")
+}

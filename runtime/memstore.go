@@ -1,0 +1,223 @@
+package runtime
+
+import (
+	"context"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MemoryStore is the in-process Store: sharded maps with expiry, a bound
+// on the number of records, and a sweeper that removes expired ones. It
+// keeps a private copy of every record it is given. Records do not survive
+// a restart and are not shared between processes; use the memcached store
+// for that.
+type MemoryStore struct {
+	shards   [memShards]memShard
+	seed     maphash.Seed
+	perShard int
+	version  atomic.Uint64
+	evicted  atomic.Uint64
+	now      func() time.Time
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+const memShards = 64
+
+type memShard struct {
+	mu sync.RWMutex
+	m  map[string]memEntry
+}
+
+type memEntry struct {
+	rec     []byte
+	version uint64
+	expiry  int64 // unix nanoseconds
+}
+
+// A MemoryOption configures NewMemoryStore.
+type MemoryOption func(*memoryOptions)
+
+type memoryOptions struct {
+	maxEntries int
+	sweep      time.Duration
+	now        func() time.Time
+}
+
+// WithMaxEntries bounds the number of records the store holds. When a
+// shard is full, expired records go first, then an arbitrary live one (as
+// memcached evicts under memory pressure). Default: 1,000,000.
+func WithMaxEntries(n int) MemoryOption {
+	return func(o *memoryOptions) { o.maxEntries = n }
+}
+
+// WithSweepInterval sets how often the sweeper removes expired records.
+// Expired records are never returned, swept or not. Default: one minute.
+func WithSweepInterval(d time.Duration) MemoryOption {
+	return func(o *memoryOptions) { o.sweep = d }
+}
+
+// withClock replaces time.Now, for tests.
+func withClock(now func() time.Time) MemoryOption {
+	return func(o *memoryOptions) { o.now = now }
+}
+
+// NewMemoryStore returns an in-memory store and starts its sweeper; Close
+// stops it.
+func NewMemoryStore(opts ...MemoryOption) *MemoryStore {
+	o := memoryOptions{maxEntries: 1_000_000, sweep: time.Minute, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &MemoryStore{
+		seed:     maphash.MakeSeed(),
+		perShard: max(1, (o.maxEntries+memShards-1)/memShards),
+		now:      o.now,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	for i := range s.shards {
+		s.shards[i].m = make(map[string]memEntry)
+	}
+	go s.sweeper(max(o.sweep, time.Millisecond))
+	return s
+}
+
+func (s *MemoryStore) shard(key string) *memShard {
+	return &s.shards[maphash.String(s.seed, key)%memShards]
+}
+
+// Load implements Store.
+func (s *MemoryStore) Load(_ context.Context, key string) ([]byte, uint64, error) {
+	sh := s.shard(key)
+	sh.mu.RLock()
+	e, ok := sh.m[key]
+	sh.mu.RUnlock()
+	if !ok || e.expiry <= s.now().UnixNano() {
+		return nil, 0, ErrNotFound
+	}
+	return e.rec, e.version, nil
+}
+
+// Save implements Store.
+func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	now := s.now().UnixNano()
+	e := memEntry{rec: append([]byte(nil), rec...), version: s.version.Add(1), expiry: expiry.UnixNano()}
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	old, ok := sh.m[key]
+	live := ok && old.expiry > now
+	switch {
+	case version == 0 && live:
+		return ErrConflict
+	case version != 0 && !live:
+		return ErrNotFound
+	case version != 0 && old.version != version:
+		return ErrConflict
+	}
+	if !ok && len(sh.m) >= s.perShard {
+		s.makeRoom(sh, now)
+	}
+	sh.m[key] = e
+	return nil
+}
+
+// makeRoom frees one slot in a full shard: expired records first, else an
+// arbitrary live one (Go's map order is randomised).
+func (s *MemoryStore) makeRoom(sh *memShard, now int64) {
+	for k, e := range sh.m {
+		if e.expiry <= now {
+			delete(sh.m, k)
+		}
+	}
+	for k := range sh.m {
+		if len(sh.m) < s.perShard {
+			return
+		}
+		delete(sh.m, k)
+		s.evicted.Add(1)
+	}
+}
+
+// Touch implements Store.
+func (s *MemoryStore) Touch(_ context.Context, key string, expiry time.Time) error {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	e, ok := sh.m[key]
+	if !ok || e.expiry <= s.now().UnixNano() {
+		return ErrNotFound
+	}
+	e.expiry = expiry.UnixNano()
+	sh.m[key] = e
+	return nil
+}
+
+// Delete implements Store.
+func (s *MemoryStore) Delete(_ context.Context, key string) error {
+	sh := s.shard(key)
+	sh.mu.Lock()
+	delete(sh.m, key)
+	sh.mu.Unlock()
+	return nil
+}
+
+// Len returns the number of records held, expired ones not yet swept included.
+func (s *MemoryStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.RLock()
+		n += len(sh.m)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// Evictions returns how many live records were dropped to respect the
+// bound set by WithMaxEntries.
+func (s *MemoryStore) Evictions() uint64 { return s.evicted.Load() }
+
+// Close stops the sweeper. The store stays usable. Close is idempotent.
+func (s *MemoryStore) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done
+	})
+	return nil
+}
+
+func (s *MemoryStore) sweeper(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.sweep()
+		}
+	}
+}
+
+// sweep removes expired records, one shard at a time so that requests
+// wait at most for one shard.
+func (s *MemoryStore) sweep() {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		now := s.now().UnixNano()
+		sh.mu.Lock()
+		for k, e := range sh.m {
+			if e.expiry <= now {
+				delete(sh.m, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -1,0 +1,386 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// A record is what the runtime stores for a session:
+//
+//	byte 0      format version (recordV1)
+//	msgpack int creation time, unix seconds (for the absolute lifetime)
+//	msgpack map field key → value, written by the generated EncodeMsgpack
+//
+// Before anything is decoded, one pass over the bytes checks every length
+// prefix against the bytes that remain and bounds the nesting depth, so a
+// corrupt or hostile record cannot make the decoder allocate more than the
+// record's own size or recurse without end.
+const (
+	recordV1 = 0x01
+	// MaxDepth is the deepest nesting of arrays and maps a record may hold.
+	MaxDepth = 32
+	// MaxRecordSize is the largest record the runtime decodes or writes.
+	MaxRecordSize = 1 << 20
+)
+
+// ErrCorrupt means a stored record could not be decoded. The runtime
+// deletes such a record and starts a fresh session.
+var ErrCorrupt = errors.New("sessiongen: corrupt session record")
+
+func corrupt(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
+}
+
+// entry is one top-level field of a record, as raw msgpack.
+type entry struct {
+	key []byte // the key's string bytes
+	val []byte // the value's msgpack encoding
+}
+
+// checkRecord validates a whole record and returns its creation time and
+// the msgpack map that follows it. With entries non-nil it also collects
+// the map's fields.
+func checkRecord(rec []byte, entries *[]entry) (created int64, body []byte, err error) {
+	if len(rec) > MaxRecordSize {
+		return 0, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), MaxRecordSize)
+	}
+	if len(rec) == 0 || rec[0] != recordV1 {
+		return 0, nil, corrupt("unknown format version")
+	}
+	created, i, err := readInt(rec, 1)
+	if err != nil {
+		return 0, nil, err
+	}
+	body = rec[i:]
+	n, j, err := mapHeader(body, 0)
+	if err != nil {
+		return 0, nil, err
+	}
+	for ; n > 0; n-- {
+		k := j
+		if j, err = skip(body, j, 1); err != nil {
+			return 0, nil, err
+		}
+		key, ok := strBytes(body[k:j])
+		if !ok {
+			return 0, nil, corrupt("map key at byte %d is not a string", k)
+		}
+		v := j
+		if j, err = skip(body, j, 1); err != nil {
+			return 0, nil, err
+		}
+		if entries != nil {
+			*entries = append(*entries, entry{key: key, val: body[v:j]})
+		}
+	}
+	if j != len(body) {
+		return 0, nil, corrupt("%d trailing bytes", len(body)-j)
+	}
+	return created, body, nil
+}
+
+// skip returns the offset just past the msgpack value at b[i:], checking
+// every length against what remains. depth counts enclosing containers.
+func skip(b []byte, i, depth int) (int, error) {
+	if depth > MaxDepth {
+		return 0, corrupt("nested deeper than %d", MaxDepth)
+	}
+	if i >= len(b) {
+		return 0, corrupt("truncated at byte %d", i)
+	}
+	c := b[i]
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		return i + 1, nil
+	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
+		n, j, err := mapHeader(b, i)
+		if err != nil {
+			return 0, err
+		}
+		return skipN(b, j, 2*n, depth)
+	case c >= 0x90 && c <= 0x9f, c == 0xdc, c == 0xdd:
+		n, j, err := arrayHeader(b, i)
+		if err != nil {
+			return 0, err
+		}
+		return skipN(b, j, n, depth)
+	case c >= 0xa0 && c <= 0xbf:
+		return span(b, i+1, int(c&0x1f))
+	}
+	switch c {
+	case 0xcc, 0xd0:
+		return span(b, i+1, 1)
+	case 0xcd, 0xd1:
+		return span(b, i+1, 2)
+	case 0xca, 0xce, 0xd2:
+		return span(b, i+1, 4)
+	case 0xcb, 0xcf, 0xd3:
+		return span(b, i+1, 8)
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1, 2, 4, 8, 16: type byte + data
+		return span(b, i+1, 1+1<<(c-0xd4))
+	case 0xc4, 0xd9: // bin8, str8
+		n, j, err := uintN(b, i+1, 1)
+		if err != nil {
+			return 0, err
+		}
+		return span(b, j, n)
+	case 0xc5, 0xda:
+		n, j, err := uintN(b, i+1, 2)
+		if err != nil {
+			return 0, err
+		}
+		return span(b, j, n)
+	case 0xc6, 0xdb:
+		n, j, err := uintN(b, i+1, 4)
+		if err != nil {
+			return 0, err
+		}
+		return span(b, j, n)
+	case 0xc7, 0xc8, 0xc9: // ext 8, 16, 32: length, type byte, data
+		n, j, err := uintN(b, i+1, 1<<(c-0xc7))
+		if err != nil {
+			return 0, err
+		}
+		return span(b, j, 1+n)
+	}
+	return 0, corrupt("invalid code %#x at byte %d", c, i)
+}
+
+func skipN(b []byte, i, n, depth int) (int, error) {
+	var err error
+	for ; n > 0; n-- {
+		if i, err = skip(b, i, depth+1); err != nil {
+			return 0, err
+		}
+	}
+	return i, nil
+}
+
+// span checks that n bytes remain at b[i:] and returns the offset after them.
+func span(b []byte, i, n int) (int, error) {
+	if n < 0 || n > len(b)-i {
+		return 0, corrupt("length %d at byte %d runs past the end", n, i)
+	}
+	return i + n, nil
+}
+
+// uintN reads a big-endian length of size bytes at b[i:].
+func uintN(b []byte, i, size int) (int, int, error) {
+	j, err := span(b, i, size)
+	if err != nil {
+		return 0, 0, err
+	}
+	var n uint64
+	for _, x := range b[i:j] {
+		n = n<<8 | uint64(x)
+	}
+	return int(n), j, nil
+}
+
+// mapHeader reads a map header at b[i:]; the count is checked against the
+// bytes that remain (every key and value takes at least one).
+func mapHeader(b []byte, i int) (n, j int, err error) {
+	if i >= len(b) {
+		return 0, 0, corrupt("truncated at byte %d", i)
+	}
+	switch c := b[i]; {
+	case c >= 0x80 && c <= 0x8f:
+		n, j = int(c&0x0f), i+1
+	case c == 0xde:
+		n, j, err = uintN(b, i+1, 2)
+	case c == 0xdf:
+		n, j, err = uintN(b, i+1, 4)
+	default:
+		return 0, 0, corrupt("expected a map at byte %d, found code %#x", i, c)
+	}
+	if err == nil && n > (len(b)-j)/2 {
+		err = corrupt("map of %d entries at byte %d cannot fit in %d bytes", n, i, len(b)-j)
+	}
+	return n, j, err
+}
+
+func arrayHeader(b []byte, i int) (n, j int, err error) {
+	switch c := b[i]; {
+	case c >= 0x90 && c <= 0x9f:
+		n, j = int(c&0x0f), i+1
+	case c == 0xdc:
+		n, j, err = uintN(b, i+1, 2)
+	default:
+		n, j, err = uintN(b, i+1, 4)
+	}
+	if err == nil && n > len(b)-j {
+		err = corrupt("array of %d elements at byte %d cannot fit in %d bytes", n, i, len(b)-j)
+	}
+	return n, j, err
+}
+
+// strBytes returns the content of a complete msgpack string.
+func strBytes(v []byte) ([]byte, bool) {
+	switch c := v[0]; {
+	case c >= 0xa0 && c <= 0xbf:
+		return v[1:], true
+	case c == 0xd9:
+		return v[2:], true
+	case c == 0xda:
+		return v[3:], true
+	case c == 0xdb:
+		return v[5:], true
+	}
+	return nil, false
+}
+
+// readInt reads a msgpack integer at b[i:] into an int64.
+func readInt(b []byte, i int) (int64, int, error) {
+	if i >= len(b) {
+		return 0, 0, corrupt("truncated header")
+	}
+	c := b[i]
+	switch {
+	case c <= 0x7f:
+		return int64(c), i + 1, nil
+	case c >= 0xe0:
+		return int64(int8(c)), i + 1, nil
+	}
+	var size int
+	switch c {
+	case 0xcc, 0xd0:
+		size = 1
+	case 0xcd, 0xd1:
+		size = 2
+	case 0xce, 0xd2:
+		size = 4
+	case 0xcf, 0xd3:
+		size = 8
+	}
+	j, err := span(b, i+1, size)
+	if size == 0 || err != nil {
+		return 0, 0, corrupt("bad header integer at byte %d", i)
+	}
+	var u uint64
+	for _, x := range b[i+1 : j] {
+		u = u<<8 | uint64(x)
+	}
+	if c >= 0xd0 { // signed: sign-extend
+		shift := 64 - 8*size
+		return int64(u<<shift) >> shift, j, nil
+	}
+	if u > 1<<63-1 {
+		return 0, 0, corrupt("header integer overflows int64")
+	}
+	return int64(u), j, nil
+}
+
+// appendHeader starts a record.
+func appendHeader(b []byte, created int64) []byte {
+	b = append(b, recordV1, 0xd3)
+	return binary.BigEndian.AppendUint64(b, uint64(created))
+}
+
+// Reader is the io.Reader the runtime decodes records from. Generated
+// decoders reach it through msgpack.Decoder.Buffered to read map keys
+// without copying them.
+type Reader struct {
+	b []byte
+	i int
+}
+
+// Reset makes r read b.
+func (r *Reader) Reset(b []byte) { r.b, r.i = b, 0 }
+
+// Read implements io.Reader.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b[r.i:])
+	r.i += n
+	return n, nil
+}
+
+// ReadByte implements io.ByteReader.
+func (r *Reader) ReadByte() (byte, error) {
+	if r.i >= len(r.b) {
+		return 0, io.EOF
+	}
+	r.i++
+	return r.b[r.i-1], nil
+}
+
+// UnreadByte implements io.ByteScanner.
+func (r *Reader) UnreadByte() error {
+	if r.i == 0 {
+		return errors.New("sessiongen: UnreadByte at start")
+	}
+	r.i--
+	return nil
+}
+
+// Len returns the number of bytes not yet read.
+func (r *Reader) Len() int { return len(r.b) - r.i }
+
+// next returns the next n bytes without copying them.
+func (r *Reader) next(n int) ([]byte, error) {
+	if n < 0 || n > len(r.b)-r.i {
+		return nil, io.ErrUnexpectedEOF
+	}
+	r.i += n
+	return r.b[r.i-n : r.i], nil
+}
+
+type codecState struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+	rd  Reader
+	dec *msgpack.Decoder
+}
+
+var codecPool = sync.Pool{New: func() any {
+	c := new(codecState)
+	c.enc = msgpack.NewEncoder(&c.buf)
+	c.dec = msgpack.NewDecoder(&c.rd)
+	return c
+}}
+
+// encodeRecord encodes d into a record. The result is valid until put is called.
+func encodeRecord(created int64, d Data) (rec []byte, put func(), err error) {
+	c := codecPool.Get().(*codecState)
+	c.buf.Reset()
+	c.buf.Write(appendHeader(c.buf.AvailableBuffer(), created))
+	c.enc.Reset(&c.buf)
+	if err := d.EncodeMsgpack(c.enc); err != nil {
+		codecPool.Put(c)
+		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
+	}
+	return c.buf.Bytes(), func() { codecPool.Put(c) }, nil
+}
+
+// decodeRecord validates rec and decodes its fields into d. A panic in a
+// decoder counts as a corrupt record.
+func decodeRecord(rec []byte, d Data) (created int64, err error) {
+	created, body, err := checkRecord(rec, nil)
+	if err != nil {
+		return 0, err
+	}
+	c := codecPool.Get().(*codecState)
+	defer func() {
+		if p := recover(); p != nil {
+			err = corrupt("decoder panicked: %v", p)
+		}
+		codecPool.Put(c)
+	}()
+	c.rd.Reset(body)
+	c.dec.Reset(&c.rd)
+	if err := d.DecodeMsgpack(c.dec); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if c.rd.Len() != 0 {
+		return 0, corrupt("%d bytes left after the fields", c.rd.Len())
+	}
+	return created, nil
+}

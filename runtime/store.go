@@ -1,0 +1,53 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns. Wrap them with %w; the runtime tests with errors.Is.
+var (
+	// ErrNotFound means there is no record under the key, or it expired.
+	ErrNotFound = errors.New("sessiongen: session record not found")
+	// ErrConflict means a Save lost a race: the record changed since the
+	// version the caller loaded, or (version 0) a record already exists.
+	ErrConflict = errors.New("sessiongen: session record changed concurrently")
+	// ErrUnavailable means the store could not be reached or did not
+	// answer in time. The runtime answers such requests with the error
+	// handler (503 by default) and never replaces the session.
+	ErrUnavailable = errors.New("sessiongen: session store unavailable")
+	// ErrTooLarge means a record is larger than the store accepts. The
+	// record already stored, if any, is left as it was.
+	ErrTooLarge = errors.New("sessiongen: session record too large")
+)
+
+// Store keeps session records. The runtime hands it opaque bytes under
+// keys derived from a hash of the session ID, so a dump of the store holds
+// no usable cookie. Implementations must be safe for concurrent use.
+//
+// Versions make concurrent writes safe: Load returns the record's version,
+// and Save replaces a record only if that version is still current (a
+// compare-and-swap). A version is a non-zero number that changes on every
+// write; 0 means "no record".
+type Store interface {
+	// Load returns the record under key and its version. A missing or
+	// expired record is ErrNotFound; any other error means the store could
+	// not answer. The caller must not modify the returned slice.
+	Load(ctx context.Context, key string) (rec []byte, version uint64, err error)
+
+	// Save writes rec under key, to expire at expiry. With version 0 it
+	// creates the record and returns ErrConflict if one exists. Otherwise
+	// it replaces the record only if its version is still version, and
+	// returns ErrConflict if another write came first or ErrNotFound if
+	// the record is gone. Save keeps no reference to rec.
+	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error
+
+	// Touch moves the expiry of the record under key without rewriting it
+	// and without changing its version. A missing record is ErrNotFound.
+	Touch(ctx context.Context, key string, expiry time.Time) error
+
+	// Delete removes the record under key. Deleting a missing record is
+	// not an error.
+	Delete(ctx context.Context, key string) error
+}
