@@ -1,0 +1,477 @@
+package generator
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode"
+
+	"golang.org/x/tools/go/packages"
+)
+
+// methods the generated type has besides its field accessors.
+var lifecycleMethods = []string{"ID", "IsNew", "Err", "Regenerate", "Destroy", "Save", "Reload", "Touch", "EncodeMsgpack", "DecodeMsgpack"}
+
+// builder turns go/types information into the model.
+type builder struct {
+	pkg    *packages.Package
+	e      *errs
+	imp    *importer
+	prefix string // helper name prefix: the session's name
+	codecs map[string]*Codec
+	guards map[string]*Guard
+}
+
+// build makes the models of the files to write, one per output file.
+func build(pkg *packages.Package, targets []*target, output string, e *errs) []*Model {
+	taken := packageNames(pkg)
+	dir := pkgDir(pkg)
+	byPath := map[string]*Model{}
+	var models []*Model
+	generated := map[string]token.Pos{}
+	for _, t := range targets {
+		if t.name == "" {
+			t.name = sessionName(t.spec.Name.Name)
+			if t.name == t.spec.Name.Name || t.name == "" {
+				e.at(t.pos, "cannot derive a session name from %s: add name=X to the directive, e.g. //sessiongen:session name=%sSession", t.spec.Name.Name, sessionName(t.spec.Name.Name))
+				continue
+			}
+		}
+		path := output
+		if path == "" {
+			path = strings.ToLower(t.name) + "_session.go"
+		}
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		m := byPath[path]
+		if m == nil {
+			m = &Model{Package: pkg.Name, Path: path, imports: newImporter(pkg.Types, copySet(taken))}
+			byPath[path] = m
+			models = append(models, m)
+		}
+		for _, n := range topNames(t.name) {
+			if prev, dup := generated[n]; dup {
+				e.at(t.pos, "%s would be generated twice (also for the struct at %s): give one of them another name=", n, e.fset.Position(prev))
+			} else if obj := taken[n]; obj {
+				e.at(t.pos, "generated name %s is already declared in package %s: pick another with name=", n, pkg.Name)
+			}
+			generated[n] = t.pos
+		}
+		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*Codec{}, guards: map[string]*Guard{}}
+		if s := b.session(t); s != nil {
+			m.Sessions = append(m.Sessions, s)
+			m.Codecs = append(m.Codecs, sortedCodecs(b.codecs)...)
+			m.Guards = append(m.Guards, sortedGuards(b.guards)...)
+		}
+	}
+	return models
+}
+
+// topNames are the package-level names generated for a session.
+func topNames(name string) []string {
+	return []string{name, name + "Manager", "New" + name + "Manager", name + "From"}
+}
+
+// packageNames returns the names declared at package level, except in
+// files sessiongen generated (they are about to be replaced).
+func packageNames(pkg *packages.Package) map[string]bool {
+	ours := map[*token.File]bool{}
+	for _, f := range pkg.Syntax {
+		if isOurs(f) {
+			ours[pkg.Fset.File(f.Pos())] = true
+		}
+	}
+	taken := map[string]bool{}
+	scope := pkg.Types.Scope()
+	for _, n := range scope.Names() {
+		if !ours[pkg.Fset.File(scope.Lookup(n).Pos())] {
+			taken[n] = true
+		}
+	}
+	return taken
+}
+
+func pkgDir(pkg *packages.Package) string {
+	if len(pkg.GoFiles) > 0 {
+		return filepath.Dir(pkg.GoFiles[0])
+	}
+	return "."
+}
+
+func copySet(m map[string]bool) map[string]bool {
+	c := make(map[string]bool, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// session builds one session type.
+func (b *builder) session(t *target) *Session {
+	st := t.obj.Type().Underlying().(*types.Struct)
+	s := &Session{Name: t.name, Struct: t.obj.Name(), Guard: b.literal(st)}
+	fieldAST := map[string]*ast.Field{}
+	for _, f := range t.st.Fields.List {
+		for _, n := range f.Names {
+			fieldAST[n.Name] = f
+		}
+	}
+	methods := map[string]string{}
+	for _, m := range lifecycleMethods {
+		methods[m] = "generated method " + t.name + "." + m
+	}
+	keys := map[string]string{}
+	before := len(b.e.list)
+	for i := 0; i < st.NumFields(); i++ {
+		v := st.Field(i)
+		if v.Embedded() {
+			b.e.at(v.Pos(), "embedded field %s: embedded structs are not supported yet; give the field a name", v.Name())
+			continue
+		}
+		if !v.Exported() {
+			continue // not stored
+		}
+		tagPos := v.Pos()
+		if af := fieldAST[v.Name()]; af != nil && af.Tag != nil {
+			tagPos = af.Tag.Pos()
+		}
+		f, ok := b.field(v, st.Tag(i), tagPos)
+		if !ok || f == nil {
+			continue
+		}
+		if other, dup := keys[f.Key]; dup {
+			b.e.at(tagPos, "key %q is used by both %s and %s: give one of them another session:\"key\"", f.Key, other, f.Name)
+			continue
+		}
+		keys[f.Key] = f.Name
+		accessors := []string{f.Name, "Set" + f.Name}
+		if f.Ref {
+			accessors = append(accessors, "Update"+f.Name)
+		}
+		for _, a := range accessors {
+			if what, dup := methods[a]; dup {
+				b.e.at(v.Pos(), "field %s needs a method %s, which collides with %s: rename the field (keep its stored key with session:%q)", f.Name, a, what, f.Key)
+			}
+			methods[a] = "the accessor " + a + " of field " + f.Name
+		}
+		f.Index = len(s.Fields)
+		s.Fields = append(s.Fields, f)
+		s.Keys = append(s.Keys, f.Key)
+	}
+	if len(b.e.list) > before {
+		return nil
+	}
+	return s
+}
+
+// field reads one exported field: its tag, key and codec. A nil field
+// with ok true is a field tagged session:"-".
+func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, bool) {
+	f := &Field{Name: v.Name(), Key: v.Name()}
+	if raw, ok := reflect.StructTag(tag).Lookup("session"); ok {
+		parts := strings.Split(raw, ",")
+		if parts[0] == "-" && len(parts) == 1 {
+			return nil, true
+		}
+		if parts[0] != "" {
+			f.Key = parts[0]
+		}
+		for _, opt := range parts[1:] {
+			switch opt {
+			case "omitempty":
+				f.OmitEmpty = true
+			default:
+				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty)", opt, v.Name())
+				return nil, false
+			}
+		}
+		if strings.ContainsFunc(f.Key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
+			b.e.at(tagPos, "key %q of %s has spaces or unprintable characters: use letters, digits and punctuation", f.Key, v.Name())
+			return nil, false
+		}
+	}
+	t := v.Type()
+	f.Val = b.value(t, v.Pos(), v.Name())
+	if f.Val == nil {
+		return nil, false
+	}
+	f.Type = types.TypeString(t, b.imp.qualifier)
+	f.Ref = isRef(t)
+	if bt, ok := t.Underlying().(*types.Basic); ok && bt.Info()&(types.IsBoolean|types.IsNumeric|types.IsString) != 0 {
+		f.Comparable = true
+	}
+	f.Empty = emptyTest(t)
+	if f.OmitEmpty && f.Empty == "" {
+		b.e.at(tagPos, "omitempty is not supported on %s of struct type %s: drop the option", v.Name(), f.Type)
+		return nil, false
+	}
+	return f, true
+}
+
+// value says how to encode t, recording helper codecs as needed. Unsupported
+// types are reported at pos and give nil.
+func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
+	t = types.Unalias(t)
+	typ := types.TypeString(t, b.imp.qualifier)
+	if isTime(t) {
+		return &Value{Kind: KindTime, Type: typ}
+	}
+	if _, ok := t.(*types.TypeParam); ok {
+		b.e.at(pos, "field %s has type parameter type %s: session fields need concrete types", field, typ)
+		return nil
+	}
+	if n, ok := t.(*types.Named); ok && n.TypeArgs().Len() > 0 {
+		b.e.at(pos, "field %s has generic type %s: instantiated generic types are not supported yet; use a non-generic named type", field, typ)
+		return nil
+	}
+	_, named := t.(*types.Named)
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		v := &Value{Type: typ, Conv: named}
+		switch k := u.Kind(); {
+		case k == types.Bool:
+			v.Kind = KindBool
+		case k == types.Int || k == types.Int8 || k == types.Int16 || k == types.Int32 || k == types.Int64:
+			v.Kind, v.Bits = KindInt, intBits(k)
+		case k == types.Uint || k == types.Uint8 || k == types.Uint16 || k == types.Uint32 || k == types.Uint64:
+			v.Kind, v.Bits = KindUint, intBits(k)
+		case k == types.Float32:
+			v.Kind = KindFloat32
+		case k == types.Float64:
+			v.Kind = KindFloat64
+		case k == types.String:
+			v.Kind = KindString
+		default:
+			b.e.at(pos, "field %s has type %s, which cannot be stored: use an integer, float, string or bool type", field, typ)
+			return nil
+		}
+		return v
+	case *types.Slice:
+		if e, ok := u.Elem().(*types.Basic); ok && e.Kind() == types.Uint8 {
+			return &Value{Kind: KindBytes, Type: typ, Conv: named}
+		}
+		return b.helper(t, "slice", pos, field)
+	case *types.Map:
+		k, ok := u.Key().Underlying().(*types.Basic)
+		if !ok || k.Info()&(types.IsString|types.IsInteger) == 0 || k.Kind() == types.Uintptr {
+			b.e.at(pos, "field %s has map type %s: map keys must be strings or integers", field, typ)
+			return nil
+		}
+		return b.helper(t, "map", pos, field)
+	case *types.Pointer:
+		return b.helper(t, "ptr", pos, field)
+	case *types.Struct:
+		if !named {
+			b.e.at(pos, "field %s has an anonymous struct type: declare a named struct type for it", field)
+			return nil
+		}
+		return b.helper(t, "struct", pos, field)
+	case *types.Array:
+		b.e.at(pos, "field %s has array type %s: arrays are not supported yet; use a slice", field, typ)
+	case *types.Interface:
+		b.e.at(pos, "field %s has interface type %s: the codec needs a concrete type to decode into; use a concrete type (or []byte with your own encoding)", field, typ)
+	case *types.Chan, *types.Signature:
+		b.e.at(pos, "field %s has type %s, which cannot be stored: channels and funcs are not data; tag the field session:\"-\"", field, typ)
+	default:
+		b.e.at(pos, "field %s has type %s, which cannot be stored", field, typ)
+	}
+	return nil
+}
+
+func intBits(k types.BasicKind) int {
+	switch k {
+	case types.Int8, types.Uint8:
+		return 8
+	case types.Int16, types.Uint16:
+		return 16
+	case types.Int32, types.Uint32:
+		return 32
+	case types.Int, types.Uint:
+		return 0 // the platform's size: runtime.IntSize
+	}
+	return 64
+}
+
+// helper returns a call to the helper codec for t, building it first.
+func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string) *Value {
+	name := b.prefix + mangle(t, b.pkg.Types)
+	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name, Ptr: kind == "struct"}
+	if _, ok := b.codecs[name]; ok {
+		return v // done, or in progress (a recursive type)
+	}
+	c := &Codec{Func: name, Type: v.Type, Kind: kind}
+	b.codecs[name] = c
+	ok := true
+	switch u := t.Underlying().(type) {
+	case *types.Slice:
+		c.Elem = b.value(u.Elem(), pos, field)
+		ok = c.Elem != nil
+	case *types.Map:
+		c.Key = b.value(u.Key(), pos, field)
+		c.Elem = b.value(u.Elem(), pos, field)
+		ok = c.Key != nil && c.Elem != nil
+	case *types.Pointer:
+		c.Elem = b.value(u.Elem(), pos, field)
+		ok = c.Elem != nil
+	case *types.Struct:
+		ok = b.structFields(c, t.(*types.Named), u, pos)
+	}
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// structFields fills the fields of a nested struct's codec: exported
+// fields, keyed like the session's own.
+func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos token.Pos) bool {
+	keys := map[string]string{}
+	allExported := true
+	for i := 0; i < st.NumFields(); i++ {
+		v := st.Field(i)
+		if v.Embedded() {
+			b.e.at(pos, "%s has embedded field %s: embedded structs are not supported yet", c.Type, v.Name())
+			return false
+		}
+		if !v.Exported() {
+			allExported = false
+			continue
+		}
+		f, ok := b.field(v, st.Tag(i), v.Pos())
+		if !ok {
+			return false
+		}
+		if f == nil {
+			continue
+		}
+		if other, dup := keys[f.Key]; dup {
+			b.e.at(v.Pos(), "key %q is used by both %s.%s and %s.%s", f.Key, c.Type, other, c.Type, f.Name)
+			return false
+		}
+		keys[f.Key] = f.Name
+		c.Fields = append(c.Fields, f)
+	}
+	if n.Obj().Pkg() == b.pkg.Types || allExported {
+		b.guards[c.Type] = &Guard{Type: c.Type, Literal: b.literal(st)}
+	}
+	return true
+}
+
+// literal writes a struct type literal identical to st (tags aside).
+func (b *builder) literal(st *types.Struct) string {
+	var parts []string
+	for i := 0; i < st.NumFields(); i++ {
+		v := st.Field(i)
+		typ := types.TypeString(v.Type(), b.imp.qualifier)
+		if v.Embedded() {
+			parts = append(parts, typ)
+		} else {
+			parts = append(parts, v.Name()+" "+typ)
+		}
+	}
+	return "struct{" + strings.Join(parts, "; ") + "}"
+}
+
+// mangle names a type for use in a helper's name: []CartItem → SliceCartItem.
+func mangle(t types.Type, self *types.Package) string {
+	switch t := types.Unalias(t).(type) {
+	case *types.Named:
+		if p := t.Obj().Pkg(); p != nil && p != self {
+			return p.Name() + "_" + t.Obj().Name()
+		}
+		return upperFirst(t.Obj().Name())
+	case *types.Basic:
+		return upperFirst(t.Name())
+	case *types.Slice:
+		return "Slice" + mangle(t.Elem(), self)
+	case *types.Map:
+		return "Map" + mangle(t.Key(), self) + mangle(t.Elem(), self)
+	case *types.Pointer:
+		return "Ptr" + mangle(t.Elem(), self)
+	}
+	return "X"
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func isTime(t types.Type) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "time" && n.Obj().Name() == "Time"
+}
+
+// isRef reports whether a value of t shares memory with its copies, so a
+// change through a getter's result reaches the session.
+func isRef(t types.Type) bool {
+	return isRefSeen(t, map[types.Type]bool{})
+}
+
+func isRefSeen(t types.Type, seen map[types.Type]bool) bool {
+	if isTime(t) || seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch u := t.Underlying().(type) {
+	case *types.Slice, *types.Map, *types.Pointer:
+		return true
+	case *types.Array:
+		return isRefSeen(u.Elem(), seen)
+	case *types.Struct:
+		for i := 0; i < u.NumFields(); i++ {
+			if isRefSeen(u.Field(i).Type(), seen) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// emptyTest returns the omitempty test for t as a format string, or ""
+// when there is none.
+func emptyTest(t types.Type) string {
+	if isTime(t) {
+		return "%s.IsZero()"
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		switch {
+		case u.Info()&types.IsBoolean != 0:
+			return "!%s"
+		case u.Info()&types.IsString != 0:
+			return `%s == ""`
+		}
+		return "%s == 0"
+	case *types.Slice, *types.Map:
+		return "len(%s) == 0"
+	case *types.Pointer:
+		return "%s == nil"
+	}
+	return ""
+}
+
+func sortedCodecs(m map[string]*Codec) []*Codec {
+	out := make([]*Codec, 0, len(m))
+	for _, c := range m {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Func < out[j].Func })
+	return out
+}
+
+func sortedGuards(m map[string]*Guard) []*Guard {
+	out := make([]*Guard, 0, len(m))
+	for _, g := range m {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
+	return out
+}

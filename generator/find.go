@@ -1,0 +1,125 @@
+package generator
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+	"slices"
+	"strings"
+	"unicode"
+
+	"golang.org/x/tools/go/packages"
+)
+
+const directive = "//sessiongen:session"
+
+// target is a struct to generate a session for.
+type target struct {
+	name  string // generated type name
+	spec  *ast.TypeSpec
+	st    *ast.StructType
+	obj   *types.TypeName
+	pos   token.Pos // of the directive, or of the type name with -type
+	named bool      // name= was given
+}
+
+// find returns the structs annotated with //sessiongen:session, plus those
+// named by -type, in source order.
+func find(pkg *packages.Package, typeNames []string, e *errs) []*target {
+	var out []*target
+	seen := map[string]bool{}
+	for _, f := range pkg.Syntax {
+		if isOurs(f) {
+			continue
+		}
+		for _, d := range f.Decls {
+			gd, ok := d.(*ast.GenDecl)
+			if !ok || gd.Tok != token.TYPE {
+				continue
+			}
+			for _, s := range gd.Specs {
+				ts := s.(*ast.TypeSpec)
+				doc := ts.Doc
+				if doc == nil && len(gd.Specs) == 1 {
+					doc = gd.Doc
+				}
+				dir, args, ok := findDirective(doc)
+				if !ok && !slices.Contains(typeNames, ts.Name.Name) {
+					continue
+				}
+				t := &target{spec: ts, pos: ts.Name.Pos()}
+				if ok {
+					t.pos = dir.Pos()
+					if !parseArgs(t, dir, args, e) {
+						continue
+					}
+				}
+				st, isStruct := ts.Type.(*ast.StructType)
+				if !isStruct || ts.TypeParams != nil {
+					e.at(t.pos, "%s is not a struct type: //sessiongen:session goes on a non-generic struct", ts.Name.Name)
+					continue
+				}
+				t.st = st
+				t.obj, _ = pkg.TypesInfo.Defs[ts.Name].(*types.TypeName)
+				if t.obj == nil {
+					e.at(ts.Name.Pos(), "%s has no type information", ts.Name.Name)
+					continue
+				}
+				seen[ts.Name.Name] = true
+				out = append(out, t)
+			}
+		}
+	}
+	for _, n := range typeNames {
+		if !seen[n] {
+			e.list = append(e.list, &Error{Msg: "-type " + n + ": no struct type " + n + " in package " + pkg.PkgPath})
+		}
+	}
+	return out
+}
+
+// findDirective returns the //sessiongen:session line of a doc comment
+// and the text after it. It reads the raw comment list: CommentGroup.Text
+// drops directives.
+func findDirective(doc *ast.CommentGroup) (*ast.Comment, string, bool) {
+	if doc == nil {
+		return nil, "", false
+	}
+	for _, c := range doc.List {
+		rest, ok := strings.CutPrefix(c.Text, directive)
+		if ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+			return c, strings.TrimSpace(rest), true
+		}
+	}
+	return nil, "", false
+}
+
+// parseArgs reads "name=X"; anything else is an error.
+func parseArgs(t *target, c *ast.Comment, args string, e *errs) bool {
+	ok := true
+	for _, a := range strings.Fields(args) {
+		k, v, _ := strings.Cut(a, "=")
+		switch {
+		case k == "name" && token.IsIdentifier(v) && token.IsExported(v):
+			t.name, t.named = v, true
+		case k == "name":
+			e.at(c.Pos(), "name=%q is not an exported Go identifier: write name=Visit", v)
+			ok = false
+		default:
+			e.at(c.Pos(), "unknown argument %q to //sessiongen:session (the only one is name=TypeName)", a)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// sessionName derives the generated name from the struct's: first letter
+// upper-cased and a trailing "Data" removed (visitData → Visit).
+func sessionName(structName string) string {
+	r := []rune(strings.TrimSuffix(structName, "Data"))
+	if len(r) == 0 {
+		return ""
+	}
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}

@@ -1,0 +1,126 @@
+package generator
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The model is plain data: strings, ints and bools, computed once from
+// go/types by build.go. Templates read it and nothing else.
+
+// Model is one generated file.
+type Model struct {
+	Package  string     // package name
+	Path     string     // output file path
+	Sessions []*Session // in source order
+	Codecs   []*Codec   // helper codecs, sorted by name
+	Guards   []*Guard   // staleness guards for nested structs
+	imports  *importer
+}
+
+// Session is one generated session type.
+type Session struct {
+	Name   string   // generated type, e.g. Visit
+	Struct string   // the user's struct, e.g. visitData
+	Guard  string   // struct type literal identical to the user's struct
+	Fields []*Field // stored fields, in declaration order
+	Keys   []string // wire keys by field index
+}
+
+// Field is a stored field.
+type Field struct {
+	Name       string // Go name
+	Key        string // wire key
+	Index      int    // bit index
+	Type       string // Go type expression
+	Ref        bool   // can be changed in place through the getter's result
+	Comparable bool   // the setter can compare with ==
+	OmitEmpty  bool
+	Empty      string // format with one %s: a boolean expression "x is empty"
+	Val        *Value
+}
+
+// IsEmpty returns the test "x is empty", for omitempty.
+func (f *Field) IsEmpty(x string) string { return fmt.Sprintf(f.Empty, x) }
+
+// IsSet returns the test "x is not empty", for omitempty.
+func (f *Field) IsSet(x string) string { return fmt.Sprintf(negations[f.Empty], x) }
+
+var negations = map[string]string{
+	"%s.IsZero()":  "!%s.IsZero()",
+	"!%s":          "%s",
+	`%s == ""`:     `%s != ""`,
+	"%s == 0":      "%s != 0",
+	"len(%s) == 0": "len(%s) != 0",
+	"%s == nil":    "%s != nil",
+}
+
+// Value says how one Go type is encoded. Primitive kinds are coded inline;
+// KindCall values through a helper Codec.
+type Value struct {
+	Kind string // one of the Kind constants
+	Type string // Go type expression
+	Conv bool   // a named type: convert to and from the primitive
+	Bits int    // size of integer kinds
+	Func string // helper name suffix, for KindCall
+	Ptr  bool   // the helper takes a pointer (structs)
+}
+
+// Value kinds.
+const (
+	KindBool    = "bool"
+	KindInt     = "int"
+	KindUint    = "uint"
+	KindFloat32 = "float32"
+	KindFloat64 = "float64"
+	KindString  = "string"
+	KindBytes   = "bytes"
+	KindTime    = "time"
+	KindCall    = "call"
+)
+
+// Codec is a helper encode/decode pair for a composite type.
+type Codec struct {
+	Func   string // name suffix: enc<Func> and dec<Func>
+	Type   string // Go type expression
+	Kind   string // slice, map, ptr or struct
+	Elem   *Value // slice, map and ptr elements
+	Key    *Value // map keys
+	Fields []*Field
+}
+
+// Guard is a staleness guard: a conversion that stops compiling when the
+// struct changes after generation.
+type Guard struct {
+	Type    string // the struct's name
+	Literal string // an identical struct type literal
+}
+
+// Dump writes the model in a readable form, for -debug.
+func (m *Model) Dump(w io.Writer) {
+	fmt.Fprintf(w, "file %s (package %s)\n", m.Path, m.Package)
+	for _, s := range m.Sessions {
+		fmt.Fprintf(w, "session %s from %s\n", s.Name, s.Struct)
+		for _, f := range s.Fields {
+			fmt.Fprintf(w, "  %d %s %s key=%q ref=%v omitempty=%v codec=%s\n", f.Index, f.Name, f.Type, f.Key, f.Ref, f.OmitEmpty, f.Val.describe())
+		}
+	}
+	for _, c := range m.Codecs {
+		parts := []string{c.Kind, c.Type}
+		if c.Key != nil {
+			parts = append(parts, "key="+c.Key.describe())
+		}
+		if c.Elem != nil {
+			parts = append(parts, "elem="+c.Elem.describe())
+		}
+		fmt.Fprintf(w, "codec %s: %s\n", c.Func, strings.Join(parts, " "))
+	}
+}
+
+func (v *Value) describe() string {
+	if v.Kind == KindCall {
+		return "call " + v.Func
+	}
+	return v.Kind
+}
