@@ -10,3 +10,5 @@ require (
 	golang.org/x/sync v0.19.0 // indirect
 	golang.org/x/tools v0.42.0 // indirect
 )
+
+tool github.com/sessiongen/sessiongen/cmd/sessiongen

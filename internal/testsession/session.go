@@ -1,0 +1,30 @@
+// Package testsession holds a generated session type shaped like the
+// workload of shared/PERF.md, for the runtime's tests and benchmarks.
+package testsession
+
+import "time"
+
+//go:generate go tool sessiongen
+
+// CartItem is one line of the cart.
+type CartItem struct {
+	SKU        string `session:"sku"`
+	Qty        int    `session:"qty"`
+	PriceCents int64  `session:"price"`
+}
+
+// Visit is the benchmark workload's session.
+//
+//sessiongen:session name=Visit
+type visitData struct {
+	UserID    int64             `session:"uid"`
+	Email     string            `session:"email"`
+	Roles     []string          `session:"roles"`
+	CSRFToken string            `session:"csrf"`
+	Flash     string            `session:"flash,omitempty"`
+	Cart      []CartItem        `session:"cart"`
+	LastSeen  time.Time         `session:"seen"`
+	Prefs     map[string]string `session:"prefs"`
+	LoggedIn  bool              `session:"in"`
+	Counter   int               `session:"n"`
+}
