@@ -28,6 +28,9 @@ type Manager struct {
 	now     func() time.Time
 }
 
+// clockForNewManagers is time.Now but in tests of expiry.
+var clockForNewManagers = time.Now
+
 // NewManager validates cfg and returns a manager for sessions described by
 // schema. A bad configuration is an error here, never a misbehaviour later.
 func NewManager(cfg Config, schema Schema) (*Manager, error) {
@@ -41,7 +44,7 @@ func NewManager(cfg Config, schema Schema) (*Manager, error) {
 		index:    make(map[string]int, len(schema.Keys)),
 		signer:   newSigner(s.cookie.Name, s.secrets),
 		touches:  new(touchCache),
-		now:      time.Now,
+		now:      clockForNewManagers,
 	}
 	for i, k := range schema.Keys {
 		if _, dup := m.index[k]; dup {

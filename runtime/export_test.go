@@ -1,0 +1,16 @@
+package runtime
+
+import "time"
+
+// SetClock makes managers created from now on use clock; the result
+// restores time.Now.
+func SetClock(clock func() time.Time) (restore func()) {
+	clockForNewManagers = clock
+	return func() { clockForNewManagers = time.Now }
+}
+
+// WithClock replaces the memory store's clock, for tests of expiry.
+var WithClock = withClock
+
+// StoreKey exposes the key derivation, so tests can look records up.
+var StoreKey = storeKey

@@ -1,0 +1,123 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+var ctx = context.Background()
+
+func TestMemoryStoreKeepsAPrivateCopy(t *testing.T) { // D9
+	s := NewMemoryStore()
+	defer s.Close()
+	buf := []byte("record")
+	if err := s.Save(ctx, "k", buf, 0, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "XXXXXX")
+	got, _, err := s.Load(ctx, "k")
+	if err != nil || string(got) != "record" {
+		t.Fatalf("Load = %q, %v; the caller's buffer leaked into the store", got, err)
+	}
+}
+
+func TestMemoryStoreCompareAndSwap(t *testing.T) { // D1, D2
+	s := NewMemoryStore()
+	defer s.Close()
+	exp := time.Now().Add(time.Hour)
+	if err := s.Save(ctx, "k", []byte("a"), 0, exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(ctx, "k", []byte("b"), 0, exp); !errors.Is(err, ErrConflict) {
+		t.Fatalf("creating an existing record: %v, want ErrConflict", err)
+	}
+	_, v1, _ := s.Load(ctx, "k")
+	if v1 == 0 {
+		t.Fatal("version 0 for a stored record")
+	}
+	if err := s.Save(ctx, "k", []byte("c"), v1, exp); err != nil {
+		t.Fatalf("CAS with the current version: %v", err)
+	}
+	if err := s.Save(ctx, "k", []byte("d"), v1, exp); !errors.Is(err, ErrConflict) {
+		t.Fatalf("CAS with a stale version: %v, want ErrConflict", err)
+	}
+	_, v2, _ := s.Load(ctx, "k")
+	if err := s.Touch(ctx, "k", exp.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, v3, _ := s.Load(ctx, "k"); v3 != v2 {
+		t.Fatalf("Touch changed the version %d → %d", v2, v3)
+	}
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "k"); err != nil {
+		t.Fatalf("deleting a missing record: %v, want nil", err)
+	}
+	if err := s.Save(ctx, "k", []byte("e"), v2, exp); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("CAS on a deleted record: %v, want ErrNotFound (never re-create)", err)
+	}
+	if err := s.Touch(ctx, "k", exp); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Touch on a deleted record: %v, want ErrNotFound", err)
+	}
+}
+
+func TestMemoryStoreExpiresOnReadAndBySweep(t *testing.T) { // C5, D9
+	now := time.Unix(1_000_000, 0)
+	s := NewMemoryStore(withClock(func() time.Time { return now }), WithSweepInterval(time.Hour))
+	defer s.Close()
+	for i := range 10 {
+		s.Save(ctx, fmt.Sprint(i), []byte("x"), 0, now.Add(time.Minute))
+	}
+	now = now.Add(2 * time.Minute)
+	if _, _, err := s.Load(ctx, "3"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired record loaded: %v", err)
+	}
+	if err := s.Save(ctx, "3", []byte("y"), 0, now.Add(time.Minute)); err != nil {
+		t.Fatalf("creating over an expired record: %v", err)
+	}
+	s.sweep()
+	if n := s.Len(); n != 1 {
+		t.Fatalf("%d records after the sweep, want 1", n)
+	}
+}
+
+func TestMemoryStoreIsBounded(t *testing.T) { // D9
+	s := NewMemoryStore(WithMaxEntries(128))
+	defer s.Close()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 2000 {
+				s.Save(ctx, fmt.Sprint(g, "-", i), []byte("x"), 0, time.Now().Add(time.Hour))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := s.Len(); n > 128 {
+		t.Fatalf("%d records held, bound is 128", n)
+	}
+	if s.Evictions() < 16000-128 {
+		t.Fatalf("%d evictions counted, want at least %d", s.Evictions(), 16000-128)
+	}
+}
+
+func TestMemoryStoreCloseStopsTheSweeper(t *testing.T) {
+	s := NewMemoryStore(WithSweepInterval(time.Millisecond))
+	s.Close()
+	s.Close() // idempotent
+	select {
+	case <-s.done:
+	default:
+		t.Fatal("sweeper still running after Close")
+	}
+	if err := s.Save(ctx, "k", []byte("x"), 0, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("store unusable after Close: %v", err)
+	}
+}
