@@ -389,7 +389,7 @@ func TestCorruptRecordIsAFreshSession(t *testing.T) {
 	key := runtime.StoreKey(id)
 	ctx := context.Background()
 	garbage := [][]byte{
-		{0x01, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff},  // array32 header claiming 4G elements
+		{0x01, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff},    // array32 header claiming 4G elements
 		{0x01, 0x00, 0x81, 0xa3, 'u', 'i', 'd', 0xc1}, // invalid code
 		{0x09},
 		[]byte("random bytes, not msgpack"),
