@@ -32,7 +32,10 @@ func load(dir string, tags []string) (*packages.Package, error) {
 	pkg := pkgs[0]
 	var list ErrorList
 	for _, e := range pkg.Errors {
-		if e.Kind == packages.TypeError {
+		// go list -export compiles the package and reports the compiler's
+		// output ("# path\n./file.go:…") as a list error: the same type
+		// errors again.
+		if e.Kind == packages.TypeError || e.Kind == packages.ListError && e.Pos == "" && strings.HasPrefix(e.Msg, "# "+pkg.PkgPath+"\n") {
 			continue
 		}
 		list = append(list, &Error{Pos: parsePos(e.Pos), Msg: e.Msg})
