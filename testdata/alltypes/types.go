@@ -71,8 +71,8 @@ type allData struct {
 	Tg     Tags
 	Sc     Scores
 	List   *Node
-	Omit   string   `session:"omit,omitempty"`
-	OmitS  []int    `session:"omits,omitempty"`
-	Skip   string   `session:"-"`
+	Omit   string `session:"omit,omitempty"`
+	OmitS  []int  `session:"omits,omitempty"`
+	Skip   string `session:"-"`
 	priv   int
 }
