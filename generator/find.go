@@ -50,9 +50,7 @@ func find(pkg *packages.Package, typeNames []string, e *errs) []*target {
 				t := &target{spec: ts, pos: ts.Name.Pos()}
 				if ok {
 					t.pos = dir.Pos()
-					if !parseArgs(t, dir, args, e) {
-						continue
-					}
+					parseArgs(t, dir, args, e) // on error, go on: the fields may hold more
 				}
 				st, isStruct := ts.Type.(*ast.StructType)
 				if !isStruct || ts.TypeParams != nil {
@@ -95,8 +93,7 @@ func findDirective(doc *ast.CommentGroup) (*ast.Comment, string, bool) {
 }
 
 // parseArgs reads "name=X"; anything else is an error.
-func parseArgs(t *target, c *ast.Comment, args string, e *errs) bool {
-	ok := true
+func parseArgs(t *target, c *ast.Comment, args string, e *errs) {
 	for _, a := range strings.Fields(args) {
 		k, v, _ := strings.Cut(a, "=")
 		switch {
@@ -104,13 +101,10 @@ func parseArgs(t *target, c *ast.Comment, args string, e *errs) bool {
 			t.name, t.named = v, true
 		case k == "name":
 			e.at(c.Pos(), "name=%q is not an exported Go identifier: write name=Visit", v)
-			ok = false
 		default:
 			e.at(c.Pos(), "unknown argument %q to //sessiongen:session (the only one is name=TypeName)", a)
-			ok = false
 		}
 	}
-	return ok
 }
 
 // sessionName derives the generated name from the struct's: first letter
