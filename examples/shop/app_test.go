@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// TestShopFlow walks the demo as a visitor does, over TLS with a cookie jar.
+func TestShopFlow(t *testing.T) {
+	app, sessions, err := newApp(runtime.Config{Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sessions.Close()
+	srv := httptest.NewTLSServer(app)
+	defer srv.Close()
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	get := func(path string) string {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post := func(path string, form url.Values) string {
+		resp, err := c.PostForm(srv.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	steps := []struct {
+		name     string
+		do       func() string
+		want     []string
+		wantNone []string
+	}{
+		{"anonymous", func() string { return get("/") }, []string{"Log in"}, []string{"Signed in"}},
+		{"login", func() string { return post("/login", url.Values{"email": {"Ada@Example.com"}}) },
+			[]string{"Welcome!", "Signed in as ada@example.com", "empty"}, nil},
+		{"flash shown once", func() string { return get("/") }, []string{"Signed in"}, []string{"Welcome!"}},
+		{"add tea", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"Added Green tea.", "1 × tea"}, nil},
+		{"add tea again", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"2 × tea"}, nil},
+		{"logout", func() string { return post("/logout", nil) }, []string{"You are logged out.", "Log in"}, []string{"tea"}},
+	}
+	for _, s := range steps {
+		body := s.do()
+		for _, w := range s.want {
+			if !strings.Contains(body, w) {
+				t.Fatalf("%s: page lacks %q:\n%s", s.name, w, body)
+			}
+		}
+		for _, w := range s.wantNone {
+			if strings.Contains(body, w) {
+				t.Fatalf("%s: page has %q:\n%s", s.name, w, body)
+			}
+		}
+	}
+	resp, err := c.Get(srv.URL + "/healthz")
+	if err != nil || len(resp.Header["Set-Cookie"]) != 0 {
+		t.Fatalf("healthz set a cookie: %v %v", err, resp.Header["Set-Cookie"])
+	}
+	resp.Body.Close()
+}
