@@ -139,7 +139,9 @@ func TestIDsAreUniqueAndLong(t *testing.T) { // A1
 
 func FuzzCheckRecord(f *testing.F) {
 	for _, body := range hostile {
-		f.Add(append(appendHeader(nil, 1), body...))
+		if len(body) < 64<<10 { // the 1 MB seed stays in the unit test: it bloats the fuzzer's shared memory
+			f.Add(append(appendHeader(nil, 1), body...))
+		}
 	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var entries []entry

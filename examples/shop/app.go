@@ -89,7 +89,7 @@ func addToCart(w http.ResponseWriter, r *http.Request) {
 
 func logout(w http.ResponseWriter, r *http.Request) {
 	v := VisitFrom(r.Context())
-	v.Destroy()                      // the record is deleted and the old cookie dies...
+	v.Destroy()                       // the record is deleted and the old cookie dies...
 	v.SetFlash("You are logged out.") // ...and this starts a fresh anonymous session
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

@@ -3,7 +3,7 @@ package alltypes
 
 import "time"
 
-//go:generate go run github.com/sessiongen/sessiongen/cmd/sessiongen
+//go:generate go tool sessiongen
 
 // Named types of the primitive kinds.
 type (

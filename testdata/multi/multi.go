@@ -4,10 +4,12 @@ package multi
 
 import "github.com/sessiongen/sessiongen/testdata/other"
 
-//go:generate go run github.com/sessiongen/sessiongen/cmd/sessiongen
+//go:generate go tool sessiongen
 
 // runtime is a package-level name: the generated code must import the
 // sessiongen runtime under another name.
+//
+//lint:ignore U1000 it exists to force the import alias
 var runtime = "not the runtime package"
 
 // Cart is one session.
