@@ -374,9 +374,12 @@ func buildRecord(created int64, entries []entry) []byte {
 }
 
 // detectInPlace marks dirty the reference-typed fields that a getter
-// handed out and that were changed in place since the load. It encodes the
-// session and compares each such field with the loaded record, so it costs
-// nothing unless such a getter was called. Call with the lock held.
+// handed out and that were changed in place since the load. It costs
+// nothing unless such a getter was called. Encoding is deterministic (map
+// keys sorted, fields in order), so an unchanged session re-encodes to the
+// very bytes that were loaded: one encode and one comparison settle the
+// common case, and only a real change pays for a per-field diff. Call with
+// the lock held.
 func (s *Session) detectInPlace() {
 	if !s.read.any() {
 		return
@@ -391,6 +394,10 @@ func (s *Session) detectInPlace() {
 		return
 	}
 	defer put()
+	if bytes.Equal(rec, s.rec) {
+		s.read.clear()
+		return
+	}
 	var now, then []entry
 	_, _, err1 := checkRecord(rec, &now)
 	_, _, err2 := checkRecord(s.rec, &then)
@@ -398,21 +405,17 @@ func (s *Session) detectInPlace() {
 		s.markReadDirty()
 		return
 	}
-	old := make(map[string][]byte, len(then))
-	for _, e := range then {
-		old[string(e.key)] = e.val
-	}
-	for _, e := range now {
-		if i, ok := s.m.index[string(e.key)]; ok && s.read.has(i) {
-			if prev, ok := old[string(e.key)]; !ok || !bytes.Equal(prev, e.val) {
-				s.dirty.set(i)
+	val := func(entries []entry, key []byte) []byte {
+		for _, e := range entries {
+			if bytes.Equal(e.key, key) {
+				return e.val
 			}
-			delete(old, string(e.key))
 		}
+		return nil
 	}
-	for k := range old { // a field now empty and omitted
-		if i, ok := s.m.index[k]; ok && s.read.has(i) {
-			s.dirty.set(i)
+	for i, k := range s.m.schema.Keys {
+		if s.read.has(i) && !bytes.Equal(val(now, []byte(k)), val(then, []byte(k))) {
+			s.dirty.set(i) // changed, or present in only one of them
 		}
 	}
 	s.read.clear()

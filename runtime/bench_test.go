@@ -1,0 +1,141 @@
+package runtime_test
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/testsession"
+	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The scenarios of shared/PERF.md, through the middleware with
+// httptest, on the in-memory store. Subtract BenchmarkRequest/bare for the
+// cost of sessions.
+
+func fillWorkload(v *testsession.Visit) {
+	v.SetUserID(42)
+	v.SetEmail("ada@example.com")
+	v.SetRoles([]string{"admin", "staff"})
+	v.SetCSRFToken("b3f1c2d4e5a697887766554433221100")
+	v.SetCart([]testsession.CartItem{
+		{SKU: "tea", Qty: 2, PriceCents: 350},
+		{SKU: "mug", Qty: 1, PriceCents: 1200},
+		{SKU: "pot", Qty: 1, PriceCents: 4500},
+	})
+	v.SetLastSeen(time.Unix(1_800_000_000, 0))
+	v.SetPrefs(map[string]string{"lang": "en", "theme": "dark", "tz": "UTC"})
+	v.SetLoggedIn(true)
+}
+
+func benchScenario(b *testing.B, withCookie bool, handler func(*testsession.Visit, int)) {
+	mgr, err := testsession.NewVisitManager(runtime.Config{Secrets: [][]byte{secretA}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mgr.Close()
+	var cookie string
+	if withCookie {
+		setup := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fillWorkload(testsession.VisitFrom(r.Context()))
+		}))
+		rec := httptest.NewRecorder()
+		setup.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		c := rec.Result().Cookies()[0]
+		cookie = c.Name + "=" + c.Value
+	}
+	i := 0
+	h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handler(testsession.VisitFrom(r.Context()), i)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	req := httptest.NewRequest("GET", "/", nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i = 0; i < b.N; i++ {
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+}
+
+var sink any
+
+func BenchmarkRequest(b *testing.B) {
+	b.Run("bare", func(b *testing.B) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Cookie", "x=y")
+		b.ReportAllocs()
+		for range b.N {
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+	b.Run("A-read", func(b *testing.B) {
+		benchScenario(b, true, func(v *testsession.Visit, _ int) { sink = v.UserID(); sink = v.Email() })
+	})
+	b.Run("B-write", func(b *testing.B) {
+		flashes := []string{"saved", "done"}
+		benchScenario(b, true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) })
+	})
+	b.Run("C-anonymous", func(b *testing.B) {
+		benchScenario(b, false, func(*testsession.Visit, int) {})
+	})
+	b.Run("D-login", func(b *testing.B) {
+		benchScenario(b, false, func(v *testsession.Visit, _ int) {
+			v.SetUserID(42)
+			v.SetEmail("ada@example.com")
+			v.SetRoles([]string{"admin", "staff"})
+		})
+	})
+	// The in-place-change safeguard: A, but reading the two reference
+	// fields (Cart, Prefs), which the save then compares with the record.
+	b.Run("A-read-refs", func(b *testing.B) {
+		benchScenario(b, true, func(v *testsession.Visit, _ int) { sink = v.Cart(); sink = v.Prefs() })
+	})
+}
+
+func BenchmarkCodec(b *testing.B) {
+	mgr, _ := testsession.NewVisitManager(runtime.Config{Secrets: [][]byte{secretA}})
+	defer mgr.Close()
+	var v *testsession.Visit
+	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v = testsession.VisitFrom(r.Context())
+		fillWorkload(v)
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	if err := v.EncodeMsgpack(enc); err != nil {
+		b.Fatal(err)
+	}
+	encoded := bytes.Clone(buf.Bytes())
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(encoded)))
+		for range b.N {
+			buf.Reset()
+			enc.Reset(&buf)
+			if err := v.EncodeMsgpack(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		out := new(testsession.Visit)
+		var rd runtime.Reader
+		dec := msgpack.NewDecoder(&rd)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(encoded)))
+		for range b.N {
+			rd.Reset(encoded)
+			dec.Reset(&rd)
+			if err := out.DecodeMsgpack(dec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
