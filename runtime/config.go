@@ -40,7 +40,8 @@ type Config struct {
 	// saved because the store failed. It runs before the response headers
 	// are sent, in place of the handler's response, and the session
 	// cookie is left untouched. Default: log the error and reply 503
-	// Service Unavailable.
+	// Service Unavailable (500 for errors other than ErrUnavailable, such
+	// as ErrTooLarge).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives the runtime's log lines (store failures, corrupt
@@ -239,6 +240,10 @@ func isToken(s string) bool {
 func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		log.ErrorContext(r.Context(), "sessiongen: session store failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		code := http.StatusServiceUnavailable
+		if !errors.Is(err, ErrUnavailable) {
+			code = http.StatusInternalServerError
+		}
+		http.Error(w, http.StatusText(code), code)
 	}
 }

@@ -1,0 +1,184 @@
+// Package memcachedtest starts real memcached servers for tests: on a free
+// loopback port, stopped by their pid when the test ends, and controllable
+// for fault injection (kill, pause, restart).
+package memcachedtest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// InstallHint is how to get the binary on Debian and Ubuntu.
+const InstallHint = "apt-get install memcached"
+
+// Server is a memcached process a test started.
+type Server struct {
+	tb   testing.TB
+	Addr string // 127.0.0.1:port
+	args []string
+	cmd  *exec.Cmd
+}
+
+// Start starts memcached with extra arguments (e.g. "-m", "8"). Without
+// the binary the test is skipped, or fails when SESSIONGEN_REQUIRE_MEMCACHED=1.
+func Start(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath("memcached")
+	if err != nil {
+		if os.Getenv("SESSIONGEN_REQUIRE_MEMCACHED") == "1" {
+			tb.Fatalf("memcached is not installed (%s), and SESSIONGEN_REQUIRE_MEMCACHED=1", InstallHint)
+		}
+		tb.Skipf("memcached is not installed: %s (or run scripts/test.sh, which installs it)", InstallHint)
+	}
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := &Server{tb: tb, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+	s.args = append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2"}, args...)
+	if os.Geteuid() == 0 {
+		s.args = append(s.args, "-u", "root")
+	}
+	s.args = append([]string{bin}, s.args...)
+	s.start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.tb.Helper()
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
+	s.cmd.Stderr = os.Stderr
+	if err := s.cmd.Start(); err != nil {
+		s.tb.Fatalf("start memcached: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("memcached did not listen on %s: %v", s.Addr, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Stop kills the process and waits for it. It is idempotent.
+func (s *Server) Stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot die
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart stops the process and starts a new one on the same port: every
+// item is gone, as after a real restart.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Stop()
+	s.start()
+}
+
+// Pause stops the process with SIGSTOP: connections hang.
+func (s *Server) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stats returns the server's "stats" counters.
+func (s *Server) Stats() map[string]int64 {
+	s.tb.Helper()
+	return s.stats("stats\r\n")
+}
+
+// Keys returns the keys memcached holds, from "lru_crawler metadump all".
+func (s *Server) Keys() []string {
+	s.tb.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "lru_crawler metadump all\r\n")
+	var keys []string
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "END" {
+			break
+		}
+		if k, ok := strings.CutPrefix(line, "key="); ok {
+			k = strings.Fields(k)[0]
+			if u, err := url.QueryUnescape(k); err == nil { // metadump escapes keys
+				k = u
+			}
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Set writes a raw item, bypassing any client: for corrupt-record tests.
+func (s *Server) Set(key string, value []byte) {
+	s.tb.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(c, "set %s 0 3600 %d\r\n%s\r\n", key, len(value), value)
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || line != "STORED\r\n" {
+		s.tb.Fatalf("raw set: %q %v", line, err)
+	}
+}
+
+func (s *Server) stats(cmd string) map[string]int64 {
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, cmd)
+	out := map[string]int64{}
+	sc := bufio.NewScanner(c)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 1 && f[0] == "END" {
+			break
+		}
+		if len(f) == 3 && f[0] == "STAT" {
+			if n, err := strconv.ParseInt(f[2], 10, 64); err == nil {
+				out[f[1]] = n
+			}
+		}
+	}
+	return out
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

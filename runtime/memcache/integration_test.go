@@ -1,0 +1,328 @@
+package memcache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/testsession"
+	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/memcache"
+	"github.com/sessiongen/sessiongen/runtime/storetest"
+)
+
+var ctx = context.Background()
+
+func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcache.Option) *memcache.Store {
+	t.Helper()
+	s, err := memcache.NewWithOptions([]string{srv.Addr}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) { // D1, on a real memcached
+	srv := memcachedtest.Start(t)
+	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
+func TestCASSetsTheExpirationAgain(t *testing.T) { // C9
+	srv := memcachedtest.Start(t)
+	s := newStore(t, srv)
+	s.Save(ctx, "k", []byte("a"), 0, time.Now().Add(2*time.Second))
+	_, v, _ := s.Load(ctx, "k")
+	if err := s.Save(ctx, "k", []byte("b"), v, time.Now().Add(2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if _, _, err := s.Load(ctx, "k"); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("record still there 3.5 s after a CAS with a 2 s TTL (err %v): the CAS made it immortal", err)
+	}
+}
+
+func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) { // D3
+	srv := memcachedtest.Start(t)
+	s := newStore(t, srv, memcache.WithMaxRecordSize(1000))
+	s.Save(ctx, "k", []byte("small"), 0, time.Now().Add(time.Hour))
+	_, v, _ := s.Load(ctx, "k")
+	err := s.Save(ctx, "k", make([]byte, 1001), v, time.Now().Add(time.Hour))
+	if !errors.Is(err, runtime.ErrTooLarge) || !strings.Contains(err.Error(), "1001") || !strings.Contains(err.Error(), "1000") {
+		t.Fatalf("err %v: want ErrTooLarge naming the size and the limit", err)
+	}
+	if rec, _, err := s.Load(ctx, "k"); err != nil || string(rec) != "small" {
+		t.Fatalf("old record: %q, %v", rec, err)
+	}
+	// Past memcached's own 1 MiB item limit, through a client with no size check.
+	raw := memcache.NewFromClient(gomemcache.New(srv.Addr), memcache.WithMaxRecordSize(memcache.MaxRecordSize))
+	err = raw.Save(ctx, "k", make([]byte, memcache.MaxRecordSize+1), v, time.Now().Add(time.Hour))
+	if !errors.Is(err, runtime.ErrTooLarge) {
+		t.Fatalf("err %v, want ErrTooLarge", err)
+	}
+	if rec, _, err := s.Load(ctx, "k"); err != nil || string(rec) != "small" {
+		t.Fatalf("old record after the oversized save: %q, %v", rec, err)
+	}
+}
+
+// app is a middleware-wrapped handler set on the workload session type.
+type app struct {
+	t    *testing.T
+	mgr  *testsession.VisitManager
+	h    http.Handler
+	logs *bytes.Buffer
+	mu   sync.Mutex
+}
+
+func newApp(t *testing.T, store runtime.Store) *app {
+	a := &app{t: t, logs: new(bytes.Buffer)}
+	mgr, err := testsession.NewVisitManager(runtime.Config{
+		Store:   store,
+		Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)},
+		Logger:  slog.New(slog.NewTextHandler(lockedWriter{&a.mu, a.logs}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mgr = mgr
+	mux := http.NewServeMux()
+	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		fmt.Fprintf(w, "%d %s", v.UserID(), v.Email())
+	})
+	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
+		testsession.VisitFrom(r.Context()).SetFlash(r.URL.Query().Get("v"))
+	})
+	mux.HandleFunc("/anon", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		v.SetUserID(7)
+		v.SetEmail("ada@example.com")
+		v.SetRoles([]string{"admin", "staff"})
+	})
+	a.h = mgr.Middleware(mux)
+	return a
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (a *app) log() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.logs.String()
+}
+
+func (a *app) do(path, cookie string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	return rec
+}
+
+func (a *app) login() string {
+	a.t.Helper()
+	rec := a.do("/login", "")
+	c := rec.Result().Cookies()
+	if rec.Code != 200 || len(c) != 1 {
+		a.t.Fatalf("login: %d %v", rec.Code, c)
+	}
+	return c[0].Name + "=" + c[0].Value
+}
+
+func roundTrips(srv *memcachedtest.Server) int64 {
+	s := srv.Stats()
+	return s["cmd_get"] + s["cmd_set"] + s["cmd_touch"] + s["delete_hits"] + s["delete_misses"]
+}
+
+// TestRoundTripsPerRequest counts memcached commands per request, as the
+// server sees them, for the scenarios of PERF.md.
+func TestRoundTripsPerRequest(t *testing.T) {
+	srv := memcachedtest.Start(t)
+	a := newApp(t, newStore(t, srv))
+	cookie := a.login()
+	for _, tc := range []struct {
+		name, path, cookie string
+		max                int64
+	}{
+		{"A read", "/read", cookie, 1},
+		{"B write", "/write?v=x", cookie, 2},
+		{"C anonymous", "/anon", "", 0},
+		{"D login", "/login", "", 1},
+	} {
+		before := roundTrips(srv)
+		rec := a.do(tc.path, tc.cookie)
+		got := roundTrips(srv) - before
+		t.Logf("%s: %d round trips", tc.name, got)
+		if rec.Code != 200 || got > tc.max {
+			t.Errorf("%s: status %d, %d round trips; want 200 and at most %d", tc.name, rec.Code, got, tc.max)
+		}
+	}
+	// C1: cookieless requests store nothing at all.
+	for range 1000 {
+		a.do("/anon", "")
+		a.do("/read", "")
+	}
+	if n := srv.Stats()["curr_items"]; n != 2 {
+		t.Fatalf("%d items after 2000 cookieless requests, want the 2 logins only", n)
+	}
+}
+
+func TestStoreKeysNeverHoldTheSessionID(t *testing.T) { // A7
+	srv := memcachedtest.Start(t)
+	a := newApp(t, newStore(t, srv))
+	cookie := a.login()
+	id, _, _ := strings.Cut(strings.SplitN(cookie, "=", 2)[1], ".")
+	keys := srv.Keys()
+	if len(keys) != 1 {
+		t.Fatalf("keys %q, want one", keys)
+	}
+	if strings.Contains(keys[0], id) || !strings.HasPrefix(keys[0], memcache.DefaultPrefix) || len(keys[0]) > 250 {
+		t.Fatalf("key %q holds the ID %q or is not a legal prefixed key", keys[0], id)
+	}
+}
+
+// TestKilledMemcached: requests with a valid cookie get 503 and keep their
+// cookie while memcached is down; after a restart they recover without
+// reconfiguration (with fresh sessions: memcached lost everything).
+func TestKilledMemcached(t *testing.T) { // G1, G3
+	srv := memcachedtest.Start(t)
+	a := newApp(t, newStore(t, srv))
+	cookie := a.login()
+	if rec := a.do("/read", cookie); rec.Body.String() != "7 ada@example.com" {
+		t.Fatalf("before: %q", rec.Body)
+	}
+	srv.Stop()
+	for _, path := range []string{"/read", "/write?v=lost"} {
+		rec := a.do(path, cookie)
+		t.Logf("memcached down, %s: %d %q", path, rec.Code, strings.TrimSpace(rec.Body.String()))
+		if rec.Code != http.StatusServiceUnavailable || len(rec.Result().Cookies()) != 0 {
+			t.Fatalf("%s while down: status %d, cookies %v; want 503 and no Set-Cookie", path, rec.Code, rec.Result().Cookies())
+		}
+	}
+	if rec := a.do("/anon", cookie); rec.Code != 200 {
+		t.Fatalf("a request that does not use its session failed during the outage: %d", rec.Code)
+	}
+	srv.Restart()
+	rec := a.do("/read", cookie)
+	if rec.Code != 200 || rec.Body.String() != "0 " {
+		t.Fatalf("after restart: %d %q, want 200 and a fresh (empty) session", rec.Code, rec.Body)
+	}
+	if rec := a.do("/login", ""); rec.Code != 200 || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("login after restart: %d", rec.Code)
+	}
+	if !strings.Contains(a.log(), "unavailable") {
+		t.Errorf("no log line for the outage")
+	}
+}
+
+// TestPausedMemcached: with memcached frozen (SIGSTOP), requests fail
+// within a few timeouts instead of hanging, and leave no goroutine behind.
+func TestPausedMemcached(t *testing.T) { // G2
+	srv := memcachedtest.Start(t)
+	const timeout = 200 * time.Millisecond
+	a := newApp(t, newStore(t, srv, memcache.WithTimeout(timeout)))
+	cookie := a.login()
+	before := goruntime.NumGoroutine()
+	srv.Pause()
+	start := time.Now()
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = a.do("/read", cookie).Code
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	srv.Resume()
+	t.Logf("8 requests against a paused memcached: codes %v in %v (timeout %v)", codes, took, timeout)
+	for _, c := range codes {
+		if c != http.StatusServiceUnavailable {
+			t.Fatalf("codes %v, want all 503", codes)
+		}
+	}
+	if took > 6*timeout { // a load is retried once: at most 2 timeouts per request, plus dials
+		t.Fatalf("requests took %v, want them bounded by the %v timeout", took, timeout)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for goruntime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := goruntime.NumGoroutine(); n > before+2 {
+		t.Fatalf("%d goroutines after the pause, %d before: a leak", n, before)
+	}
+	if rec := a.do("/read", cookie); rec.Code != 200 || rec.Body.String() != "7 ada@example.com" {
+		t.Fatalf("after resume: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestGarbageRecord: a record overwritten by a raw client is a fresh
+// session and a log line, never a crash.
+func TestGarbageRecord(t *testing.T) { // G4
+	srv := memcachedtest.Start(t)
+	a := newApp(t, newStore(t, srv))
+	cookie := a.login()
+	key := srv.Keys()[0]
+	for _, g := range [][]byte{[]byte("random garbage"), {0x01, 0x00, 0xdd, 0xff, 0xff, 0xff, 0xff}, {0x01, 0x00, 0x82, 0xa1}} {
+		srv.Set(key, g)
+		rec := a.do("/read", cookie)
+		if rec.Code != 200 || rec.Body.String() != "0 " {
+			t.Fatalf("garbage %q: %d %q, want a fresh session", g, rec.Code, rec.Body)
+		}
+	}
+	if !strings.Contains(a.log(), "unreadable session record") {
+		t.Fatalf("no log line for the corrupt record")
+	}
+	if keys := srv.Keys(); len(keys) != 0 {
+		t.Fatalf("corrupt record not deleted: %q", keys)
+	}
+}
+
+// TestPoolCoversConcurrency: with the default pool, 64 concurrent
+// requests reuse their connections instead of dialling anew each round.
+func TestPoolCoversConcurrency(t *testing.T) { // D7
+	srv := memcachedtest.Start(t)
+	a := newApp(t, newStore(t, srv))
+	cookie := a.login()
+	run := func() {
+		var wg sync.WaitGroup
+		for range 64 {
+			wg.Add(1)
+			go func() { defer wg.Done(); a.do("/read", cookie) }()
+		}
+		wg.Wait()
+	}
+	run()
+	before := srv.Stats()["total_connections"]
+	for range 5 {
+		run()
+	}
+	if dials := srv.Stats()["total_connections"] - before; dials > 16 {
+		t.Fatalf("5 rounds of 64 concurrent requests dialled %d new connections, want the pool reused", dials)
+	}
+}

@@ -1,0 +1,95 @@
+package memcache
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net"
+	"strings"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+)
+
+// Selector picks the server for a key by rendezvous (highest random
+// weight) hashing: each key goes to the server with the highest hash of
+// (server, key). Adding one server to n moves about 1/(n+1) of the keys,
+// where gomemcache's default crc32-mod-n moves about n/(n+1) of them: a
+// mass logout. A dead server is never skipped: its keys would come back
+// stale when it returns, and a logout could be undone.
+type Selector struct {
+	addrs []net.Addr
+	seeds []uint64 // a hash of each server's address
+}
+
+var _ gomemcache.ServerSelector = (*Selector)(nil)
+
+// NewSelector resolves the servers ("host:port", or a path for a Unix
+// socket) once, as gomemcache's ServerList does.
+func NewSelector(servers ...string) (*Selector, error) {
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("sessiongen/memcache: no servers given")
+	}
+	s := &Selector{}
+	seen := map[string]bool{}
+	for _, srv := range servers {
+		var addr net.Addr
+		var err error
+		if strings.Contains(srv, "/") {
+			addr, err = net.ResolveUnixAddr("unix", srv)
+		} else {
+			addr, err = net.ResolveTCPAddr("tcp", srv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sessiongen/memcache: server %q: %w", srv, err)
+		}
+		if seen[addr.String()] {
+			return nil, fmt.Errorf("sessiongen/memcache: server %q listed twice", srv)
+		}
+		seen[addr.String()] = true
+		s.addrs = append(s.addrs, staticAddr{network: addr.Network(), str: addr.String()})
+		s.seeds = append(s.seeds, hash64(addr.String()))
+	}
+	return s, nil
+}
+
+// PickServer implements gomemcache.ServerSelector.
+func (s *Selector) PickServer(key string) (net.Addr, error) {
+	k := hash64(key)
+	best, bestScore := 0, uint64(0)
+	for i, seed := range s.seeds {
+		if score := mix(seed ^ k); i == 0 || score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return s.addrs[best], nil
+}
+
+// Each implements gomemcache.ServerSelector.
+func (s *Selector) Each(f func(net.Addr) error) error {
+	for _, a := range s.addrs {
+		if err := f(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hash64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+// mix is the splitmix64 finaliser: it spreads the bits of x evenly.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// staticAddr caches an address's String, which gomemcache calls per op.
+type staticAddr struct{ network, str string }
+
+func (a staticAddr) Network() string { return a.network }
+func (a staticAddr) String() string  { return a.str }

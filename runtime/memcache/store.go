@@ -1,0 +1,237 @@
+// Package memcache is a sessiongen store on memcached, for applications
+// that run more than one process. It speaks memcached's own primitives:
+// gets/cas for compare-and-swap, add for new records (never overwriting
+// another session), touch to move an idle deadline without rewriting the
+// record, delete.
+//
+// memcached has no authentication and speaks plaintext: keep it on a
+// private network. Its data is volatile: a restart ends every session, and
+// under memory pressure it evicts records, which looks like expiry.
+package memcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// Store is a runtime.Store on memcached.
+type Store struct {
+	c         *gomemcache.Client
+	prefix    string
+	maxRecord int
+	now       func() time.Time
+}
+
+var _ runtime.Store = (*Store)(nil)
+
+// Defaults of the options.
+const (
+	DefaultPrefix        = "sess:"
+	DefaultTimeout       = 300 * time.Millisecond
+	DefaultMaxIdleConns  = 128
+	DefaultMaxRecordSize = 64 << 10
+	// MaxRecordSize is the ceiling for WithMaxRecordSize: memcached's
+	// default item size limit (1 MiB) less room for the key and header.
+	MaxRecordSize = 1<<20 - 1<<10
+)
+
+// An Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	prefix       string
+	timeout      time.Duration
+	maxIdleConns int
+	maxRecord    int
+}
+
+// WithPrefix sets the prefix of every key. Default: "sess:". Several
+// applications can share a memcached under different prefixes.
+func WithPrefix(p string) Option { return func(o *options) { o.prefix = p } }
+
+// WithTimeout bounds each dial and each socket operation. gomemcache has
+// no context support, so a request waits at most a few times this long
+// for the store. Default: 300 ms. Ignored by NewFromClient.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithMaxIdleConns sets how many idle connections are kept per server; it
+// should cover the peak number of concurrent requests, or connections are
+// closed and dialled again under load (gomemcache's default is 2).
+// Default: 128. Ignored by NewFromClient.
+func WithMaxIdleConns(n int) Option { return func(o *options) { o.maxIdleConns = n } }
+
+// WithMaxRecordSize sets the largest record the store accepts; larger
+// ones fail with runtime.ErrTooLarge before anything is sent, leaving the
+// stored record intact. Default: 64 KiB; at most MaxRecordSize.
+func WithMaxRecordSize(n int) Option { return func(o *options) { o.maxRecord = n } }
+
+func build(opts []Option) (options, error) {
+	o := options{prefix: DefaultPrefix, timeout: DefaultTimeout, maxIdleConns: DefaultMaxIdleConns, maxRecord: DefaultMaxRecordSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if len(o.prefix) > 64 || !legalKey(o.prefix) {
+		errs = append(errs, fmt.Errorf("prefix %q: at most 64 bytes, no spaces or control characters", o.prefix))
+	}
+	if o.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout %v: must be positive", o.timeout))
+	}
+	if o.maxIdleConns < 1 {
+		errs = append(errs, fmt.Errorf("max idle conns %d: must be at least 1", o.maxIdleConns))
+	}
+	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
+		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("sessiongen/memcache: %w", err)
+	}
+	return o, nil
+}
+
+// New returns a store on the given memcached servers ("host:port"), with
+// keys spread by a consistent Selector.
+func New(servers ...string) (*Store, error) { return NewWithOptions(servers) }
+
+// NewWithOptions is New with options.
+func NewWithOptions(servers []string, opts ...Option) (*Store, error) {
+	o, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	sel, err := NewSelector(servers...)
+	if err != nil {
+		return nil, err
+	}
+	c := gomemcache.NewFromSelector(sel)
+	c.Timeout, c.MaxIdleConns = o.timeout, o.maxIdleConns
+	return &Store{c: c, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}, nil
+}
+
+// NewFromClient returns a store on a client you configured yourself. Only
+// the prefix and record-size options apply. It panics on invalid options,
+// which are a programming error.
+func NewFromClient(c *gomemcache.Client, opts ...Option) *Store {
+	o, err := build(opts)
+	if err != nil {
+		panic(err)
+	}
+	return &Store{c: c, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}
+}
+
+// Client returns the underlying gomemcache client.
+func (s *Store) Client() *gomemcache.Client { return s.c }
+
+// Load implements runtime.Store with gets, so the version is memcached's
+// CAS value (never GetAndTouch: its gat command returns CAS 0).
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	var it *gomemcache.Item
+	err := s.retry(ctx, func() (err error) {
+		it, err = s.c.Get(s.prefix + key)
+		return err
+	})
+	if err != nil {
+		return nil, 0, s.mapErr("load", err)
+	}
+	return it.Value, it.CasID, nil
+}
+
+// Save implements runtime.Store: add for version 0, cas otherwise. Every
+// write sends the expiration again (an item fetched by Get carries 0,
+// which would make the record immortal). Neither is retried blindly.
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	if len(rec) > s.maxRecord {
+		return fmt.Errorf("sessiongen/memcache: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := &gomemcache.Item{Key: s.prefix + key, Value: rec, Expiration: s.expiration(expiry), CasID: version}
+	if version == 0 {
+		err := s.c.Add(it)
+		if errors.Is(err, gomemcache.ErrNotStored) { // the key exists
+			return fmt.Errorf("sessiongen/memcache: add: %w", runtime.ErrConflict)
+		}
+		return s.mapErr("add", err)
+	}
+	err := s.c.CompareAndSwap(it)
+	if errors.Is(err, gomemcache.ErrNotStored) {
+		// gomemcache reports a cas on a missing item as ErrCacheMiss, but
+		// documents ErrNotStored for it: either way the record is gone.
+		err = gomemcache.ErrCacheMiss
+	}
+	return s.mapErr("cas", err)
+}
+
+// Touch implements runtime.Store. It does not change the CAS value.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	return s.mapErr("touch", s.retry(ctx, func() error { return s.c.Touch(s.prefix+key, s.expiration(expiry)) }))
+}
+
+// Delete implements runtime.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	err := s.retry(ctx, func() error { return s.c.Delete(s.prefix + key) })
+	if errors.Is(err, gomemcache.ErrCacheMiss) {
+		return nil
+	}
+	return s.mapErr("delete", err)
+}
+
+// retry runs an idempotent operation, once more after a transient error:
+// the first use of a pooled connection after a memcached restart fails
+// with io.EOF.
+func (s *Store) retry(ctx context.Context, op func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := op()
+	if transient(err) && ctx.Err() == nil {
+		err = op()
+	}
+	return err
+}
+
+// expiration converts an absolute expiry into memcached's: relative
+// seconds up to 30 days, an absolute unix time beyond (memcached reads
+// larger relative values as timestamps in 1970). Never 0 (no expiry) and
+// never negative (expire now). TTLs are rounded up.
+func (s *Store) expiration(expiry time.Time) int32 {
+	return expiration(expiry, s.now())
+}
+
+const thirtyDays = 30 * 24 * 60 * 60
+
+func expiration(expiry, now time.Time) int32 {
+	ttl := int64((expiry.Sub(now) + time.Second - 1) / time.Second)
+	switch {
+	case ttl < 1:
+		return 1
+	case ttl <= thirtyDays:
+		return int32(ttl)
+	}
+	return int32(min(expiry.Unix(), 1<<31-1))
+}
+
+// mapErr turns gomemcache's errors into the runtime's.
+func (s *Store) mapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, gomemcache.ErrCacheMiss):
+		return fmt.Errorf("sessiongen/memcache: %s: %w", op, runtime.ErrNotFound)
+	case errors.Is(err, gomemcache.ErrCASConflict):
+		return fmt.Errorf("sessiongen/memcache: %s: %w", op, runtime.ErrConflict)
+	case isTooLarge(err):
+		return fmt.Errorf("sessiongen/memcache: %s: %w: %v", op, runtime.ErrTooLarge, err)
+	case errors.Is(err, gomemcache.ErrMalformedKey):
+		return fmt.Errorf("sessiongen/memcache: %s: %w", op, err)
+	}
+	return fmt.Errorf("sessiongen/memcache: %s: %w: %w", op, runtime.ErrUnavailable, err)
+}

@@ -1,0 +1,218 @@
+// Package storetest is the contract every sessiongen store must meet, as a
+// test suite: found and not found, create-only saves, compare-and-swap,
+// touch, delete, expiry and concurrent writers. The in-memory store and
+// the memcached store both run it; so can yours:
+//
+//	func TestContract(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) runtime.Store { return newMyStore(t) })
+//	}
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// Run runs the contract against stores made by newStore, one per subtest.
+// The expiry tests wait about 2.5 seconds (memcached counts whole
+// seconds); -short skips them.
+func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T, runtime.Store)
+	}{
+		{"LoadMissing", loadMissing},
+		{"CreateAndLoad", createAndLoad},
+		{"CreateNeverOverwrites", createNeverOverwrites},
+		{"CompareAndSwap", compareAndSwap},
+		{"TouchKeepsVersion", touchKeepsVersion},
+		{"Delete", deleteRecord},
+		{"NoReferenceKept", noReferenceKept},
+		{"ConcurrentWriters", concurrentWriters},
+		{"Expiry", expiry},
+		{"TouchExtends", touchExtends},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.f(t, newStore(t)) })
+	}
+}
+
+var ctx = context.Background()
+
+func key(t *testing.T) string {
+	return fmt.Sprintf("contract-%s-%d", t.Name(), time.Now().UnixNano())[:40]
+}
+
+func hour() time.Time { return time.Now().Add(time.Hour) }
+
+func loadMissing(t *testing.T, s runtime.Store) {
+	if _, _, err := s.Load(ctx, key(t)); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("Load of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+func createAndLoad(t *testing.T, s runtime.Store) {
+	k := key(t)
+	if err := s.Save(ctx, k, []byte("v1"), 0, hour()); err != nil {
+		t.Fatal(err)
+	}
+	rec, v, err := s.Load(ctx, k)
+	if err != nil || string(rec) != "v1" || v == 0 {
+		t.Fatalf("Load = %q, version %d, %v", rec, v, err)
+	}
+}
+
+func createNeverOverwrites(t *testing.T, s runtime.Store) {
+	k := key(t)
+	s.Save(ctx, k, []byte("first"), 0, hour())
+	if err := s.Save(ctx, k, []byte("second"), 0, hour()); !errors.Is(err, runtime.ErrConflict) {
+		t.Fatalf("creating an existing record: %v, want ErrConflict", err)
+	}
+	if rec, _, _ := s.Load(ctx, k); string(rec) != "first" {
+		t.Fatalf("record is %q, want it untouched", rec)
+	}
+}
+
+func compareAndSwap(t *testing.T, s runtime.Store) {
+	k := key(t)
+	s.Save(ctx, k, []byte("a"), 0, hour())
+	_, v1, _ := s.Load(ctx, k)
+	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
+		t.Fatalf("CAS with the current version: %v", err)
+	}
+	_, v2, _ := s.Load(ctx, k)
+	if v2 == v1 {
+		t.Fatal("the version did not change on a write")
+	}
+	if err := s.Save(ctx, k, []byte("c"), v1, hour()); !errors.Is(err, runtime.ErrConflict) {
+		t.Fatalf("CAS with a stale version: %v, want ErrConflict", err)
+	}
+	if rec, _, _ := s.Load(ctx, k); string(rec) != "b" {
+		t.Fatalf("record is %q after a failed CAS, want b", rec)
+	}
+}
+
+func touchKeepsVersion(t *testing.T, s runtime.Store) {
+	k := key(t)
+	s.Save(ctx, k, []byte("a"), 0, hour())
+	_, v1, _ := s.Load(ctx, k)
+	if err := s.Touch(ctx, k, hour()); err != nil {
+		t.Fatal(err)
+	}
+	if rec, v2, _ := s.Load(ctx, k); v2 != v1 || string(rec) != "a" {
+		t.Fatalf("after Touch: %q version %d, want a and %d", rec, v2, v1)
+	}
+	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
+		t.Fatalf("CAS after a Touch: %v (a touch must not cause conflicts)", err)
+	}
+	if err := s.Touch(ctx, key(t)+"x", hour()); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("Touch of a missing key: %v, want ErrNotFound", err)
+	}
+}
+
+func deleteRecord(t *testing.T, s runtime.Store) {
+	k := key(t)
+	s.Save(ctx, k, []byte("a"), 0, hour())
+	_, v, _ := s.Load(ctx, k)
+	if err := s.Delete(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, k); err != nil {
+		t.Fatalf("deleting a missing record: %v, want nil", err)
+	}
+	if _, _, err := s.Load(ctx, k); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("Load after Delete: %v", err)
+	}
+	if err := s.Save(ctx, k, []byte("b"), v, hour()); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("CAS after Delete: %v, want ErrNotFound (never re-create a deleted session)", err)
+	}
+	if _, _, err := s.Load(ctx, k); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("a CAS after Delete re-created the record: %v", err)
+	}
+}
+
+func noReferenceKept(t *testing.T, s runtime.Store) {
+	k := key(t)
+	buf := []byte("original")
+	s.Save(ctx, k, buf, 0, hour())
+	copy(buf, "CHANGED!")
+	if rec, _, _ := s.Load(ctx, k); string(rec) != "original" {
+		t.Fatalf("record is %q: the store kept the caller's buffer", rec)
+	}
+}
+
+// concurrentWriters increments a counter from many goroutines with
+// load-and-CAS loops: with a real compare-and-swap, no increment is lost.
+func concurrentWriters(t *testing.T, s runtime.Store) {
+	k := key(t)
+	s.Save(ctx, k, []byte("0"), 0, hour())
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	var conflicts sync.Map
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				for {
+					rec, v, err := s.Load(ctx, k)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n, _ := strconv.Atoi(string(rec))
+					err = s.Save(ctx, k, []byte(strconv.Itoa(n+1)), v, hour())
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, runtime.ErrConflict) {
+						t.Error(err)
+						return
+					}
+					conflicts.Store(w, true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if rec, _, _ := s.Load(ctx, k); string(rec) != strconv.Itoa(writers*each) {
+		t.Fatalf("counter is %s after %d increments: updates were lost", rec, writers*each)
+	}
+}
+
+func expiry(t *testing.T, s runtime.Store) {
+	if testing.Short() {
+		t.Skip("waits 2.5 s")
+	}
+	k := key(t)
+	s.Save(ctx, k, []byte("a"), 0, time.Now().Add(time.Second))
+	if _, _, err := s.Load(ctx, k); err != nil {
+		t.Fatalf("Load before expiry: %v", err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, _, err := s.Load(ctx, k); !errors.Is(err, runtime.ErrNotFound) {
+		t.Fatalf("Load after expiry: %v, want ErrNotFound", err)
+	}
+}
+
+func touchExtends(t *testing.T, s runtime.Store) {
+	if testing.Short() {
+		t.Skip("waits 2.5 s")
+	}
+	k := key(t)
+	s.Save(ctx, k, []byte("a"), 0, time.Now().Add(time.Second))
+	if err := s.Touch(ctx, k, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if rec, _, err := s.Load(ctx, k); err != nil || !bytes.Equal(rec, []byte("a")) {
+		t.Fatalf("Load after a Touch past the first expiry: %q, %v", rec, err)
+	}
+}
