@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check: formatting, vet, staticcheck, generated files up to
 # date, all tests with the race detector (the golden packages under
-# testdata/ included), and a short fuzz of each fuzz target.
+# testdata/ included, and the memcached tests against a real memcached,
+# installed here when missing), and a short fuzz of each fuzz target.
 #
 # Usage: scripts/test.sh            (from anywhere in the repository)
 #        FUZZTIME=30s scripts/test.sh
@@ -9,6 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-10s}
+
+# The memcached tests start a real memcached: install it when missing, and
+# make its absence a failure rather than a skip.
+if ! command -v memcached >/dev/null 2>&1; then
+	echo "memcached is missing: installing it (Debian package memcached)"
+	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+	$sudo apt-get update -qq && $sudo apt-get install -y -qq memcached >/dev/null
+fi
+export SESSIONGEN_REQUIRE_MEMCACHED=1
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }

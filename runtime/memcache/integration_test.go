@@ -326,3 +326,46 @@ func TestPoolCoversConcurrency(t *testing.T) { // D7
 		t.Fatalf("5 rounds of 64 concurrent requests dialled %d new connections, want the pool reused", dials)
 	}
 }
+
+// TestEvictionLooksLikeExpiry fills a memcached of 8 MB with 20,000
+// sessions of about 1 KB: the evicted ones come back as fresh sessions, not
+// errors, and the evictions counter says so.
+func TestEvictionLooksLikeExpiry(t *testing.T) { // D11, G5
+	if testing.Short() {
+		t.Skip("writes 20,000 sessions")
+	}
+	srv := memcachedtest.Start(t, "-m", "8")
+	store := newStore(t, srv)
+	a := newApp(t, store)
+	big := strings.Repeat("x", 1000)
+	var cookies []string
+	for i := range 20000 {
+		rec := a.do("/write?v="+big+fmt.Sprint(i), "")
+		c := rec.Result().Cookies()
+		if len(c) != 1 {
+			t.Fatalf("session %d: %d %v", i, rec.Code, c)
+		}
+		cookies = append(cookies, c[0].Name+"="+c[0].Value)
+	}
+	evicted, err := store.Evictions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := 0
+	for _, c := range cookies[:2000] { // the oldest, the first to go
+		rec := a.do("/read", c)
+		if rec.Code != 200 {
+			t.Fatalf("an evicted session answered %d, want 200 and a fresh session", rec.Code)
+		}
+		if len(rec.Result().Cookies()) == 1 { // the dead cookie is expired
+			lost++
+		}
+	}
+	t.Logf("20,000 sessions of ~1 KB in 8 MB: %d evictions; %d of the 2,000 oldest were gone", evicted, lost)
+	if evicted == 0 || lost == 0 {
+		t.Fatalf("evictions %d, lost %d: want both above 0", evicted, lost)
+	}
+	if _, err := memcache.NewFromClient(store.Client()).Evictions(ctx); err == nil {
+		t.Fatal("Evictions on a NewFromClient store did not fail")
+	}
+}

@@ -22,6 +22,8 @@ import (
 // Store is a runtime.Store on memcached.
 type Store struct {
 	c         *gomemcache.Client
+	sel       *Selector // nil from NewFromClient
+	timeout   time.Duration
 	prefix    string
 	maxRecord int
 	now       func() time.Time
@@ -110,7 +112,7 @@ func NewWithOptions(servers []string, opts ...Option) (*Store, error) {
 	}
 	c := gomemcache.NewFromSelector(sel)
 	c.Timeout, c.MaxIdleConns = o.timeout, o.maxIdleConns
-	return &Store{c: c, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}, nil
+	return &Store{c: c, sel: sel, timeout: o.timeout, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}, nil
 }
 
 // NewFromClient returns a store on a client you configured yourself. Only
@@ -121,7 +123,7 @@ func NewFromClient(c *gomemcache.Client, opts ...Option) *Store {
 	if err != nil {
 		panic(err)
 	}
-	return &Store{c: c, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}
+	return &Store{c: c, timeout: DefaultTimeout, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}
 }
 
 // Client returns the underlying gomemcache client.
