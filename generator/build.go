@@ -162,6 +162,9 @@ func (b *builder) session(t *target) *Session {
 		f.Index = len(s.Fields)
 		s.Fields = append(s.Fields, f)
 		s.Keys = append(s.Keys, f.Key)
+		if f.ConflictError {
+			s.ConflictKeys = append(s.ConflictKeys, f.Key)
+		}
 	}
 	if len(b.e.list) > before {
 		return nil
@@ -185,8 +188,12 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 			switch opt {
 			case "omitempty":
 				f.OmitEmpty = true
+			case "conflict=error":
+				f.ConflictError = true
+			case "conflict=last":
+				// the default: the later of two overlapping writers wins
 			default:
-				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty)", opt, v.Name())
+				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, conflict=error, conflict=last)", opt, v.Name())
 				return nil, false
 			}
 		}
@@ -348,6 +355,10 @@ func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos t
 		}
 		if f == nil {
 			continue
+		}
+		if f.ConflictError {
+			b.e.at(v.Pos(), "conflict=error on %s.%s: conflicts are resolved per session field; put the option on the session's field", c.Type, f.Name)
+			return false
 		}
 		if other, dup := keys[f.Key]; dup {
 			b.e.at(v.Pos(), "key %q is used by both %s.%s and %s.%s", f.Key, c.Type, other, c.Type, f.Name)

@@ -26,6 +26,8 @@ type Session struct {
 	Guard  string   // struct type literal identical to the user's struct
 	Fields []*Field // stored fields, in declaration order
 	Keys   []string // wire keys by field index
+
+	ConflictKeys []string // keys of the fields tagged conflict=error
 }
 
 // Field is a stored field.
@@ -37,8 +39,11 @@ type Field struct {
 	Ref        bool   // can be changed in place through the getter's result
 	Comparable bool   // the setter can compare with ==
 	OmitEmpty  bool
-	Empty      string // format with one %s: a boolean expression "x is empty"
-	Val        *Value
+	// ConflictError: two overlapping writes of this field fail the save
+	// instead of the later one winning.
+	ConflictError bool
+	Empty         string // format with one %s: a boolean expression "x is empty"
+	Val           *Value
 }
 
 // IsEmpty returns the test "x is empty", for omitempty.

@@ -92,6 +92,13 @@ func BenchmarkRequest(b *testing.B) {
 			v.SetRoles([]string{"admin", "staff"})
 		})
 	})
+	// B without the merge machinery (no turn-taking, a lost CAS race is an
+	// error): the price of merging when there is no conflict.
+	b.Run("B-write-nomerge", func(b *testing.B) {
+		defer runtime.SetMerge(false)()
+		flashes := []string{"saved", "done"}
+		benchScenario(b, true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) })
+	})
 	// The in-place-change safeguard: A, but reading the two reference
 	// fields (Cart, Prefs), which the save then compares with the record.
 	b.Run("A-read-refs", func(b *testing.B) {

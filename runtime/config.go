@@ -40,8 +40,9 @@ type Config struct {
 	// saved because the store failed. It runs before the response headers
 	// are sent, in place of the handler's response, and the session
 	// cookie is left untouched. Default: log the error and reply 503
-	// Service Unavailable (500 for errors other than ErrUnavailable, such
-	// as ErrTooLarge).
+	// Service Unavailable; 409 Conflict for ErrConflict (a conflict=error
+	// field, or retries exhausted); 500 for anything else, such as
+	// ErrTooLarge.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives the runtime's log lines (store failures, corrupt
@@ -240,9 +241,12 @@ func isToken(s string) bool {
 func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		log.ErrorContext(r.Context(), "sessiongen: session store failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		code := http.StatusServiceUnavailable
-		if !errors.Is(err, ErrUnavailable) {
-			code = http.StatusInternalServerError
+		code := http.StatusInternalServerError
+		switch {
+		case errors.Is(err, ErrUnavailable):
+			code = http.StatusServiceUnavailable
+		case errors.Is(err, ErrConflict):
+			code = http.StatusConflict
 		}
 		http.Error(w, http.StatusText(code), code)
 	}

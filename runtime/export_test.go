@@ -14,3 +14,10 @@ var WithClock = withClock
 
 // StoreKey exposes the key derivation, so tests can look records up.
 var StoreKey = storeKey
+
+// SetMerge makes managers created from now on merge (or not) on a lost
+// compare-and-swap race; the result restores merging.
+func SetMerge(on bool) (restore func()) {
+	mergeForNewManagers = on
+	return func() { mergeForNewManagers = true }
+}

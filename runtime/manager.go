@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -14,7 +15,26 @@ type Schema struct {
 	Name string
 	// Keys holds the wire key of every stored field, by field index.
 	Keys []string
+	// ConflictError lists the keys of fields tagged conflict=error: when
+	// another request changed such a field since this one loaded the
+	// session, and this one changed it too, the save fails with a
+	// *FieldConflictError instead of the later write winning.
+	ConflictError []string
 }
+
+// FieldConflictError reports that a field tagged conflict=error was
+// changed by two overlapping requests. It matches ErrConflict with
+// errors.Is. The handler can Reload and try again.
+type FieldConflictError struct {
+	Key string // the field's key
+}
+
+func (e *FieldConflictError) Error() string {
+	return fmt.Sprintf("sessiongen: field %q was changed by another request since this one loaded the session", e.Key)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *FieldConflictError) Unwrap() error { return ErrConflict }
 
 // Manager is the engine behind a generated session manager: it reads and
 // signs cookies, loads and saves records, and runs the middleware. Users
@@ -23,13 +43,21 @@ type Manager struct {
 	settings
 	schema  Schema
 	index   map[string]int // key → field index
+	strict  bits           // fields tagged conflict=error
 	signer  *signer
 	touches *touchCache
 	now     func() time.Time
+
+	// saveTurns serialises the saves of one session within this process.
+	saveTurns [1024]sync.Mutex
+	merge     bool // false only in a benchmark: a lost CAS race is an error
 }
 
 // clockForNewManagers is time.Now but in tests of expiry.
 var clockForNewManagers = time.Now
+
+// mergeForNewManagers is true but in the benchmark that prices merging.
+var mergeForNewManagers = true
 
 // NewManager validates cfg and returns a manager for sessions described by
 // schema. A bad configuration is an error here, never a misbehaviour later.
@@ -45,12 +73,20 @@ func NewManager(cfg Config, schema Schema) (*Manager, error) {
 		signer:   newSigner(s.cookie.Name, s.secrets),
 		touches:  new(touchCache),
 		now:      clockForNewManagers,
+		merge:    mergeForNewManagers,
 	}
 	for i, k := range schema.Keys {
 		if _, dup := m.index[k]; dup {
 			return nil, fmt.Errorf("sessiongen: schema %s: key %q used twice", schema.Name, k)
 		}
 		m.index[k] = i
+	}
+	for _, k := range schema.ConflictError {
+		i, ok := m.index[k]
+		if !ok {
+			return nil, fmt.Errorf("sessiongen: schema %s: conflict=error key %q is not a field", schema.Name, k)
+		}
+		m.strict.set(i)
 	}
 	return m, nil
 }

@@ -33,7 +33,7 @@ type Session struct {
 	oldKey   string // a record to delete at the next flush
 	ver      uint64 // version of the record under key; 0 when unknown
 	created  int64  // unix seconds
-	rec      []byte // the record as loaded: the baseline for in-place changes
+	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
 	unknown  []entry
 	dirty    bits // fields set in this request
 	read     bits // reference-typed fields handed out by a getter
@@ -203,7 +203,7 @@ func (s *Session) Touch() {
 func (s *Session) Save(ctx context.Context) error {
 	s.Lock()
 	defer s.Unlock()
-	return s.flush(ctx)
+	return s.flush(ctx, true)
 }
 
 // Reload discards this request's changes, Destroy and Regenerate included,
@@ -226,8 +226,9 @@ func (s *Session) Reload(ctx context.Context) error {
 
 // flush brings the store up to date: it writes changed data, deletes
 // records left by Destroy or Regenerate, and moves the idle deadline.
-// Call with the lock held.
-func (s *Session) flush(ctx context.Context) error {
+// With keep, the request goes on: a copy of what was written stays the
+// baseline for later changes. Call with the lock held.
+func (s *Session) flush(ctx context.Context, keep bool) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -238,7 +239,7 @@ func (s *Session) flush(ctx context.Context) error {
 	s.detectInPlace()
 	write := s.mustWrite || s.dirty.any()
 	if write {
-		if err := s.write(ctx, now); err != nil {
+		if err := s.write(ctx, now, keep); err != nil {
 			return err
 		}
 	}
@@ -268,9 +269,18 @@ func (s *Session) flush(ctx context.Context) error {
 // never overwrites another; an existing one is replaced by compare-and-swap
 // and, when another request wrote first, the fields this request changed
 // are merged onto the newer record and the write retried.
-func (s *Session) write(ctx context.Context, now time.Time) error {
+//
+// Saves of one session within one process take turns (a striped lock), so
+// only another process can make the retried compare-and-swap fail: without
+// that, many overlapping requests of one visitor keep re-racing each other.
+func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.id == "" {
 		s.setID(newID())
+	}
+	if s.m.merge {
+		turn := &s.m.saveTurns[s.hash%uint64(len(s.m.saveTurns))]
+		turn.Lock()
+		defer turn.Unlock()
 	}
 	if s.created == 0 {
 		s.created = now.Unix()
@@ -280,7 +290,7 @@ func (s *Session) write(ctx context.Context, now time.Time) error {
 		return err
 	}
 	defer put()
-	ver, merged := s.ver, false
+	ver, base, merged := s.ver, s.rec, false
 	refetch := s.stored && ver == 0 // we wrote it earlier in this request: version unknown
 	for attempt := 1; ; attempt++ {
 		if refetch {
@@ -292,10 +302,10 @@ func (s *Session) write(ctx context.Context, now time.Time) error {
 			case err != nil:
 				return fmt.Errorf("sessiongen: reload session to merge: %w", err)
 			}
-			if rec, err = s.merge(rec, fresh); err != nil {
+			if rec, err = s.merge(rec, base, fresh); err != nil {
 				return err
 			}
-			ver, merged = fver, true
+			ver, base, merged = fver, fresh, true
 		}
 		err := s.m.store.Save(ctx, s.key, rec, ver, s.m.expiry(s.created, now))
 		switch {
@@ -306,9 +316,10 @@ func (s *Session) write(ctx context.Context, now time.Time) error {
 		case errors.Is(err, ErrConflict) && ver == 0 && !s.stored:
 			s.setID(newID()) // the new ID was taken (never in practice): pick another
 			continue
-		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts:
+		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
 			refetch = true
-			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			// Full jitter, growing: 0–1 ms, 0–2 ms, 0–4 ms, … capped at 0–32 ms.
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-1, 5))))
 			continue
 		default:
 			return fmt.Errorf("sessiongen: save session: %w", err)
@@ -316,6 +327,9 @@ func (s *Session) write(ctx context.Context, now time.Time) error {
 		break
 	}
 	s.stored, s.isNew, s.mustWrite, s.ver, s.rec = true, false, false, 0, nil
+	if keep {
+		s.rec = bytes.Clone(rec)
+	}
 	s.dirty.clear()
 	s.read.clear()
 	s.m.touches.mark(s.hash, now)
@@ -330,9 +344,11 @@ func (s *Session) write(ctx context.Context, now time.Time) error {
 
 // merge returns fresh with the fields this request changed replaced by
 // their values in ours. Fields of fresh that this code does not know are
-// kept as they are.
-func (s *Session) merge(ours, fresh []byte) ([]byte, error) {
-	var mine, theirs []entry
+// kept as they are. A changed field that fresh also changed since base
+// (the record this request last saw) goes to the later writer, this one,
+// unless it is tagged conflict=error. With no base, the later writer wins.
+func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
+	var mine, theirs, before []entry
 	if _, _, err := checkRecord(ours, &mine); err != nil {
 		return nil, err
 	}
@@ -341,23 +357,51 @@ func (s *Session) merge(ours, fresh []byte) ([]byte, error) {
 		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", logID(s.key), "err", err)
 		return ours, nil
 	}
-	changed := func(key []byte) bool {
+	if base != nil {
+		if _, _, err := checkRecord(base, &before); err != nil {
+			base = nil
+		}
+	}
+	changed := func(key []byte) (int, bool) {
 		i, ok := s.m.index[string(key)]
-		return ok && s.dirty.has(i)
+		return i, ok && s.dirty.has(i)
 	}
 	out := make([]entry, 0, len(theirs)+len(mine))
 	for _, e := range theirs {
-		if !changed(e.key) {
+		i, mineToo := changed(e.key)
+		if !mineToo {
 			out = append(out, e)
+			continue
+		}
+		if base != nil && s.m.strict.has(i) && !bytes.Equal(e.val, valueOf(before, e.key)) {
+			return nil, &FieldConflictError{Key: string(e.key)}
 		}
 	}
 	for _, e := range mine {
-		if changed(e.key) {
+		if _, ok := changed(e.key); ok {
 			out = append(out, e)
+		}
+	}
+	if base != nil { // a strict field that the other writer added, or removed (omitempty)
+		for i := range s.m.schema.Keys {
+			k := []byte(s.m.schema.Keys[i])
+			if s.m.strict.has(i) && s.dirty.has(i) && (valueOf(theirs, k) == nil) != (valueOf(before, k) == nil) {
+				return nil, &FieldConflictError{Key: s.m.schema.Keys[i]}
+			}
 		}
 	}
 	s.created = created
 	return buildRecord(created, out), nil
+}
+
+// valueOf returns the raw value of key in entries, or nil.
+func valueOf(entries []entry, key []byte) []byte {
+	for _, e := range entries {
+		if bytes.Equal(e.key, key) {
+			return e.val
+		}
+	}
+	return nil
 }
 
 // buildRecord writes a record from raw entries.
@@ -405,16 +449,8 @@ func (s *Session) detectInPlace() {
 		s.markReadDirty()
 		return
 	}
-	val := func(entries []entry, key []byte) []byte {
-		for _, e := range entries {
-			if bytes.Equal(e.key, key) {
-				return e.val
-			}
-		}
-		return nil
-	}
 	for i, k := range s.m.schema.Keys {
-		if s.read.has(i) && !bytes.Equal(val(now, []byte(k)), val(then, []byte(k))) {
+		if s.read.has(i) && !bytes.Equal(valueOf(now, []byte(k)), valueOf(then, []byte(k))) {
 			s.dirty.set(i) // changed, or present in only one of them
 		}
 	}
@@ -493,7 +529,7 @@ func (s *Session) commit() {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flush(s.req.Context())
+	err := s.flush(s.req.Context(), false)
 	if err == nil {
 		s.setCookie()
 		s.mu.Unlock()
@@ -543,7 +579,7 @@ func (s *Session) finish() {
 		s.dirty.clear() // a late Destroy: still delete the old record
 		s.read.clear()
 	}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, false); err != nil {
 		s.m.log.ErrorContext(ctx, "sessiongen: saving session after the response failed", "type", s.m.schema.Name, "err", err)
 	}
 }

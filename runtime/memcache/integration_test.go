@@ -16,6 +16,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -368,4 +369,13 @@ func TestEvictionLooksLikeExpiry(t *testing.T) { // D11, G5
 	if _, err := memcache.NewFromClient(store.Client()).Evictions(ctx); err == nil {
 		t.Fatal("Evictions on a NewFromClient store did not fail")
 	}
+}
+
+// TestConcurrentRequests runs the lost-update scenarios on a real memcached.
+func TestConcurrentRequests(t *testing.T) { // F1, F2, F3
+	srv := memcachedtest.Start(t)
+	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
+		srv.Restart() // an empty server for each scenario
+		return newStore(t, srv)
+	})
 }

@@ -31,8 +31,9 @@ var _ = struct {
 const _ = sgruntime.GeneratedCodeV1
 
 var adminSchema = sgruntime.Schema{
-	Name: "Admin",
-	Keys: []string{"user", "lvl"},
+	Name:          "Admin",
+	Keys:          []string{"user", "lvl"},
+	ConflictError: []string{"lvl"},
 }
 
 type adminContextKey struct{}

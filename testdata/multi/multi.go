@@ -26,6 +26,6 @@ type (
 	//sessiongen:session name=Admin
 	adminState struct {
 		User  string `session:"user"`
-		Level int    `session:"lvl"`
+		Level int    `session:"lvl,conflict=error"`
 	}
 )

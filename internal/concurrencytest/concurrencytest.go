@@ -1,0 +1,285 @@
+// Package concurrencytest holds the lost-update scenarios of
+// RELIABILITY.md §F as functions of a store, so that they run against the
+// in-memory store and a real memcached alike.
+package concurrencytest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/testsession"
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// NoCAS wraps a store and turns every compare-and-swap into a plain
+// overwrite, as session libraries without concurrency control write: the
+// later request's whole record wins.
+type NoCAS struct{ runtime.Store }
+
+// Save overwrites whatever is stored.
+func (s NoCAS) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	if version == 0 {
+		return s.Store.Save(ctx, key, rec, 0, expiry)
+	}
+	for {
+		_, current, err := s.Store.Load(ctx, key)
+		if errors.Is(err, runtime.ErrNotFound) {
+			err = s.Store.Save(ctx, key, rec, 0, expiry) // re-creates a deleted record
+		} else if err == nil {
+			err = s.Store.Save(ctx, key, rec, current, expiry)
+		}
+		if !errors.Is(err, runtime.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// Counting counts the saves that lost a compare-and-swap race.
+type Counting struct {
+	runtime.Store
+	Conflicts atomic.Int64
+}
+
+// Save counts ErrConflict answers.
+func (s *Counting) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	err := s.Store.Save(ctx, key, rec, version, expiry)
+	if errors.Is(err, runtime.ErrConflict) {
+		s.Conflicts.Add(1)
+	}
+	return err
+}
+
+// App serves the Counters session over the middleware.
+type App struct {
+	t   testing.TB
+	Mgr *testsession.CountersManager
+	H   http.Handler
+	// hooks for interleavings: called inside the handler after the load
+	loaded func(r *http.Request)
+}
+
+// NewApp serves /incr?i=N, /sum, /logout, /bal?add=N[&save=1] and /note?v=.
+func NewApp(t testing.TB, store runtime.Store) *App {
+	a := &App{t: t}
+	mgr, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("c"), 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Mgr = mgr
+	mux := http.NewServeMux()
+	mux.HandleFunc("/incr", func(w http.ResponseWriter, r *http.Request) {
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		v := testsession.CountersFrom(r.Context())
+		v.Sum() // load
+		a.hook(r)
+		v.Incr(i)
+	})
+	mux.HandleFunc("/sum", func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.CountersFrom(r.Context())
+		fmt.Fprintf(w, "%d %d %s", v.Sum(), v.Balance(), v.Note())
+	})
+	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
+		testsession.CountersFrom(r.Context()).Destroy()
+	})
+	mux.HandleFunc("/note", func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.CountersFrom(r.Context())
+		v.Note()
+		a.hook(r)
+		v.SetNote(r.URL.Query().Get("v"))
+	})
+	mux.HandleFunc("/bal", func(w http.ResponseWriter, r *http.Request) {
+		add, _ := strconv.ParseInt(r.URL.Query().Get("add"), 10, 64)
+		v := testsession.CountersFrom(r.Context())
+		b := v.Balance()
+		a.hook(r)
+		v.SetBalance(b + add)
+		if r.URL.Query().Get("save") == "1" {
+			if err := v.Save(r.Context()); err != nil {
+				var fc *runtime.FieldConflictError
+				if errors.As(err, &fc) {
+					v.Reload(r.Context()) // drop the conflicting change before answering
+					http.Error(w, "conflict on "+fc.Key, http.StatusConflict)
+					return
+				}
+				http.Error(w, err.Error(), 500)
+			}
+		}
+	})
+	a.H = mgr.Middleware(mux)
+	return a
+}
+
+func (a *App) hook(r *http.Request) {
+	if a.loaded != nil && r.Header.Get("X-Hold") != "" {
+		a.loaded(r)
+	}
+}
+
+// Do serves one request and returns the recorder.
+func (a *App) Do(path, cookie string, hold bool) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	if hold {
+		req.Header.Set("X-Hold", "1")
+	}
+	rec := httptest.NewRecorder()
+	a.H.ServeHTTP(rec, req)
+	return rec
+}
+
+// Start creates a session and returns its cookie.
+func (a *App) Start() string {
+	rec := a.Do("/note?v=start", "", false)
+	c := rec.Result().Cookies()
+	if len(c) != 1 {
+		a.t.Fatalf("no cookie: %d", rec.Code)
+	}
+	return c[0].Name + "=" + c[0].Value
+}
+
+// Result is what an increment run observed.
+type Result struct {
+	Persisted int   // the counters' sum at the end
+	Failed    int   // responses other than 200 (retried until 200)
+	Conflicts int64 // CAS races lost and merged
+}
+
+// Increments runs clients goroutines, released together, each making
+// each requests that increment its own counter of one shared session
+// (retrying any request that did not answer 200), and returns what the
+// store holds at the end.
+func Increments(t testing.TB, store runtime.Store, clients, each int) Result {
+	counting := &Counting{Store: store}
+	a := NewApp(t, counting)
+	defer a.Mgr.Close()
+	cookie := a.Start()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range each {
+				for a.Do("/incr?i="+strconv.Itoa(c%16), cookie, false).Code != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var sum int
+	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum)
+	return Result{Persisted: sum, Failed: int(failed.Load()), Conflicts: counting.Conflicts.Load()}
+}
+
+// SaveAfterLogout holds a request between its load and its save while the
+// same session logs out, then lets it save. It returns whether the old
+// session's record exists afterwards (it must not: a logout is never undone).
+func SaveAfterLogout(t testing.TB, store runtime.Store) (resurrected bool) {
+	a := NewApp(t, store)
+	defer a.Mgr.Close()
+	cookie := a.Start()
+	loaded, proceed := make(chan struct{}), make(chan struct{})
+	a.loaded = func(*http.Request) { close(loaded); <-proceed }
+	done := make(chan struct{})
+	go func() { defer close(done); a.Do("/incr?i=1", cookie, true) }()
+	<-loaded
+	if rec := a.Do("/logout", cookie, false); rec.Code != 200 {
+		t.Fatalf("logout: %d", rec.Code)
+	}
+	close(proceed)
+	<-done
+	a.loaded = nil
+	var sum int
+	var note string
+	var bal int64
+	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum, &bal, &note)
+	return sum != 0 || note != ""
+}
+
+// Interleave holds request first between its load and its save, serves
+// second in full, then lets first finish. It returns both recorders.
+func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
+	loaded, proceed := make(chan struct{}), make(chan struct{})
+	a.loaded = func(*http.Request) { close(loaded); <-proceed }
+	defer func() { a.loaded = nil }()
+	var r1 *httptest.ResponseRecorder
+	done := make(chan struct{})
+	go func() { defer close(done); r1 = a.Do(first, cookie, true) }()
+	<-loaded
+	r2 := a.Do(second, cookie, false)
+	close(proceed)
+	<-done
+	return r1, r2
+}
+
+// Run runs every scenario against stores made by newStore.
+func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	t.Run("DisjointFieldsLoseNothing", func(t *testing.T) { // F1
+		r := Increments(t, newStore(t), 16, 200)
+		t.Logf("with merging: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
+		if r.Persisted != 3200 || r.Failed != 0 {
+			t.Fatalf("%d of 3200 increments persisted, %d requests failed", r.Persisted, r.Failed)
+		}
+	})
+	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
+		r := Increments(t, NoCAS{newStore(t)}, 16, 200)
+		t.Logf("without compare-and-swap: %d of 3200 increments persisted, %d lost", r.Persisted, 3200-r.Persisted)
+		if r.Persisted >= 3200 {
+			t.Fatalf("%d of 3200 increments persisted without CAS: the scenario does not race", r.Persisted)
+		}
+	})
+	t.Run("LogoutIsNeverUndone", func(t *testing.T) { // F3
+		if SaveAfterLogout(t, newStore(t)) {
+			t.Fatal("a save that loaded before a logout re-created the session")
+		}
+		if !SaveAfterLogout(t, NoCAS{newStore(t)}) {
+			t.Fatal("without CAS the held save did not resurrect the session: the scenario does not race")
+		}
+	})
+	t.Run("ConflictErrorField", func(t *testing.T) { // F2
+		a := NewApp(t, newStore(t))
+		defer a.Mgr.Close()
+		cookie := a.Start()
+		// Both change the balance: the held request's Save fails, naming the field.
+		r1, r2 := Interleave(t, a, cookie, "/bal?add=10&save=1", "/bal?add=5")
+		if r2.Code != 200 || r1.Code != http.StatusConflict || r1.Body.String() != "conflict on bal\n" {
+			t.Fatalf("second %d, first %d %q: want the held one to see a conflict on bal", r2.Code, r1.Code, r1.Body)
+		}
+		// Without calling Save, the error handler answers 409.
+		r1, _ = Interleave(t, a, cookie, "/bal?add=10", "/bal?add=5")
+		if r1.Code != http.StatusConflict {
+			t.Fatalf("unsaved conflicting write answered %d, want 409 from the error handler", r1.Code)
+		}
+		if got := a.Do("/sum", cookie, false).Body.String(); got != "0 10 start" {
+			t.Fatalf("sum %q: want balance 10 (the two +5 writes), no lost note", got)
+		}
+		// A balance change racing a change of another field is no conflict.
+		r1, r2 = Interleave(t, a, cookie, "/bal?add=1&save=1", "/note?v=other")
+		if r1.Code != 200 || r2.Code != 200 {
+			t.Fatalf("disjoint fields: %d %d", r1.Code, r2.Code)
+		}
+		// A plain field written twice: the later writer wins, without error.
+		r1, r2 = Interleave(t, a, cookie, "/note?v=held", "/note?v=quick")
+		if r1.Code != 200 || r2.Code != 200 {
+			t.Fatalf("last-writer field: %d %d", r1.Code, r2.Code)
+		}
+		if got := a.Do("/sum", cookie, false).Body.String(); got != "0 11 held" {
+			t.Fatalf("sum %q, want \"0 11 held\"", got)
+		}
+	})
+}
