@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // NoCAS wraps a store and turns every compare-and-swap into a plain
@@ -43,14 +44,17 @@ func (s NoCAS) Save(ctx context.Context, key string, rec []byte, version uint64,
 	}
 }
 
-// Counting counts the saves that lost a compare-and-swap race.
+// Counting counts the saves that lost a compare-and-swap race and
+// remembers the last key written.
 type Counting struct {
 	runtime.Store
 	Conflicts atomic.Int64
+	LastKey   atomic.Value // string
 }
 
 // Save counts ErrConflict answers.
 func (s *Counting) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	s.LastKey.Store(key)
 	err := s.Store.Save(ctx, key, rec, version, expiry)
 	if errors.Is(err, runtime.ErrConflict) {
 		s.Conflicts.Add(1)
@@ -251,6 +255,25 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			t.Fatal("without CAS the held save did not resurrect the session: the scenario does not race")
 		}
 	})
+	t.Run("UnknownFieldsSurviveAMerge", func(t *testing.T) { // §3, rolling deploys
+		store := &Counting{Store: newStore(t)}
+		a := NewApp(t, store)
+		defer a.Mgr.Close()
+		cookie := a.Start()
+		key := store.LastKey.Load().(string)
+		addField(t, store, key, "future", "written by the next release")
+		// The held request's CAS loses to the quick one and merges.
+		r1, r2 := Interleave(t, a, cookie, "/incr?i=3", "/note?v=quick")
+		if r1.Code != 200 || r2.Code != 200 {
+			t.Fatalf("%d %d", r1.Code, r2.Code)
+		}
+		if got := fieldOf(t, store, key, "future"); got != "written by the next release" {
+			t.Fatalf("unknown field after a merge: %q", got)
+		}
+		if got := a.Do("/sum", cookie, false).Body.String(); got != "1 0 quick" {
+			t.Fatalf("sum %q, want both changes", got)
+		}
+	})
 	t.Run("ConflictErrorField", func(t *testing.T) { // F2
 		a := NewApp(t, newStore(t))
 		defer a.Mgr.Close()
@@ -282,4 +305,51 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			t.Fatalf("sum %q, want \"0 11 held\"", got)
 		}
 	})
+}
+
+// addField adds a key to the stored record, as a newer release of the
+// application would.
+func addField(t testing.TB, store runtime.Store, key, field string, value any) {
+	t.Helper()
+	rec, ver, err := store.Load(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, fields := splitRecord(t, rec)
+	fields[field] = value
+	var buf bytes.Buffer
+	buf.WriteByte(rec[0])
+	enc := msgpack.NewEncoder(&buf)
+	enc.EncodeInt(created)
+	enc.Encode(fields)
+	if err := store.Save(context.Background(), key, buf.Bytes(), ver, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fieldOf returns one field of the stored record, as a string.
+func fieldOf(t testing.TB, store runtime.Store, key, field string) string {
+	t.Helper()
+	rec, _, err := store.Load(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, fields := splitRecord(t, rec)
+	s, _ := fields[field].(string)
+	return s
+}
+
+// splitRecord reads a record: a version byte, the creation time, a map.
+func splitRecord(t testing.TB, rec []byte) (int64, map[string]any) {
+	t.Helper()
+	dec := msgpack.NewDecoder(bytes.NewReader(rec[1:]))
+	created, err := dec.DecodeInt64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, err := dec.DecodeMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return created, fields
 }
