@@ -1,0 +1,71 @@
+package runtime
+
+// commit runs when the response headers are about to leave: it saves the
+// session and sets or expires the cookie. A session the handler never
+// touched costs nothing. On a store error the error handler answers
+// instead of the handler, and the cookie is left as it was.
+func (s *Session) commit() {
+	s.mu.Lock()
+	if s.headers {
+		s.mu.Unlock()
+		return
+	}
+	s.headers = true
+	if !s.loaded {
+		s.mu.Unlock()
+		return
+	}
+	err := s.flush(s.req.Context(), false)
+	if err == nil {
+		s.setCookie()
+		s.mu.Unlock()
+		return
+	}
+	s.failed = true
+	s.mu.Unlock()
+	s.m.errorHandler(s.w.ResponseWriter, s.req, err)
+}
+
+// setCookie sends the cookie the browser should now hold. Call with the
+// lock held.
+func (s *Session) setCookie() {
+	want := ""
+	if s.stored {
+		want = s.id
+	}
+	if want != s.cookieID {
+		s.m.setCookie(s.w.Header(), want)
+		s.cookieID = want
+	}
+}
+
+// finish runs after the handler returned. Changes made after the headers
+// left are saved when they need no new cookie, and logged when they do.
+func (s *Session) finish() {
+	if !s.headers {
+		s.commit()
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed || !s.loaded || s.err != nil {
+		return
+	}
+	s.detectInPlace()
+	write := s.mustWrite || s.dirty.any()
+	if !write && s.oldKey == "" {
+		return
+	}
+	ctx := s.req.Context()
+	if write && (s.id == "" || s.id != s.cookieID) {
+		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; the change needs a new cookie and was not saved. Change the session before writing the response.", "type", s.m.schema.Name)
+		if s.mustWrite || s.oldKey == "" {
+			return // a late Regenerate or a new session: keep what the browser holds working
+		}
+		s.dirty.clear() // a late Destroy: still delete the old record
+		s.read.clear()
+	}
+	if err := s.flush(ctx, false); err != nil {
+		s.m.log.ErrorContext(ctx, "sessiongen: saving session after the response failed", "type", s.m.schema.Name, "err", err)
+	}
+}
