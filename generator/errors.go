@@ -13,6 +13,7 @@ type Error struct {
 	Msg string
 }
 
+// Error formats the error as "file:line:col: message".
 func (e *Error) Error() string {
 	if !e.Pos.IsValid() {
 		return e.Msg
@@ -23,6 +24,7 @@ func (e *Error) Error() string {
 // ErrorList is every problem found in a package, sorted by position.
 type ErrorList []*Error
 
+// Error joins the errors, one a line.
 func (l ErrorList) Error() string {
 	msgs := make([]string, len(l))
 	for i, e := range l {

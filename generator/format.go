@@ -26,8 +26,10 @@ type BrokenError struct {
 	Err  error
 }
 
+// Error says which file and why, and that it is a bug.
 func (e *BrokenError) Error() string {
 	return fmt.Sprintf("internal error: generated code for %s does not parse: %v (please report this bug)", e.Path, e.Err)
 }
 
+// Unwrap returns the formatter's error.
 func (e *BrokenError) Unwrap() error { return e.Err }

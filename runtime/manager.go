@@ -29,6 +29,7 @@ type FieldConflictError struct {
 	Key string // the field's key
 }
 
+// Error names the field.
 func (e *FieldConflictError) Error() string {
 	return fmt.Sprintf("sessiongen: field %q was changed by another request since this one loaded the session", e.Key)
 }

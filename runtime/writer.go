@@ -18,6 +18,7 @@ type writer struct {
 	s *Session
 }
 
+// WriteHeader commits the session first, except for 1xx responses.
 func (w *writer) WriteHeader(code int) {
 	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
 		w.ResponseWriter.WriteHeader(code) // informational: the real headers come later
@@ -29,6 +30,7 @@ func (w *writer) WriteHeader(code int) {
 	}
 }
 
+// Write commits the session before the first byte.
 func (w *writer) Write(p []byte) (int, error) {
 	w.s.commit()
 	if w.s.failed {

@@ -91,5 +91,7 @@ func mix(x uint64) uint64 {
 // staticAddr caches an address's String, which gomemcache calls per op.
 type staticAddr struct{ network, str string }
 
+// Network implements net.Addr.
 func (a staticAddr) Network() string { return a.network }
+// String implements net.Addr.
 func (a staticAddr) String() string  { return a.str }

@@ -1,0 +1,25 @@
+// Package runtime serves the typed sessions that sessiongen generates.
+//
+// Generated code wraps it: a generated NewVisitManager validates a Config
+// and returns a manager whose Middleware puts a *Visit in every request's
+// context, and VisitFrom gets it back. Hand-written code rarely calls this
+// package beyond Config, Cookie, the stores and the errors.
+//
+// Per request, the runtime reads the session cookie, "<id>.<signature>",
+// and checks it strictly before any store call: a bad, tampered or missing
+// cookie is no session, never an error page. The session is loaded from
+// the Store on the handler's first use, and saved when the response
+// headers are about to be sent: only if it changed, with compare-and-swap,
+// merging this request's changed fields onto a record another request
+// wrote in between. A store that fails is answered by the error handler
+// (503) and never turns into an empty session that overwrites the real one.
+//
+// The cookie carries only a 256-bit random ID signed with HMAC-SHA256; the
+// data stays server-side under a key derived from a hash of the ID.
+// Sessions expire after an idle timeout, enforced by the store's expiry,
+// and after an absolute lifetime kept in the record.
+//
+// Stores: NewMemoryStore here, for one process; package
+// github.com/sessiongen/sessiongen/runtime/memcache for several. Package
+// storetest is the contract a Store must meet.
+package runtime
