@@ -93,5 +93,6 @@ type staticAddr struct{ network, str string }
 
 // Network implements net.Addr.
 func (a staticAddr) Network() string { return a.network }
+
 // String implements net.Addr.
-func (a staticAddr) String() string  { return a.str }
+func (a staticAddr) String() string { return a.str }
