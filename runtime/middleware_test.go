@@ -507,3 +507,26 @@ func TestSessionIsSafeForConcurrentUseWithinARequest(t *testing.T) {
 		t.Fatalf("8 goroutines appended %s roles, want 8", body)
 	}
 }
+
+func TestHijackSavesTheSessionFirst(t *testing.T) {
+	e := newEnv(t, runtime.Config{}, map[string]func(http.ResponseWriter, *http.Request, *visit){
+		"/ws": func(w http.ResponseWriter, r *http.Request, v *visit) {
+			v.SetFlash("upgraded")
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			defer conn.Close()
+			buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+			buf.Flush()
+		},
+	})
+	resp, body := e.get("/ws")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Fatalf("hijacked response: %d %q", resp.StatusCode, body)
+	}
+	if e.mem.Len() != 1 {
+		t.Fatalf("%d records after a hijacked request that set a field, want 1", e.mem.Len())
+	}
+}

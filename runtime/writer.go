@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 )
 
@@ -55,6 +57,13 @@ func (w *writer) Flush() { _ = w.FlushError() }
 func (w *writer) FlushError() error {
 	w.s.commit()
 	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack implements http.Hijacker for code that asserts it (WebSocket
+// libraries): the session is saved first, since no response will follow.
+func (w *writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.s.commit()
+	return http.NewResponseController(w.ResponseWriter).Hijack()
 }
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
