@@ -365,6 +365,25 @@ func TestStoreOutageIs503AndKeepsTheSession(t *testing.T) {
 	}
 }
 
+// touchFailingStore fails every Touch.
+type touchFailingStore struct{ runtime.Store }
+
+func (touchFailingStore) Touch(context.Context, string, time.Time) error { return runtime.ErrUnavailable }
+
+func TestFailedTouchDoesNotFailTheRequest(t *testing.T) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	e := newEnv(t, runtime.Config{Store: touchFailingStore{mem}}, map[string]func(http.ResponseWriter, *http.Request, *visit){
+		"/login": routes["/login"],
+		"/touch": func(w http.ResponseWriter, r *http.Request, v *visit) { v.Touch(); fmt.Fprint(w, v.UserID()) },
+	})
+	e.get("/login")
+	resp, body := e.get("/touch")
+	if resp.StatusCode != 200 || body != "42" || !strings.Contains(e.logs.String(), "idle deadline") {
+		t.Fatalf("status %d body %q, log %q: want 200, the session, and a log line", resp.StatusCode, body, e.logs.String())
+	}
+}
+
 func TestCustomErrorHandler(t *testing.T) {
 	mem := runtime.NewMemoryStore()
 	defer mem.Close()

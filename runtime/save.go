@@ -48,7 +48,9 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 		case errors.Is(err, ErrNotFound):
 			s.gone()
 		default:
-			return fmt.Errorf("sessiongen: touch session: %w", err)
+			// The session loaded and nothing is lost: only its idle deadline
+			// did not move. Not worth failing the request for.
+			s.m.log.WarnContext(ctx, "sessiongen: could not move the session's idle deadline", "type", s.m.schema.Name, "session", logID(s.key), "err", err)
 		}
 		s.touchReq = false
 	}
@@ -172,7 +174,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 			out = append(out, e)
 		}
 	}
-	if base != nil { // a strict field that the other writer added, or removed (omitempty)
+	if base != nil { // a strict field the other writer removed (zero, omitempty): the loop above never saw it
 		for i := range s.m.schema.Keys {
 			k := []byte(s.m.schema.Keys[i])
 			if s.m.strict.has(i) && s.dirty.has(i) && (valueOf(theirs, k) == nil) != (valueOf(before, k) == nil) {
