@@ -368,7 +368,9 @@ func TestStoreOutageIs503AndKeepsTheSession(t *testing.T) {
 // touchFailingStore fails every Touch.
 type touchFailingStore struct{ runtime.Store }
 
-func (touchFailingStore) Touch(context.Context, string, time.Time) error { return runtime.ErrUnavailable }
+func (touchFailingStore) Touch(context.Context, string, time.Time) error {
+	return runtime.ErrUnavailable
+}
 
 func TestFailedTouchDoesNotFailTheRequest(t *testing.T) {
 	mem := runtime.NewMemoryStore()
