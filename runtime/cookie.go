@@ -121,12 +121,12 @@ func (s *signer) idFromRequest(r *http.Request) (id string, anomaly bool) {
 		if c.Quoted {
 			continue
 		}
-		got, ok := s.verify(c.Value)
+		found, ok := s.verify(c.Value)
 		switch {
 		case !ok:
 		case id == "":
-			id = got
-		case id != got:
+			id = found
+		case id != found:
 			return "", true
 		}
 	}

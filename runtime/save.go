@@ -2,10 +2,11 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -111,7 +112,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
 			refetch = true
 			// Full jitter, growing: 0–1 ms, 0–2 ms, 0–4 ms, … capped at 0–32 ms.
-			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-1, 5))))
+			time.Sleep(jitter(time.Millisecond << min(attempt-1, 5)))
 			continue
 		default:
 			return fmt.Errorf("sessiongen: save session: %w", err)
@@ -184,6 +185,14 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 	}
 	s.created = created
 	return buildRecord(created, out), nil
+}
+
+// jitter returns a random duration in [0, d). It draws from crypto/rand,
+// the only randomness the runtime uses; it runs on conflicts only.
+func jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	rand.Read(b[:])
+	return time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(d))
 }
 
 // valueOf returns the raw value of key in entries, or nil.

@@ -29,6 +29,17 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
+step "static rules (RELIABILITY.md A1, A4)"
+# A1: IDs and everything else in the runtime draw randomness from crypto/rand only.
+if git grep -n '"math/rand' -- 'runtime/*.go' ':!*_test.go'; then
+	echo "math/rand in the runtime: use crypto/rand"; exit 1
+fi
+# A4: MACs are compared with hmac.Equal only, never == or bytes.Equal.
+if grep -nE '==|!=|bytes\.Equal' runtime/cookie.go | grep -E 'mac|sig|want|got' | grep -v 'len('; then
+	echo "a MAC compared without hmac.Equal in runtime/cookie.go"; exit 1
+fi
+grep -q 'hmac.Equal' runtime/cookie.go || { echo "runtime/cookie.go no longer uses hmac.Equal"; exit 1; }
+
 step "go vet"
 go vet ./...
 (cd testdata && go vet ./...)
