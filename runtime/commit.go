@@ -23,6 +23,7 @@ func (s *Session) commit() {
 	}
 	s.failed = true
 	s.mu.Unlock()
+	s.m.stats.failed.Add(1)
 	s.m.errorHandler(s.w.ResponseWriter, s.req, err)
 }
 

@@ -116,21 +116,22 @@ func isB64(s string) bool {
 // Every cookie of our name is checked, so a forged cookie placed first (by
 // a sibling subdomain, say) cannot shadow the real one. More than one
 // distinct valid ID is ambiguous and counts as none.
-func (s *signer) idFromRequest(r *http.Request) (id string, anomaly bool) {
+func (s *signer) idFromRequest(r *http.Request) (id string, bad int, anomaly bool) {
 	for _, c := range r.CookiesNamed(s.name) {
-		if c.Quoted {
-			continue
-		}
 		found, ok := s.verify(c.Value)
+		if c.Quoted {
+			ok = false
+		}
 		switch {
 		case !ok:
+			bad++
 		case id == "":
 			id = found
 		case id != found:
-			return "", true
+			return "", bad, true
 		}
 	}
-	return id, false
+	return id, bad, false
 }
 
 // storeKey derives the store key from a session ID: base64url(SHA-256(id)).
@@ -145,11 +146,11 @@ var keySeed = maphash.MakeSeed()
 // keyHash hashes a store key for in-process tables.
 func keyHash(key string) uint64 { return maphash.String(keySeed, key) }
 
-// logID is what log lines say instead of a session ID: a prefix of the
-// store key, enough to find the record, useless as a cookie.
-func logID(key string) string {
-	if len(key) > 12 {
-		return key[:12]
-	}
-	return key
+// logID is what log lines say instead of a session ID: a hash of the
+// store key salted per manager, so that lines about one session can be
+// matched while neither the ID nor the store key can be read from them.
+func (m *Manager) logID(key string) string {
+	h := hmac.New(sha256.New, m.logSalt[:])
+	h.Write([]byte(key))
+	return b64.EncodeToString(h.Sum(nil)[:9])
 }

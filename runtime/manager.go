@@ -2,9 +2,11 @@ package runtime
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,6 +51,9 @@ type Manager struct {
 	touches *touchCache
 	now     func() time.Time
 
+	stats   counters
+	logSalt [16]byte
+
 	// saveTurns serialises the saves of one session within this process.
 	saveTurns [1024]sync.Mutex
 	merge     bool // false only in a benchmark: a lost CAS race is an error
@@ -76,6 +81,7 @@ func NewManager(cfg Config, schema Schema) (*Manager, error) {
 		now:      clockForNewManagers,
 		merge:    mergeForNewManagers,
 	}
+	rand.Read(m.logSalt[:])
 	for i, k := range schema.Keys {
 		if _, dup := m.index[k]; dup {
 			return nil, fmt.Errorf("sessiongen: schema %s: key %q used twice", schema.Name, k)
@@ -90,6 +96,32 @@ func NewManager(cfg Config, schema Schema) (*Manager, error) {
 		m.strict.set(i)
 	}
 	return m, nil
+}
+
+// Stats are counts of what a manager saw since it was made, for
+// monitoring. Rising BadCookies or UnknownIDs can mean that someone is
+// guessing session IDs or replaying old cookies.
+type Stats struct {
+	BadCookies uint64 // session cookies that were malformed or failed the signature check
+	UnknownIDs uint64 // validly signed IDs the store did not know: expired, logged out, evicted
+	Ambiguous  uint64 // requests carrying two different valid session cookies (both ignored)
+	Corrupt    uint64 // records that could not be decoded (deleted; a fresh session instead)
+	Conflicts  uint64 // saves that lost a compare-and-swap race and merged
+	Failed     uint64 // requests answered by the error handler
+}
+
+type counters struct {
+	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed atomic.Uint64
+}
+
+// Stats returns the manager's counts. Cookies are checked when a handler
+// first uses its session, so requests that never do are not counted.
+func (m *Manager) Stats() Stats {
+	c := &m.stats
+	return Stats{
+		BadCookies: c.badCookies.Load(), UnknownIDs: c.unknownIDs.Load(), Ambiguous: c.ambiguous.Load(),
+		Corrupt: c.corrupt.Load(), Conflicts: c.conflicts.Load(), Failed: c.failed.Load(),
+	}
 }
 
 // Store returns the store the manager uses.

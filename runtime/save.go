@@ -2,9 +2,9 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -51,7 +51,7 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 		default:
 			// The session loaded and nothing is lost: only its idle deadline
 			// did not move. Not worth failing the request for.
-			s.m.log.WarnContext(ctx, "sessiongen: could not move the session's idle deadline", "type", s.m.schema.Name, "session", logID(s.key), "err", err)
+			s.m.log.WarnContext(ctx, "sessiongen: could not move the session's idle deadline", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
 		}
 		s.touchReq = false
 	}
@@ -110,6 +110,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 			s.setID(newID()) // the new ID was taken (never in practice): pick another
 			continue
 		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
+			s.m.stats.conflicts.Add(1)
 			refetch = true
 			// Full jitter, growing: 0–1 ms, 0–2 ms, 0–4 ms, … capped at 0–32 ms.
 			time.Sleep(jitter(time.Millisecond << min(attempt-1, 5)))
@@ -147,7 +148,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 	}
 	created, _, err := checkRecord(fresh, &theirs)
 	if err != nil {
-		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", logID(s.key), "err", err)
+		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
 		return ours, nil
 	}
 	if base != nil {

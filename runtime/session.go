@@ -72,8 +72,10 @@ func (s *Session) MarkRead(i int) { s.read.set(i) }
 func (s *Session) load(ctx context.Context) {
 	s.loaded = true
 	s.isNew = true
-	id, anomaly := s.m.signer.idFromRequest(s.req)
+	id, bad, anomaly := s.m.signer.idFromRequest(s.req)
+	s.m.stats.badCookies.Add(uint64(bad))
 	if anomaly {
+		s.m.stats.ambiguous.Add(1)
 		s.m.log.WarnContext(ctx, "sessiongen: request carries two validly signed session cookies; ignoring both", "type", s.m.schema.Name)
 	}
 	if id == "" {
@@ -84,6 +86,7 @@ func (s *Session) load(ctx context.Context) {
 	rec, ver, err := s.m.store.Load(ctx, key)
 	switch {
 	case errors.Is(err, ErrNotFound):
+		s.m.stats.unknownIDs.Add(1)
 		return // strict: an unknown ID is never adopted; a new one is issued if needed
 	case err != nil:
 		s.err = fmt.Errorf("sessiongen: load session: %w", err)
@@ -91,7 +94,8 @@ func (s *Session) load(ctx context.Context) {
 	}
 	created, err := decodeRecord(rec, s.data)
 	if err != nil {
-		s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", logID(key), "err", err)
+		s.m.stats.corrupt.Add(1)
+		s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(key), "err", err)
 		s.resetData()
 		s.oldKey = key
 		return

@@ -68,6 +68,10 @@ func (m *VisitManager) Middleware(next http.Handler) http.Handler {
 // Store returns the store the manager uses.
 func (m *VisitManager) Store() runtime.Store { return m.m.Store() }
 
+// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
+// records, merged conflicts, failed requests.
+func (m *VisitManager) Stats() runtime.Stats { return m.m.Stats() }
+
 // Close stops the in-memory store the manager created when Config.Store
 // was nil. A store passed in the Config is the caller's to close.
 func (m *VisitManager) Close() error { return m.m.Close() }

@@ -108,6 +108,10 @@ func (m *AllManager) Middleware(next http.Handler) http.Handler {
 // Store returns the store the manager uses.
 func (m *AllManager) Store() runtime.Store { return m.m.Store() }
 
+// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
+// records, merged conflicts, failed requests.
+func (m *AllManager) Stats() runtime.Stats { return m.m.Stats() }
+
 // Close stops the in-memory store the manager created when Config.Store
 // was nil. A store passed in the Config is the caller's to close.
 func (m *AllManager) Close() error { return m.m.Close() }
