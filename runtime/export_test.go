@@ -21,3 +21,10 @@ func SetMerge(on bool) (restore func()) {
 	mergeForNewManagers = on
 	return func() { mergeForNewManagers = true }
 }
+
+// ValidCookieValue reports whether value is a cookie value signed with
+// secret for the cookie name.
+func ValidCookieValue(name string, secret []byte, value string) bool {
+	_, ok := newSigner(name, [][]byte{secret}).verify(value)
+	return ok
+}

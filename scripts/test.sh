@@ -5,11 +5,11 @@
 # installed here when missing), and a short fuzz of each fuzz target.
 #
 # Usage: scripts/test.sh            (from anywhere in the repository)
-#        FUZZTIME=30s scripts/test.sh
+#        FUZZTIME=5s scripts/test.sh   (shorter fuzzing; the default is 30s a target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-FUZZTIME=${FUZZTIME:-10s}
+FUZZTIME=${FUZZTIME:-30s}
 
 # The memcached tests start a real memcached: install it when missing, and
 # make its absence a failure rather than a skip.
@@ -67,8 +67,12 @@ go test -race -count=1 ./...
 step "fuzz ($FUZZTIME each, under a 3 GB address-space limit)"
 # 3 GB, not 2: Go's fuzz coordinator maps 100 MB per worker on top of the runtime's
 # reservations. Every allocation bomb of RELIABILITY.md E3 asks for 4 GiB or more.
-for target in FuzzCheckRecord FuzzVerifyCookie; do
-	(ulimit -v 3000000 && go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" ./runtime)
-done
+fuzz() { # module directory, package, target
+	(cd "$1" && ulimit -v 3000000 && go test -run '^$' -fuzz "^$3\$" -fuzztime "$FUZZTIME" "$2")
+}
+fuzz . ./runtime FuzzCheckRecord
+fuzz . ./runtime FuzzVerifyCookie
+fuzz . ./runtime FuzzParseCookie
+fuzz testdata ./alltypes FuzzDecodeRecord
 
 step "all checks passed"

@@ -33,6 +33,8 @@ func full() allData {
 	}
 }
 
+func newEncoder(w *bytes.Buffer) *msgpack.Encoder { return msgpack.NewEncoder(w) }
+
 func encode(t *testing.T, s *All) []byte {
 	t.Helper()
 	var buf bytes.Buffer

@@ -1,0 +1,127 @@
+package alltypes
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	goruntime "runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// keyRecorder remembers the key of the last record saved.
+type keyRecorder struct {
+	runtime.Store
+	key atomic.Value
+}
+
+func (s *keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+	s.key.Store(key)
+	return s.Store.Save(ctx, key, rec, v, exp)
+}
+
+// recordHarness serves an All session whose stored record a test replaces.
+type recordHarness struct {
+	mem    *runtime.MemoryStore
+	key    string
+	cookie string
+	h      http.Handler
+}
+
+func newRecordHarness(tb testing.TB) *recordHarness {
+	mem := runtime.NewMemoryStore()
+	tb.Cleanup(func() { mem.Close() })
+	store := &keyRecorder{Store: mem}
+	mgr, err := NewAllManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("f"), 32)}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := AllFrom(r.Context())
+		if r.URL.Path == "/set" {
+			s.SetS("x")
+			return
+		}
+		_ = s.MS() // load and walk the session
+		_ = s.List()
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/set", nil))
+	c := rec.Result().Cookies()[0]
+	return &recordHarness{mem: mem, key: store.key.Load().(string), cookie: c.Name + "=" + c.Value, h: h}
+}
+
+// serve stores record under the session's key and serves a request that
+// reads the session. It returns the status.
+func (r *recordHarness) serve(record []byte) int {
+	ctx := context.Background()
+	r.mem.Delete(ctx, r.key)
+	r.mem.Save(ctx, r.key, record, 0, time.Now().Add(time.Hour))
+	req := httptest.NewRequest("GET", "/read", nil)
+	req.Header.Set("Cookie", r.cookie)
+	rec := httptest.NewRecorder()
+	r.h.ServeHTTP(rec, req)
+	return rec.Code
+}
+
+// FuzzDecodeRecord stores arbitrary bytes as the record of a session with
+// a field of every supported kind: a request that reads it never panics
+// and always answers 200 (the record decodes, or is dropped for a fresh
+// session). Its seeds, in testdata/fuzz/FuzzDecodeRecord, include the
+// inputs that make msgpack v5.4.1 allocate gigabytes (RELIABILITY.md E3).
+func FuzzDecodeRecord(f *testing.F) { // E2, E3, E11
+	h := newRecordHarness(f)
+	f.Add(encodeRecordForTest(f, full()))
+	f.Fuzz(func(t *testing.T, record []byte) {
+		if code := h.serve(record); code != 200 {
+			t.Fatalf("status %d for record %x", code, record)
+		}
+	})
+}
+
+// TestHostileRecordsAllocateLittle runs each seed of FuzzDecodeRecord
+// and checks that none allocates 64 MiB or more.
+func TestHostileRecordsAllocateLittle(t *testing.T) { // E3
+	h := newRecordHarness(t)
+	for name, body := range e3Seeds() {
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		code := h.serve(append([]byte{0x01, 0x00}, body...))
+		goruntime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; code != 200 || alloc >= 64<<20 {
+			t.Errorf("%s: status %d, %d bytes allocated", name, code, alloc)
+		}
+	}
+}
+
+// e3Seeds are RELIABILITY.md E3's inputs, as record bodies.
+func e3Seeds() map[string][]byte {
+	nested := bytes.Repeat([]byte{0xdc, 0xff, 0xff}, 2000)
+	return map[string][]byte{
+		"dd ffffffff into []int64":   append([]byte{0x81, 0xa4, 'I', 'n', 't', 's'}, 0xdd, 0xff, 0xff, 0xff, 0xff),
+		"c6 ffffffff into []byte":    append([]byte{0x81, 0xa3, 'R', 'a', 'w'}, 0xc6, 0xff, 0xff, 0xff, 0xff),
+		"df ffffffff as the record":  {0xdf, 0xff, 0xff, 0xff, 0xff},
+		"map32 into a typed map":     append([]byte{0x81, 0xa1, 'M'}, 0xdf, 0x00, 0xff, 0xff, 0xff, 0xa1, 'a', 0x01),
+		"2000 nested array16 65535":  append([]byte{0x81, 0xa6, 'N', 'e', 's', 't', 'e', 'd'}, nested...),
+		"1 MB of nested 0x91":        append([]byte{0x81, 0xa4, 'S', 't', 'r', 's'}, bytes.Repeat([]byte{0x91}, 1<<20-16)...),
+		"str32 of 4G into a string":  append([]byte{0x81, 0xa1, 'S'}, 0xdb, 0xff, 0xff, 0xff, 0xff),
+		"uint64 2^63 into int64":     {0x81, 0xa3, 'I', '6', '4', 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0},
+		"trailing bytes":             {0x80, 0x00},
+		"deep pointer chain in List": append([]byte{0x81, 0xa4, 'L', 'i', 's', 't'}, bytes.Repeat([]byte{0x81, 0xa4, 'N', 'e', 'x', 't'}, 40)...),
+	}
+}
+
+func encodeRecordForTest(tb testing.TB, d allData) []byte {
+	var buf bytes.Buffer
+	buf.Write([]byte{0x01, 0x00})
+	enc := newEncoder(&buf)
+	s := &All{data: d}
+	if err := s.EncodeMsgpack(enc); err != nil {
+		tb.Fatal(err)
+	}
+	return buf.Bytes()
+}
