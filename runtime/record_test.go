@@ -126,8 +126,12 @@ func TestCookieParsingIsStrict(t *testing.T) { // A2, A5
 }
 
 func TestIDsAreUniqueAndLong(t *testing.T) { // A1
-	seen := make(map[string]bool, 100000)
-	for range 100000 {
+	n := 1_000_000
+	if testing.Short() {
+		n = 10_000
+	}
+	seen := make(map[string]bool, n)
+	for range n {
 		id := newID()
 		raw, err := b64.DecodeString(id)
 		if err != nil || len(raw) != 32 || seen[id] {
@@ -161,4 +165,27 @@ func FuzzVerifyCookie(f *testing.F) {
 			t.Fatalf("verified %q, which is not what we sign", v)
 		}
 	})
+}
+
+// panicky is a Data whose decoder panics, as a buggy custom decoder might.
+type panicky struct{}
+
+func (panicky) EncodeMsgpack(*msgpack.Encoder) error { return nil }
+func (panicky) DecodeMsgpack(*msgpack.Decoder) error { panic("boom") }
+
+func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
+	_, err := decodeRecord([]byte{recordV1, 0x00, 0x80}, panicky{})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("err %v, want ErrCorrupt naming the panic", err)
+	}
+}
+
+func TestHeaderTimestampsAreInt64(t *testing.T) { // C10
+	for _, ts := range []int64{0, 1, -1, 1_800_000_000, math.MaxInt64, math.MinInt64} {
+		rec := append(appendHeader(nil, ts), 0x80)
+		got, _, err := checkRecord(rec, nil)
+		if err != nil || got != ts {
+			t.Errorf("created %d came back as %d (%v)", ts, got, err)
+		}
+	}
 }

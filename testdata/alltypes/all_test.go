@@ -190,3 +190,32 @@ func TestSettersThroughTheMiddleware(t *testing.T) {
 		t.Fatalf("cookie %q", cookie)
 	}
 }
+
+// TestGoldenBytes pins the wire format: keys, their order, the integer
+// and string encodings. A change here breaks stored sessions.
+func TestGoldenBytes(t *testing.T) { // E8
+	s := &All{data: allData{B: true, I8: -3, S: "hi", Strs: []string{"a"}, M: map[string]int{"b": 2, "a": 1}, Omit: "o"}}
+	got := encode(t, s)
+	var want bytes.Buffer
+	want.Write([]byte{0xde, 0x00, 38}) // map16: 39 stored fields, less omits (empty, omitempty)
+	want.Write([]byte{0xa1, 'B', 0xc3})
+	want.Write([]byte{0xa1, 'I', 0x00})
+	want.Write([]byte{0xa2, 'I', '8', 0xfd})
+	if !bytes.HasPrefix(got, want.Bytes()) {
+		t.Fatalf("encoding starts % x, want % x", got[:min(len(got), want.Len())], want.Bytes())
+	}
+	for _, part := range [][]byte{
+		{0xa1, 'S', 0xa2, 'h', 'i'},                         // string
+		{0xa4, 'S', 't', 'r', 's', 0x91, 0xa1, 'a'},         // slice
+		{0xa1, 'M', 0x82, 0xa1, 'a', 0x01, 0xa1, 'b', 0x02}, // map, keys sorted
+		{0xa4, 'o', 'm', 'i', 't', 0xa1, 'o'},               // omitempty, set
+		{0xa2, 'M', 'I', 0xc0},                              // nil map
+	} {
+		if !bytes.Contains(got, part) {
+			t.Errorf("encoding lacks % x", part)
+		}
+	}
+	if bytes.Contains(got, []byte("omits")) {
+		t.Error("an empty omitempty field was written")
+	}
+}
