@@ -379,3 +379,101 @@ func TestConcurrentRequests(t *testing.T) { // F1, F2, F3
 		return newStore(t, srv)
 	})
 }
+
+// lifecycleApp serves the workload session on memcached with the given
+// timeouts, for the lifecycle tests.
+func lifecycleApp(t *testing.T, srv *memcachedtest.Server, idle, lifetime time.Duration) http.Handler {
+	mgr, err := testsession.NewVisitManager(runtime.Config{
+		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("l"), 32)},
+		IdleTimeout: idle, Lifetime: lifetime,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		switch r.URL.Path {
+		case "/login":
+			v.SetUserID(9)
+		case "/regen":
+			v.Regenerate()
+		case "/logout":
+			v.Destroy()
+		}
+		fmt.Fprint(w, v.UserID())
+	}))
+}
+
+func get(h http.Handler, path, cookie string) (string, string) {
+	req := httptest.NewRequest("GET", path, nil)
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	set := ""
+	if c := rec.Result().Cookies(); len(c) > 0 && c[0].Value != "" {
+		set = c[0].Name + "=" + c[0].Value
+	}
+	return rec.Body.String(), set
+}
+
+func TestStrictOnMemcached(t *testing.T) { // A6, C2, C3
+	srv := memcachedtest.Start(t)
+	h := lifecycleApp(t, srv, time.Hour, 24*time.Hour)
+	_, first := get(h, "/login", "")
+	// C2: Regenerate moves the data to a new ID; the old cookie is dead.
+	body, second := get(h, "/regen", first)
+	if body != "9" || second == "" || second == first {
+		t.Fatalf("regenerate: %q, new cookie %q", body, second)
+	}
+	if body, _ := get(h, "/", first); body != "0" {
+		t.Fatalf("old cookie after regenerate: %q, want no session", body)
+	}
+	// C3: Destroy deletes the record; replaying the cookie gives nothing.
+	get(h, "/logout", second)
+	if body, _ := get(h, "/", second); body != "0" {
+		t.Fatalf("cookie after logout: %q, want no session", body)
+	}
+	// A6: the validly signed but unknown ID is not adopted by a write.
+	_, third := get(h, "/login", second)
+	if third == "" || third == second {
+		t.Fatalf("a write with an unknown ID kept it: cookie %q", third)
+	}
+	if n := srv.Stats()["curr_items"]; n != 1 {
+		t.Fatalf("%d items, want only the last login's", n)
+	}
+}
+
+func TestExpiryOnMemcached(t *testing.T) { // C4, C5, C8
+	if testing.Short() {
+		t.Skip("waits for memcached TTLs")
+	}
+	srv := memcachedtest.Start(t)
+	// C5: idle 1 s: a request after idle + 2 s (TTLs are ±1 s) finds nothing.
+	h := lifecycleApp(t, srv, time.Second, time.Hour)
+	_, c := get(h, "/login", "")
+	time.Sleep(3 * time.Second)
+	if body, _ := get(h, "/", c); body != "0" {
+		t.Fatalf("after the idle timeout: %q, want a new session", body)
+	}
+	// C4: lifetime 2 s, idle 1 h: activity does not keep it alive.
+	h = lifecycleApp(t, srv, time.Hour, 2*time.Second)
+	_, c = get(h, "/login", "")
+	for range 3 {
+		time.Sleep(1100 * time.Millisecond)
+		get(h, "/", c)
+	}
+	if body, _ := get(h, "/", c); body != "0" {
+		t.Fatalf("after the lifetime: %q, want a new session", body)
+	}
+	// C8: a TTL over 30 days is sent as an absolute time, not read by
+	// memcached as 1970 (which would expire the record at once).
+	s := newStore(t, srv)
+	if err := s.Save(ctx, "long", []byte("x"), 0, time.Now().Add(60*24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Load(ctx, "long"); err != nil {
+		t.Fatalf("a 60-day record is gone at once: %v", err)
+	}
+}
