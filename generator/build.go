@@ -14,7 +14,7 @@ import (
 )
 
 // methods the generated type has besides its field accessors.
-var lifecycleMethods = []string{"ID", "IsNew", "Err", "Regenerate", "Destroy", "Save", "Reload", "Touch", "EncodeMsgpack", "DecodeMsgpack"}
+var lifecycleMethods = []string{"ID", "IsNew", "Err", "Regenerate", "Destroy", "Save", "Reload", "Touch", "RememberMe", "EncodeMsgpack", "DecodeMsgpack"}
 
 // builder turns go/types information into the model.
 type builder struct {
@@ -192,8 +192,10 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 				f.ConflictError = true
 			case "conflict=last":
 				// the default: the later of two overlapping writers wins
+			case "renew":
+				f.Renew = true
 			default:
-				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, conflict=error, conflict=last)", opt, v.Name())
+				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, renew, conflict=error, conflict=last)", opt, v.Name())
 				return nil, false
 			}
 		}
@@ -356,8 +358,8 @@ func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos t
 		if f == nil {
 			continue
 		}
-		if f.ConflictError {
-			b.e.at(v.Pos(), "conflict=error on %s.%s: conflicts are resolved per session field; put the option on the session's field", c.Type, f.Name)
+		if f.ConflictError || f.Renew {
+			b.e.at(v.Pos(), "option on %s.%s: conflict=error and renew apply to the session's own fields", c.Type, f.Name)
 			return false
 		}
 		if other, dup := keys[f.Key]; dup {

@@ -42,8 +42,11 @@ type Field struct {
 	// ConflictError: two overlapping writes of this field fail the save
 	// instead of the later one winning.
 	ConflictError bool
-	Empty         string // format with one %s: a boolean expression "x is empty"
-	Val           *Value
+	// Renew: setting a new value regenerates the session ID (a privilege
+	// change, such as a login or a role).
+	Renew bool
+	Empty string // format with one %s: a boolean expression "x is empty"
+	Val   *Value
 }
 
 // IsEmpty returns the test "x is empty", for omitempty.

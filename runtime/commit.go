@@ -1,5 +1,7 @@
 package runtime
 
+import "time"
+
 // commit runs when the response headers are about to leave: it saves the
 // session and sets or expires the cookie. A session the handler never
 // touched costs nothing. On a store error the error handler answers
@@ -27,17 +29,25 @@ func (s *Session) commit() {
 	s.m.errorHandler(s.w.ResponseWriter, s.req, err)
 }
 
-// setCookie sends the cookie the browser should now hold. Call with the
-// lock held.
+// setCookie sends the cookie the browser should now hold: when the ID
+// changed, when a persistent cookie's expiry moved with the session's, and
+// on every response with Config.Rolling. Call with the lock held.
 func (s *Session) setCookie() {
 	want := ""
 	if s.stored {
 		want = s.id
 	}
-	if want != s.cookieID {
-		s.m.setCookie(s.w.Header(), want)
-		s.cookieID = want
+	resend := want != "" && (s.m.rolling || s.persistent && s.extended || s.resend)
+	if want == s.cookieID && !resend {
+		return
 	}
+	maxAge := 0
+	if want != "" && s.persistent {
+		now := s.m.now()
+		maxAge = max(1, int(s.m.expiry(s.created, now).Sub(now)/time.Second))
+	}
+	s.m.setCookie(s.w.Header(), want, maxAge, s.m.secure(s.req))
+	s.cookieID, s.resend = want, false
 }
 
 // finish runs after the handler returned. Changes made after the headers

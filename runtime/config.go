@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -48,6 +49,20 @@ type Config struct {
 	// Logger receives the runtime's log lines (store failures, corrupt
 	// records). Session IDs never appear in them. Default: slog.Default().
 	Logger *slog.Logger
+
+	// Persistent gives session cookies a Max-Age, so that sessions survive
+	// browser restarts until they expire on the server; a session can
+	// still choose with RememberMe. Default: false, browser-session cookies.
+	Persistent bool
+
+	// Rolling sends the cookie again on every response of a request that
+	// used its session (express-session's rolling). Persistent cookies are
+	// re-sent anyway whenever their expiry moves. Default: false.
+	Rolling bool
+
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-Proto header Cookie.Secure: Auto believes. Default: none.
+	TrustedProxies []netip.Prefix
 }
 
 // Cookie holds the attributes of the session cookie. The zero value is the
@@ -62,7 +77,9 @@ type Cookie struct {
 	// Domain of the cookie. Default: none (the cookie goes to this host only).
 	Domain string
 	// Secure sends the cookie over HTTPS only. Default: On. Turn it Off for
-	// development over plain HTTP.
+	// development over plain HTTP. Auto sets it on requests that came over
+	// TLS, or through one of Config.TrustedProxies with
+	// X-Forwarded-Proto: https (the default name is then "session").
 	Secure Toggle
 	// HttpOnly hides the cookie from JavaScript. Default: On.
 	HttpOnly Toggle
@@ -80,8 +97,9 @@ type Toggle uint8
 
 // The values of a Toggle.
 const (
-	On  Toggle = iota + 1 // the setting is on
-	Off                   // the setting is off
+	On   Toggle = iota + 1 // the setting is on
+	Off                    // the setting is off
+	Auto                   // decided per request; only Cookie.Secure takes it
 )
 
 func (t Toggle) or(def bool) bool {
@@ -106,6 +124,10 @@ const (
 type settings struct {
 	store        Store
 	ownStore     bool
+	secureAuto   bool
+	trusted      []netip.Prefix
+	persistent   bool
+	rolling      bool
 	secrets      [][]byte
 	cookie       http.Cookie // template: every attribute but the value
 	idle         time.Duration
@@ -124,6 +146,15 @@ func (cfg Config) settings() (settings, error) {
 		lifetime:     cfg.Lifetime,
 		errorHandler: cfg.ErrorHandler,
 		log:          cfg.Logger,
+		secureAuto:   cfg.Cookie.Secure == Auto,
+		trusted:      cfg.TrustedProxies,
+		persistent:   cfg.Persistent,
+		rolling:      cfg.Rolling,
+	}
+	for i, p := range s.trusted {
+		if !p.IsValid() {
+			bad("TrustedProxies[%d] is not a valid prefix", i)
+		}
 	}
 	if len(cfg.Secrets) == 0 {
 		bad("Secrets is empty: give at least one secret of %d or more random bytes", MinSecretLen)
@@ -178,11 +209,17 @@ func (s settings) logger() *slog.Logger {
 // build fills in the defaults and rejects combinations that browsers
 // silently drop, which net/http's Cookie.Valid does not check.
 func (c Cookie) build() (http.Cookie, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("Cookie: "+format, args...)) }
+	if c.HttpOnly == Auto || c.Secure > Auto || c.HttpOnly > Auto {
+		bad("HttpOnly takes On or Off, Secure On, Off or Auto")
+	}
+	auto := c.Secure == Auto
 	hc := http.Cookie{
 		Name:        c.Name,
 		Path:        c.Path,
 		Domain:      c.Domain,
-		Secure:      c.Secure.or(true),
+		Secure:      c.Secure.or(true) || auto, // checked as if secure; set per request
 		HttpOnly:    c.HttpOnly.or(true),
 		SameSite:    c.SameSite,
 		Partitioned: c.Partitioned,
@@ -192,15 +229,16 @@ func (c Cookie) build() (http.Cookie, error) {
 	}
 	if hc.Name == "" {
 		hc.Name = "session"
-		if hc.Secure && hc.Domain == "" && hc.Path == "/" {
+		if hc.Secure && !auto && hc.Domain == "" && hc.Path == "/" {
 			hc.Name = "__Host-session"
 		}
 	}
 	if hc.SameSite == 0 || hc.SameSite == http.SameSiteDefaultMode {
 		hc.SameSite = http.SameSiteLaxMode
 	}
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("Cookie: "+format, args...)) }
+	if auto && (strings.HasPrefix(hc.Name, "__Host-") || strings.HasPrefix(hc.Name, "__Secure-") || hc.SameSite == http.SameSiteNoneMode || hc.Partitioned) {
+		bad("Secure: Auto cannot serve a __Host- or __Secure- name, SameSite=None or Partitioned: they need Secure on every response")
+	}
 	if !isToken(hc.Name) {
 		bad("Name %q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", hc.Name)
 	}

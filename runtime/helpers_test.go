@@ -174,3 +174,11 @@ func sessionCookie(resp *http.Response) *http.Cookie {
 	}
 	return nil
 }
+
+// newManagerErr returns the error of making a manager with cfg (secrets filled in).
+func newManagerErr(cfg runtime.Config) (*testsession.VisitManager, error) {
+	if cfg.Secrets == nil {
+		cfg.Secrets = [][]byte{secretA}
+	}
+	return testsession.NewVisitManager(cfg)
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -150,6 +151,31 @@ func (m *Manager) Middleware(next http.Handler, ctxKey any, newSession func() (D
 	})
 }
 
+// secure reports whether the cookie for r gets the Secure attribute: always
+// unless Cookie.Secure is Off or Auto; with Auto, when r came over TLS or
+// through a trusted proxy that says X-Forwarded-Proto: https.
+func (m *Manager) secure(r *http.Request) bool {
+	if !m.secureAuto {
+		return m.cookie.Secure
+	}
+	if r.TLS != nil {
+		return true
+	}
+	if len(m.trusted) == 0 || r.Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range m.trusted {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
 // expiry is when a session created at created (unix seconds) expires if
 // used at now: the idle deadline, capped by the absolute lifetime.
 func (m *Manager) expiry(created int64, now time.Time) time.Time {
@@ -161,13 +187,19 @@ func (m *Manager) expiry(created int64, now time.Time) time.Time {
 }
 
 // setCookie adds a Set-Cookie header carrying id, or expiring the cookie
-// when id is "". Responses that set the cookie must not be cached.
-func (m *Manager) setCookie(h http.Header, id string) {
+// when id is "". maxAge > 0 makes it persistent. Responses that set the
+// cookie must not be cached.
+func (m *Manager) setCookie(h http.Header, id string, maxAge int, secure bool) {
 	c := m.cookie
-	if id == "" {
+	c.Secure = secure
+	switch {
+	case id == "":
 		c.MaxAge = -1 // Max-Age=0
 		c.Expires = time.Unix(1, 0)
-	} else {
+	case maxAge > 0:
+		c.Value = m.signer.sign(id)
+		c.MaxAge = maxAge
+	default:
 		c.Value = m.signer.sign(id)
 	}
 	h.Add("Set-Cookie", c.String())

@@ -15,6 +15,7 @@ import (
 //
 //	byte 0      format version (recordV1)
 //	msgpack int creation time, unix seconds (for the absolute lifetime)
+//	msgpack int flags (flagPersistent)
 //	msgpack map field key → value, written by the generated EncodeMsgpack
 //
 // Before anything is decoded, one pass over the bytes checks every length
@@ -37,52 +38,66 @@ func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...)
 }
 
+// header is what a record holds besides the fields.
+type header struct {
+	created int64  // unix seconds
+	flags   uint64 // flagPersistent
+}
+
+// flagPersistent: the session's cookie outlives the browser session.
+const flagPersistent = 1 << 0
+
 // entry is one top-level field of a record, as raw msgpack.
 type entry struct {
 	key []byte // the key's string bytes
 	val []byte // the value's msgpack encoding
 }
 
-// checkRecord validates a whole record and returns its creation time and
-// the msgpack map that follows it. With entries non-nil it also collects
-// the map's fields.
-func checkRecord(rec []byte, entries *[]entry) (created int64, body []byte, err error) {
+// checkRecord validates a whole record and returns its header and the
+// msgpack map that follows it. With entries non-nil it also collects the
+// map's fields.
+func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error) {
 	if len(rec) > MaxRecordSize {
-		return 0, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), MaxRecordSize)
+		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), MaxRecordSize)
 	}
 	if len(rec) == 0 || rec[0] != recordV1 {
-		return 0, nil, corrupt("unknown format version")
+		return h, nil, corrupt("unknown format version")
 	}
 	created, i, err := readInt(rec, 1)
 	if err != nil {
-		return 0, nil, err
+		return h, nil, err
 	}
+	flags, i, err := readInt(rec, i)
+	if err != nil || flags < 0 {
+		return h, nil, corrupt("bad header flags")
+	}
+	h = header{created: created, flags: uint64(flags)}
 	body = rec[i:]
 	n, j, err := mapHeader(body, 0)
 	if err != nil {
-		return 0, nil, err
+		return h, nil, err
 	}
 	for ; n > 0; n-- {
 		k := j
 		if j, err = skip(body, j, 1); err != nil {
-			return 0, nil, err
+			return h, nil, err
 		}
 		key, ok := strBytes(body[k:j])
 		if !ok {
-			return 0, nil, corrupt("map key at byte %d is not a string", k)
+			return h, nil, corrupt("map key at byte %d is not a string", k)
 		}
 		v := j
 		if j, err = skip(body, j, 1); err != nil {
-			return 0, nil, err
+			return h, nil, err
 		}
 		if entries != nil {
 			*entries = append(*entries, entry{key: key, val: body[v:j]})
 		}
 	}
 	if j != len(body) {
-		return 0, nil, corrupt("%d trailing bytes", len(body)-j)
+		return h, nil, corrupt("%d trailing bytes", len(body)-j)
 	}
-	return created, body, nil
+	return h, body, nil
 }
 
 // skip returns the offset just past the msgpack value at b[i:], checking
@@ -277,9 +292,11 @@ func readInt(b []byte, i int) (int64, int, error) {
 }
 
 // appendHeader starts a record.
-func appendHeader(b []byte, created int64) []byte {
+func appendHeader(b []byte, h header) []byte {
 	b = append(b, recordV1, 0xd3)
-	return binary.BigEndian.AppendUint64(b, uint64(created))
+	b = binary.BigEndian.AppendUint64(b, uint64(h.created))
+	b = append(b, 0xcf)
+	return binary.BigEndian.AppendUint64(b, h.flags)
 }
 
 // Reader is the io.Reader the runtime decodes records from. Generated
@@ -348,10 +365,10 @@ var codecPool = sync.Pool{New: func() any {
 }}
 
 // encodeRecord encodes d into a record. The result is valid until put is called.
-func encodeRecord(created int64, d Data) (rec []byte, put func(), err error) {
+func encodeRecord(h header, d Data) (rec []byte, put func(), err error) {
 	c := codecPool.Get().(*codecState)
 	c.buf.Reset()
-	c.buf.Write(appendHeader(c.buf.AvailableBuffer(), created))
+	c.buf.Write(appendHeader(c.buf.AvailableBuffer(), h))
 	c.enc.Reset(&c.buf)
 	if err := d.EncodeMsgpack(c.enc); err != nil {
 		codecPool.Put(c)
@@ -362,10 +379,10 @@ func encodeRecord(created int64, d Data) (rec []byte, put func(), err error) {
 
 // decodeRecord validates rec and decodes its fields into d. A panic in a
 // decoder counts as a corrupt record.
-func decodeRecord(rec []byte, d Data) (created int64, err error) {
-	created, body, err := checkRecord(rec, nil)
+func decodeRecord(rec []byte, d Data) (h header, err error) {
+	h, body, err := checkRecord(rec, nil)
 	if err != nil {
-		return 0, err
+		return h, err
 	}
 	c := codecPool.Get().(*codecState)
 	defer func() {
@@ -377,10 +394,10 @@ func decodeRecord(rec []byte, d Data) (created int64, err error) {
 	c.rd.Reset(body)
 	c.dec.Reset(&c.rd)
 	if err := d.DecodeMsgpack(c.dec); err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return h, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	if c.rd.Len() != 0 {
-		return 0, corrupt("%d bytes left after the fields", c.rd.Len())
+		return h, corrupt("%d bytes left after the fields", c.rd.Len())
 	}
-	return created, nil
+	return h, nil
 }

@@ -30,8 +30,8 @@ var hostile = map[string][]byte{
 func TestCheckRecordRejectsHostileInput(t *testing.T) { // E2, E3, E6
 	for name, body := range hostile {
 		// As the record's map itself, and as the value of a field.
-		asMap := append(appendHeader(nil, 1), body...)
-		asValue := append(appendHeader(nil, 1), 0x81, 0xa1, 'k')
+		asMap := append(appendHeader(nil, header{created: 1}), body...)
+		asValue := append(appendHeader(nil, header{created: 1}), 0x81, 0xa1, 'k')
 		asValue = append(asValue, body...)
 		for _, rec := range [][]byte{asMap, asValue} {
 			if _, _, err := checkRecord(rec, nil); !errors.Is(err, ErrCorrupt) && name != "non-string key" {
@@ -44,9 +44,11 @@ func TestCheckRecordRejectsHostileInput(t *testing.T) { // E2, E3, E6
 	}
 	for name, rec := range map[string][]byte{
 		"empty":           nil,
-		"unknown version": {0x02, 0x00, 0x80},
-		"no map":          {0x01, 0x00},
-		"too large":       append([]byte{0x01, 0x00, 0x80}, make([]byte, MaxRecordSize)...),
+		"unknown version": {0x02, 0x00, 0x00, 0x80},
+		"no map":          {0x01, 0x00, 0x00},
+		"no flags":        {0x01, 0x00},
+		"negative flags":  {0x01, 0x00, 0xff, 0x80},
+		"too large":       append([]byte{0x01, 0x00, 0x00, 0x80}, make([]byte, MaxRecordSize)...),
 	} {
 		if _, _, err := checkRecord(rec, nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: err %v, want ErrCorrupt", name, err)
@@ -56,16 +58,16 @@ func TestCheckRecordRejectsHostileInput(t *testing.T) { // E2, E3, E6
 
 func TestCheckRecordAcceptsWhatMsgpackWrites(t *testing.T) {
 	var buf bytes.Buffer
-	buf.Write(appendHeader(nil, -5))
+	buf.Write(appendHeader(nil, header{created: -5}))
 	enc := msgpack.NewEncoder(&buf)
 	enc.Encode(map[string]any{
 		"a": []any{1, -1, 300, -300, 70000, int64(math.MinInt64), uint64(math.MaxUint64), 1.5, float32(2.5), true, false, nil},
 		"b": strings.Repeat("x", 300), "c": bytes.Repeat([]byte{1}, 70000), "d": map[string]any{"e": []any{}},
 	})
 	var entries []entry
-	created, _, err := checkRecord(buf.Bytes(), &entries)
-	if err != nil || created != -5 || len(entries) != 4 {
-		t.Fatalf("created %d, %d entries, err %v", created, len(entries), err)
+	h, _, err := checkRecord(buf.Bytes(), &entries)
+	if err != nil || h.created != -5 || len(entries) != 4 {
+		t.Fatalf("header %+v, %d entries, err %v", h, len(entries), err)
 	}
 }
 
@@ -144,7 +146,7 @@ func TestIDsAreUniqueAndLong(t *testing.T) { // A1
 func FuzzCheckRecord(f *testing.F) {
 	for _, body := range hostile {
 		if len(body) < 64<<10 { // the 1 MB seed stays in the unit test: it bloats the fuzzer's shared memory
-			f.Add(append(appendHeader(nil, 1), body...))
+			f.Add(append(appendHeader(nil, header{created: 1}), body...))
 		}
 	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
@@ -174,7 +176,7 @@ func (panicky) EncodeMsgpack(*msgpack.Encoder) error { return nil }
 func (panicky) DecodeMsgpack(*msgpack.Decoder) error { panic("boom") }
 
 func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
-	_, err := decodeRecord([]byte{recordV1, 0x00, 0x80}, panicky{})
+	_, err := decodeRecord([]byte{recordV1, 0x00, 0x00, 0x80}, panicky{})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err %v, want ErrCorrupt naming the panic", err)
 	}
@@ -182,10 +184,10 @@ func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
 
 func TestHeaderTimestampsAreInt64(t *testing.T) { // C10
 	for _, ts := range []int64{0, 1, -1, 1_800_000_000, math.MaxInt64, math.MinInt64} {
-		rec := append(appendHeader(nil, ts), 0x80)
+		rec := append(appendHeader(nil, header{created: ts}), 0x80)
 		got, _, err := checkRecord(rec, nil)
-		if err != nil || got != ts {
-			t.Errorf("created %d came back as %d (%v)", ts, got, err)
+		if err != nil || got.created != ts {
+			t.Errorf("created %d came back as %d (%v)", ts, got.created, err)
 		}
 	}
 }

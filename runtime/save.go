@@ -28,7 +28,7 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 	}
 	now := s.m.now()
 	s.detectInPlace()
-	write := s.mustWrite || s.dirty.any()
+	write := s.mustWrite || s.headerDirty || s.dirty.any()
 	if write {
 		if err := s.write(ctx, now, keep); err != nil {
 			return err
@@ -46,6 +46,7 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 		switch {
 		case err == nil:
 			s.m.touches.mark(s.hash, now)
+			s.extended = true
 		case errors.Is(err, ErrNotFound):
 			s.gone()
 		default:
@@ -78,7 +79,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.created == 0 {
 		s.created = now.Unix()
 	}
-	rec, put, err := encodeRecord(s.created, s.data)
+	rec, put, err := encodeRecord(s.header(), s.data)
 	if err != nil {
 		return err
 	}
@@ -121,6 +122,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 		break
 	}
 	s.stored, s.isNew, s.mustWrite, s.ver, s.rec = true, false, false, 0, nil
+	s.headerDirty, s.extended = false, true
 	if keep {
 		s.rec = bytes.Clone(rec)
 	}
@@ -146,7 +148,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 	if _, _, err := checkRecord(ours, &mine); err != nil {
 		return nil, err
 	}
-	created, _, err := checkRecord(fresh, &theirs)
+	hdr, _, err := checkRecord(fresh, &theirs)
 	if err != nil {
 		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
 		return ours, nil
@@ -184,8 +186,11 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 			}
 		}
 	}
-	s.created = created
-	return buildRecord(created, out), nil
+	s.created = hdr.created // the lifetime is never merged from a stale copy
+	if !s.headerDirty {
+		s.persistent = hdr.flags&flagPersistent != 0
+	}
+	return buildRecord(s.header(), out), nil
 }
 
 // jitter returns a random duration in [0, d). It draws from crypto/rand,
@@ -207,9 +212,9 @@ func valueOf(entries []entry, key []byte) []byte {
 }
 
 // buildRecord writes a record from raw entries.
-func buildRecord(created int64, entries []entry) []byte {
+func buildRecord(h header, entries []entry) []byte {
 	var buf bytes.Buffer
-	buf.Write(appendHeader(nil, created))
+	buf.Write(appendHeader(nil, h))
 	enc := msgpack.NewEncoder(&buf)
 	_ = enc.EncodeMapLen(len(entries))
 	for _, e := range entries {
@@ -234,7 +239,7 @@ func (s *Session) detectInPlace() {
 		s.markReadDirty()
 		return
 	}
-	rec, put, err := encodeRecord(s.created, s.data)
+	rec, put, err := encodeRecord(s.header(), s.data)
 	if err != nil {
 		s.markReadDirty()
 		return
@@ -271,6 +276,7 @@ func (s *Session) markReadDirty() {
 // gone handles a record that disappeared under us: the session is over.
 func (s *Session) gone() {
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
+	s.persistent, s.headerDirty = s.m.persistent, false
 	s.setID("")
 	s.dirty.clear()
 	s.read.clear()

@@ -35,6 +35,11 @@ type Session struct {
 	read     bits // reference-typed fields handed out by a getter
 	err      error
 
+	persistent  bool // the cookie carries Max-Age (Config.Persistent, or RememberMe)
+	headerDirty bool // persistent changed: the record must be written
+	extended    bool // this request moved the expiry (a write or a touch)
+	resend      bool // the cookie's attributes changed (RememberMe)
+
 	loaded    bool // load ran (the handler touched the session)
 	stored    bool // a record exists under key, as far as we know
 	isNew     bool // the request brought no live session
@@ -47,6 +52,16 @@ type Session struct {
 func (s *Session) init(m *Manager, d Data, w http.ResponseWriter, r *http.Request) {
 	s.m, s.data, s.req = m, d, r
 	s.w = writer{ResponseWriter: w, s: s}
+	s.persistent = m.persistent
+}
+
+// header is the record header for the session as it stands.
+func (s *Session) header() header {
+	h := header{created: s.created}
+	if s.persistent {
+		h.flags |= flagPersistent
+	}
+	return h
 }
 
 // Lock locks the session and loads it on first use.
@@ -92,7 +107,7 @@ func (s *Session) load(ctx context.Context) {
 		s.err = fmt.Errorf("sessiongen: load session: %w", err)
 		return
 	}
-	created, err := decodeRecord(rec, s.data)
+	hdr, err := decodeRecord(rec, s.data)
 	if err != nil {
 		s.m.stats.corrupt.Add(1)
 		s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(key), "err", err)
@@ -100,12 +115,13 @@ func (s *Session) load(ctx context.Context) {
 		s.oldKey = key
 		return
 	}
-	if now := s.m.now(); now.Unix()-created >= int64(s.m.lifetime/time.Second) {
+	if now := s.m.now(); now.Unix()-hdr.created >= int64(s.m.lifetime/time.Second) {
 		s.resetData()
 		s.oldKey = key
 		return
 	}
-	s.id, s.key, s.hash, s.ver, s.created, s.rec = id, key, keyHash(key), ver, created, rec
+	s.id, s.key, s.hash, s.ver, s.created, s.rec = id, key, keyHash(key), ver, hdr.created, rec
+	s.persistent = hdr.flags&flagPersistent != 0
 	s.stored, s.isNew = true, false
 }
 
@@ -158,6 +174,12 @@ func (s *Session) Err() error {
 func (s *Session) Regenerate() {
 	s.Lock()
 	defer s.Unlock()
+	s.RegenerateLocked()
+}
+
+// RegenerateLocked is Regenerate for callers holding the lock: the
+// generated setters of fields tagged renew.
+func (s *Session) RegenerateLocked() {
 	if s.err != nil {
 		return
 	}
@@ -183,9 +205,21 @@ func (s *Session) Destroy() {
 	s.setID("")
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
 	s.created, s.rec = 0, nil
+	s.persistent, s.headerDirty = s.m.persistent, false
 	s.dirty.clear()
 	s.read.clear()
 	s.resetData()
+}
+
+// RememberMe makes the session's cookie persistent (on: it survives
+// browser restarts, until the session expires) or a browser-session cookie
+// (off). The default is Config.Persistent.
+func (s *Session) RememberMe(on bool) {
+	s.Lock()
+	defer s.Unlock()
+	if s.err == nil && s.persistent != on {
+		s.persistent, s.headerDirty, s.resend = on, true, true
+	}
 }
 
 // Touch moves the idle deadline forward at the next save, even if the
@@ -214,6 +248,7 @@ func (s *Session) Reload(ctx context.Context) error {
 	s.setID("")
 	s.cookieID, s.oldKey, s.ver, s.created, s.rec, s.err = "", "", 0, 0, nil, nil
 	s.stored, s.isNew, s.mustWrite, s.touchReq = false, false, false, false
+	s.persistent, s.headerDirty, s.extended = s.m.persistent, false, false
 	s.dirty.clear()
 	s.read.clear()
 	s.resetData()

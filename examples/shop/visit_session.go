@@ -112,6 +112,10 @@ func (s *Visit) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *Visit) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *Visit) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // Email returns the Email field (key "email").
 func (s *Visit) Email() string {
 	s.rt.Lock()

@@ -315,12 +315,13 @@ func addField(t testing.TB, store runtime.Store, key, field string, value any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, fields := splitRecord(t, rec)
+	created, flags, fields := splitRecord(t, rec)
 	fields[field] = value
 	var buf bytes.Buffer
 	buf.WriteByte(rec[0])
 	enc := msgpack.NewEncoder(&buf)
 	enc.EncodeInt(created)
+	enc.EncodeInt(flags)
 	enc.Encode(fields)
 	if err := store.Save(context.Background(), key, buf.Bytes(), ver, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -334,22 +335,25 @@ func fieldOf(t testing.TB, store runtime.Store, key, field string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, fields := splitRecord(t, rec)
+	_, _, fields := splitRecord(t, rec)
 	s, _ := fields[field].(string)
 	return s
 }
 
-// splitRecord reads a record: a version byte, the creation time, a map.
-func splitRecord(t testing.TB, rec []byte) (int64, map[string]any) {
+// splitRecord reads a record: a version byte, the creation time, the
+// flags, a map.
+func splitRecord(t testing.TB, rec []byte) (created, flags int64, fields map[string]any) {
 	t.Helper()
 	dec := msgpack.NewDecoder(bytes.NewReader(rec[1:]))
 	created, err := dec.DecodeInt64()
+	if err == nil {
+		flags, err = dec.DecodeInt64()
+	}
+	if err == nil {
+		fields, err = dec.DecodeMap()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	fields, err := dec.DecodeMap()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return created, fields
+	return created, flags, fields
 }

@@ -128,6 +128,10 @@ func (s *Counters) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *Counters) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *Counters) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // C0 returns the C0 field (key "C0").
 func (s *Counters) C0() int {
 	s.rt.Lock()

@@ -17,7 +17,7 @@ type CartItem struct {
 //
 //sessiongen:session name=Visit
 type visitData struct {
-	UserID    int64             `session:"uid"`
+	UserID    int64             `session:"uid,renew"`
 	Email     string            `session:"email"`
 	Roles     []string          `session:"roles"`
 	CSRFToken string            `session:"csrf"`

@@ -121,6 +121,10 @@ func (s *Visit) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *Visit) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *Visit) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // UserID returns the UserID field (key "uid").
 func (s *Visit) UserID() int64 {
 	s.rt.Lock()
@@ -128,7 +132,8 @@ func (s *Visit) UserID() int64 {
 	return s.data.UserID
 }
 
-// SetUserID sets the UserID field and marks it for saving.
+// SetUserID sets the UserID field and marks it for saving. A new
+// value is a privilege change: the session gets a new ID.
 func (s *Visit) SetUserID(v int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
@@ -137,6 +142,7 @@ func (s *Visit) SetUserID(v int64) {
 	}
 	s.data.UserID = v
 	s.rt.MarkDirty(0)
+	s.rt.RegenerateLocked()
 }
 
 // Email returns the Email field (key "email").

@@ -152,6 +152,10 @@ func (s *All) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *All) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *All) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // B returns the B field (key "B").
 func (s *All) B() bool {
 	s.rt.Lock()

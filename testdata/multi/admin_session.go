@@ -112,6 +112,10 @@ func (s *Admin) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *Admin) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *Admin) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // User returns the User field (key "user").
 func (s *Admin) User() string {
 	s.rt.Lock()

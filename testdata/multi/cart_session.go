@@ -112,6 +112,10 @@ func (s *Cart) Reload(ctx context.Context) error { return s.rt.Reload(ctx) }
 // Touch moves the idle deadline forward even if nothing changed.
 func (s *Cart) Touch() { s.rt.Touch() }
 
+// RememberMe makes the session cookie persistent (on: it survives browser
+// restarts until the session expires) or a browser-session cookie (off).
+func (s *Cart) RememberMe(on bool) { s.rt.RememberMe(on) }
+
 // Lines returns the Lines field (key "lines"). Changes made in
 // place through the result are detected and saved.
 func (s *Cart) Lines() []other.Line {
