@@ -94,8 +94,24 @@ func (s *Server) Restart() {
 	s.start()
 }
 
-// Pause stops the process with SIGSTOP: connections hang.
-func (s *Server) Pause() { s.cmd.Process.Signal(syscall.SIGSTOP) }
+// Pause stops the process with SIGSTOP, and waits until it has stopped
+// (kill returns before the signal lands): connections then hang.
+func (s *Server) Pause() {
+	s.tb.Helper()
+	s.cmd.Process.Signal(syscall.SIGSTOP)
+	stat := fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			return // no /proc: the best we can do is the signal
+		}
+		// The state follows the command name in parentheses: "pid (comm) T ...".
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && strings.HasPrefix(string(b[i:]), ") T") {
+			return
+		}
+	}
+	s.tb.Fatalf("memcached (pid %d) did not stop after SIGSTOP", s.cmd.Process.Pid)
+}
 
 // Resume continues a paused process.
 func (s *Server) Resume() { s.cmd.Process.Signal(syscall.SIGCONT) }
