@@ -60,6 +60,17 @@ type Config struct {
 	// re-sent anyway whenever their expiry moves. Default: false.
 	Rolling bool
 
+	// RenewAfter gives a session a new ID once its ID is this old (OWASP's
+	// renewal timeout), so that a stolen cookie stops working even in an
+	// active session. Requests still carrying the old cookie may follow it
+	// for RenewGrace. Privilege changes (Regenerate, fields tagged renew)
+	// never get a grace. Default: 0, no renewal.
+	RenewAfter time.Duration
+
+	// RenewGrace is how long the old ID of a renewal keeps working, for
+	// requests that were already under way. Default: 1 minute.
+	RenewGrace time.Duration
+
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-Proto header Cookie.Secure: Auto believes. Default: none.
 	TrustedProxies []netip.Prefix
@@ -128,6 +139,8 @@ type settings struct {
 	trusted      []netip.Prefix
 	persistent   bool
 	rolling      bool
+	renewAfter   time.Duration
+	renewGrace   time.Duration
 	secrets      [][]byte
 	cookie       http.Cookie // template: every attribute but the value
 	idle         time.Duration
@@ -150,6 +163,16 @@ func (cfg Config) settings() (settings, error) {
 		trusted:      cfg.TrustedProxies,
 		persistent:   cfg.Persistent,
 		rolling:      cfg.Rolling,
+		renewAfter:   cfg.RenewAfter,
+		renewGrace:   cfg.RenewGrace,
+	}
+	switch {
+	case s.renewAfter < 0 || s.renewGrace < 0:
+		bad("RenewAfter and RenewGrace cannot be negative")
+	case s.renewAfter > 0 && s.renewAfter < time.Second:
+		bad("RenewAfter must be at least one second")
+	case s.renewGrace == 0:
+		s.renewGrace = time.Minute
 	}
 	for i, p := range s.trusted {
 		if !p.IsValid() {

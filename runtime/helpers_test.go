@@ -182,3 +182,20 @@ func newManagerErr(cfg runtime.Config) (*testsession.VisitManager, error) {
 	}
 	return testsession.NewVisitManager(cfg)
 }
+
+// recorderFunc is a ResponseWriter that hands its body to f.
+type recorderFunc func(body string)
+
+func (f recorderFunc) Header() http.Header { return http.Header{} }
+func (f recorderFunc) Write(b []byte) (int, error) {
+	f(string(b))
+	return len(b), nil
+}
+func (f recorderFunc) WriteHeader(int) {}
+
+// reqWith is a request to path carrying cookie.
+func reqWith(path string, c *http.Cookie) *http.Request {
+	r := httptest.NewRequest("GET", path, nil)
+	r.AddCookie(c)
+	return r
+}

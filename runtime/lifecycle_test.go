@@ -16,8 +16,9 @@ import (
 // lifecycleRoutes extends routes with remember-me switches.
 var lifecycleRoutes = func() map[string]func(http.ResponseWriter, *http.Request, *visit) {
 	m := map[string]func(http.ResponseWriter, *http.Request, *visit){
-		"/remember": func(w http.ResponseWriter, r *http.Request, v *visit) { v.RememberMe(true); fmt.Fprint(w, "ok") },
-		"/forget":   func(w http.ResponseWriter, r *http.Request, v *visit) { v.RememberMe(false); fmt.Fprint(w, "ok") },
+		"/remember":  func(w http.ResponseWriter, r *http.Request, v *visit) { v.RememberMe(true); fmt.Fprint(w, "ok") },
+		"/forget":    func(w http.ResponseWriter, r *http.Request, v *visit) { v.RememberMe(false); fmt.Fprint(w, "ok") },
+		"/showflash": func(w http.ResponseWriter, r *http.Request, v *visit) { fmt.Fprint(w, v.Flash()) },
 	}
 	for k, h := range routes {
 		m[k] = h
@@ -169,5 +170,55 @@ func TestRenewFieldRegeneratesTheID(t *testing.T) { // C2: fields tagged renew
 	}
 	if resp, _ := e.get("/uid?v=7"); sessionCookie(resp) != nil {
 		t.Fatalf("setting the same value again regenerated the ID")
+	}
+}
+
+func TestC7RenewalTimeoutWithGrace(t *testing.T) { // C7
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	defer runtime.SetClock(clock)()
+	mem := runtime.NewMemoryStore(runtime.WithClock(clock))
+	defer mem.Close()
+	e := newEnv(t, runtime.Config{Store: mem, RenewAfter: 10 * time.Minute, RenewGrace: time.Minute}, lifecycleRoutes)
+	resp, _ := e.get("/login")
+	first := sessionCookie(resp)
+	now = now.Add(5 * time.Minute)
+	if resp, _ := e.get("/whoami"); sessionCookie(resp) != nil {
+		t.Fatal("renewed before RenewAfter")
+	}
+	now = now.Add(6 * time.Minute) // the ID is 11 minutes old
+	resp, body := e.get("/whoami")
+	second := sessionCookie(resp)
+	if body != "42 ada@example.com new=false" || second == nil || second.Value == first.Value {
+		t.Fatalf("after RenewAfter: %q, cookie %v; want the session under a new ID", body, second)
+	}
+	// Within the grace, a request still carrying the old cookie follows
+	// the renewal and is handed the new cookie.
+	now = now.Add(30 * time.Second)
+	resp, body = e.do(e.bare(), "/whoami", first)
+	if c := sessionCookie(resp); body != "42 ada@example.com new=false" || c == nil || c.Value != second.Value {
+		t.Fatalf("old cookie within the grace: %q, cookie %v; want the session and the new cookie", body, c)
+	}
+	// A write through the old cookie lands in the renewed session.
+	e.do(e.bare(), "/flash", first)
+	// After the grace, the old cookie is dead; the new one has everything.
+	now = now.Add(time.Minute)
+	if _, body := e.do(e.bare(), "/whoami", first); body != "0  new=true" {
+		t.Fatalf("old cookie after the grace: %q, want no session", body)
+	}
+	got := ""
+	e.srv.Config.Handler.ServeHTTP(recorderFunc(func(b string) { got = b }), reqWith("/showflash", second))
+	if got != "hello" {
+		t.Fatalf("the write made through the old cookie during the grace: flash %q, want hello", got)
+	}
+}
+
+func TestC7PrivilegeChangesGetNoGrace(t *testing.T) { // C7: the grace never applies to Regenerate
+	e := newEnv(t, runtime.Config{RenewAfter: time.Hour}, lifecycleRoutes)
+	resp, _ := e.get("/login")
+	old := sessionCookie(resp)
+	e.get("/regen")
+	if _, body := e.do(e.bare(), "/whoami", old); body != "0  new=true" {
+		t.Fatalf("old cookie right after Regenerate: %q, want no session", body)
 	}
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,8 +16,13 @@ import (
 //
 //	byte 0      format version (recordV1)
 //	msgpack int creation time, unix seconds (for the absolute lifetime)
-//	msgpack int flags (flagPersistent)
+//	msgpack int flags (flagPersistent, flagForward)
+//	msgpack int when the current ID was issued, unix seconds (for renewal)
 //	msgpack map field key → value, written by the generated EncodeMsgpack
+//
+// A forward record (flagForward) holds no fields: after the map header
+// position comes a 32-byte bin, the ID that replaced this one, encrypted
+// under a pad that only a holder of the old ID can compute.
 //
 // Before anything is decoded, one pass over the bytes checks every length
 // prefix against the bytes that remain and bounds the nesting depth, so a
@@ -41,11 +47,16 @@ func corrupt(format string, args ...any) error {
 // header is what a record holds besides the fields.
 type header struct {
 	created int64  // unix seconds
-	flags   uint64 // flagPersistent
+	flags   uint64 // flagPersistent, flagForward
+	issued  int64  // unix seconds
 }
 
-// flagPersistent: the session's cookie outlives the browser session.
-const flagPersistent = 1 << 0
+const (
+	// flagPersistent: the session's cookie outlives the browser session.
+	flagPersistent = 1 << 0
+	// flagForward: the record only points to the ID that renewed it.
+	flagForward = 1 << 1
+)
 
 // entry is one top-level field of a record, as raw msgpack.
 type entry struct {
@@ -71,7 +82,14 @@ func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error
 	if err != nil || flags < 0 {
 		return h, nil, corrupt("bad header flags")
 	}
-	h = header{created: created, flags: uint64(flags)}
+	issued, i, err := readInt(rec, i)
+	if err != nil {
+		return h, nil, err
+	}
+	h = header{created: created, flags: uint64(flags), issued: issued}
+	if h.flags&flagForward != 0 {
+		return h, nil, corrupt("a forward record is not a session")
+	}
 	body = rec[i:]
 	n, j, err := mapHeader(body, 0)
 	if err != nil {
@@ -296,7 +314,62 @@ func appendHeader(b []byte, h header) []byte {
 	b = append(b, recordV1, 0xd3)
 	b = binary.BigEndian.AppendUint64(b, uint64(h.created))
 	b = append(b, 0xcf)
-	return binary.BigEndian.AppendUint64(b, h.flags)
+	b = binary.BigEndian.AppendUint64(b, h.flags)
+	b = append(b, 0xd3)
+	return binary.BigEndian.AppendUint64(b, uint64(h.issued))
+}
+
+// forwardPad is what the new ID is XORed with in a forward record: a hash
+// of the old ID, which the store does not hold (it holds a hash of it
+// under another construction), so a dump of the store yields no usable ID.
+func forwardPad(oldID string) [32]byte {
+	return sha256.Sum256([]byte("sessiongen forward\x00" + oldID))
+}
+
+// forwardRecord is the record that replaces oldID's for the grace period
+// of a renewal, pointing to newID.
+func forwardRecord(oldID, newID string) []byte {
+	raw, _ := b64.DecodeString(newID)
+	pad := forwardPad(oldID)
+	b := appendHeader(nil, header{flags: flagForward})
+	b = append(b, 0xc4, byte(len(pad)))
+	for i := range pad {
+		b = append(b, raw[i]^pad[i])
+	}
+	return b
+}
+
+// forwardTarget returns the ID a forward record points to, given the ID
+// it was stored under; ok is false for any other record.
+func forwardTarget(rec []byte, oldID string) (newID string, ok bool) {
+	n := len(appendHeader(nil, header{}))
+	if len(rec) != n+2+32 || rec[0] != recordV1 || rec[n] != 0xc4 || rec[n+1] != 32 {
+		return "", false
+	}
+	h, i, err := readHeader(rec)
+	if err != nil || h.flags&flagForward == 0 || i != n {
+		return "", false
+	}
+	pad := forwardPad(oldID)
+	var raw [32]byte
+	for j := range raw {
+		raw[j] = rec[n+2+j] ^ pad[j]
+	}
+	return b64.EncodeToString(raw[:]), true
+}
+
+// readHeader reads the header fields without checking the rest.
+func readHeader(rec []byte) (header, int, error) {
+	created, i, err := readInt(rec, 1)
+	if err != nil {
+		return header{}, 0, err
+	}
+	flags, i, err := readInt(rec, i)
+	if err != nil {
+		return header{}, 0, err
+	}
+	issued, i, err := readInt(rec, i)
+	return header{created: created, flags: uint64(flags), issued: issued}, i, err
 }
 
 // Reader is the io.Reader the runtime decodes records from. Generated

@@ -44,11 +44,13 @@ func TestCheckRecordRejectsHostileInput(t *testing.T) { // E2, E3, E6
 	}
 	for name, rec := range map[string][]byte{
 		"empty":           nil,
-		"unknown version": {0x02, 0x00, 0x00, 0x80},
-		"no map":          {0x01, 0x00, 0x00},
+		"unknown version": {0x02, 0x00, 0x00, 0x00, 0x80},
+		"no map":          {0x01, 0x00, 0x00, 0x00},
 		"no flags":        {0x01, 0x00},
-		"negative flags":  {0x01, 0x00, 0xff, 0x80},
-		"too large":       append([]byte{0x01, 0x00, 0x00, 0x80}, make([]byte, MaxRecordSize)...),
+		"no issued":       {0x01, 0x00, 0x00},
+		"negative flags":  {0x01, 0x00, 0xff, 0x00, 0x80},
+		"a forward":       forwardRecord(newID(), newID()),
+		"too large":       append([]byte{0x01, 0x00, 0x00, 0x00, 0x80}, make([]byte, MaxRecordSize)...),
 	} {
 		if _, _, err := checkRecord(rec, nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: err %v, want ErrCorrupt", name, err)
@@ -176,7 +178,7 @@ func (panicky) EncodeMsgpack(*msgpack.Encoder) error { return nil }
 func (panicky) DecodeMsgpack(*msgpack.Decoder) error { panic("boom") }
 
 func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
-	_, err := decodeRecord([]byte{recordV1, 0x00, 0x00, 0x80}, panicky{})
+	_, err := decodeRecord([]byte{recordV1, 0x00, 0x00, 0x00, 0x80}, panicky{})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("err %v, want ErrCorrupt naming the panic", err)
 	}
@@ -189,5 +191,22 @@ func TestHeaderTimestampsAreInt64(t *testing.T) { // C10
 		if err != nil || got.created != ts {
 			t.Errorf("created %d came back as %d (%v)", ts, got.created, err)
 		}
+	}
+}
+
+func TestForwardRecords(t *testing.T) { // C7
+	oldID, newIDv := newID(), newID()
+	rec := forwardRecord(oldID, newIDv)
+	if got, ok := forwardTarget(rec, oldID); !ok || got != newIDv {
+		t.Fatalf("forwardTarget = %q, %v; want %q", got, ok, newIDv)
+	}
+	if got, _ := forwardTarget(rec, newID()); got == newIDv {
+		t.Fatal("a forward opened with another ID gave the new ID")
+	}
+	if bytes.Contains(rec, []byte(newIDv)) || bytes.Contains(rec, []byte(storeKey(newIDv))) {
+		t.Fatal("a forward record holds the new ID or its store key in the clear")
+	}
+	if _, ok := forwardTarget(append(appendHeader(nil, header{}), 0x80), oldID); ok {
+		t.Fatal("an ordinary record read as a forward")
 	}
 }

@@ -28,6 +28,9 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 	}
 	now := s.m.now()
 	s.detectInPlace()
+	if s.m.renewAfter > 0 && s.stored && s.ver != 0 && s.issued != 0 && now.Unix()-s.issued >= int64(s.m.renewAfter/time.Second) {
+		s.renew(ctx, now)
+	}
 	write := s.mustWrite || s.headerDirty || s.dirty.any()
 	if write {
 		if err := s.write(ctx, now, keep); err != nil {
@@ -78,6 +81,9 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	if s.created == 0 {
 		s.created = now.Unix()
+	}
+	if s.issued == 0 {
+		s.issued = now.Unix()
 	}
 	rec, put, err := encodeRecord(s.header(), s.data)
 	if err != nil {
@@ -186,7 +192,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 			}
 		}
 	}
-	s.created = hdr.created // the lifetime is never merged from a stale copy
+	s.created, s.issued = hdr.created, hdr.issued // never merged from a stale copy
 	if !s.headerDirty {
 		s.persistent = hdr.flags&flagPersistent != 0
 	}
@@ -274,9 +280,42 @@ func (s *Session) markReadDirty() {
 }
 
 // gone handles a record that disappeared under us: the session is over.
+// renew gives the session a new ID because the current one is older than
+// Config.RenewAfter (OWASP's renewal timeout). The record, with this
+// request's changes, is written under the new ID, and the old record is
+// replaced, by compare-and-swap, with a forward that lets requests still
+// carrying the old cookie follow for Config.RenewGrace. If another request
+// wrote the old record meanwhile, the renewal is abandoned, to be tried by
+// a later request: nothing is lost. Call with the lock held.
+func (s *Session) renew(ctx context.Context, now time.Time) {
+	oldID, oldKey, oldVer := s.id, s.key, s.ver
+	next := newID()
+	h := s.header()
+	h.issued = now.Unix()
+	rec, put, err := encodeRecord(h, s.data)
+	if err != nil {
+		return
+	}
+	defer put()
+	nextKey := storeKey(next)
+	if err := s.m.store.Save(ctx, nextKey, rec, 0, s.m.expiry(s.created, now)); err != nil {
+		return
+	}
+	if err := s.m.store.Save(ctx, oldKey, forwardRecord(oldID, next), oldVer, now.Add(s.m.renewGrace)); err != nil {
+		_ = s.m.store.Delete(ctx, nextKey)
+		return
+	}
+	s.setID(next)
+	s.issued, s.ver, s.rec, s.extended = h.issued, 0, nil, true
+	s.dirty.clear()
+	s.read.clear()
+	s.headerDirty = false
+	s.m.touches.mark(s.hash, now)
+}
+
 func (s *Session) gone() {
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
-	s.persistent, s.headerDirty = s.m.persistent, false
+	s.persistent, s.headerDirty, s.issued = s.m.persistent, false, 0
 	s.setID("")
 	s.dirty.clear()
 	s.read.clear()

@@ -29,6 +29,7 @@ type Session struct {
 	oldKey   string // a record to delete at the next flush
 	ver      uint64 // version of the record under key; 0 when unknown
 	created  int64  // unix seconds
+	issued   int64  // unix seconds the current ID was issued; 0 until written
 	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
 	unknown  []entry
 	dirty    bits // fields set in this request
@@ -57,7 +58,7 @@ func (s *Session) init(m *Manager, d Data, w http.ResponseWriter, r *http.Reques
 
 // header is the record header for the session as it stands.
 func (s *Session) header() header {
-	h := header{created: s.created}
+	h := header{created: s.created, issued: s.issued}
 	if s.persistent {
 		h.flags |= flagPersistent
 	}
@@ -99,6 +100,12 @@ func (s *Session) load(ctx context.Context) {
 	s.cookieID = id
 	key := storeKey(id)
 	rec, ver, err := s.m.store.Load(ctx, key)
+	if newID, ok := forwardTarget(rec, id); ok && err == nil {
+		// The ID was renewed moments ago (Config.RenewAfter): follow it,
+		// once, and this response hands the browser the new cookie.
+		id, key = newID, storeKey(newID)
+		rec, ver, err = s.m.store.Load(ctx, key)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.m.stats.unknownIDs.Add(1)
@@ -120,7 +127,7 @@ func (s *Session) load(ctx context.Context) {
 		s.oldKey = key
 		return
 	}
-	s.id, s.key, s.hash, s.ver, s.created, s.rec = id, key, keyHash(key), ver, hdr.created, rec
+	s.id, s.key, s.hash, s.ver, s.created, s.issued, s.rec = id, key, keyHash(key), ver, hdr.created, hdr.issued, rec
 	s.persistent = hdr.flags&flagPersistent != 0
 	s.stored, s.isNew = true, false
 }
@@ -188,6 +195,7 @@ func (s *Session) RegenerateLocked() {
 		s.stored, s.ver, s.mustWrite = false, 0, true
 	}
 	s.setID(newID())
+	s.issued = 0
 }
 
 // Destroy ends the session: its record is deleted and the cookie expired
@@ -204,7 +212,7 @@ func (s *Session) Destroy() {
 	}
 	s.setID("")
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
-	s.created, s.rec = 0, nil
+	s.created, s.issued, s.rec = 0, 0, nil
 	s.persistent, s.headerDirty = s.m.persistent, false
 	s.dirty.clear()
 	s.read.clear()
@@ -246,7 +254,7 @@ func (s *Session) Reload(ctx context.Context) error {
 		return errors.New("sessiongen: Reload on a session outside Middleware")
 	}
 	s.setID("")
-	s.cookieID, s.oldKey, s.ver, s.created, s.rec, s.err = "", "", 0, 0, nil, nil
+	s.cookieID, s.oldKey, s.ver, s.created, s.issued, s.rec, s.err = "", "", 0, 0, 0, nil, nil
 	s.stored, s.isNew, s.mustWrite, s.touchReq = false, false, false, false
 	s.persistent, s.headerDirty, s.extended = s.m.persistent, false, false
 	s.dirty.clear()

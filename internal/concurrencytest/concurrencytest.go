@@ -315,13 +315,14 @@ func addField(t testing.TB, store runtime.Store, key, field string, value any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, flags, fields := splitRecord(t, rec)
+	h, fields := splitRecord(t, rec)
 	fields[field] = value
 	var buf bytes.Buffer
 	buf.WriteByte(rec[0])
 	enc := msgpack.NewEncoder(&buf)
-	enc.EncodeInt(created)
-	enc.EncodeInt(flags)
+	for _, n := range h {
+		enc.EncodeInt(n)
+	}
 	enc.Encode(fields)
 	if err := store.Save(context.Background(), key, buf.Bytes(), ver, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -335,25 +336,24 @@ func fieldOf(t testing.TB, store runtime.Store, key, field string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, fields := splitRecord(t, rec)
+	_, fields := splitRecord(t, rec)
 	s, _ := fields[field].(string)
 	return s
 }
 
-// splitRecord reads a record: a version byte, the creation time, the
-// flags, a map.
-func splitRecord(t testing.TB, rec []byte) (created, flags int64, fields map[string]any) {
+// splitRecord reads a record: a version byte, the header's three
+// integers (created, flags, issued), a map.
+func splitRecord(t testing.TB, rec []byte) (header [3]int64, fields map[string]any) {
 	t.Helper()
 	dec := msgpack.NewDecoder(bytes.NewReader(rec[1:]))
-	created, err := dec.DecodeInt64()
-	if err == nil {
-		flags, err = dec.DecodeInt64()
+	var err error
+	for i := range header {
+		if header[i], err = dec.DecodeInt64(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err == nil {
-		fields, err = dec.DecodeMap()
-	}
-	if err != nil {
+	if fields, err = dec.DecodeMap(); err != nil {
 		t.Fatal(err)
 	}
-	return created, flags, fields
+	return header, fields
 }

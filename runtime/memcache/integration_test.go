@@ -477,3 +477,40 @@ func TestExpiryOnMemcached(t *testing.T) { // C4, C5, C8
 		t.Fatalf("a 60-day record is gone at once: %v", err)
 	}
 }
+
+func TestRenewalOnMemcached(t *testing.T) { // C7
+	if testing.Short() {
+		t.Skip("waits for memcached TTLs")
+	}
+	srv := memcachedtest.Start(t)
+	mgr, err := testsession.NewVisitManager(runtime.Config{
+		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("r"), 32)},
+		RenewAfter: time.Second, RenewGrace: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		if r.URL.Path == "/login" {
+			v.SetUserID(5)
+		}
+		fmt.Fprint(w, v.UserID())
+	}))
+	_, first := get(h, "/login", "")
+	time.Sleep(1100 * time.Millisecond)
+	body, second := get(h, "/", first)
+	if body != "5" || second == "" || second == first {
+		t.Fatalf("renewal: %q, cookie %q", body, second)
+	}
+	if body, via := get(h, "/", first); body != "5" || via != second {
+		t.Fatalf("old cookie within the grace: %q, cookie %q; want the session and the new cookie", body, via)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if body, _ := get(h, "/", first); body != "0" {
+		t.Fatalf("old cookie after the grace: %q", body)
+	}
+	if body, _ := get(h, "/", second); body != "5" {
+		t.Fatalf("new cookie: %q", body)
+	}
+}

@@ -90,7 +90,7 @@ func TestHostileRecordsAllocateLittle(t *testing.T) { // E3
 	for name, body := range e3Seeds() {
 		var before, after goruntime.MemStats
 		goruntime.ReadMemStats(&before)
-		code := h.serve(append([]byte{0x01, 0x00, 0x00}, body...))
+		code := h.serve(append([]byte{0x01, 0x00, 0x00, 0x00}, body...))
 		goruntime.ReadMemStats(&after)
 		if alloc := after.TotalAlloc - before.TotalAlloc; code != 200 || alloc >= 64<<20 {
 			t.Errorf("%s: status %d, %d bytes allocated", name, code, alloc)
@@ -117,7 +117,7 @@ func e3Seeds() map[string][]byte {
 
 func encodeRecordForTest(tb testing.TB, d allData) []byte {
 	var buf bytes.Buffer
-	buf.Write([]byte{0x01, 0x00, 0x00}) // version, created, flags
+	buf.Write([]byte{0x01, 0x00, 0x00, 0x00}) // version, created, flags, issued
 	enc := newEncoder(&buf)
 	s := &All{data: d}
 	if err := s.EncodeMsgpack(enc); err != nil {
