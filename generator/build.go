@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -185,17 +186,24 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 			f.Key = parts[0]
 		}
 		for _, opt := range parts[1:] {
-			switch opt {
-			case "omitempty":
+			switch {
+			case opt == "omitempty":
 				f.OmitEmpty = true
-			case "conflict=error":
+			case opt == "conflict=error":
 				f.ConflictError = true
-			case "conflict=last":
+			case opt == "conflict=last":
 				// the default: the later of two overlapping writers wins
-			case "renew":
+			case opt == "renew":
 				f.Renew = true
+			case strings.HasPrefix(opt, "max="):
+				n, err := strconv.Atoi(strings.TrimPrefix(opt, "max="))
+				if err != nil || n < 1 {
+					b.e.at(tagPos, "%s of %s: max= takes a positive length, e.g. max=256", opt, v.Name())
+					return nil, false
+				}
+				f.Max = n
 			default:
-				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, renew, conflict=error, conflict=last)", opt, v.Name())
+				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
 				return nil, false
 			}
 		}
@@ -215,6 +223,10 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 		f.Comparable = true
 	}
 	f.Empty = emptyTest(t)
+	if f.Max > 0 && !hasLen(t) {
+		b.e.at(tagPos, "max= on %s of type %s: it bounds strings, slices and maps only", v.Name(), f.Type)
+		return nil, false
+	}
 	if f.OmitEmpty && f.Empty == "" {
 		b.e.at(tagPos, "omitempty is not supported on %s of struct type %s: drop the option", v.Name(), f.Type)
 		return nil, false
@@ -444,6 +456,17 @@ func isRefSeen(t types.Type, seen map[types.Type]bool) bool {
 				return true
 			}
 		}
+	}
+	return false
+}
+
+// hasLen reports whether len applies to values of t.
+func hasLen(t types.Type) bool {
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		return u.Info()&types.IsString != 0
+	case *types.Slice, *types.Map:
+		return true
 	}
 	return false
 }

@@ -45,6 +45,8 @@ type Field struct {
 	// Renew: setting a new value regenerates the session ID (a privilege
 	// change, such as a login or a role).
 	Renew bool
+	// Max bounds len of a string, slice or map field (0: no bound).
+	Max   int
 	Empty string // format with one %s: a boolean expression "x is empty"
 	Val   *Value
 }

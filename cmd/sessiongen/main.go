@@ -41,7 +41,11 @@
 // Field tags: session:"key" stores the field under key (default: the
 // field's name; keys are the schema, so pin them before renaming fields);
 // session:"key,omitempty" leaves zero values out of the record;
-// session:"-" does not store the field. Unexported fields are not stored.
+// session:"key,renew" regenerates the session ID when the setter changes
+// the value (a login, a role); session:"key,max=N" bounds the length of a
+// string, slice or map; session:"key,conflict=error" makes two overlapping
+// writes of the field fail instead of the later winning; session:"-" does
+// not store the field. Unexported fields are not stored.
 //
 // Errors name file:line:col and what to change; every error in the
 // package is reported. The exit code is 2 for bad usage and 1 when

@@ -1002,6 +1002,9 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if len(s.data.Omit) > 8 {
+		return fmt.Errorf("field Omit: length %d over max=8", len(s.data.Omit))
+	}
 	n := 39 + s.rt.UnknownLen()
 	if s.data.Omit == "" {
 		n--
@@ -1519,6 +1522,9 @@ func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
 				return err
 			}
 			s.data.Omit = x
+		}
+		if len(s.data.Omit) > 8 {
+			return fmt.Errorf("length %d over max=8", len(s.data.Omit))
 		}
 	case "omits":
 		if err := decAllSliceInt(dec, &s.data.OmitS); err != nil {

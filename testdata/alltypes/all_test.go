@@ -219,3 +219,20 @@ func TestGoldenBytes(t *testing.T) { // E8
 		t.Error("an empty omitempty field was written")
 	}
 }
+
+func TestMaxLengthIsEnforcedBothWays(t *testing.T) { // E2: per-field bounds from tags
+	var buf bytes.Buffer
+	err := (&All{data: allData{Omit: "123456789"}}).EncodeMsgpack(msgpack.NewEncoder(&buf))
+	if err == nil || !strings.Contains(err.Error(), "max=8") {
+		t.Fatalf("encoding a 9-byte Omit (max=8): %v, want an error naming the bound", err)
+	}
+	b, _ := msgpack.Marshal(map[string]any{"omit": "123456789"})
+	err = new(All).DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(b)))
+	if err == nil || !strings.Contains(err.Error(), "max=8") {
+		t.Fatalf("decoding a 9-byte omit: %v, want an error naming the bound", err)
+	}
+	b, _ = msgpack.Marshal(map[string]any{"omit": "12345678"})
+	if err := new(All).DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(b))); err != nil {
+		t.Fatalf("decoding 8 bytes: %v", err)
+	}
+}

@@ -71,7 +71,7 @@ type allData struct {
 	Tg     Tags
 	Sc     Scores
 	List   *Node
-	Omit   string `session:"omit,omitempty"`
+	Omit   string `session:"omit,omitempty,max=8"`
 	OmitS  []int  `session:"omits,omitempty"`
 	Skip   string `session:"-"`
 	priv   int
