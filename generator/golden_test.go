@@ -15,7 +15,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in ../testdata")
 
 // goldenCases are the packages under ../testdata with sessions in them.
-var goldenCases = []string{"alltypes", "multi"}
+var goldenCases = []string{"alltypes", "multi", "evolve/v1", "evolve/v2"}
 
 func TestGolden(t *testing.T) {
 	for _, c := range goldenCases {

@@ -109,10 +109,11 @@ type Stats struct {
 	Corrupt    uint64 // records that could not be decoded (deleted; a fresh session instead)
 	Conflicts  uint64 // saves that lost a compare-and-swap race and merged
 	Failed     uint64 // requests answered by the error handler
+	Dropped    uint64 // stored fields that no longer decoded into their type (read as zero)
 }
 
 type counters struct {
-	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed atomic.Uint64
+	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed, dropped atomic.Uint64
 }
 
 // Stats returns the manager's counts. Cookies are checked when a handler
@@ -121,7 +122,7 @@ func (m *Manager) Stats() Stats {
 	c := &m.stats
 	return Stats{
 		BadCookies: c.badCookies.Load(), UnknownIDs: c.unknownIDs.Load(), Ambiguous: c.ambiguous.Load(),
-		Corrupt: c.corrupt.Load(), Conflicts: c.conflicts.Load(), Failed: c.failed.Load(),
+		Corrupt: c.corrupt.Load(), Conflicts: c.conflicts.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load(),
 	}
 }
 

@@ -43,3 +43,33 @@ func (s *Session) EncodeUnknown(enc *msgpack.Encoder) error {
 	}
 	return nil
 }
+
+// Mark returns the position of dec's next value, for DropField; -1 when
+// dec does not read from the runtime's Reader.
+func (s *Session) Mark(dec *msgpack.Decoder) int {
+	if r, ok := dec.Buffered().(*Reader); ok {
+		return r.i
+	}
+	return -1
+}
+
+// DropField handles a field whose stored value does not decode into its
+// type (the type changed between releases): it skips the value from mark
+// and logs, so that the field becomes its zero value and the rest of the
+// session survives. It reports false, and the record is then corrupt, when
+// it cannot skip: dec does not read from the runtime's Reader.
+func (s *Session) DropField(dec *msgpack.Decoder, mark int, key []byte, err error) bool {
+	r, ok := dec.Buffered().(*Reader)
+	if !ok || mark < 0 || mark > len(r.b) {
+		return false
+	}
+	r.i = mark
+	if dec.Skip() != nil {
+		return false
+	}
+	if s.m != nil {
+		s.m.stats.dropped.Add(1)
+		s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", string(key), "err", err)
+	}
+	return true
+}

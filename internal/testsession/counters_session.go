@@ -588,11 +588,59 @@ func (s *Counters) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return err
 		}
+		mark := s.rt.Mark(dec)
 		if err := s.decodeField(dec, key); err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
+			// A value that no longer fits its field (its type changed
+			// between releases) becomes the zero value when the runtime
+			// can skip it; the other fields survive.
+			if !s.rt.DropField(dec, mark, key, err) {
+				return fmt.Errorf("field %q: %w", key, err)
+			}
+			s.zeroField(key)
 		}
 	}
 	return nil
+}
+
+func (s *Counters) zeroField(key []byte) {
+	switch string(key) {
+	case "C0":
+		s.data.C0 = countersData{}.C0
+	case "C1":
+		s.data.C1 = countersData{}.C1
+	case "C2":
+		s.data.C2 = countersData{}.C2
+	case "C3":
+		s.data.C3 = countersData{}.C3
+	case "C4":
+		s.data.C4 = countersData{}.C4
+	case "C5":
+		s.data.C5 = countersData{}.C5
+	case "C6":
+		s.data.C6 = countersData{}.C6
+	case "C7":
+		s.data.C7 = countersData{}.C7
+	case "C8":
+		s.data.C8 = countersData{}.C8
+	case "C9":
+		s.data.C9 = countersData{}.C9
+	case "C10":
+		s.data.C10 = countersData{}.C10
+	case "C11":
+		s.data.C11 = countersData{}.C11
+	case "C12":
+		s.data.C12 = countersData{}.C12
+	case "C13":
+		s.data.C13 = countersData{}.C13
+	case "C14":
+		s.data.C14 = countersData{}.C14
+	case "C15":
+		s.data.C15 = countersData{}.C15
+	case "bal":
+		s.data.Balance = countersData{}.Balance
+	case "Note":
+		s.data.Note = countersData{}.Note
+	}
 }
 
 func (s *Counters) decodeField(dec *msgpack.Decoder, key []byte) error {

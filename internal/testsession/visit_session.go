@@ -417,11 +417,43 @@ func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return err
 		}
+		mark := s.rt.Mark(dec)
 		if err := s.decodeField(dec, key); err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
+			// A value that no longer fits its field (its type changed
+			// between releases) becomes the zero value when the runtime
+			// can skip it; the other fields survive.
+			if !s.rt.DropField(dec, mark, key, err) {
+				return fmt.Errorf("field %q: %w", key, err)
+			}
+			s.zeroField(key)
 		}
 	}
 	return nil
+}
+
+func (s *Visit) zeroField(key []byte) {
+	switch string(key) {
+	case "uid":
+		s.data.UserID = visitData{}.UserID
+	case "email":
+		s.data.Email = visitData{}.Email
+	case "roles":
+		s.data.Roles = visitData{}.Roles
+	case "csrf":
+		s.data.CSRFToken = visitData{}.CSRFToken
+	case "flash":
+		s.data.Flash = visitData{}.Flash
+	case "cart":
+		s.data.Cart = visitData{}.Cart
+	case "seen":
+		s.data.LastSeen = visitData{}.LastSeen
+	case "prefs":
+		s.data.Prefs = visitData{}.Prefs
+	case "in":
+		s.data.LoggedIn = visitData{}.LoggedIn
+	case "n":
+		s.data.Counter = visitData{}.Counter
+	}
 }
 
 func (s *Visit) decodeField(dec *msgpack.Decoder, key []byte) error {

@@ -1270,11 +1270,101 @@ func (s *All) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return err
 		}
+		mark := s.rt.Mark(dec)
 		if err := s.decodeField(dec, key); err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
+			// A value that no longer fits its field (its type changed
+			// between releases) becomes the zero value when the runtime
+			// can skip it; the other fields survive.
+			if !s.rt.DropField(dec, mark, key, err) {
+				return fmt.Errorf("field %q: %w", key, err)
+			}
+			s.zeroField(key)
 		}
 	}
 	return nil
+}
+
+func (s *All) zeroField(key []byte) {
+	switch string(key) {
+	case "B":
+		s.data.B = allData{}.B
+	case "I":
+		s.data.I = allData{}.I
+	case "I8":
+		s.data.I8 = allData{}.I8
+	case "I16":
+		s.data.I16 = allData{}.I16
+	case "I32":
+		s.data.I32 = allData{}.I32
+	case "I64":
+		s.data.I64 = allData{}.I64
+	case "U":
+		s.data.U = allData{}.U
+	case "U8":
+		s.data.U8 = allData{}.U8
+	case "U16":
+		s.data.U16 = allData{}.U16
+	case "U32":
+		s.data.U32 = allData{}.U32
+	case "U64":
+		s.data.U64 = allData{}.U64
+	case "F32":
+		s.data.F32 = allData{}.F32
+	case "F64":
+		s.data.F64 = allData{}.F64
+	case "S":
+		s.data.S = allData{}.S
+	case "Raw":
+		s.data.Raw = allData{}.Raw
+	case "T":
+		s.data.T = allData{}.T
+	case "D":
+		s.data.D = allData{}.D
+	case "Lvl":
+		s.data.Lvl = allData{}.Lvl
+	case "N":
+		s.data.N = allData{}.N
+	case "Fl":
+		s.data.Fl = allData{}.Fl
+	case "R":
+		s.data.R = allData{}.R
+	case "Tok":
+		s.data.Tok = allData{}.Tok
+	case "Strs":
+		s.data.Strs = allData{}.Strs
+	case "Ints":
+		s.data.Ints = allData{}.Ints
+	case "Nested":
+		s.data.Nested = allData{}.Nested
+	case "M":
+		s.data.M = allData{}.M
+	case "MI":
+		s.data.MI = allData{}.MI
+	case "MU":
+		s.data.MU = allData{}.MU
+	case "MS":
+		s.data.MS = allData{}.MS
+	case "MN":
+		s.data.MN = allData{}.MN
+	case "P":
+		s.data.P = allData{}.P
+	case "PA":
+		s.data.PA = allData{}.PA
+	case "A":
+		s.data.A = allData{}.A
+	case "As":
+		s.data.As = allData{}.As
+	case "Tg":
+		s.data.Tg = allData{}.Tg
+	case "Sc":
+		s.data.Sc = allData{}.Sc
+	case "List":
+		s.data.List = allData{}.List
+	case "omit":
+		s.data.Omit = allData{}.Omit
+	case "omits":
+		s.data.OmitS = allData{}.OmitS
+	}
 }
 
 func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {

@@ -188,11 +188,27 @@ func (s *Admin) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return err
 		}
+		mark := s.rt.Mark(dec)
 		if err := s.decodeField(dec, key); err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
+			// A value that no longer fits its field (its type changed
+			// between releases) becomes the zero value when the runtime
+			// can skip it; the other fields survive.
+			if !s.rt.DropField(dec, mark, key, err) {
+				return fmt.Errorf("field %q: %w", key, err)
+			}
+			s.zeroField(key)
 		}
 	}
 	return nil
+}
+
+func (s *Admin) zeroField(key []byte) {
+	switch string(key) {
+	case "user":
+		s.data.User = adminState{}.User
+	case "lvl":
+		s.data.Level = adminState{}.Level
+	}
 }
 
 func (s *Admin) decodeField(dec *msgpack.Decoder, key []byte) error {

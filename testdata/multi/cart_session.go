@@ -196,11 +196,27 @@ func (s *Cart) DecodeMsgpack(dec *msgpack.Decoder) error {
 		if err != nil {
 			return err
 		}
+		mark := s.rt.Mark(dec)
 		if err := s.decodeField(dec, key); err != nil {
-			return fmt.Errorf("field %q: %w", key, err)
+			// A value that no longer fits its field (its type changed
+			// between releases) becomes the zero value when the runtime
+			// can skip it; the other fields survive.
+			if !s.rt.DropField(dec, mark, key, err) {
+				return fmt.Errorf("field %q: %w", key, err)
+			}
+			s.zeroField(key)
 		}
 	}
 	return nil
+}
+
+func (s *Cart) zeroField(key []byte) {
+	switch string(key) {
+	case "lines":
+		s.data.Lines = cartData{}.Lines
+	case "total":
+		s.data.Total = cartData{}.Total
+	}
 }
 
 func (s *Cart) decodeField(dec *msgpack.Decoder, key []byte) error {
