@@ -128,11 +128,63 @@ func (b *builder) session(t *target) *Session {
 	}
 	keys := map[string]string{}
 	before := len(b.e.list)
+	for _, f := range b.collect(st, "", fieldAST) {
+		if other, dup := keys[f.Key]; dup {
+			b.e.at(f.pos, "key %q is used by both %s and %s: give one of them another session:\"key\"", f.Key, other, f.Name)
+			continue
+		}
+		keys[f.Key] = f.Name
+		accessors := []string{f.Name, "Set" + f.Name}
+		if f.Ref {
+			accessors = append(accessors, "Update"+f.Name)
+		}
+		if f.Flash {
+			accessors = append(accessors, "Pop"+f.Name)
+		}
+		for _, a := range accessors {
+			if what, dup := methods[a]; dup {
+				b.e.at(f.namePos, "field %s needs a method %s, which collides with %s: rename the field (keep its stored key with session:%q)", f.Name, a, what, f.Key)
+			}
+			methods[a] = "the accessor " + a + " of field " + f.Name
+		}
+		f.Index = len(s.Fields)
+		s.Fields = append(s.Fields, f.Field)
+		s.Keys = append(s.Keys, f.Key)
+		if f.ConflictError {
+			s.ConflictKeys = append(s.ConflictKeys, f.Key)
+		}
+	}
+	if len(b.e.list) > before {
+		return nil
+	}
+	return s
+}
+
+// placed is a field with the positions its errors point at.
+type placed struct {
+	*Field
+	pos, namePos token.Pos
+}
+
+// collect returns the stored fields of st: exported fields, with the
+// exported fields of embedded structs promoted (stored under their own
+// keys, reached through prefix). fieldAST, when known, gives tag positions.
+func (b *builder) collect(st *types.Struct, prefix string, fieldAST map[string]*ast.Field) []placed {
+	var out []placed
 	for i := 0; i < st.NumFields(); i++ {
 		v := st.Field(i)
 		if v.Embedded() {
-			b.e.at(v.Pos(), "embedded field %s: embedded structs are not supported yet; give the field a name", v.Name())
-			continue
+			if _, isPtr := types.Unalias(v.Type()).(*types.Pointer); isPtr {
+				b.e.at(v.Pos(), "embedded field %s is a pointer: embed the struct by value, since a nil pointer cannot hold stored fields", v.Name())
+				continue
+			}
+			if inner, ok := v.Type().Underlying().(*types.Struct); ok && !isTime(v.Type()) && b.selfCoded(v.Type()) == "" {
+				if n, ok := types.Unalias(v.Type()).(*types.Named); ok {
+					b.guard(n, inner)
+				}
+				out = append(out, b.collect(inner, prefix+v.Name()+".", nil)...)
+				continue
+			}
 		}
 		if !v.Exported() {
 			continue // not stored
@@ -145,38 +197,16 @@ func (b *builder) session(t *target) *Session {
 		if !ok || f == nil {
 			continue
 		}
-		if other, dup := keys[f.Key]; dup {
-			b.e.at(tagPos, "key %q is used by both %s and %s: give one of them another session:\"key\"", f.Key, other, f.Name)
-			continue
-		}
-		keys[f.Key] = f.Name
-		accessors := []string{f.Name, "Set" + f.Name}
-		if f.Ref {
-			accessors = append(accessors, "Update"+f.Name)
-		}
-		for _, a := range accessors {
-			if what, dup := methods[a]; dup {
-				b.e.at(v.Pos(), "field %s needs a method %s, which collides with %s: rename the field (keep its stored key with session:%q)", f.Name, a, what, f.Key)
-			}
-			methods[a] = "the accessor " + a + " of field " + f.Name
-		}
-		f.Index = len(s.Fields)
-		s.Fields = append(s.Fields, f)
-		s.Keys = append(s.Keys, f.Key)
-		if f.ConflictError {
-			s.ConflictKeys = append(s.ConflictKeys, f.Key)
-		}
+		f.Path = prefix + f.Name
+		out = append(out, placed{Field: f, pos: tagPos, namePos: v.Pos()})
 	}
-	if len(b.e.list) > before {
-		return nil
-	}
-	return s
+	return out
 }
 
 // field reads one exported field: its tag, key and codec. A nil field
 // with ok true is a field tagged session:"-".
 func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, bool) {
-	f := &Field{Name: v.Name(), Key: v.Name()}
+	f := &Field{Name: v.Name(), Path: v.Name(), Key: v.Name()}
 	if raw, ok := reflect.StructTag(tag).Lookup("session"); ok {
 		parts := strings.Split(raw, ",")
 		if parts[0] == "-" && len(parts) == 1 {
@@ -195,6 +225,8 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 				// the default: the later of two overlapping writers wins
 			case opt == "renew":
 				f.Renew = true
+			case opt == "flash":
+				f.Flash = true
 			case strings.HasPrefix(opt, "max="):
 				n, err := strconv.Atoi(strings.TrimPrefix(opt, "max="))
 				if err != nil || n < 1 {
@@ -203,7 +235,7 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 				}
 				f.Max = n
 			default:
-				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
+				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, flash, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
 				return nil, false
 			}
 		}
@@ -227,8 +259,8 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 		b.e.at(tagPos, "max= on %s of type %s: it bounds strings, slices and maps only", v.Name(), f.Type)
 		return nil, false
 	}
-	if f.OmitEmpty && f.Empty == "" {
-		b.e.at(tagPos, "omitempty is not supported on %s of struct type %s: drop the option", v.Name(), f.Type)
+	if (f.OmitEmpty || f.Flash) && f.Empty == "" {
+		b.e.at(tagPos, "omitempty and flash need a zero test, which %s of type %s lacks: drop the option", v.Name(), f.Type)
 		return nil, false
 	}
 	return f, true
@@ -241,6 +273,9 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 	typ := types.TypeString(t, b.imp.qualifier)
 	if isTime(t) {
 		return &Value{Kind: KindTime, Type: typ}
+	}
+	if k := b.selfCoded(t); k != "" {
+		return &Value{Kind: k, Type: typ}
 	}
 	if _, ok := t.(*types.TypeParam); ok {
 		b.e.at(pos, "field %s has type parameter type %s: session fields need concrete types", field, typ)
@@ -293,7 +328,10 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 		}
 		return b.helper(t, "struct", pos, field)
 	case *types.Array:
-		b.e.at(pos, "field %s has array type %s: arrays are not supported yet; use a slice", field, typ)
+		if e, ok := u.Elem().(*types.Basic); ok && e.Kind() == types.Uint8 {
+			return b.helper(t, "bytearray", pos, field)
+		}
+		return b.helper(t, "array", pos, field)
 	case *types.Interface:
 		b.e.at(pos, "field %s has interface type %s: the codec needs a concrete type to decode into; use a concrete type (or []byte with your own encoding)", field, typ)
 	case *types.Chan, *types.Signature:
@@ -321,7 +359,7 @@ func intBits(k types.BasicKind) int {
 // helper returns a call to the helper codec for t, building it first.
 func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string) *Value {
 	name := b.prefix + mangle(t, b.pkg.Types)
-	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name, Ptr: kind == "struct"}
+	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name, Ptr: kind == "struct" || kind == "array" || kind == "bytearray"}
 	if _, ok := b.codecs[name]; ok {
 		return v // done, or in progress (a recursive type)
 	}
@@ -339,6 +377,12 @@ func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string)
 	case *types.Pointer:
 		c.Elem = b.value(u.Elem(), pos, field)
 		ok = c.Elem != nil
+	case *types.Array:
+		c.Len = u.Len()
+		if kind == "array" {
+			c.Elem = b.value(u.Elem(), pos, field)
+			ok = c.Elem != nil
+		}
 	case *types.Struct:
 		ok = b.structFields(c, t.(*types.Named), u, pos)
 	}
@@ -349,42 +393,93 @@ func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string)
 }
 
 // structFields fills the fields of a nested struct's codec: exported
-// fields, keyed like the session's own.
+// fields, keyed like the session's own, embedded structs promoted. A
+// struct of another package with unexported fields would lose them, so it
+// is refused unless it encodes itself (MarshalBinary and friends).
 func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos token.Pos) bool {
+	if p := n.Obj().Pkg(); p != nil && p != b.pkg.Types {
+		for i := 0; i < st.NumFields(); i++ {
+			if !st.Field(i).Exported() && !st.Field(i).Embedded() {
+				b.e.at(pos, "%s has unexported fields, which would not be stored: it needs MarshalBinary/UnmarshalBinary (or MarshalText, or msgpack's EncodeMsgpack/DecodeMsgpack), or store its exported parts in a struct of your own", c.Type)
+				return false
+			}
+		}
+	}
+	before := len(b.e.list)
 	keys := map[string]string{}
-	allExported := true
-	for i := 0; i < st.NumFields(); i++ {
-		v := st.Field(i)
-		if v.Embedded() {
-			b.e.at(pos, "%s has embedded field %s: embedded structs are not supported yet", c.Type, v.Name())
-			return false
-		}
-		if !v.Exported() {
-			allExported = false
-			continue
-		}
-		f, ok := b.field(v, st.Tag(i), v.Pos())
-		if !ok {
-			return false
-		}
-		if f == nil {
-			continue
-		}
-		if f.ConflictError || f.Renew {
-			b.e.at(v.Pos(), "option on %s.%s: conflict=error and renew apply to the session's own fields", c.Type, f.Name)
+	for _, f := range b.collect(st, "", nil) {
+		if f.ConflictError || f.Renew || f.Flash {
+			b.e.at(f.pos, "option on %s.%s: conflict=error, renew and flash apply to the session's own fields", c.Type, f.Name)
 			return false
 		}
 		if other, dup := keys[f.Key]; dup {
-			b.e.at(v.Pos(), "key %q is used by both %s.%s and %s.%s", f.Key, c.Type, other, c.Type, f.Name)
+			b.e.at(f.pos, "key %q is used by both %s.%s and %s.%s", f.Key, c.Type, other, c.Type, f.Name)
 			return false
 		}
 		keys[f.Key] = f.Name
-		c.Fields = append(c.Fields, f)
+		c.Fields = append(c.Fields, f.Field)
 	}
-	if n.Obj().Pkg() == b.pkg.Types || allExported {
-		b.guards[c.Type] = &Guard{Type: c.Type, Literal: b.literal(st)}
+	b.guard(n, st)
+	return len(b.e.list) == before
+}
+
+// guard records a staleness guard for a named struct, where one can be
+// written: a struct of another package with unexported fields cannot be
+// spelled out here.
+func (b *builder) guard(n *types.Named, st *types.Struct) {
+	if n.Obj().Pkg() != b.pkg.Types {
+		for i := 0; i < st.NumFields(); i++ {
+			if !st.Field(i).Exported() {
+				return
+			}
+		}
 	}
-	return true
+	typ := types.TypeString(n, b.imp.qualifier)
+	b.guards[typ] = &Guard{Type: typ, Literal: b.literal(st)}
+}
+
+// selfCoded reports how a type encodes itself, if it does: msgpack's
+// CustomEncoder and CustomDecoder, encoding.BinaryMarshaler and
+// BinaryUnmarshaler, or TextMarshaler and TextUnmarshaler, in that order
+// of preference. Both directions are needed.
+func (b *builder) selfCoded(t types.Type) string {
+	if _, isPtr := t.Underlying().(*types.Pointer); isPtr {
+		return ""
+	}
+	if _, isIface := t.Underlying().(*types.Interface); isIface {
+		return ""
+	}
+	ms := types.NewMethodSet(types.NewPointer(t))
+	has := func(name, param, result string) bool {
+		sel := ms.Lookup(nil, name)
+		if sel == nil {
+			if sel = ms.Lookup(b.pkg.Types, name); sel == nil {
+				return false
+			}
+		}
+		sig, ok := sel.Type().(*types.Signature)
+		if !ok {
+			return false
+		}
+		str := func(tu *types.Tuple) string {
+			var parts []string
+			for i := 0; i < tu.Len(); i++ {
+				parts = append(parts, tu.At(i).Type().String())
+			}
+			return strings.Join(parts, ",")
+		}
+		return str(sig.Params()) == param && str(sig.Results()) == result
+	}
+	switch {
+	case has("EncodeMsgpack", "*github.com/vmihailenco/msgpack/v5.Encoder", "error") &&
+		has("DecodeMsgpack", "*github.com/vmihailenco/msgpack/v5.Decoder", "error"):
+		return KindCustom
+	case has("MarshalBinary", "", "[]byte,error") && has("UnmarshalBinary", "[]byte", "error"):
+		return KindBinary
+	case has("MarshalText", "", "[]byte,error") && has("UnmarshalText", "[]byte", "error"):
+		return KindText
+	}
+	return ""
 }
 
 // literal writes a struct type literal identical to st (tags aside).
@@ -418,6 +513,8 @@ func mangle(t types.Type, self *types.Package) string {
 		return "Map" + mangle(t.Key(), self) + mangle(t.Elem(), self)
 	case *types.Pointer:
 		return "Ptr" + mangle(t.Elem(), self)
+	case *types.Array:
+		return "Arr" + strconv.FormatInt(t.Len(), 10) + mangle(t.Elem(), self)
 	}
 	return "X"
 }

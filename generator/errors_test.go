@@ -37,7 +37,7 @@ type visitData struct {
 	Any    any
 	F      func()
 	U      unsafe.Pointer
-	Arr    [4]byte
+	Arr    [4]chan int
 	Anon   struct{ X int }
 	MK     map[float64]int
 	Cx     complex128
@@ -65,7 +65,7 @@ type notStruct int
 		`p.go:12:2: field Any has interface type any`,
 		`p.go:13:2: field F has type func()`,
 		`p.go:14:2: field U has type unsafe.Pointer`,
-		`p.go:15:2: field Arr has array type [4]byte`,
+		`p.go:15:2: field Arr has type chan int, which cannot be stored`,
 		`p.go:16:2: field Anon has an anonymous struct type`,
 		`p.go:17:2: field MK has map type map[float64]int: map keys must be strings or integers`,
 		`p.go:18:2: field Cx has type complex128`,
@@ -113,5 +113,68 @@ func TestTypeErrorsElsewhereDoNotStopGeneration(t *testing.T) {
 	files, err := generateSource(t, "package p\n\n//sessiongen:session\ntype visitData struct{ X int }\n\nvar _ = NewVisitManager\n")
 	if err != nil || len(files) != 1 {
 		t.Fatalf("files %d, err %v", len(files), err)
+	}
+}
+
+func TestRefusalsWithHelp(t *testing.T) {
+	src := `package p
+
+import "sync"
+
+type Base struct{ X int }
+
+type S struct{ N int }
+
+//sessiongen:session
+type visitData struct {
+	*Base
+	Mu    sync.Mutex
+	F     S      ` + "`session:\"f,flash\"`" + `
+	M     string ` + "`session:\"m,max=zero\"`" + `
+	Big   int    ` + "`session:\"big,max=9\"`" + `
+}
+`
+	_, err := generateSource(t, src)
+	for _, want := range []string{
+		"p.go:11:3: embedded field Base is a pointer: embed the struct by value",
+		"p.go:12:2: sync.Mutex has unexported fields, which would not be stored: it needs MarshalBinary",
+		"p.go:13:15: omitempty and flash need a zero test, which F of type S lacks",
+		"p.go:14:15: max=zero of M: max= takes a positive length",
+		"p.go:15:15: max= on Big of type int: it bounds strings, slices and maps only",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing error %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestSelfCodedAndPromotedFields(t *testing.T) {
+	src := `package p
+
+import "net/netip"
+
+type Meta struct{ Version int ` + "`session:\"ver\"`" + ` }
+
+//sessiongen:session
+type visitData struct {
+	Meta
+	Addr netip.Addr
+	ID16 [16]byte
+}
+`
+	files, err := generateSource(t, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(files[0].Src)
+	for _, want := range []string{
+		"func (s *Visit) Version() int",
+		`case "ver":`,
+		"runtime.EncodeBinary(enc, &s.data.Addr)",
+		"runtime.DecodeByteArray(dec, v[:])",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("generated code lacks %q", want)
+		}
 	}
 }

@@ -32,7 +32,8 @@ type Session struct {
 
 // Field is a stored field.
 type Field struct {
-	Name       string // Go name
+	Name       string // Go name, and the accessors' (UserID, SetUserID)
+	Path       string // selector from the struct: Name, or Base.Name for a promoted field
 	Key        string // wire key
 	Index      int    // bit index
 	Type       string // Go type expression
@@ -46,7 +47,9 @@ type Field struct {
 	// change, such as a login or a role).
 	Renew bool
 	// Max bounds len of a string, slice or map field (0: no bound).
-	Max   int
+	Max int
+	// Flash: a read-once field; PopName returns it and clears it.
+	Flash bool
 	Empty string // format with one %s: a boolean expression "x is empty"
 	Val   *Value
 }
@@ -88,13 +91,17 @@ const (
 	KindBytes   = "bytes"
 	KindTime    = "time"
 	KindCall    = "call"
+	KindCustom  = "custom" // msgpack.CustomEncoder and CustomDecoder
+	KindBinary  = "binary" // encoding.BinaryMarshaler and BinaryUnmarshaler
+	KindText    = "text"   // encoding.TextMarshaler and TextUnmarshaler
 )
 
 // Codec is a helper encode/decode pair for a composite type.
 type Codec struct {
 	Func   string // name suffix: enc<Func> and dec<Func>
 	Type   string // Go type expression
-	Kind   string // slice, map, ptr or struct
+	Kind   string // slice, map, ptr, struct, array or bytearray
+	Len    int64  // array length
 	Elem   *Value // slice, map and ptr elements
 	Key    *Value // map keys
 	Fields []*Field

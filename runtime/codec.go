@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"encoding"
 	"fmt"
 	"math"
 	"strconv"
@@ -162,3 +163,64 @@ const IntSize = strconv.IntSize
 // GeneratedCodeV1 is referred to by generated code, so that code generated
 // for an incompatible runtime fails to compile instead of misbehaving.
 const GeneratedCodeV1 = 1
+
+// EncodeBinary writes m's MarshalBinary as msgpack bin.
+func EncodeBinary(enc *msgpack.Encoder, m encoding.BinaryMarshaler) error {
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return enc.EncodeBytes(b)
+}
+
+// DecodeBinary reads msgpack bin into u's UnmarshalBinary.
+func DecodeBinary(dec *msgpack.Decoder, u encoding.BinaryUnmarshaler) error {
+	b, err := dec.DecodeBytes()
+	if err != nil {
+		return err
+	}
+	return u.UnmarshalBinary(b)
+}
+
+// EncodeText writes m's MarshalText as a msgpack string.
+func EncodeText(enc *msgpack.Encoder, m encoding.TextMarshaler) error {
+	b, err := m.MarshalText()
+	if err != nil {
+		return err
+	}
+	return enc.EncodeBytes(b)
+}
+
+// DecodeText reads a msgpack string (or bin) into u's UnmarshalText.
+func DecodeText(dec *msgpack.Decoder, u encoding.TextUnmarshaler) error {
+	b, err := dec.DecodeBytes()
+	if err != nil {
+		return err
+	}
+	return u.UnmarshalText(b)
+}
+
+// DecodeByteArray reads msgpack bin of exactly len(dst) bytes into dst.
+func DecodeByteArray(dec *msgpack.Decoder, dst []byte) error {
+	b, err := dec.DecodeBytes()
+	if err != nil {
+		return err
+	}
+	if len(b) != len(dst) {
+		return fmt.Errorf("%d bytes, want %d", len(b), len(dst))
+	}
+	copy(dst, b)
+	return nil
+}
+
+// DecodeArrayLen reads an array header that must announce exactly n elements.
+func DecodeArrayLen(dec *msgpack.Decoder, n int) error {
+	got, err := dec.DecodeArrayLen()
+	if err != nil {
+		return err
+	}
+	if got != n {
+		return fmt.Errorf("array of %d elements, want %d", got, n)
+	}
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -26,54 +27,64 @@ type All struct {
 // generate again if this fails to compile), and the runtime must be the
 // one this code was generated for.
 var _ = struct {
-	B      bool
-	I      int
-	I8     int8
-	I16    int16
-	I32    int32
-	I64    int64
-	U      uint
-	U8     uint8
-	U16    uint16
-	U32    uint32
-	U64    uint64
-	F32    float32
-	F64    float64
-	S      string
-	Raw    []byte
-	T      time.Time
-	D      time.Duration
-	Lvl    Level
-	N      Name
-	Fl     Flag
-	R      Ratio
-	Tok    Token
-	Strs   []string
-	Ints   []int64
-	Nested [][]string
-	M      map[string]int
-	MI     map[int64]string
-	MU     map[uint16]bool
-	MS     map[string][]Address
-	MN     map[Name]Level
-	P      *int
-	PA     *Address
-	A      Address
-	As     []Address
-	Tg     Tags
-	Sc     Scores
-	List   *Node
-	Omit   string
-	OmitS  []int
-	Skip   string
-	priv   int
+	B       bool
+	I       int
+	I8      int8
+	I16     int16
+	I32     int32
+	I64     int64
+	U       uint
+	U8      uint8
+	U16     uint16
+	U32     uint32
+	U64     uint64
+	F32     float32
+	F64     float64
+	S       string
+	Raw     []byte
+	T       time.Time
+	D       time.Duration
+	Lvl     Level
+	N       Name
+	Fl      Flag
+	R       Ratio
+	Tok     Token
+	Strs    []string
+	Ints    []int64
+	Nested  [][]string
+	M       map[string]int
+	MI      map[int64]string
+	MU      map[uint16]bool
+	MS      map[string][]Address
+	MN      map[Name]Level
+	P       *int
+	PA      *Address
+	A       Address
+	As      []Address
+	Tg      Tags
+	Sc      Scores
+	List    *Node
+	Omit    string
+	Token16 [16]byte
+	Grid    [2][3]int8
+	Addr    netip.Addr
+	PAddr   *netip.Addr
+	Addrs   []netip.Addr
+	Col     Color
+	Pt      Point
+	Pts     map[string]Point
+	Msg     string
+	Meta
+	OmitS []int
+	Skip  string
+	priv  int
 }(allData{})
 
 const _ = runtime.GeneratedCodeV1
 
 var allSchema = runtime.Schema{
 	Name: "All",
-	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "omits"},
+	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "ver", "Labels", "omits"},
 }
 
 type allContextKey struct{}
@@ -973,12 +984,254 @@ func (s *All) SetOmit(v string) {
 	s.rt.MarkDirty(37)
 }
 
+// Token16 returns the Token16 field (key "id").
+func (s *All) Token16() [16]byte {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Token16
+}
+
+// SetToken16 sets the Token16 field and marks it for saving.
+func (s *All) SetToken16(v [16]byte) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Token16 = v
+	s.rt.MarkDirty(38)
+}
+
+// Grid returns the Grid field (key "Grid").
+func (s *All) Grid() [2][3]int8 {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Grid
+}
+
+// SetGrid sets the Grid field and marks it for saving.
+func (s *All) SetGrid(v [2][3]int8) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Grid = v
+	s.rt.MarkDirty(39)
+}
+
+// Addr returns the Addr field (key "Addr"). Changes made in
+// place through the result are detected and saved.
+func (s *All) Addr() netip.Addr {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(40)
+	return s.data.Addr
+}
+
+// SetAddr sets the Addr field and marks it for saving.
+func (s *All) SetAddr(v netip.Addr) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Addr = v
+	s.rt.MarkDirty(40)
+}
+
+// UpdateAddr calls fn with the Addr field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdateAddr(fn func(*netip.Addr)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.Addr)
+	s.rt.MarkDirty(40)
+}
+
+// PAddr returns the PAddr field (key "PAddr"). Changes made in
+// place through the result are detected and saved.
+func (s *All) PAddr() *netip.Addr {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(41)
+	return s.data.PAddr
+}
+
+// SetPAddr sets the PAddr field and marks it for saving.
+func (s *All) SetPAddr(v *netip.Addr) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.PAddr = v
+	s.rt.MarkDirty(41)
+}
+
+// UpdatePAddr calls fn with the PAddr field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdatePAddr(fn func(**netip.Addr)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.PAddr)
+	s.rt.MarkDirty(41)
+}
+
+// Addrs returns the Addrs field (key "Addrs"). Changes made in
+// place through the result are detected and saved.
+func (s *All) Addrs() []netip.Addr {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(42)
+	return s.data.Addrs
+}
+
+// SetAddrs sets the Addrs field and marks it for saving.
+func (s *All) SetAddrs(v []netip.Addr) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Addrs = v
+	s.rt.MarkDirty(42)
+}
+
+// UpdateAddrs calls fn with the Addrs field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdateAddrs(fn func(*[]netip.Addr)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.Addrs)
+	s.rt.MarkDirty(42)
+}
+
+// Col returns the Col field (key "Col").
+func (s *All) Col() Color {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Col
+}
+
+// SetCol sets the Col field and marks it for saving.
+func (s *All) SetCol(v Color) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	if s.data.Col == v {
+		return
+	}
+	s.data.Col = v
+	s.rt.MarkDirty(43)
+}
+
+// Pt returns the Pt field (key "Pt").
+func (s *All) Pt() Point {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Pt
+}
+
+// SetPt sets the Pt field and marks it for saving.
+func (s *All) SetPt(v Point) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Pt = v
+	s.rt.MarkDirty(44)
+}
+
+// Pts returns the Pts field (key "Pts"). Changes made in
+// place through the result are detected and saved.
+func (s *All) Pts() map[string]Point {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(45)
+	return s.data.Pts
+}
+
+// SetPts sets the Pts field and marks it for saving.
+func (s *All) SetPts(v map[string]Point) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Pts = v
+	s.rt.MarkDirty(45)
+}
+
+// UpdatePts calls fn with the Pts field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdatePts(fn func(*map[string]Point)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.Pts)
+	s.rt.MarkDirty(45)
+}
+
+// Msg returns the Msg field (key "msg").
+func (s *All) Msg() string {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Msg
+}
+
+// SetMsg sets the Msg field and marks it for saving.
+func (s *All) SetMsg(v string) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	if s.data.Msg == v {
+		return
+	}
+	s.data.Msg = v
+	s.rt.MarkDirty(46)
+}
+
+// PopMsg returns the Msg field and clears it: a value to show
+// once, like a flash message.
+func (s *All) PopMsg() string {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	v := s.data.Msg
+	if v != "" {
+		s.data.Msg = allData{}.Msg
+		s.rt.MarkDirty(46)
+	}
+	return v
+}
+
+// Version returns the Version field (key "ver").
+func (s *All) Version() int {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	return s.data.Meta.Version
+}
+
+// SetVersion sets the Version field and marks it for saving.
+func (s *All) SetVersion(v int) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	if s.data.Meta.Version == v {
+		return
+	}
+	s.data.Meta.Version = v
+	s.rt.MarkDirty(47)
+}
+
+// Labels returns the Labels field (key "Labels"). Changes made in
+// place through the result are detected and saved.
+func (s *All) Labels() []string {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(48)
+	return s.data.Meta.Labels
+}
+
+// SetLabels sets the Labels field and marks it for saving.
+func (s *All) SetLabels(v []string) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Meta.Labels = v
+	s.rt.MarkDirty(48)
+}
+
+// UpdateLabels calls fn with the Labels field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdateLabels(fn func(*[]string)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.Meta.Labels)
+	s.rt.MarkDirty(48)
+}
+
 // OmitS returns the OmitS field (key "omits"). Changes made in
 // place through the result are detected and saved.
 func (s *All) OmitS() []int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
-	s.rt.MarkRead(38)
+	s.rt.MarkRead(49)
 	return s.data.OmitS
 }
 
@@ -987,7 +1240,7 @@ func (s *All) SetOmitS(v []int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.data.OmitS = v
-	s.rt.MarkDirty(38)
+	s.rt.MarkDirty(49)
 }
 
 // UpdateOmitS calls fn with the OmitS field to change it in place,
@@ -996,7 +1249,7 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	fn(&s.data.OmitS)
-	s.rt.MarkDirty(38)
+	s.rt.MarkDirty(49)
 }
 
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
@@ -1005,7 +1258,7 @@ func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if len(s.data.Omit) > 8 {
 		return fmt.Errorf("field Omit: length %d over max=8", len(s.data.Omit))
 	}
-	n := 39 + s.rt.UnknownLen()
+	n := 50 + s.rt.UnknownLen()
 	if s.data.Omit == "" {
 		n--
 	}
@@ -1245,6 +1498,72 @@ func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
 			return err
 		}
 	}
+	if err := enc.EncodeString("id"); err != nil {
+		return err
+	}
+	if err := encAllArr16Byte(enc, &s.data.Token16); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Grid"); err != nil {
+		return err
+	}
+	if err := encAllArr2Arr3Int8(enc, &s.data.Grid); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Addr"); err != nil {
+		return err
+	}
+	if err := runtime.EncodeBinary(enc, &s.data.Addr); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("PAddr"); err != nil {
+		return err
+	}
+	if err := encAllPtrnetip_Addr(enc, s.data.PAddr); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Addrs"); err != nil {
+		return err
+	}
+	if err := encAllSlicenetip_Addr(enc, s.data.Addrs); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Col"); err != nil {
+		return err
+	}
+	if err := runtime.EncodeText(enc, &s.data.Col); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Pt"); err != nil {
+		return err
+	}
+	if err := (&s.data.Pt).EncodeMsgpack(enc); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Pts"); err != nil {
+		return err
+	}
+	if err := encAllMapStringPoint(enc, s.data.Pts); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("msg"); err != nil {
+		return err
+	}
+	if err := enc.EncodeString(s.data.Msg); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("ver"); err != nil {
+		return err
+	}
+	if err := enc.EncodeInt(int64(s.data.Meta.Version)); err != nil {
+		return err
+	}
+	if err := enc.EncodeString("Labels"); err != nil {
+		return err
+	}
+	if err := encAllSliceString(enc, s.data.Meta.Labels); err != nil {
+		return err
+	}
 	if len(s.data.OmitS) != 0 {
 		if err := enc.EncodeString("omits"); err != nil {
 			return err
@@ -1362,6 +1681,28 @@ func (s *All) zeroField(key []byte) {
 		s.data.List = allData{}.List
 	case "omit":
 		s.data.Omit = allData{}.Omit
+	case "id":
+		s.data.Token16 = allData{}.Token16
+	case "Grid":
+		s.data.Grid = allData{}.Grid
+	case "Addr":
+		s.data.Addr = allData{}.Addr
+	case "PAddr":
+		s.data.PAddr = allData{}.PAddr
+	case "Addrs":
+		s.data.Addrs = allData{}.Addrs
+	case "Col":
+		s.data.Col = allData{}.Col
+	case "Pt":
+		s.data.Pt = allData{}.Pt
+	case "Pts":
+		s.data.Pts = allData{}.Pts
+	case "msg":
+		s.data.Msg = allData{}.Msg
+	case "ver":
+		s.data.Meta.Version = allData{}.Version
+	case "Labels":
+		s.data.Meta.Labels = allData{}.Labels
 	case "omits":
 		s.data.OmitS = allData{}.OmitS
 	}
@@ -1616,6 +1957,58 @@ func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
 		if len(s.data.Omit) > 8 {
 			return fmt.Errorf("length %d over max=8", len(s.data.Omit))
 		}
+	case "id":
+		if err := decAllArr16Byte(dec, &s.data.Token16); err != nil {
+			return err
+		}
+	case "Grid":
+		if err := decAllArr2Arr3Int8(dec, &s.data.Grid); err != nil {
+			return err
+		}
+	case "Addr":
+		if err := runtime.DecodeBinary(dec, &s.data.Addr); err != nil {
+			return err
+		}
+	case "PAddr":
+		if err := decAllPtrnetip_Addr(dec, &s.data.PAddr); err != nil {
+			return err
+		}
+	case "Addrs":
+		if err := decAllSlicenetip_Addr(dec, &s.data.Addrs); err != nil {
+			return err
+		}
+	case "Col":
+		if err := runtime.DecodeText(dec, &s.data.Col); err != nil {
+			return err
+		}
+	case "Pt":
+		if err := (&s.data.Pt).DecodeMsgpack(dec); err != nil {
+			return err
+		}
+	case "Pts":
+		if err := decAllMapStringPoint(dec, &s.data.Pts); err != nil {
+			return err
+		}
+	case "msg":
+		{
+			x, err := dec.DecodeString()
+			if err != nil {
+				return err
+			}
+			s.data.Msg = x
+		}
+	case "ver":
+		{
+			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			if err != nil {
+				return err
+			}
+			s.data.Meta.Version = int(x)
+		}
+	case "Labels":
+		if err := decAllSliceString(dec, &s.data.Meta.Labels); err != nil {
+			return err
+		}
 	case "omits":
 		if err := decAllSliceInt(dec, &s.data.OmitS); err != nil {
 			return err
@@ -1693,6 +2086,66 @@ func decAllAddress(dec *msgpack.Decoder, v *Address) error {
 			if err := dec.Skip(); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+func encAllArr16Byte(enc *msgpack.Encoder, v *[16]byte) error {
+	return enc.EncodeBytes(v[:])
+}
+
+func decAllArr16Byte(dec *msgpack.Decoder, v *[16]byte) error {
+	return runtime.DecodeByteArray(dec, v[:])
+}
+
+func encAllArr2Arr3Int8(enc *msgpack.Encoder, v *[2][3]int8) error {
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := encAllArr3Int8(enc, &v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllArr2Arr3Int8(dec *msgpack.Decoder, v *[2][3]int8) error {
+	if err := runtime.DecodeArrayLen(dec, len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := decAllArr3Int8(dec, &v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func encAllArr3Int8(enc *msgpack.Encoder, v *[3]int8) error {
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := enc.EncodeInt(int64(v[i])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllArr3Int8(dec *msgpack.Decoder, v *[3]int8) error {
+	if err := runtime.DecodeArrayLen(dec, len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		{
+			x, err := runtime.DecodeInt(dec, 8)
+			if err != nil {
+				return err
+			}
+			v[i] = int8(x)
 		}
 	}
 	return nil
@@ -1862,6 +2315,59 @@ func decAllMapStringInt(dec *msgpack.Decoder, p *map[string]int) error {
 				return err
 			}
 			e = int(x)
+		}
+		v[k] = e
+	}
+	*p = v
+	return nil
+}
+
+// encAllMapStringPoint writes the keys in order, so that an unchanged map always
+// encodes to the same bytes.
+func encAllMapStringPoint(enc *msgpack.Encoder, v map[string]Point) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeMapLen(len(v)); err != nil {
+		return err
+	}
+	var buf [16]string
+	keys := buf[:0]
+	for k := range v {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		e := v[k]
+		if err := (&e).EncodeMsgpack(enc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllMapStringPoint(dec *msgpack.Decoder, p *map[string]Point) error {
+	n, err := runtime.DecodeLen(dec, true)
+	if err != nil || n < 0 {
+		*p = nil
+		return err
+	}
+	v := make(map[string]Point, n)
+	for ; n > 0; n-- {
+		var k string
+		{
+			x, err := dec.DecodeString()
+			if err != nil {
+				return err
+			}
+			k = x
+		}
+		var e Point
+		if err := (&e).DecodeMsgpack(dec); err != nil {
+			return err
 		}
 		v[k] = e
 	}
@@ -2096,6 +2602,26 @@ func decAllPtrNode(dec *msgpack.Decoder, p **Node) error {
 	return nil
 }
 
+func encAllPtrnetip_Addr(enc *msgpack.Encoder, v *netip.Addr) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	return runtime.EncodeBinary(enc, v)
+}
+
+func decAllPtrnetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
+	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+		*p = nil
+		return err
+	}
+	v := new(netip.Addr)
+	if err := runtime.DecodeBinary(dec, v); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 // encAllScores writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
 func encAllScores(enc *msgpack.Encoder, v Scores) error {
@@ -2320,6 +2846,37 @@ func decAllSliceString(dec *msgpack.Decoder, p *[]string) error {
 	return nil
 }
 
+func encAllSlicenetip_Addr(enc *msgpack.Encoder, v []netip.Addr) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := runtime.EncodeBinary(enc, &v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllSlicenetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
+	n, err := runtime.DecodeLen(dec, false)
+	if err != nil || n < 0 {
+		*p = nil
+		return err
+	}
+	v := make([]netip.Addr, n)
+	for i := range v {
+		if err := runtime.DecodeBinary(dec, &v[i]); err != nil {
+			return err
+		}
+	}
+	*p = v
+	return nil
+}
+
 func encAllTags(enc *msgpack.Encoder, v Tags) error {
 	if v == nil {
 		return enc.EncodeNil()
@@ -2364,6 +2921,10 @@ var (
 		Tags   []string
 		note   string
 	}(Address{})
+	_ = struct {
+		Version int
+		Labels  []string
+	}(Meta{})
 	_ = struct {
 		Value int
 		Next  *Node

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +12,11 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/vmihailenco/msgpack/v5"
+)
+
+var (
+	addr  = netip.MustParseAddr("192.0.2.7")
+	addr6 = netip.MustParseAddr("2001:db8::1")
 )
 
 func full() allData {
@@ -30,6 +36,11 @@ func full() allData {
 		Tg: Tags{"t1"}, Sc: Scores{"s": 3},
 		List: &Node{Value: 1, Next: &Node{Value: 2}},
 		Omit: "o", OmitS: []int{1},
+		Token16: [16]byte{1, 2, 3, 15: 16}, Grid: [2][3]int8{{1, 2, 3}, {-1, -2, -3}},
+		Addr: addr, PAddr: &addr6, Addrs: []netip.Addr{addr, addr6},
+		Col: 2, Pt: Point{3, 4}, Pts: map[string]Point{"a": {5, 6}},
+		Msg:  "once",
+		Meta: Meta{Version: 3, Labels: []string{"x"}},
 	}
 }
 
@@ -197,7 +208,7 @@ func TestGoldenBytes(t *testing.T) { // E8
 	s := &All{data: allData{B: true, I8: -3, S: "hi", Strs: []string{"a"}, M: map[string]int{"b": 2, "a": 1}, Omit: "o"}}
 	got := encode(t, s)
 	var want bytes.Buffer
-	want.Write([]byte{0xde, 0x00, 38}) // map16: 39 stored fields, less omits (empty, omitempty)
+	want.Write([]byte{0xde, 0x00, 49}) // map16: 50 stored fields, less omits (empty, omitempty)
 	want.Write([]byte{0xa1, 'B', 0xc3})
 	want.Write([]byte{0xa1, 'I', 0x00})
 	want.Write([]byte{0xa2, 'I', '8', 0xfd})
@@ -234,5 +245,32 @@ func TestMaxLengthIsEnforcedBothWays(t *testing.T) { // E2: per-field bounds fro
 	b, _ = msgpack.Marshal(map[string]any{"omit": "12345678"})
 	if err := new(All).DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(b))); err != nil {
 		t.Fatalf("decoding 8 bytes: %v", err)
+	}
+}
+
+func TestPopReadsOnce(t *testing.T) {
+	s := &All{data: allData{Msg: "saved"}}
+	if got := s.PopMsg(); got != "saved" {
+		t.Fatalf("first PopMsg = %q", got)
+	}
+	if got := s.PopMsg(); got != "" {
+		t.Fatalf("second PopMsg = %q, want empty", got)
+	}
+}
+
+func TestPromotedFieldsHaveTheirOwnKeys(t *testing.T) {
+	s := &All{data: full()}
+	if s.Version() != 3 || len(s.Labels()) != 1 {
+		t.Fatalf("promoted accessors: %d %v", s.Version(), s.Labels())
+	}
+	var m map[string]msgpack.RawMessage
+	if err := msgpack.Unmarshal(encode(t, s), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["ver"] == nil || m["Labels"] == nil || m["Meta"] != nil {
+		t.Fatalf("keys ver=%x Labels=%x Meta=%x: want the promoted fields under their own keys", m["ver"], m["Labels"], m["Meta"])
+	}
+	if green, _ := msgpack.Marshal([]byte("green")); !bytes.Equal(m["Col"], green) {
+		t.Fatalf("a TextMarshaler field is stored as %x, want %x", m["Col"], green)
 	}
 }
