@@ -250,6 +250,8 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 		return nil, false
 	}
 	f.Type = types.TypeString(t, b.imp.qualifier)
+	f.Wire = b.wire(t, map[types.Type]bool{})
+	f.pos = v.Pos()
 	f.Ref = isRef(t)
 	if bt, ok := t.Underlying().(*types.Basic); ok && bt.Info()&(types.IsBoolean|types.IsNumeric|types.IsString) != 0 {
 		f.Comparable = true

@@ -22,6 +22,10 @@ type Config struct {
 	Output string
 	// Tags are build tags to load the package with.
 	Tags []string
+	// Check compares each struct with the schema recorded in its
+	// generated file instead of generating: changes that would make live
+	// sessions lose or misread stored values are errors.
+	Check bool
 }
 
 // File is a generated file.
@@ -50,6 +54,16 @@ func Generate(cfg Config) ([]File, error) {
 	models := build(pkg, targets, cfg.Output, e)
 	if err := e.err(); err != nil {
 		return nil, err
+	}
+	if cfg.Check {
+		for _, m := range models {
+			for _, s := range m.Sessions {
+				if err := checkSchema(m.Path, s, e); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return nil, e.err()
 	}
 	files := make([]File, 0, len(models))
 	for _, m := range models {

@@ -2,6 +2,7 @@ package generator
 
 import (
 	"fmt"
+	"go/token"
 	"io"
 	"strings"
 )
@@ -50,7 +51,10 @@ type Field struct {
 	Max int
 	// Flash: a read-once field; PopName returns it and clears it.
 	Flash bool
-	Empty string // format with one %s: a boolean expression "x is empty"
+	// Wire is the field's stored shape, recorded for sessiongen -check.
+	Wire  string
+	pos   token.Pos // for -check's errors
+	Empty string    // format with one %s: a boolean expression "x is empty"
 	Val   *Value
 }
 

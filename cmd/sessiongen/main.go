@@ -32,6 +32,11 @@
 //	-type T,U   also generate for these structs, annotated or not
 //	-output F   write every session to file F (default: <name>_session.go each)
 //	-tags T,U   build tags to load the package with
+//	-check      compare the structs with the schema recorded in their
+//	            generated files and fail, naming the field, on a change that
+//	            would make live sessions lose or misread stored values (a
+//	            key's type changed incompatibly, a key reused); write nothing.
+//	            Run it in CI before go generate.
 //	-version    print the version and exit
 //
 // The directive takes one argument, name=X, the generated type's name.
@@ -78,6 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		types   = fs.String("type", "", "comma-separated `names` of structs to generate for, annotated or not")
 		output  = fs.String("output", "", "`file` to write every session to (default: <name>_session.go each)")
 		tags    = fs.String("tags", "", "comma-separated build `tags`")
+		check   = fs.Bool("check", false, "compare the structs with the schema recorded in their generated files, and fail on changes that would lose stored data; write nothing")
 		version = fs.Bool("version", false, "print the version and exit")
 	)
 	fs.Usage = func() {
@@ -99,9 +105,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg := generator.Config{Dir: fs.Arg(0), Types: split(*types), Output: *output, Tags: split(*tags)}
+	cfg := generator.Config{Dir: fs.Arg(0), Types: split(*types), Output: *output, Tags: split(*tags), Check: *check}
 	files, err := generator.Generate(cfg)
-	if err == nil {
+	if err == nil && !*check {
 		err = generator.Write(files)
 	}
 	if err != nil {

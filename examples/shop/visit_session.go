@@ -36,6 +36,14 @@ var visitSchema = runtime.Schema{
 	Keys: []string{"email", "cart", "flash"},
 }
 
+// What Visit stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Visit
+//	email	string	Email
+//	cart	[]{qty:int,sku:string}	Cart
+//	flash	string	Flash
+
 type visitContextKey struct{}
 
 // VisitManager serves Visit sessions.

@@ -52,6 +52,29 @@ var countersSchema = runtime.Schema{
 	ConflictError: []string{"bal"},
 }
 
+// What Counters stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Counters
+//	C0	int	C0
+//	C1	int	C1
+//	C2	int	C2
+//	C3	int	C3
+//	C4	int	C4
+//	C5	int	C5
+//	C6	int	C6
+//	C7	int	C7
+//	C8	int	C8
+//	C9	int	C9
+//	C10	int	C10
+//	C11	int	C11
+//	C12	int	C12
+//	C13	int	C13
+//	C14	int	C14
+//	C15	int	C15
+//	bal	int64	Balance
+//	Note	string	Note
+
 type countersContextKey struct{}
 
 // CountersManager serves Counters sessions.

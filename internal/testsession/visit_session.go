@@ -45,6 +45,21 @@ var visitSchema = runtime.Schema{
 	Keys: []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in", "n"},
 }
 
+// What Visit stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Visit
+//	uid	int64	UserID
+//	email	string	Email
+//	roles	[]string	Roles
+//	csrf	string	CSRFToken
+//	flash	string	Flash
+//	cart	[]{price:int64,qty:int,sku:string}	Cart
+//	seen	time	LastSeen
+//	prefs	map[string]string	Prefs
+//	in	bool	LoggedIn
+//	n	int	Counter
+
 type visitContextKey struct{}
 
 // VisitManager serves Visit sessions.

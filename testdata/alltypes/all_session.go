@@ -87,6 +87,61 @@ var allSchema = runtime.Schema{
 	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "ver", "Labels", "omits"},
 }
 
+// What All stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema All
+//	B	bool	B
+//	I	int	I
+//	I8	int8	I8
+//	I16	int16	I16
+//	I32	int32	I32
+//	I64	int64	I64
+//	U	uint	U
+//	U8	uint8	U8
+//	U16	uint16	U16
+//	U32	uint32	U32
+//	U64	uint64	U64
+//	F32	float32	F32
+//	F64	float64	F64
+//	S	string	S
+//	Raw	bytes	Raw
+//	T	time	T
+//	D	int64	D
+//	Lvl	int8	Lvl
+//	N	string	N
+//	Fl	bool	Fl
+//	R	float32	R
+//	Tok	bytes	Tok
+//	Strs	[]string	Strs
+//	Ints	[]int64	Ints
+//	Nested	[][]string	Nested
+//	M	map[string]int	M
+//	MI	map[int64]string	MI
+//	MU	map[uint16]bool	MU
+//	MS	map[string][]{Tags:[]string,street:string,zip:string}	MS
+//	MN	map[string]int8	MN
+//	P	*int	P
+//	PA	*{Tags:[]string,street:string,zip:string}	PA
+//	A	{Tags:[]string,street:string,zip:string}	A
+//	As	[]{Tags:[]string,street:string,zip:string}	As
+//	Tg	[]string	Tg
+//	Sc	map[string]int	Sc
+//	List	*{Next:*recursive:github.com/sessiongen/sessiongen/testdata/alltypes.Node,Value:int}	List
+//	omit	string	Omit
+//	id	[16]byte	Token16
+//	Grid	[2][3]int8	Grid
+//	Addr	binary:net/netip.Addr	Addr
+//	PAddr	*binary:net/netip.Addr	PAddr
+//	Addrs	[]binary:net/netip.Addr	Addrs
+//	Col	text:github.com/sessiongen/sessiongen/testdata/alltypes.Color	Col
+//	Pt	custom:github.com/sessiongen/sessiongen/testdata/alltypes.Point	Pt
+//	Pts	map[string]custom:github.com/sessiongen/sessiongen/testdata/alltypes.Point	Pts
+//	msg	string	Msg
+//	ver	int	Version
+//	Labels	[]string	Labels
+//	omits	[]int	OmitS
+
 type allContextKey struct{}
 
 // AllManager serves All sessions.

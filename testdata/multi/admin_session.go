@@ -36,6 +36,13 @@ var adminSchema = sgruntime.Schema{
 	ConflictError: []string{"lvl"},
 }
 
+// What Admin stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Admin
+//	user	string	User
+//	lvl	int	Level
+
 type adminContextKey struct{}
 
 // AdminManager serves Admin sessions.

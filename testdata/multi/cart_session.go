@@ -36,6 +36,13 @@ var cartSchema = sgruntime.Schema{
 	Keys: []string{"lines", "total"},
 }
 
+// What Cart stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Cart
+//	lines	[]{price:int64,sku:string}	Lines
+//	total	int64	Total
+
 type cartContextKey struct{}
 
 // CartManager serves Cart sessions.

@@ -38,6 +38,16 @@ var profileSchema = runtime.Schema{
 	Keys: []string{"name", "age", "legacy", "nick", "score"},
 }
 
+// What Profile stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Profile
+//	name	string	Name
+//	age	int	Age
+//	legacy	string	Legacy
+//	nick	string	Nick
+//	score	string	Score
+
 type profileContextKey struct{}
 
 // ProfileManager serves Profile sessions.

@@ -38,6 +38,16 @@ var profileSchema = runtime.Schema{
 	Keys: []string{"name", "age", "nick", "score", "email"},
 }
 
+// What Profile stores, key by key, as sessiongen -check compares it with
+// the struct before a deploy: key, wire type, field.
+//
+//sessiongen:schema Profile
+//	name	string	Name
+//	age	int	Age
+//	nick	string	Nickname
+//	score	int	Score
+//	email	string	Email
+
 type profileContextKey struct{}
 
 // ProfileManager serves Profile sessions.
