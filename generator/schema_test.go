@@ -22,7 +22,7 @@ func TestCompatible(t *testing.T) {
 		{"[]string", "[]int", false},
 		{"map[string]int8", "map[string]int64", true},
 		{"map[string]string", "map[int64]string", false},
-		{"{a:int,b:string}", "{a:int,c:bool}", true},   // field removed, one added
+		{"{a:int,b:string}", "{a:int,c:bool}", true}, // field removed, one added
 		{"{a:int,b:string}", "{a:string,b:string}", false},
 		{"[]{a:[]int,b:{c:int}}", "[]{a:[]int64,b:{c:int}}", true},
 		{"[]{a:[]int,b:{c:int}}", "[]{a:[]int,b:{c:string}}", false},
