@@ -504,7 +504,7 @@ func mangle(t types.Type, self *types.Package) string {
 	switch t := types.Unalias(t).(type) {
 	case *types.Named:
 		if p := t.Obj().Pkg(); p != nil && p != self {
-			return p.Name() + "_" + t.Obj().Name()
+			return upperFirst(p.Name()) + "_" + t.Obj().Name()
 		}
 		return upperFirst(t.Obj().Name())
 	case *types.Basic:

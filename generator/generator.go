@@ -45,6 +45,11 @@ func Generate(cfg Config) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return generate(pkg, cfg)
+}
+
+// generate is Generate after loading: find, build, render, format.
+func generate(pkg *packages.Package, cfg Config) ([]File, error) {
 	e := &errs{fset: pkg.Fset}
 	targets := find(pkg, cfg.Types, e)
 	typeErrorsIn(pkg, targets, e)

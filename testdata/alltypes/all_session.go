@@ -1574,13 +1574,13 @@ func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeString("PAddr"); err != nil {
 		return err
 	}
-	if err := encAllPtrnetip_Addr(enc, s.data.PAddr); err != nil {
+	if err := encAllPtrNetip_Addr(enc, s.data.PAddr); err != nil {
 		return err
 	}
 	if err := enc.EncodeString("Addrs"); err != nil {
 		return err
 	}
-	if err := encAllSlicenetip_Addr(enc, s.data.Addrs); err != nil {
+	if err := encAllSliceNetip_Addr(enc, s.data.Addrs); err != nil {
 		return err
 	}
 	if err := enc.EncodeString("Col"); err != nil {
@@ -2025,11 +2025,11 @@ func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
 			return err
 		}
 	case "PAddr":
-		if err := decAllPtrnetip_Addr(dec, &s.data.PAddr); err != nil {
+		if err := decAllPtrNetip_Addr(dec, &s.data.PAddr); err != nil {
 			return err
 		}
 	case "Addrs":
-		if err := decAllSlicenetip_Addr(dec, &s.data.Addrs); err != nil {
+		if err := decAllSliceNetip_Addr(dec, &s.data.Addrs); err != nil {
 			return err
 		}
 	case "Col":
@@ -2637,6 +2637,26 @@ func decAllPtrInt(dec *msgpack.Decoder, p **int) error {
 	return nil
 }
 
+func encAllPtrNetip_Addr(enc *msgpack.Encoder, v *netip.Addr) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	return runtime.EncodeBinary(enc, v)
+}
+
+func decAllPtrNetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
+	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+		*p = nil
+		return err
+	}
+	v := new(netip.Addr)
+	if err := runtime.DecodeBinary(dec, v); err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
 func encAllPtrNode(enc *msgpack.Encoder, v *Node) error {
 	if v == nil {
 		return enc.EncodeNil()
@@ -2651,26 +2671,6 @@ func decAllPtrNode(dec *msgpack.Decoder, p **Node) error {
 	}
 	v := new(Node)
 	if err := decAllNode(dec, v); err != nil {
-		return err
-	}
-	*p = v
-	return nil
-}
-
-func encAllPtrnetip_Addr(enc *msgpack.Encoder, v *netip.Addr) error {
-	if v == nil {
-		return enc.EncodeNil()
-	}
-	return runtime.EncodeBinary(enc, v)
-}
-
-func decAllPtrnetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
-	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
-		*p = nil
-		return err
-	}
-	v := new(netip.Addr)
-	if err := runtime.DecodeBinary(dec, v); err != nil {
 		return err
 	}
 	*p = v
@@ -2835,6 +2835,37 @@ func decAllSliceInt64(dec *msgpack.Decoder, p *[]int64) error {
 	return nil
 }
 
+func encAllSliceNetip_Addr(enc *msgpack.Encoder, v []netip.Addr) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := runtime.EncodeBinary(enc, &v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllSliceNetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
+	n, err := runtime.DecodeLen(dec, false)
+	if err != nil || n < 0 {
+		*p = nil
+		return err
+	}
+	v := make([]netip.Addr, n)
+	for i := range v {
+		if err := runtime.DecodeBinary(dec, &v[i]); err != nil {
+			return err
+		}
+	}
+	*p = v
+	return nil
+}
+
 func encAllSliceSliceString(enc *msgpack.Encoder, v [][]string) error {
 	if v == nil {
 		return enc.EncodeNil()
@@ -2895,37 +2926,6 @@ func decAllSliceString(dec *msgpack.Decoder, p *[]string) error {
 				return err
 			}
 			v[i] = x
-		}
-	}
-	*p = v
-	return nil
-}
-
-func encAllSlicenetip_Addr(enc *msgpack.Encoder, v []netip.Addr) error {
-	if v == nil {
-		return enc.EncodeNil()
-	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
-	for i := range v {
-		if err := runtime.EncodeBinary(enc, &v[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decAllSlicenetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
-	n, err := runtime.DecodeLen(dec, false)
-	if err != nil || n < 0 {
-		*p = nil
-		return err
-	}
-	v := make([]netip.Addr, n)
-	for i := range v {
-		if err := runtime.DecodeBinary(dec, &v[i]); err != nil {
-			return err
 		}
 	}
 	*p = v

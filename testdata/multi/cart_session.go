@@ -177,7 +177,7 @@ func (s *Cart) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeString("lines"); err != nil {
 		return err
 	}
-	if err := encCartSliceother_Line(enc, s.data.Lines); err != nil {
+	if err := encCartSliceOther_Line(enc, s.data.Lines); err != nil {
 		return err
 	}
 	if err := enc.EncodeString("total"); err != nil {
@@ -229,7 +229,7 @@ func (s *Cart) zeroField(key []byte) {
 func (s *Cart) decodeField(dec *msgpack.Decoder, key []byte) error {
 	switch string(key) {
 	case "lines":
-		if err := decCartSliceother_Line(dec, &s.data.Lines); err != nil {
+		if err := decCartSliceOther_Line(dec, &s.data.Lines); err != nil {
 			return err
 		}
 	case "total":
@@ -246,38 +246,7 @@ func (s *Cart) decodeField(dec *msgpack.Decoder, key []byte) error {
 	return nil
 }
 
-func encCartSliceother_Line(enc *msgpack.Encoder, v []other.Line) error {
-	if v == nil {
-		return enc.EncodeNil()
-	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
-	for i := range v {
-		if err := encCartother_Line(enc, &v[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func decCartSliceother_Line(dec *msgpack.Decoder, p *[]other.Line) error {
-	n, err := sgruntime.DecodeLen(dec, false)
-	if err != nil || n < 0 {
-		*p = nil
-		return err
-	}
-	v := make([]other.Line, n)
-	for i := range v {
-		if err := decCartother_Line(dec, &v[i]); err != nil {
-			return err
-		}
-	}
-	*p = v
-	return nil
-}
-
-func encCartother_Line(enc *msgpack.Encoder, v *other.Line) error {
+func encCartOther_Line(enc *msgpack.Encoder, v *other.Line) error {
 	n := 2
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err
@@ -297,7 +266,7 @@ func encCartother_Line(enc *msgpack.Encoder, v *other.Line) error {
 	return nil
 }
 
-func decCartother_Line(dec *msgpack.Decoder, v *other.Line) error {
+func decCartOther_Line(dec *msgpack.Decoder, v *other.Line) error {
 	*v = other.Line{}
 	n, err := sgruntime.DecodeLen(dec, true)
 	if err != nil {
@@ -331,6 +300,37 @@ func decCartother_Line(dec *msgpack.Decoder, v *other.Line) error {
 			}
 		}
 	}
+	return nil
+}
+
+func encCartSliceOther_Line(enc *msgpack.Encoder, v []other.Line) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := encCartOther_Line(enc, &v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decCartSliceOther_Line(dec *msgpack.Decoder, p *[]other.Line) error {
+	n, err := sgruntime.DecodeLen(dec, false)
+	if err != nil || n < 0 {
+		*p = nil
+		return err
+	}
+	v := make([]other.Line, n)
+	for i := range v {
+		if err := decCartOther_Line(dec, &v[i]); err != nil {
+			return err
+		}
+	}
+	*p = v
 	return nil
 }
 
