@@ -304,6 +304,9 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 			v.Kind = KindFloat64
 		case k == types.String:
 			v.Kind = KindString
+		case k == types.Invalid:
+			b.e.at(pos, "field %s has type %s, which does not type-check (a struct that contains itself without a pointer is one such type): fix the type first; go vet shows why", field, typ)
+			return nil
 		default:
 			b.e.at(pos, "field %s has type %s, which cannot be stored: use an integer, float, string or bool type", field, typ)
 			return nil
@@ -326,6 +329,10 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 	case *types.Struct:
 		if !named {
 			b.e.at(pos, "field %s has an anonymous struct type: declare a named struct type for it", field)
+			return nil
+		}
+		if containsItself(t, u, map[types.Type]bool{}) {
+			b.e.at(pos, "field %s has type %s, which contains itself without a pointer: its values would be infinite; make the inner field a pointer (*%s)", field, typ, typ)
 			return nil
 		}
 		return b.helper(t, "struct", pos, field)
@@ -526,6 +533,32 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// containsItself reports whether the struct type self holds a value of
+// itself, directly or through arrays and other structs (not through
+// pointers, slices or maps, which break the cycle).
+func containsItself(self types.Type, st *types.Struct, seen map[types.Type]bool) bool {
+	for i := 0; i < st.NumFields(); i++ {
+		t := types.Unalias(st.Field(i).Type())
+		for {
+			a, ok := t.Underlying().(*types.Array)
+			if !ok {
+				break
+			}
+			t = types.Unalias(a.Elem())
+		}
+		if types.Identical(t, self) {
+			return true
+		}
+		if inner, ok := t.Underlying().(*types.Struct); ok && !seen[t] {
+			seen[t] = true
+			if containsItself(self, inner, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isTime(t types.Type) bool {

@@ -178,3 +178,37 @@ type visitData struct {
 		}
 	}
 }
+
+func TestRecursiveAndGenericTypes(t *testing.T) {
+	src := `package p
+
+type Bad struct{ B Bad }
+
+type Tree []Tree
+
+type Pair[T any] struct{ A, B T }
+
+//sessiongen:session name=Visit
+type visitData struct {
+	X Bad
+	T Tree
+	P Pair[int]
+}
+
+//sessiongen:session name=Gen
+type genData[T any] struct{ V T }
+`
+	_, err := generateSource(t, src)
+	for _, want := range []string{
+		"p.go:11:2: field X has type Bad, which does not type-check",
+		"p.go:13:2: field P has generic type Pair[int]: instantiated generic types are not supported yet",
+		"p.go:16:1: genData is generic",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "field T") {
+		t.Errorf("the recursive slice type Tree was refused: %v", err)
+	}
+}

@@ -53,8 +53,12 @@ func find(pkg *packages.Package, typeNames []string, e *errs) []*target {
 					parseArgs(t, dir, args, e) // on error, go on: the fields may hold more
 				}
 				st, isStruct := ts.Type.(*ast.StructType)
-				if !isStruct || ts.TypeParams != nil {
-					e.at(t.pos, "%s is not a struct type: //sessiongen:session goes on a non-generic struct", ts.Name.Name)
+				switch {
+				case !isStruct:
+					e.at(t.pos, "%s is not a struct type: //sessiongen:session goes on a struct", ts.Name.Name)
+					continue
+				case ts.TypeParams != nil:
+					e.at(t.pos, "%s is generic: //sessiongen:session goes on a struct with concrete field types", ts.Name.Name)
 					continue
 				}
 				t.st = st

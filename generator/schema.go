@@ -35,6 +35,10 @@ func (b *builder) wire(t types.Type, seen map[types.Type]bool) string {
 	if seen[t] {
 		return "recursive:" + types.TypeString(t, func(p *types.Package) string { return p.Path() })
 	}
+	if _, named := t.(*types.Named); named {
+		seen[t] = true
+		defer delete(seen, t)
+	}
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
 		switch u.Kind() {
@@ -56,8 +60,6 @@ func (b *builder) wire(t types.Type, seen map[types.Type]bool) string {
 	case *types.Pointer:
 		return "*" + b.wire(u.Elem(), seen)
 	case *types.Struct:
-		seen[t] = true
-		defer delete(seen, t)
 		var parts []string
 		for _, f := range b.collectQuiet(u) {
 			parts = append(parts, f.Key+":"+b.wire(f.t, seen))

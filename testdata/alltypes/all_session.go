@@ -74,6 +74,7 @@ var _ = struct {
 	Pt      Point
 	Pts     map[string]Point
 	Msg     string
+	Tr      Tree
 	Meta
 	OmitS []int
 	Skip  string
@@ -84,7 +85,7 @@ const _ = runtime.GeneratedCodeV1
 
 var allSchema = runtime.Schema{
 	Name: "All",
-	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "ver", "Labels", "omits"},
+	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
 }
 
 // What All stores, key by key, as sessiongen -check compares it with
@@ -138,6 +139,7 @@ var allSchema = runtime.Schema{
 //	Pt	custom:github.com/sessiongen/sessiongen/testdata/alltypes.Point	Pt
 //	Pts	map[string]custom:github.com/sessiongen/sessiongen/testdata/alltypes.Point	Pts
 //	msg	string	Msg
+//	Tr	[]recursive:github.com/sessiongen/sessiongen/testdata/alltypes.Tree	Tr
 //	ver	int	Version
 //	Labels	[]string	Labels
 //	omits	[]int	OmitS
@@ -1237,6 +1239,32 @@ func (s *All) PopMsg() string {
 	return v
 }
 
+// Tr returns the Tr field (key "Tr"). Changes made in
+// place through the result are detected and saved.
+func (s *All) Tr() Tree {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.MarkRead(47)
+	return s.data.Tr
+}
+
+// SetTr sets the Tr field and marks it for saving.
+func (s *All) SetTr(v Tree) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.data.Tr = v
+	s.rt.MarkDirty(47)
+}
+
+// UpdateTr calls fn with the Tr field to change it in place,
+// and marks it for saving. fn must not call methods of the session.
+func (s *All) UpdateTr(fn func(*Tree)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	fn(&s.data.Tr)
+	s.rt.MarkDirty(47)
+}
+
 // Version returns the Version field (key "ver").
 func (s *All) Version() int {
 	s.rt.Lock()
@@ -1252,7 +1280,7 @@ func (s *All) SetVersion(v int) {
 		return
 	}
 	s.data.Meta.Version = v
-	s.rt.MarkDirty(47)
+	s.rt.MarkDirty(48)
 }
 
 // Labels returns the Labels field (key "Labels"). Changes made in
@@ -1260,7 +1288,7 @@ func (s *All) SetVersion(v int) {
 func (s *All) Labels() []string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
-	s.rt.MarkRead(48)
+	s.rt.MarkRead(49)
 	return s.data.Meta.Labels
 }
 
@@ -1269,7 +1297,7 @@ func (s *All) SetLabels(v []string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.data.Meta.Labels = v
-	s.rt.MarkDirty(48)
+	s.rt.MarkDirty(49)
 }
 
 // UpdateLabels calls fn with the Labels field to change it in place,
@@ -1278,7 +1306,7 @@ func (s *All) UpdateLabels(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	fn(&s.data.Meta.Labels)
-	s.rt.MarkDirty(48)
+	s.rt.MarkDirty(49)
 }
 
 // OmitS returns the OmitS field (key "omits"). Changes made in
@@ -1286,7 +1314,7 @@ func (s *All) UpdateLabels(fn func(*[]string)) {
 func (s *All) OmitS() []int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
-	s.rt.MarkRead(49)
+	s.rt.MarkRead(50)
 	return s.data.OmitS
 }
 
@@ -1295,7 +1323,7 @@ func (s *All) SetOmitS(v []int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.data.OmitS = v
-	s.rt.MarkDirty(49)
+	s.rt.MarkDirty(50)
 }
 
 // UpdateOmitS calls fn with the OmitS field to change it in place,
@@ -1304,7 +1332,7 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	fn(&s.data.OmitS)
-	s.rt.MarkDirty(49)
+	s.rt.MarkDirty(50)
 }
 
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
@@ -1313,7 +1341,7 @@ func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if len(s.data.Omit) > 8 {
 		return fmt.Errorf("field Omit: length %d over max=8", len(s.data.Omit))
 	}
-	n := 50 + s.rt.UnknownLen()
+	n := 51 + s.rt.UnknownLen()
 	if s.data.Omit == "" {
 		n--
 	}
@@ -1607,6 +1635,12 @@ func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if err := enc.EncodeString(s.data.Msg); err != nil {
 		return err
 	}
+	if err := enc.EncodeString("Tr"); err != nil {
+		return err
+	}
+	if err := encAllTree(enc, s.data.Tr); err != nil {
+		return err
+	}
 	if err := enc.EncodeString("ver"); err != nil {
 		return err
 	}
@@ -1754,6 +1788,8 @@ func (s *All) zeroField(key []byte) {
 		s.data.Pts = allData{}.Pts
 	case "msg":
 		s.data.Msg = allData{}.Msg
+	case "Tr":
+		s.data.Tr = allData{}.Tr
 	case "ver":
 		s.data.Meta.Version = allData{}.Version
 	case "Labels":
@@ -2051,6 +2087,10 @@ func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
 				return err
 			}
 			s.data.Msg = x
+		}
+	case "Tr":
+		if err := decAllTree(dec, &s.data.Tr); err != nil {
+			return err
 		}
 	case "ver":
 		{
@@ -2961,6 +3001,37 @@ func decAllTags(dec *msgpack.Decoder, p *Tags) error {
 				return err
 			}
 			v[i] = x
+		}
+	}
+	*p = v
+	return nil
+}
+
+func encAllTree(enc *msgpack.Encoder, v Tree) error {
+	if v == nil {
+		return enc.EncodeNil()
+	}
+	if err := enc.EncodeArrayLen(len(v)); err != nil {
+		return err
+	}
+	for i := range v {
+		if err := encAllTree(enc, v[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decAllTree(dec *msgpack.Decoder, p *Tree) error {
+	n, err := runtime.DecodeLen(dec, false)
+	if err != nil || n < 0 {
+		*p = nil
+		return err
+	}
+	v := make(Tree, n)
+	for i := range v {
+		if err := decAllTree(dec, &v[i]); err != nil {
+			return err
 		}
 	}
 	*p = v

@@ -39,7 +39,7 @@ func full() allData {
 		Token16: [16]byte{1, 2, 3, 15: 16}, Grid: [2][3]int8{{1, 2, 3}, {-1, -2, -3}},
 		Addr: addr, PAddr: &addr6, Addrs: []netip.Addr{addr, addr6},
 		Col: 2, Pt: Point{3, 4}, Pts: map[string]Point{"a": {5, 6}},
-		Msg:  "once",
+		Msg: "once", Tr: Tree{{}, {{}, nil}},
 		Meta: Meta{Version: 3, Labels: []string{"x"}},
 	}
 }
@@ -208,7 +208,7 @@ func TestGoldenBytes(t *testing.T) { // E8
 	s := &All{data: allData{B: true, I8: -3, S: "hi", Strs: []string{"a"}, M: map[string]int{"b": 2, "a": 1}, Omit: "o"}}
 	got := encode(t, s)
 	var want bytes.Buffer
-	want.Write([]byte{0xde, 0x00, 49}) // map16: 50 stored fields, less omits (empty, omitempty)
+	want.Write([]byte{0xde, 0x00, 50}) // map16: 51 stored fields, less omits (empty, omitempty)
 	want.Write([]byte{0xa1, 'B', 0xc3})
 	want.Write([]byte{0xa1, 'I', 0x00})
 	want.Write([]byte{0xa2, 'I', '8', 0xfd})

@@ -94,6 +94,9 @@ func (p *Point) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return err
 }
 
+// Tree is a recursive type through a slice: legal Go, no pointer needed.
+type Tree []Tree
+
 // Node is a recursive type, through a pointer.
 type Node struct {
 	Value int
@@ -151,6 +154,7 @@ type allData struct {
 	Pt      Point
 	Pts     map[string]Point
 	Msg     string `session:"msg,flash"`
+	Tr      Tree
 	Meta
 	OmitS []int  `session:"omits,omitempty"`
 	Skip  string `session:"-"`
