@@ -32,7 +32,9 @@ func newID() string {
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("sessiongen: crypto/rand failed: " + err.Error()) // never on Go ≥ 1.24
 	}
-	return b64.EncodeToString(b[:])
+	var out [idLen]byte // EncodeToString would allocate twice
+	b64.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // signer signs and verifies cookie values. It keeps a pool of keyed HMACs
@@ -138,7 +140,9 @@ func (s *signer) idFromRequest(r *http.Request) (id string, bad int, anomaly boo
 // The store never sees the ID itself, and the key is always 43 legal bytes.
 func storeKey(id string) string {
 	d := sha256.Sum256([]byte(id))
-	return b64.EncodeToString(d[:])
+	var out [idLen]byte
+	b64.Encode(out[:], d[:])
+	return string(out[:])
 }
 
 var keySeed = maphash.MakeSeed()

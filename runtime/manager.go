@@ -145,7 +145,8 @@ func (m *Manager) Close() error {
 func (m *Manager) Middleware(next http.Handler, ctxKey any, newSession func() (Data, *Session)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d, s := newSession()
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey, d))
+		s.ctx = valueCtx{Context: r.Context(), key: ctxKey, val: d}
+		r = r.WithContext(&s.ctx) // the context node lives in the session: no allocation of its own
 		s.init(m, d, w, r)
 		next.ServeHTTP(&s.w, r)
 		s.finish()
@@ -175,6 +176,21 @@ func (m *Manager) secure(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// valueCtx is context.WithValue's node, embedded in the Session so that
+// putting the session in the context allocates nothing more.
+type valueCtx struct {
+	context.Context
+	key, val any
+}
+
+// Value implements context.Context.
+func (c *valueCtx) Value(key any) any {
+	if key == c.key {
+		return c.val
+	}
+	return c.Context.Value(key)
 }
 
 // expiry is when a session created at created (unix seconds) expires if

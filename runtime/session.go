@@ -21,6 +21,7 @@ type Session struct {
 	data Data
 	req  *http.Request
 	w    writer
+	ctx  valueCtx // the request context that carries this session
 
 	id       string // current ID; "" until one is needed
 	key      string // store key of id

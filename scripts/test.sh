@@ -68,6 +68,10 @@ step "go test -race"
 go test -race -count=1 ./...
 (cd testdata && go test -race -count=1 ./...)
 
+step "allocation guards (without -race, which changes the counts)"
+go test -count=1 -run 'TestAllocationGuards' -v ./runtime | grep -E 'allocations|^(ok|FAIL|---)'
+
+
 step "fuzz ($FUZZTIME each, under a 3 GB address-space limit)"
 # 3 GB, not 2: Go's fuzz coordinator maps 100 MB per worker on top of the runtime's
 # reservations. Every allocation bomb of RELIABILITY.md E3 asks for 4 GiB or more.
