@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/gob"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func sample() Workload {
+	return Workload{
+		UserID: 42, Email: "ada@example.com", Roles: []string{"admin", "staff"},
+		CSRFToken: "b3f1c2d4e5a697887766554433221100", Flash: "",
+		Cart:     []CartItem{{"tea", 2, 350}, {"mug", 1, 1200}, {"pot", 1, 4500}},
+		LastSeen: time.Unix(1_800_000_000, 0), Prefs: map[string]string{"lang": "en", "theme": "dark", "tz": "UTC"},
+		LoggedIn: true,
+	}
+}
+
+// fill sets a generated session to the workload.
+func fill(v *Visit) {
+	w := sample()
+	v.SetUserID(w.UserID)
+	v.SetEmail(w.Email)
+	v.SetRoles(w.Roles)
+	v.SetCSRFToken(w.CSRFToken)
+	v.SetCart(w.Cart)
+	v.SetLastSeen(w.LastSeen)
+	v.SetPrefs(w.Prefs)
+	v.SetLoggedIn(w.LoggedIn)
+}
+
+// filledVisit returns a generated session holding the workload, made
+// through the middleware (its runtime state needs a manager).
+func filledVisit(tb testing.TB) *Visit {
+	mgr, err := NewVisitManager(runtime.Config{Secrets: [][]byte{secret}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var v *Visit
+	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v = VisitFrom(r.Context())
+		fill(v)
+	})).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	return v
+}
+
+// BenchmarkCodec encodes and decodes the workload with each codec; the
+// "bytes" metric is the encoded size.
+func BenchmarkCodec(b *testing.B) {
+	w := sample()
+	gob.Register(Workload{})
+	b.Run("gob/encode", func(b *testing.B) { // a fresh encoder each time, as scs does
+		var buf bytes.Buffer
+		b.ReportAllocs()
+		for range b.N {
+			buf.Reset()
+			if err := gob.NewEncoder(&buf).Encode(&w); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(buf.Len()), "bytes")
+	})
+	var gobbed bytes.Buffer
+	gob.NewEncoder(&gobbed).Encode(&w)
+	b.Run("gob/decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var out Workload
+			if err := gob.NewDecoder(bytes.NewReader(gobbed.Bytes())).Decode(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	jsoned, _ := json.Marshal(&w)
+	b.Run("json/encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if _, err := json.Marshal(&w); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(jsoned)), "bytes")
+	})
+	b.Run("json/decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var out Workload
+			if err := json.Unmarshal(jsoned, &out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	packed, _ := msgpack.Marshal(&w)
+	b.Run("msgpack-reflect/encode", func(b *testing.B) {
+		var buf bytes.Buffer
+		enc := msgpack.NewEncoder(&buf)
+		b.ReportAllocs()
+		for range b.N {
+			buf.Reset()
+			if err := enc.Encode(&w); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(packed)), "bytes")
+	})
+	b.Run("msgpack-reflect/decode", func(b *testing.B) {
+		dec := msgpack.NewDecoder(bytes.NewReader(nil))
+		b.ReportAllocs()
+		for range b.N {
+			var out Workload
+			dec.Reset(bytes.NewReader(packed))
+			if err := dec.Decode(&out); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	msgpd, _ := w.MarshalMsg(nil)
+	b.Run("msgp/encode", func(b *testing.B) {
+		buf := make([]byte, 0, 512)
+		b.ReportAllocs()
+		for range b.N {
+			var err error
+			if buf, err = w.MarshalMsg(buf[:0]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(msgpd)), "bytes")
+	})
+	b.Run("msgp/decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			var out Workload
+			if _, err := out.UnmarshalMsg(msgpd); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	v := filledVisit(b)
+	var sgBuf bytes.Buffer
+	v.EncodeMsgpack(msgpack.NewEncoder(&sgBuf))
+	sg := bytes.Clone(sgBuf.Bytes())
+	b.Run("sessiongen/encode", func(b *testing.B) {
+		var buf bytes.Buffer
+		enc := msgpack.NewEncoder(&buf)
+		b.ReportAllocs()
+		for range b.N {
+			buf.Reset()
+			enc.Reset(&buf)
+			if err := v.EncodeMsgpack(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(sg)), "bytes")
+	})
+	b.Run("sessiongen/decode", func(b *testing.B) {
+		var rd runtime.Reader
+		dec := msgpack.NewDecoder(&rd)
+		out := new(Visit)
+		b.ReportAllocs()
+		for range b.N {
+			rd.Reset(sg)
+			dec.Reset(&rd)
+			if err := out.DecodeMsgpack(dec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
