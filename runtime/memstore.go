@@ -127,19 +127,28 @@ func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version ui
 	return nil
 }
 
-// makeRoom frees one slot in a full shard: expired records first, else an
-// arbitrary live one (Go's map order is randomised).
+// makeRoom frees one slot in a full shard in constant time: of a few
+// records sampled (Go's map iteration starts at a random place), an
+// expired one, else the one that expires soonest, as Redis samples for
+// eviction. Scanning the whole shard for expired records on every insert
+// made a full store O(n) per login; the sweeper removes the rest.
 func (s *MemoryStore) makeRoom(sh *memShard, now int64) {
+	const samples = 8
+	victim, soonest, n := "", int64(0), 0
 	for k, e := range sh.m {
 		if e.expiry <= now {
 			delete(sh.m, k)
-		}
-	}
-	for k := range sh.m {
-		if len(sh.m) < s.perShard {
 			return
 		}
-		delete(sh.m, k)
+		if victim == "" || e.expiry < soonest {
+			victim, soonest = k, e.expiry
+		}
+		if n++; n == samples {
+			break
+		}
+	}
+	if victim != "" {
+		delete(sh.m, victim)
 		s.evicted.Add(1)
 	}
 }

@@ -121,3 +121,39 @@ func TestMemoryStoreCloseStopsTheSweeper(t *testing.T) {
 		t.Fatalf("store unusable after Close: %v", err)
 	}
 }
+
+// BenchmarkMemoryStoreFull creates records in a store at its bound: every
+// insert evicts one, in constant time.
+func BenchmarkMemoryStoreFull(b *testing.B) {
+	s := NewMemoryStore(WithMaxEntries(64 * 1024))
+	defer s.Close()
+	exp := time.Now().Add(time.Hour)
+	for i := range 64 * 1024 {
+		s.Save(ctx, fmt.Sprint("fill", i), []byte("x"), 0, exp)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		s.Save(ctx, fmt.Sprint("k", i), []byte("x"), 0, exp)
+	}
+}
+
+func TestMemoryStoreEvictsExpiredFirst(t *testing.T) { // D9
+	now := time.Unix(1_000_000, 0)
+	s := NewMemoryStore(withClock(func() time.Time { return now }), WithMaxEntries(memShards)) // one per shard
+	defer s.Close()
+	for i := range 4 * memShards {
+		s.Save(ctx, fmt.Sprint(i), []byte("x"), 0, now.Add(time.Minute))
+	}
+	if n := s.Len(); n > memShards {
+		t.Fatalf("%d records, bound %d", n, memShards)
+	}
+	evicted := s.Evictions()
+	now = now.Add(2 * time.Minute) // everything stored has expired
+	for i := range 4 * memShards {
+		s.Save(ctx, fmt.Sprint("new", i), []byte("x"), 0, now.Add(time.Minute))
+	}
+	if s.Evictions() > evicted+3*memShards {
+		t.Fatalf("%d live records evicted while expired ones were there to drop", s.Evictions()-evicted)
+	}
+}

@@ -47,6 +47,7 @@ fi
 step "go vet"
 go vet ./...
 (cd testdata && go vet ./...)
+(cd bench && go vet ./...)
 
 step "staticcheck"
 go run "$STATICCHECK" ./...
@@ -57,6 +58,7 @@ snapshot() { git ls-files -co --exclude-standard | grep -E '\.go$|go\.(mod|sum)$
 before=$(snapshot)
 go generate ./...
 (cd testdata && go generate ./...)
+(cd bench && go generate ./...)
 if [ "$before" != "$(snapshot)" ]; then
 	echo "go generate changed files: run it and commit the result"; git status --short; exit 1
 fi
@@ -67,6 +69,9 @@ fi
 step "go test -race"
 go test -race -count=1 ./...
 (cd testdata && go test -race -count=1 ./...)
+
+step "benchmarks run (once each; scripts/bench.sh measures)"
+(cd bench && go test -run '^$' -bench . -benchtime 1x . | grep -E '^(ok|FAIL)')
 
 step "allocation guards (without -race, which changes the counts)"
 go test -count=1 -run 'TestAllocationGuards' -v ./runtime | grep -E 'allocations|^(ok|FAIL|---)'
