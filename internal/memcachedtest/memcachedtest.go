@@ -5,6 +5,8 @@ package memcachedtest
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/url"
@@ -22,10 +24,11 @@ const InstallHint = "apt-get install memcached"
 
 // Server is a memcached process a test started.
 type Server struct {
-	tb   testing.TB
-	Addr string // 127.0.0.1:port
-	args []string
-	cmd  *exec.Cmd
+	tb     testing.TB
+	Addr   string // 127.0.0.1:port
+	args   []string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited and been waited for
 }
 
 // Start starts memcached with extra arguments (e.g. "-m", "8"). Without
@@ -39,37 +42,54 @@ func Start(tb testing.TB, args ...string) *Server {
 		}
 		tb.Skipf("memcached is not installed: %s (or run scripts/test.sh, which installs it)", InstallHint)
 	}
-	port, err := freePort()
-	if err != nil {
-		tb.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		s := &Server{tb: tb, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		s.args = append([]string{bin, "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2"}, args...)
+		if os.Geteuid() == 0 {
+			s.args = append(s.args, "-u", "root")
+		}
+		err = s.start()
+		if err == nil {
+			tb.Cleanup(s.Stop)
+			return s
+		}
+		if attempt == 3 {
+			tb.Fatal(err)
+		}
 	}
-	s := &Server{tb: tb, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	s.args = append([]string{"-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2"}, args...)
-	if os.Geteuid() == 0 {
-		s.args = append(s.args, "-u", "root")
-	}
-	s.args = append([]string{bin}, s.args...)
-	s.start()
-	tb.Cleanup(s.Stop)
-	return s
 }
 
-func (s *Server) start() {
-	s.tb.Helper()
+// start runs the process and waits until it listens; an error means it
+// exited or never listened (the port was taken after all).
+func (s *Server) start() error {
 	s.cmd = exec.Command(s.args[0], s.args[1:]...)
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
-		s.tb.Fatalf("start memcached: %v", err)
+		return fmt.Errorf("start memcached: %w", err)
 	}
+	exited := make(chan struct{})
+	s.exited = exited
+	go func() { s.cmd.Wait(); close(exited) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", s.Addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
+			return nil
+		}
+		select {
+		case <-exited:
+			s.cmd = nil
+			return fmt.Errorf("memcached exited before listening on %s", s.Addr)
+		default:
 		}
 		if time.Now().After(deadline) {
-			s.tb.Fatalf("memcached did not listen on %s: %v", s.Addr, err)
+			s.Stop()
+			return fmt.Errorf("memcached did not listen on %s: %w", s.Addr, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -82,7 +102,7 @@ func (s *Server) Stop() {
 	}
 	s.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot die
 	s.cmd.Process.Kill()
-	s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -91,7 +111,9 @@ func (s *Server) Stop() {
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Stop()
-	s.start()
+	if err := s.start(); err != nil {
+		s.tb.Fatal(err)
+	}
 }
 
 // Pause stops the process with SIGSTOP, and waits until it has stopped
@@ -190,11 +212,18 @@ func (s *Server) stats(cmd string) map[string]int64 {
 	return out
 }
 
+// freePort returns a free port below Linux's ephemeral range
+// (32768-60999), so that no outgoing connection of another test can take
+// it between this check and memcached's bind.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+	for range 100 {
+		var b [2]byte
+		rand.Read(b[:])
+		port := 20000 + int(binary.BigEndian.Uint16(b[:]))%12000
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			l.Close()
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port found between 20000 and 32000")
 }
