@@ -19,6 +19,7 @@ type MemoryStore struct {
 	perShard int
 	version  atomic.Uint64
 	evicted  atomic.Uint64
+	pause    atomic.Int64 // longest time the sweeper held one shard, ns
 	now      func() time.Time
 
 	stop      chan struct{}
@@ -48,9 +49,12 @@ type memoryOptions struct {
 	now        func() time.Time
 }
 
-// WithMaxEntries bounds the number of records the store holds. When a
-// shard is full, expired records go first, then an arbitrary live one (as
-// memcached evicts under memory pressure). Default: 1,000,000.
+// WithMaxEntries bounds the number of records the store holds. The bound
+// is kept per shard (n/64 each), so a store may evict slightly before it
+// holds n. When a shard is full, an expired record goes first, else the
+// one of a few sampled that expires soonest (as memcached evicts under
+// memory pressure). Default: 1,000,000, about 420 MB for records of
+// 240 bytes.
 func WithMaxEntries(n int) MemoryOption {
 	return func(o *memoryOptions) { o.maxEntries = n }
 }
@@ -192,6 +196,10 @@ func (s *MemoryStore) Len() int {
 // bound set by WithMaxEntries.
 func (s *MemoryStore) Evictions() uint64 { return s.evicted.Load() }
 
+// LongestSweepPause returns the longest time the sweeper held one shard's
+// lock: the longest a request may have waited for it.
+func (s *MemoryStore) LongestSweepPause() time.Duration { return time.Duration(s.pause.Load()) }
+
 // Close stops the sweeper. The store stays usable. Close is idempotent.
 func (s *MemoryStore) Close() error {
 	s.closeOnce.Do(func() {
@@ -221,6 +229,7 @@ func (s *MemoryStore) sweep() {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		now := s.now().UnixNano()
+		start := time.Now()
 		sh.mu.Lock()
 		for k, e := range sh.m {
 			if e.expiry <= now {
@@ -228,5 +237,8 @@ func (s *MemoryStore) sweep() {
 			}
 		}
 		sh.mu.Unlock()
+		if held := int64(time.Since(start)); held > s.pause.Load() {
+			s.pause.Store(held)
+		}
 	}
 }

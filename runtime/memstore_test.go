@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goruntime "runtime"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +158,37 @@ func TestMemoryStoreEvictsExpiredFirst(t *testing.T) { // D9
 	}
 	if n := s.Evictions() - evicted; n != 0 {
 		t.Fatalf("%d live records evicted while expired ones were there to drop", n)
+	}
+}
+
+// BenchmarkMemoryStoreMillion fills the store with 1,000,000 records of
+// the workload's size (240 bytes) and reports the heap held per session
+// and the longest pause of a sweep that expires half of them.
+func BenchmarkMemoryStoreMillion(b *testing.B) {
+	const n = 1_000_000
+	rec := make([]byte, 240)
+	for range b.N {
+		now := time.Unix(1_000_000, 0)
+		var before, after goruntime.MemStats
+		goruntime.GC()
+		goruntime.ReadMemStats(&before)
+		s := NewMemoryStore(withClock(func() time.Time { return now }), WithSweepInterval(time.Hour), WithMaxEntries(2*n))
+		for i := range n {
+			ttl := time.Hour
+			if i%2 == 0 {
+				ttl = time.Minute
+			}
+			s.Save(ctx, storeKey(fmt.Sprint(i)), rec, 0, now.Add(ttl))
+		}
+		goruntime.GC()
+		goruntime.ReadMemStats(&after)
+		now = now.Add(2 * time.Minute)
+		s.sweep()
+		if s.Len() != n/2 {
+			b.Fatalf("%d records after the sweep, want %d", s.Len(), n/2)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/session")
+		b.ReportMetric(float64(s.LongestSweepPause().Microseconds()), "µs-longest-pause")
+		s.Close()
 	}
 }
