@@ -40,6 +40,14 @@ const _ = runtime.GeneratedCodeV1
 
 var size10Schema = runtime.Schema{
 	Name: "Size10",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Size10)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
 }
 
@@ -142,6 +150,7 @@ func (s *Size10) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Size10) F0() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.F0
 }
 
@@ -149,6 +158,7 @@ func (s *Size10) F0() string {
 func (s *Size10) SetF0(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.F0 == v {
 		return
 	}
@@ -160,6 +170,7 @@ func (s *Size10) SetF0(v string) {
 func (s *Size10) F1() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.F1
 }
 
@@ -167,6 +178,7 @@ func (s *Size10) F1() string {
 func (s *Size10) SetF1(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.F1 == v {
 		return
 	}
@@ -178,6 +190,7 @@ func (s *Size10) SetF1(v string) {
 func (s *Size10) F2() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.F2
 }
 
@@ -185,6 +198,7 @@ func (s *Size10) F2() string {
 func (s *Size10) SetF2(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.F2 == v {
 		return
 	}
@@ -196,6 +210,7 @@ func (s *Size10) SetF2(v string) {
 func (s *Size10) F3() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.F3
 }
 
@@ -203,6 +218,7 @@ func (s *Size10) F3() string {
 func (s *Size10) SetF3(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.F3 == v {
 		return
 	}
@@ -214,6 +230,7 @@ func (s *Size10) SetF3(v string) {
 func (s *Size10) F4() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.F4
 }
 
@@ -221,6 +238,7 @@ func (s *Size10) F4() string {
 func (s *Size10) SetF4(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.F4 == v {
 		return
 	}
@@ -232,6 +250,7 @@ func (s *Size10) SetF4(v string) {
 func (s *Size10) F5() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	return s.data.F5
 }
 
@@ -239,6 +258,7 @@ func (s *Size10) F5() string {
 func (s *Size10) SetF5(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	if s.data.F5 == v {
 		return
 	}
@@ -250,6 +270,7 @@ func (s *Size10) SetF5(v string) {
 func (s *Size10) F6() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.F6
 }
 
@@ -257,6 +278,7 @@ func (s *Size10) F6() string {
 func (s *Size10) SetF6(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	if s.data.F6 == v {
 		return
 	}
@@ -268,6 +290,7 @@ func (s *Size10) SetF6(v string) {
 func (s *Size10) F7() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	return s.data.F7
 }
 
@@ -275,6 +298,7 @@ func (s *Size10) F7() string {
 func (s *Size10) SetF7(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	if s.data.F7 == v {
 		return
 	}
@@ -286,6 +310,7 @@ func (s *Size10) SetF7(v string) {
 func (s *Size10) F8() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.F8
 }
 
@@ -293,6 +318,7 @@ func (s *Size10) F8() string {
 func (s *Size10) SetF8(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.F8 == v {
 		return
 	}
@@ -304,6 +330,7 @@ func (s *Size10) SetF8(v string) {
 func (s *Size10) F9() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	return s.data.F9
 }
 
@@ -311,6 +338,7 @@ func (s *Size10) F9() string {
 func (s *Size10) SetF9(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	if s.data.F9 == v {
 		return
 	}
@@ -321,6 +349,7 @@ func (s *Size10) SetF9(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size10) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 10 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

@@ -29,6 +29,14 @@ const _ = runtime.GeneratedCodeV1
 
 var size1Schema = runtime.Schema{
 	Name: "Size1",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Size1)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"f0"},
 }
 
@@ -122,6 +130,7 @@ func (s *Size1) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Size1) F0() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.F0
 }
 
@@ -129,6 +138,7 @@ func (s *Size1) F0() string {
 func (s *Size1) SetF0(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.F0 == v {
 		return
 	}
@@ -139,6 +149,7 @@ func (s *Size1) SetF0(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size1) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 1 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

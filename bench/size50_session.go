@@ -80,6 +80,14 @@ const _ = runtime.GeneratedCodeV1
 
 var size50Schema = runtime.Schema{
 	Name: "Size50",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Size50)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
 }
 
@@ -222,6 +230,7 @@ func (s *Size50) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Size50) F0() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.F0
 }
 
@@ -229,6 +238,7 @@ func (s *Size50) F0() string {
 func (s *Size50) SetF0(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.F0 == v {
 		return
 	}
@@ -240,6 +250,7 @@ func (s *Size50) SetF0(v string) {
 func (s *Size50) F1() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.F1
 }
 
@@ -247,6 +258,7 @@ func (s *Size50) F1() string {
 func (s *Size50) SetF1(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.F1 == v {
 		return
 	}
@@ -258,6 +270,7 @@ func (s *Size50) SetF1(v string) {
 func (s *Size50) F2() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.F2
 }
 
@@ -265,6 +278,7 @@ func (s *Size50) F2() string {
 func (s *Size50) SetF2(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.F2 == v {
 		return
 	}
@@ -276,6 +290,7 @@ func (s *Size50) SetF2(v string) {
 func (s *Size50) F3() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.F3
 }
 
@@ -283,6 +298,7 @@ func (s *Size50) F3() string {
 func (s *Size50) SetF3(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.F3 == v {
 		return
 	}
@@ -294,6 +310,7 @@ func (s *Size50) SetF3(v string) {
 func (s *Size50) F4() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.F4
 }
 
@@ -301,6 +318,7 @@ func (s *Size50) F4() string {
 func (s *Size50) SetF4(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.F4 == v {
 		return
 	}
@@ -312,6 +330,7 @@ func (s *Size50) SetF4(v string) {
 func (s *Size50) F5() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	return s.data.F5
 }
 
@@ -319,6 +338,7 @@ func (s *Size50) F5() string {
 func (s *Size50) SetF5(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	if s.data.F5 == v {
 		return
 	}
@@ -330,6 +350,7 @@ func (s *Size50) SetF5(v string) {
 func (s *Size50) F6() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.F6
 }
 
@@ -337,6 +358,7 @@ func (s *Size50) F6() string {
 func (s *Size50) SetF6(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	if s.data.F6 == v {
 		return
 	}
@@ -348,6 +370,7 @@ func (s *Size50) SetF6(v string) {
 func (s *Size50) F7() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	return s.data.F7
 }
 
@@ -355,6 +378,7 @@ func (s *Size50) F7() string {
 func (s *Size50) SetF7(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	if s.data.F7 == v {
 		return
 	}
@@ -366,6 +390,7 @@ func (s *Size50) SetF7(v string) {
 func (s *Size50) F8() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.F8
 }
 
@@ -373,6 +398,7 @@ func (s *Size50) F8() string {
 func (s *Size50) SetF8(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.F8 == v {
 		return
 	}
@@ -384,6 +410,7 @@ func (s *Size50) SetF8(v string) {
 func (s *Size50) F9() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	return s.data.F9
 }
 
@@ -391,6 +418,7 @@ func (s *Size50) F9() string {
 func (s *Size50) SetF9(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	if s.data.F9 == v {
 		return
 	}
@@ -402,6 +430,7 @@ func (s *Size50) SetF9(v string) {
 func (s *Size50) F10() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	return s.data.F10
 }
 
@@ -409,6 +438,7 @@ func (s *Size50) F10() string {
 func (s *Size50) SetF10(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	if s.data.F10 == v {
 		return
 	}
@@ -420,6 +450,7 @@ func (s *Size50) SetF10(v string) {
 func (s *Size50) F11() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	return s.data.F11
 }
 
@@ -427,6 +458,7 @@ func (s *Size50) F11() string {
 func (s *Size50) SetF11(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	if s.data.F11 == v {
 		return
 	}
@@ -438,6 +470,7 @@ func (s *Size50) SetF11(v string) {
 func (s *Size50) F12() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	return s.data.F12
 }
 
@@ -445,6 +478,7 @@ func (s *Size50) F12() string {
 func (s *Size50) SetF12(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	if s.data.F12 == v {
 		return
 	}
@@ -456,6 +490,7 @@ func (s *Size50) SetF12(v string) {
 func (s *Size50) F13() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	return s.data.F13
 }
 
@@ -463,6 +498,7 @@ func (s *Size50) F13() string {
 func (s *Size50) SetF13(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	if s.data.F13 == v {
 		return
 	}
@@ -474,6 +510,7 @@ func (s *Size50) SetF13(v string) {
 func (s *Size50) F14() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	return s.data.F14
 }
 
@@ -481,6 +518,7 @@ func (s *Size50) F14() string {
 func (s *Size50) SetF14(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	if s.data.F14 == v {
 		return
 	}
@@ -492,6 +530,7 @@ func (s *Size50) SetF14(v string) {
 func (s *Size50) F15() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	return s.data.F15
 }
 
@@ -499,6 +538,7 @@ func (s *Size50) F15() string {
 func (s *Size50) SetF15(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	if s.data.F15 == v {
 		return
 	}
@@ -510,6 +550,7 @@ func (s *Size50) SetF15(v string) {
 func (s *Size50) F16() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	return s.data.F16
 }
 
@@ -517,6 +558,7 @@ func (s *Size50) F16() string {
 func (s *Size50) SetF16(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	if s.data.F16 == v {
 		return
 	}
@@ -528,6 +570,7 @@ func (s *Size50) SetF16(v string) {
 func (s *Size50) F17() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	return s.data.F17
 }
 
@@ -535,6 +578,7 @@ func (s *Size50) F17() string {
 func (s *Size50) SetF17(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	if s.data.F17 == v {
 		return
 	}
@@ -546,6 +590,7 @@ func (s *Size50) SetF17(v string) {
 func (s *Size50) F18() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(18)
 	return s.data.F18
 }
 
@@ -553,6 +598,7 @@ func (s *Size50) F18() string {
 func (s *Size50) SetF18(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(18)
 	if s.data.F18 == v {
 		return
 	}
@@ -564,6 +610,7 @@ func (s *Size50) SetF18(v string) {
 func (s *Size50) F19() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(19)
 	return s.data.F19
 }
 
@@ -571,6 +618,7 @@ func (s *Size50) F19() string {
 func (s *Size50) SetF19(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(19)
 	if s.data.F19 == v {
 		return
 	}
@@ -582,6 +630,7 @@ func (s *Size50) SetF19(v string) {
 func (s *Size50) F20() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(20)
 	return s.data.F20
 }
 
@@ -589,6 +638,7 @@ func (s *Size50) F20() string {
 func (s *Size50) SetF20(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(20)
 	if s.data.F20 == v {
 		return
 	}
@@ -600,6 +650,7 @@ func (s *Size50) SetF20(v string) {
 func (s *Size50) F21() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(21)
 	return s.data.F21
 }
 
@@ -607,6 +658,7 @@ func (s *Size50) F21() string {
 func (s *Size50) SetF21(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(21)
 	if s.data.F21 == v {
 		return
 	}
@@ -618,6 +670,7 @@ func (s *Size50) SetF21(v string) {
 func (s *Size50) F22() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(22)
 	return s.data.F22
 }
 
@@ -625,6 +678,7 @@ func (s *Size50) F22() string {
 func (s *Size50) SetF22(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(22)
 	if s.data.F22 == v {
 		return
 	}
@@ -636,6 +690,7 @@ func (s *Size50) SetF22(v string) {
 func (s *Size50) F23() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(23)
 	return s.data.F23
 }
 
@@ -643,6 +698,7 @@ func (s *Size50) F23() string {
 func (s *Size50) SetF23(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(23)
 	if s.data.F23 == v {
 		return
 	}
@@ -654,6 +710,7 @@ func (s *Size50) SetF23(v string) {
 func (s *Size50) F24() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(24)
 	return s.data.F24
 }
 
@@ -661,6 +718,7 @@ func (s *Size50) F24() string {
 func (s *Size50) SetF24(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(24)
 	if s.data.F24 == v {
 		return
 	}
@@ -672,6 +730,7 @@ func (s *Size50) SetF24(v string) {
 func (s *Size50) F25() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(25)
 	return s.data.F25
 }
 
@@ -679,6 +738,7 @@ func (s *Size50) F25() string {
 func (s *Size50) SetF25(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(25)
 	if s.data.F25 == v {
 		return
 	}
@@ -690,6 +750,7 @@ func (s *Size50) SetF25(v string) {
 func (s *Size50) F26() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(26)
 	return s.data.F26
 }
 
@@ -697,6 +758,7 @@ func (s *Size50) F26() string {
 func (s *Size50) SetF26(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(26)
 	if s.data.F26 == v {
 		return
 	}
@@ -708,6 +770,7 @@ func (s *Size50) SetF26(v string) {
 func (s *Size50) F27() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(27)
 	return s.data.F27
 }
 
@@ -715,6 +778,7 @@ func (s *Size50) F27() string {
 func (s *Size50) SetF27(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(27)
 	if s.data.F27 == v {
 		return
 	}
@@ -726,6 +790,7 @@ func (s *Size50) SetF27(v string) {
 func (s *Size50) F28() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(28)
 	return s.data.F28
 }
 
@@ -733,6 +798,7 @@ func (s *Size50) F28() string {
 func (s *Size50) SetF28(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(28)
 	if s.data.F28 == v {
 		return
 	}
@@ -744,6 +810,7 @@ func (s *Size50) SetF28(v string) {
 func (s *Size50) F29() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(29)
 	return s.data.F29
 }
 
@@ -751,6 +818,7 @@ func (s *Size50) F29() string {
 func (s *Size50) SetF29(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(29)
 	if s.data.F29 == v {
 		return
 	}
@@ -762,6 +830,7 @@ func (s *Size50) SetF29(v string) {
 func (s *Size50) F30() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(30)
 	return s.data.F30
 }
 
@@ -769,6 +838,7 @@ func (s *Size50) F30() string {
 func (s *Size50) SetF30(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(30)
 	if s.data.F30 == v {
 		return
 	}
@@ -780,6 +850,7 @@ func (s *Size50) SetF30(v string) {
 func (s *Size50) F31() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(31)
 	return s.data.F31
 }
 
@@ -787,6 +858,7 @@ func (s *Size50) F31() string {
 func (s *Size50) SetF31(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(31)
 	if s.data.F31 == v {
 		return
 	}
@@ -798,6 +870,7 @@ func (s *Size50) SetF31(v string) {
 func (s *Size50) F32() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(32)
 	return s.data.F32
 }
 
@@ -805,6 +878,7 @@ func (s *Size50) F32() string {
 func (s *Size50) SetF32(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(32)
 	if s.data.F32 == v {
 		return
 	}
@@ -816,6 +890,7 @@ func (s *Size50) SetF32(v string) {
 func (s *Size50) F33() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(33)
 	return s.data.F33
 }
 
@@ -823,6 +898,7 @@ func (s *Size50) F33() string {
 func (s *Size50) SetF33(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(33)
 	if s.data.F33 == v {
 		return
 	}
@@ -834,6 +910,7 @@ func (s *Size50) SetF33(v string) {
 func (s *Size50) F34() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(34)
 	return s.data.F34
 }
 
@@ -841,6 +918,7 @@ func (s *Size50) F34() string {
 func (s *Size50) SetF34(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(34)
 	if s.data.F34 == v {
 		return
 	}
@@ -852,6 +930,7 @@ func (s *Size50) SetF34(v string) {
 func (s *Size50) F35() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(35)
 	return s.data.F35
 }
 
@@ -859,6 +938,7 @@ func (s *Size50) F35() string {
 func (s *Size50) SetF35(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(35)
 	if s.data.F35 == v {
 		return
 	}
@@ -870,6 +950,7 @@ func (s *Size50) SetF35(v string) {
 func (s *Size50) F36() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(36)
 	return s.data.F36
 }
 
@@ -877,6 +958,7 @@ func (s *Size50) F36() string {
 func (s *Size50) SetF36(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(36)
 	if s.data.F36 == v {
 		return
 	}
@@ -888,6 +970,7 @@ func (s *Size50) SetF36(v string) {
 func (s *Size50) F37() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(37)
 	return s.data.F37
 }
 
@@ -895,6 +978,7 @@ func (s *Size50) F37() string {
 func (s *Size50) SetF37(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(37)
 	if s.data.F37 == v {
 		return
 	}
@@ -906,6 +990,7 @@ func (s *Size50) SetF37(v string) {
 func (s *Size50) F38() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(38)
 	return s.data.F38
 }
 
@@ -913,6 +998,7 @@ func (s *Size50) F38() string {
 func (s *Size50) SetF38(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(38)
 	if s.data.F38 == v {
 		return
 	}
@@ -924,6 +1010,7 @@ func (s *Size50) SetF38(v string) {
 func (s *Size50) F39() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(39)
 	return s.data.F39
 }
 
@@ -931,6 +1018,7 @@ func (s *Size50) F39() string {
 func (s *Size50) SetF39(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(39)
 	if s.data.F39 == v {
 		return
 	}
@@ -942,6 +1030,7 @@ func (s *Size50) SetF39(v string) {
 func (s *Size50) F40() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(40)
 	return s.data.F40
 }
 
@@ -949,6 +1038,7 @@ func (s *Size50) F40() string {
 func (s *Size50) SetF40(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(40)
 	if s.data.F40 == v {
 		return
 	}
@@ -960,6 +1050,7 @@ func (s *Size50) SetF40(v string) {
 func (s *Size50) F41() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(41)
 	return s.data.F41
 }
 
@@ -967,6 +1058,7 @@ func (s *Size50) F41() string {
 func (s *Size50) SetF41(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(41)
 	if s.data.F41 == v {
 		return
 	}
@@ -978,6 +1070,7 @@ func (s *Size50) SetF41(v string) {
 func (s *Size50) F42() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(42)
 	return s.data.F42
 }
 
@@ -985,6 +1078,7 @@ func (s *Size50) F42() string {
 func (s *Size50) SetF42(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(42)
 	if s.data.F42 == v {
 		return
 	}
@@ -996,6 +1090,7 @@ func (s *Size50) SetF42(v string) {
 func (s *Size50) F43() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(43)
 	return s.data.F43
 }
 
@@ -1003,6 +1098,7 @@ func (s *Size50) F43() string {
 func (s *Size50) SetF43(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(43)
 	if s.data.F43 == v {
 		return
 	}
@@ -1014,6 +1110,7 @@ func (s *Size50) SetF43(v string) {
 func (s *Size50) F44() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(44)
 	return s.data.F44
 }
 
@@ -1021,6 +1118,7 @@ func (s *Size50) F44() string {
 func (s *Size50) SetF44(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(44)
 	if s.data.F44 == v {
 		return
 	}
@@ -1032,6 +1130,7 @@ func (s *Size50) SetF44(v string) {
 func (s *Size50) F45() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(45)
 	return s.data.F45
 }
 
@@ -1039,6 +1138,7 @@ func (s *Size50) F45() string {
 func (s *Size50) SetF45(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(45)
 	if s.data.F45 == v {
 		return
 	}
@@ -1050,6 +1150,7 @@ func (s *Size50) SetF45(v string) {
 func (s *Size50) F46() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(46)
 	return s.data.F46
 }
 
@@ -1057,6 +1158,7 @@ func (s *Size50) F46() string {
 func (s *Size50) SetF46(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(46)
 	if s.data.F46 == v {
 		return
 	}
@@ -1068,6 +1170,7 @@ func (s *Size50) SetF46(v string) {
 func (s *Size50) F47() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(47)
 	return s.data.F47
 }
 
@@ -1075,6 +1178,7 @@ func (s *Size50) F47() string {
 func (s *Size50) SetF47(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(47)
 	if s.data.F47 == v {
 		return
 	}
@@ -1086,6 +1190,7 @@ func (s *Size50) SetF47(v string) {
 func (s *Size50) F48() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(48)
 	return s.data.F48
 }
 
@@ -1093,6 +1198,7 @@ func (s *Size50) F48() string {
 func (s *Size50) SetF48(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(48)
 	if s.data.F48 == v {
 		return
 	}
@@ -1104,6 +1210,7 @@ func (s *Size50) SetF48(v string) {
 func (s *Size50) F49() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(49)
 	return s.data.F49
 }
 
@@ -1111,6 +1218,7 @@ func (s *Size50) F49() string {
 func (s *Size50) SetF49(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(49)
 	if s.data.F49 == v {
 		return
 	}
@@ -1121,6 +1229,7 @@ func (s *Size50) SetF49(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size50) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 50 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

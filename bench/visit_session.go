@@ -41,6 +41,14 @@ const _ = runtime.GeneratedCodeV1
 
 var visitSchema = runtime.Schema{
 	Name: "Visit",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Visit)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
 }
 
@@ -142,6 +150,7 @@ func (s *Visit) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Visit) UserID() int64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.UserID
 }
 
@@ -149,6 +158,7 @@ func (s *Visit) UserID() int64 {
 func (s *Visit) SetUserID(v int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.UserID == v {
 		return
 	}
@@ -160,6 +170,7 @@ func (s *Visit) SetUserID(v int64) {
 func (s *Visit) Email() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.Email
 }
 
@@ -167,6 +178,7 @@ func (s *Visit) Email() string {
 func (s *Visit) SetEmail(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.Email == v {
 		return
 	}
@@ -179,6 +191,7 @@ func (s *Visit) SetEmail(v string) {
 func (s *Visit) Roles() []string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	s.rt.MarkRead(2)
 	return s.data.Roles
 }
@@ -187,6 +200,7 @@ func (s *Visit) Roles() []string {
 func (s *Visit) SetRoles(v []string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	s.data.Roles = v
 	s.rt.MarkDirty(2)
 }
@@ -196,6 +210,7 @@ func (s *Visit) SetRoles(v []string) {
 func (s *Visit) UpdateRoles(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	fn(&s.data.Roles)
 	s.rt.MarkDirty(2)
 }
@@ -204,6 +219,7 @@ func (s *Visit) UpdateRoles(fn func(*[]string)) {
 func (s *Visit) CSRFToken() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.CSRFToken
 }
 
@@ -211,6 +227,7 @@ func (s *Visit) CSRFToken() string {
 func (s *Visit) SetCSRFToken(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.CSRFToken == v {
 		return
 	}
@@ -222,6 +239,7 @@ func (s *Visit) SetCSRFToken(v string) {
 func (s *Visit) Flash() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.Flash
 }
 
@@ -229,6 +247,7 @@ func (s *Visit) Flash() string {
 func (s *Visit) SetFlash(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.Flash == v {
 		return
 	}
@@ -241,6 +260,7 @@ func (s *Visit) SetFlash(v string) {
 func (s *Visit) Cart() []CartItem {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	s.rt.MarkRead(5)
 	return s.data.Cart
 }
@@ -249,6 +269,7 @@ func (s *Visit) Cart() []CartItem {
 func (s *Visit) SetCart(v []CartItem) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	s.data.Cart = v
 	s.rt.MarkDirty(5)
 }
@@ -258,6 +279,7 @@ func (s *Visit) SetCart(v []CartItem) {
 func (s *Visit) UpdateCart(fn func(*[]CartItem)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	fn(&s.data.Cart)
 	s.rt.MarkDirty(5)
 }
@@ -266,6 +288,7 @@ func (s *Visit) UpdateCart(fn func(*[]CartItem)) {
 func (s *Visit) LastSeen() time.Time {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.LastSeen
 }
 
@@ -273,6 +296,7 @@ func (s *Visit) LastSeen() time.Time {
 func (s *Visit) SetLastSeen(v time.Time) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	s.data.LastSeen = v
 	s.rt.MarkDirty(6)
 }
@@ -282,6 +306,7 @@ func (s *Visit) SetLastSeen(v time.Time) {
 func (s *Visit) Prefs() map[string]string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	s.rt.MarkRead(7)
 	return s.data.Prefs
 }
@@ -290,6 +315,7 @@ func (s *Visit) Prefs() map[string]string {
 func (s *Visit) SetPrefs(v map[string]string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	s.data.Prefs = v
 	s.rt.MarkDirty(7)
 }
@@ -299,6 +325,7 @@ func (s *Visit) SetPrefs(v map[string]string) {
 func (s *Visit) UpdatePrefs(fn func(*map[string]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	fn(&s.data.Prefs)
 	s.rt.MarkDirty(7)
 }
@@ -307,6 +334,7 @@ func (s *Visit) UpdatePrefs(fn func(*map[string]string)) {
 func (s *Visit) LoggedIn() bool {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.LoggedIn
 }
 
@@ -314,6 +342,7 @@ func (s *Visit) LoggedIn() bool {
 func (s *Visit) SetLoggedIn(v bool) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.LoggedIn == v {
 		return
 	}
@@ -324,6 +353,7 @@ func (s *Visit) SetLoggedIn(v bool) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 9 + s.rt.UnknownLen()
 	if s.data.Flash == "" {
 		n--

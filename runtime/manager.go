@@ -3,7 +3,9 @@ package runtime
 import (
 	"context"
 	"crypto/rand"
+
 	"fmt"
+	"github.com/vmihailenco/msgpack/v5"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -18,6 +20,11 @@ type Schema struct {
 	Name string
 	// Keys holds the wire key of every stored field, by field index.
 	Keys []string
+	// DecodeField decodes the one field stored under key into d, leaving
+	// it zero and returning the error if the value does not fit. With it,
+	// the runtime decodes fields lazily, on first use; without it, whole
+	// records at load.
+	DecodeField func(d Data, dec *msgpack.Decoder, key []byte) error
 	// ConflictError lists the keys of fields tagged conflict=error: when
 	// another request changed such a field since this one loaded the
 	// session, and this one changed it too, the save fails with a

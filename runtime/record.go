@@ -95,6 +95,11 @@ func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error
 	if err != nil {
 		return h, nil, err
 	}
+	if entries != nil && cap(*entries)-len(*entries) < n {
+		grown := make([]entry, len(*entries), len(*entries)+n) // one allocation, not log(n)
+		copy(grown, *entries)
+		*entries = grown
+	}
 	for ; n > 0; n-- {
 		k := j
 		if j, err = skip(body, j, 1); err != nil {

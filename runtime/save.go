@@ -85,6 +85,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.issued == 0 {
 		s.issued = now.Unix()
 	}
+	s.NeedAll()
 	rec, put, err := encodeRecord(s.header(), s.data)
 	if err != nil {
 		return err
@@ -245,6 +246,7 @@ func (s *Session) detectInPlace() {
 		s.markReadDirty()
 		return
 	}
+	s.NeedAll()
 	rec, put, err := encodeRecord(s.header(), s.data)
 	if err != nil {
 		s.markReadDirty()
@@ -292,6 +294,7 @@ func (s *Session) renew(ctx context.Context, now time.Time) {
 	next := newID()
 	h := s.header()
 	h.issued = now.Unix()
+	s.NeedAll()
 	rec, put, err := encodeRecord(h, s.data)
 	if err != nil {
 		return

@@ -25,8 +25,12 @@ func (s *Session) KeepUnknown(key []byte, dec *msgpack.Decoder) error {
 	return nil
 }
 
-// ResetUnknown forgets the unknown fields; generated decoders call it first.
-func (s *Session) ResetUnknown() { s.unknown = s.unknown[:0] }
+// ResetUnknown forgets the unknown fields and any pending lazy decoding;
+// generated decoders call it first, since they replace every field.
+func (s *Session) ResetUnknown() {
+	s.unknown = s.unknown[:0]
+	s.lazy = false
+}
 
 // UnknownLen returns the number of unknown fields kept.
 func (s *Session) UnknownLen() int { return len(s.unknown) }

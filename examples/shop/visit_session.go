@@ -33,6 +33,14 @@ const _ = runtime.GeneratedCodeV1
 
 var visitSchema = runtime.Schema{
 	Name: "Visit",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Visit)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"email", "cart", "flash"},
 }
 
@@ -128,6 +136,7 @@ func (s *Visit) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Visit) Email() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.Email
 }
 
@@ -135,6 +144,7 @@ func (s *Visit) Email() string {
 func (s *Visit) SetEmail(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.Email == v {
 		return
 	}
@@ -147,6 +157,7 @@ func (s *Visit) SetEmail(v string) {
 func (s *Visit) Cart() []Item {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	s.rt.MarkRead(1)
 	return s.data.Cart
 }
@@ -155,6 +166,7 @@ func (s *Visit) Cart() []Item {
 func (s *Visit) SetCart(v []Item) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	s.data.Cart = v
 	s.rt.MarkDirty(1)
 }
@@ -164,6 +176,7 @@ func (s *Visit) SetCart(v []Item) {
 func (s *Visit) UpdateCart(fn func(*[]Item)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	fn(&s.data.Cart)
 	s.rt.MarkDirty(1)
 }
@@ -172,6 +185,7 @@ func (s *Visit) UpdateCart(fn func(*[]Item)) {
 func (s *Visit) Flash() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.Flash
 }
 
@@ -179,6 +193,7 @@ func (s *Visit) Flash() string {
 func (s *Visit) SetFlash(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.Flash == v {
 		return
 	}
@@ -189,6 +204,7 @@ func (s *Visit) SetFlash(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 3 + s.rt.UnknownLen()
 	if s.data.Email == "" {
 		n--

@@ -47,7 +47,15 @@ var _ = struct {
 const _ = runtime.GeneratedCodeV1
 
 var countersSchema = runtime.Schema{
-	Name:          "Counters",
+	Name: "Counters",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Counters)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note"},
 	ConflictError: []string{"bal"},
 }
@@ -159,6 +167,7 @@ func (s *Counters) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Counters) C0() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.C0
 }
 
@@ -166,6 +175,7 @@ func (s *Counters) C0() int {
 func (s *Counters) SetC0(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.C0 == v {
 		return
 	}
@@ -177,6 +187,7 @@ func (s *Counters) SetC0(v int) {
 func (s *Counters) C1() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.C1
 }
 
@@ -184,6 +195,7 @@ func (s *Counters) C1() int {
 func (s *Counters) SetC1(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.C1 == v {
 		return
 	}
@@ -195,6 +207,7 @@ func (s *Counters) SetC1(v int) {
 func (s *Counters) C2() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.C2
 }
 
@@ -202,6 +215,7 @@ func (s *Counters) C2() int {
 func (s *Counters) SetC2(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.C2 == v {
 		return
 	}
@@ -213,6 +227,7 @@ func (s *Counters) SetC2(v int) {
 func (s *Counters) C3() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.C3
 }
 
@@ -220,6 +235,7 @@ func (s *Counters) C3() int {
 func (s *Counters) SetC3(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.C3 == v {
 		return
 	}
@@ -231,6 +247,7 @@ func (s *Counters) SetC3(v int) {
 func (s *Counters) C4() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.C4
 }
 
@@ -238,6 +255,7 @@ func (s *Counters) C4() int {
 func (s *Counters) SetC4(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.C4 == v {
 		return
 	}
@@ -249,6 +267,7 @@ func (s *Counters) SetC4(v int) {
 func (s *Counters) C5() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	return s.data.C5
 }
 
@@ -256,6 +275,7 @@ func (s *Counters) C5() int {
 func (s *Counters) SetC5(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	if s.data.C5 == v {
 		return
 	}
@@ -267,6 +287,7 @@ func (s *Counters) SetC5(v int) {
 func (s *Counters) C6() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.C6
 }
 
@@ -274,6 +295,7 @@ func (s *Counters) C6() int {
 func (s *Counters) SetC6(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	if s.data.C6 == v {
 		return
 	}
@@ -285,6 +307,7 @@ func (s *Counters) SetC6(v int) {
 func (s *Counters) C7() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	return s.data.C7
 }
 
@@ -292,6 +315,7 @@ func (s *Counters) C7() int {
 func (s *Counters) SetC7(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	if s.data.C7 == v {
 		return
 	}
@@ -303,6 +327,7 @@ func (s *Counters) SetC7(v int) {
 func (s *Counters) C8() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.C8
 }
 
@@ -310,6 +335,7 @@ func (s *Counters) C8() int {
 func (s *Counters) SetC8(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.C8 == v {
 		return
 	}
@@ -321,6 +347,7 @@ func (s *Counters) SetC8(v int) {
 func (s *Counters) C9() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	return s.data.C9
 }
 
@@ -328,6 +355,7 @@ func (s *Counters) C9() int {
 func (s *Counters) SetC9(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	if s.data.C9 == v {
 		return
 	}
@@ -339,6 +367,7 @@ func (s *Counters) SetC9(v int) {
 func (s *Counters) C10() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	return s.data.C10
 }
 
@@ -346,6 +375,7 @@ func (s *Counters) C10() int {
 func (s *Counters) SetC10(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	if s.data.C10 == v {
 		return
 	}
@@ -357,6 +387,7 @@ func (s *Counters) SetC10(v int) {
 func (s *Counters) C11() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	return s.data.C11
 }
 
@@ -364,6 +395,7 @@ func (s *Counters) C11() int {
 func (s *Counters) SetC11(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	if s.data.C11 == v {
 		return
 	}
@@ -375,6 +407,7 @@ func (s *Counters) SetC11(v int) {
 func (s *Counters) C12() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	return s.data.C12
 }
 
@@ -382,6 +415,7 @@ func (s *Counters) C12() int {
 func (s *Counters) SetC12(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	if s.data.C12 == v {
 		return
 	}
@@ -393,6 +427,7 @@ func (s *Counters) SetC12(v int) {
 func (s *Counters) C13() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	return s.data.C13
 }
 
@@ -400,6 +435,7 @@ func (s *Counters) C13() int {
 func (s *Counters) SetC13(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	if s.data.C13 == v {
 		return
 	}
@@ -411,6 +447,7 @@ func (s *Counters) SetC13(v int) {
 func (s *Counters) C14() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	return s.data.C14
 }
 
@@ -418,6 +455,7 @@ func (s *Counters) C14() int {
 func (s *Counters) SetC14(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	if s.data.C14 == v {
 		return
 	}
@@ -429,6 +467,7 @@ func (s *Counters) SetC14(v int) {
 func (s *Counters) C15() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	return s.data.C15
 }
 
@@ -436,6 +475,7 @@ func (s *Counters) C15() int {
 func (s *Counters) SetC15(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	if s.data.C15 == v {
 		return
 	}
@@ -447,6 +487,7 @@ func (s *Counters) SetC15(v int) {
 func (s *Counters) Balance() int64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	return s.data.Balance
 }
 
@@ -454,6 +495,7 @@ func (s *Counters) Balance() int64 {
 func (s *Counters) SetBalance(v int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	if s.data.Balance == v {
 		return
 	}
@@ -465,6 +507,7 @@ func (s *Counters) SetBalance(v int64) {
 func (s *Counters) Note() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	return s.data.Note
 }
 
@@ -472,6 +515,7 @@ func (s *Counters) Note() string {
 func (s *Counters) SetNote(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	if s.data.Note == v {
 		return
 	}
@@ -482,6 +526,7 @@ func (s *Counters) SetNote(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Counters) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 18 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

@@ -42,6 +42,14 @@ const _ = runtime.GeneratedCodeV1
 
 var visitSchema = runtime.Schema{
 	Name: "Visit",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Visit)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in", "n"},
 }
 
@@ -144,6 +152,7 @@ func (s *Visit) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Visit) UserID() int64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.UserID
 }
 
@@ -152,6 +161,7 @@ func (s *Visit) UserID() int64 {
 func (s *Visit) SetUserID(v int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.UserID == v {
 		return
 	}
@@ -164,6 +174,7 @@ func (s *Visit) SetUserID(v int64) {
 func (s *Visit) Email() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.Email
 }
 
@@ -171,6 +182,7 @@ func (s *Visit) Email() string {
 func (s *Visit) SetEmail(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.Email == v {
 		return
 	}
@@ -183,6 +195,7 @@ func (s *Visit) SetEmail(v string) {
 func (s *Visit) Roles() []string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	s.rt.MarkRead(2)
 	return s.data.Roles
 }
@@ -191,6 +204,7 @@ func (s *Visit) Roles() []string {
 func (s *Visit) SetRoles(v []string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	s.data.Roles = v
 	s.rt.MarkDirty(2)
 }
@@ -200,6 +214,7 @@ func (s *Visit) SetRoles(v []string) {
 func (s *Visit) UpdateRoles(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	fn(&s.data.Roles)
 	s.rt.MarkDirty(2)
 }
@@ -208,6 +223,7 @@ func (s *Visit) UpdateRoles(fn func(*[]string)) {
 func (s *Visit) CSRFToken() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.CSRFToken
 }
 
@@ -215,6 +231,7 @@ func (s *Visit) CSRFToken() string {
 func (s *Visit) SetCSRFToken(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.CSRFToken == v {
 		return
 	}
@@ -226,6 +243,7 @@ func (s *Visit) SetCSRFToken(v string) {
 func (s *Visit) Flash() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.Flash
 }
 
@@ -233,6 +251,7 @@ func (s *Visit) Flash() string {
 func (s *Visit) SetFlash(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.Flash == v {
 		return
 	}
@@ -245,6 +264,7 @@ func (s *Visit) SetFlash(v string) {
 func (s *Visit) Cart() []CartItem {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	s.rt.MarkRead(5)
 	return s.data.Cart
 }
@@ -253,6 +273,7 @@ func (s *Visit) Cart() []CartItem {
 func (s *Visit) SetCart(v []CartItem) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	s.data.Cart = v
 	s.rt.MarkDirty(5)
 }
@@ -262,6 +283,7 @@ func (s *Visit) SetCart(v []CartItem) {
 func (s *Visit) UpdateCart(fn func(*[]CartItem)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	fn(&s.data.Cart)
 	s.rt.MarkDirty(5)
 }
@@ -270,6 +292,7 @@ func (s *Visit) UpdateCart(fn func(*[]CartItem)) {
 func (s *Visit) LastSeen() time.Time {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.LastSeen
 }
 
@@ -277,6 +300,7 @@ func (s *Visit) LastSeen() time.Time {
 func (s *Visit) SetLastSeen(v time.Time) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	s.data.LastSeen = v
 	s.rt.MarkDirty(6)
 }
@@ -286,6 +310,7 @@ func (s *Visit) SetLastSeen(v time.Time) {
 func (s *Visit) Prefs() map[string]string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	s.rt.MarkRead(7)
 	return s.data.Prefs
 }
@@ -294,6 +319,7 @@ func (s *Visit) Prefs() map[string]string {
 func (s *Visit) SetPrefs(v map[string]string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	s.data.Prefs = v
 	s.rt.MarkDirty(7)
 }
@@ -303,6 +329,7 @@ func (s *Visit) SetPrefs(v map[string]string) {
 func (s *Visit) UpdatePrefs(fn func(*map[string]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	fn(&s.data.Prefs)
 	s.rt.MarkDirty(7)
 }
@@ -311,6 +338,7 @@ func (s *Visit) UpdatePrefs(fn func(*map[string]string)) {
 func (s *Visit) LoggedIn() bool {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.LoggedIn
 }
 
@@ -318,6 +346,7 @@ func (s *Visit) LoggedIn() bool {
 func (s *Visit) SetLoggedIn(v bool) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.LoggedIn == v {
 		return
 	}
@@ -329,6 +358,7 @@ func (s *Visit) SetLoggedIn(v bool) {
 func (s *Visit) Counter() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	return s.data.Counter
 }
 
@@ -336,6 +366,7 @@ func (s *Visit) Counter() int {
 func (s *Visit) SetCounter(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	if s.data.Counter == v {
 		return
 	}
@@ -346,6 +377,7 @@ func (s *Visit) SetCounter(v int) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 10 + s.rt.UnknownLen()
 	if s.data.Flash == "" {
 		n--

@@ -85,6 +85,14 @@ const _ = runtime.GeneratedCodeV1
 
 var allSchema = runtime.Schema{
 	Name: "All",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*All)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
 }
 
@@ -228,6 +236,7 @@ func (s *All) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *All) B() bool {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.B
 }
 
@@ -235,6 +244,7 @@ func (s *All) B() bool {
 func (s *All) SetB(v bool) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.B == v {
 		return
 	}
@@ -246,6 +256,7 @@ func (s *All) SetB(v bool) {
 func (s *All) I() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.I
 }
 
@@ -253,6 +264,7 @@ func (s *All) I() int {
 func (s *All) SetI(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.I == v {
 		return
 	}
@@ -264,6 +276,7 @@ func (s *All) SetI(v int) {
 func (s *All) I8() int8 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.I8
 }
 
@@ -271,6 +284,7 @@ func (s *All) I8() int8 {
 func (s *All) SetI8(v int8) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.I8 == v {
 		return
 	}
@@ -282,6 +296,7 @@ func (s *All) SetI8(v int8) {
 func (s *All) I16() int16 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.I16
 }
 
@@ -289,6 +304,7 @@ func (s *All) I16() int16 {
 func (s *All) SetI16(v int16) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.I16 == v {
 		return
 	}
@@ -300,6 +316,7 @@ func (s *All) SetI16(v int16) {
 func (s *All) I32() int32 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.I32
 }
 
@@ -307,6 +324,7 @@ func (s *All) I32() int32 {
 func (s *All) SetI32(v int32) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.I32 == v {
 		return
 	}
@@ -318,6 +336,7 @@ func (s *All) SetI32(v int32) {
 func (s *All) I64() int64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	return s.data.I64
 }
 
@@ -325,6 +344,7 @@ func (s *All) I64() int64 {
 func (s *All) SetI64(v int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(5)
 	if s.data.I64 == v {
 		return
 	}
@@ -336,6 +356,7 @@ func (s *All) SetI64(v int64) {
 func (s *All) U() uint {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	return s.data.U
 }
 
@@ -343,6 +364,7 @@ func (s *All) U() uint {
 func (s *All) SetU(v uint) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(6)
 	if s.data.U == v {
 		return
 	}
@@ -354,6 +376,7 @@ func (s *All) SetU(v uint) {
 func (s *All) U8() uint8 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	return s.data.U8
 }
 
@@ -361,6 +384,7 @@ func (s *All) U8() uint8 {
 func (s *All) SetU8(v uint8) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(7)
 	if s.data.U8 == v {
 		return
 	}
@@ -372,6 +396,7 @@ func (s *All) SetU8(v uint8) {
 func (s *All) U16() uint16 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	return s.data.U16
 }
 
@@ -379,6 +404,7 @@ func (s *All) U16() uint16 {
 func (s *All) SetU16(v uint16) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(8)
 	if s.data.U16 == v {
 		return
 	}
@@ -390,6 +416,7 @@ func (s *All) SetU16(v uint16) {
 func (s *All) U32() uint32 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	return s.data.U32
 }
 
@@ -397,6 +424,7 @@ func (s *All) U32() uint32 {
 func (s *All) SetU32(v uint32) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(9)
 	if s.data.U32 == v {
 		return
 	}
@@ -408,6 +436,7 @@ func (s *All) SetU32(v uint32) {
 func (s *All) U64() uint64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	return s.data.U64
 }
 
@@ -415,6 +444,7 @@ func (s *All) U64() uint64 {
 func (s *All) SetU64(v uint64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(10)
 	if s.data.U64 == v {
 		return
 	}
@@ -426,6 +456,7 @@ func (s *All) SetU64(v uint64) {
 func (s *All) F32() float32 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	return s.data.F32
 }
 
@@ -433,6 +464,7 @@ func (s *All) F32() float32 {
 func (s *All) SetF32(v float32) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(11)
 	if s.data.F32 == v {
 		return
 	}
@@ -444,6 +476,7 @@ func (s *All) SetF32(v float32) {
 func (s *All) F64() float64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	return s.data.F64
 }
 
@@ -451,6 +484,7 @@ func (s *All) F64() float64 {
 func (s *All) SetF64(v float64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(12)
 	if s.data.F64 == v {
 		return
 	}
@@ -462,6 +496,7 @@ func (s *All) SetF64(v float64) {
 func (s *All) S() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	return s.data.S
 }
 
@@ -469,6 +504,7 @@ func (s *All) S() string {
 func (s *All) SetS(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(13)
 	if s.data.S == v {
 		return
 	}
@@ -481,6 +517,7 @@ func (s *All) SetS(v string) {
 func (s *All) Raw() []byte {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	s.rt.MarkRead(14)
 	return s.data.Raw
 }
@@ -489,6 +526,7 @@ func (s *All) Raw() []byte {
 func (s *All) SetRaw(v []byte) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	s.data.Raw = v
 	s.rt.MarkDirty(14)
 }
@@ -498,6 +536,7 @@ func (s *All) SetRaw(v []byte) {
 func (s *All) UpdateRaw(fn func(*[]byte)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(14)
 	fn(&s.data.Raw)
 	s.rt.MarkDirty(14)
 }
@@ -506,6 +545,7 @@ func (s *All) UpdateRaw(fn func(*[]byte)) {
 func (s *All) T() time.Time {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	return s.data.T
 }
 
@@ -513,6 +553,7 @@ func (s *All) T() time.Time {
 func (s *All) SetT(v time.Time) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(15)
 	s.data.T = v
 	s.rt.MarkDirty(15)
 }
@@ -521,6 +562,7 @@ func (s *All) SetT(v time.Time) {
 func (s *All) D() time.Duration {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	return s.data.D
 }
 
@@ -528,6 +570,7 @@ func (s *All) D() time.Duration {
 func (s *All) SetD(v time.Duration) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(16)
 	if s.data.D == v {
 		return
 	}
@@ -539,6 +582,7 @@ func (s *All) SetD(v time.Duration) {
 func (s *All) Lvl() Level {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	return s.data.Lvl
 }
 
@@ -546,6 +590,7 @@ func (s *All) Lvl() Level {
 func (s *All) SetLvl(v Level) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(17)
 	if s.data.Lvl == v {
 		return
 	}
@@ -557,6 +602,7 @@ func (s *All) SetLvl(v Level) {
 func (s *All) N() Name {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(18)
 	return s.data.N
 }
 
@@ -564,6 +610,7 @@ func (s *All) N() Name {
 func (s *All) SetN(v Name) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(18)
 	if s.data.N == v {
 		return
 	}
@@ -575,6 +622,7 @@ func (s *All) SetN(v Name) {
 func (s *All) Fl() Flag {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(19)
 	return s.data.Fl
 }
 
@@ -582,6 +630,7 @@ func (s *All) Fl() Flag {
 func (s *All) SetFl(v Flag) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(19)
 	if s.data.Fl == v {
 		return
 	}
@@ -593,6 +642,7 @@ func (s *All) SetFl(v Flag) {
 func (s *All) R() Ratio {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(20)
 	return s.data.R
 }
 
@@ -600,6 +650,7 @@ func (s *All) R() Ratio {
 func (s *All) SetR(v Ratio) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(20)
 	if s.data.R == v {
 		return
 	}
@@ -612,6 +663,7 @@ func (s *All) SetR(v Ratio) {
 func (s *All) Tok() Token {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(21)
 	s.rt.MarkRead(21)
 	return s.data.Tok
 }
@@ -620,6 +672,7 @@ func (s *All) Tok() Token {
 func (s *All) SetTok(v Token) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(21)
 	s.data.Tok = v
 	s.rt.MarkDirty(21)
 }
@@ -629,6 +682,7 @@ func (s *All) SetTok(v Token) {
 func (s *All) UpdateTok(fn func(*Token)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(21)
 	fn(&s.data.Tok)
 	s.rt.MarkDirty(21)
 }
@@ -638,6 +692,7 @@ func (s *All) UpdateTok(fn func(*Token)) {
 func (s *All) Strs() []string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(22)
 	s.rt.MarkRead(22)
 	return s.data.Strs
 }
@@ -646,6 +701,7 @@ func (s *All) Strs() []string {
 func (s *All) SetStrs(v []string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(22)
 	s.data.Strs = v
 	s.rt.MarkDirty(22)
 }
@@ -655,6 +711,7 @@ func (s *All) SetStrs(v []string) {
 func (s *All) UpdateStrs(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(22)
 	fn(&s.data.Strs)
 	s.rt.MarkDirty(22)
 }
@@ -664,6 +721,7 @@ func (s *All) UpdateStrs(fn func(*[]string)) {
 func (s *All) Ints() []int64 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(23)
 	s.rt.MarkRead(23)
 	return s.data.Ints
 }
@@ -672,6 +730,7 @@ func (s *All) Ints() []int64 {
 func (s *All) SetInts(v []int64) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(23)
 	s.data.Ints = v
 	s.rt.MarkDirty(23)
 }
@@ -681,6 +740,7 @@ func (s *All) SetInts(v []int64) {
 func (s *All) UpdateInts(fn func(*[]int64)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(23)
 	fn(&s.data.Ints)
 	s.rt.MarkDirty(23)
 }
@@ -690,6 +750,7 @@ func (s *All) UpdateInts(fn func(*[]int64)) {
 func (s *All) Nested() [][]string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(24)
 	s.rt.MarkRead(24)
 	return s.data.Nested
 }
@@ -698,6 +759,7 @@ func (s *All) Nested() [][]string {
 func (s *All) SetNested(v [][]string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(24)
 	s.data.Nested = v
 	s.rt.MarkDirty(24)
 }
@@ -707,6 +769,7 @@ func (s *All) SetNested(v [][]string) {
 func (s *All) UpdateNested(fn func(*[][]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(24)
 	fn(&s.data.Nested)
 	s.rt.MarkDirty(24)
 }
@@ -716,6 +779,7 @@ func (s *All) UpdateNested(fn func(*[][]string)) {
 func (s *All) M() map[string]int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(25)
 	s.rt.MarkRead(25)
 	return s.data.M
 }
@@ -724,6 +788,7 @@ func (s *All) M() map[string]int {
 func (s *All) SetM(v map[string]int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(25)
 	s.data.M = v
 	s.rt.MarkDirty(25)
 }
@@ -733,6 +798,7 @@ func (s *All) SetM(v map[string]int) {
 func (s *All) UpdateM(fn func(*map[string]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(25)
 	fn(&s.data.M)
 	s.rt.MarkDirty(25)
 }
@@ -742,6 +808,7 @@ func (s *All) UpdateM(fn func(*map[string]int)) {
 func (s *All) MI() map[int64]string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(26)
 	s.rt.MarkRead(26)
 	return s.data.MI
 }
@@ -750,6 +817,7 @@ func (s *All) MI() map[int64]string {
 func (s *All) SetMI(v map[int64]string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(26)
 	s.data.MI = v
 	s.rt.MarkDirty(26)
 }
@@ -759,6 +827,7 @@ func (s *All) SetMI(v map[int64]string) {
 func (s *All) UpdateMI(fn func(*map[int64]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(26)
 	fn(&s.data.MI)
 	s.rt.MarkDirty(26)
 }
@@ -768,6 +837,7 @@ func (s *All) UpdateMI(fn func(*map[int64]string)) {
 func (s *All) MU() map[uint16]bool {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(27)
 	s.rt.MarkRead(27)
 	return s.data.MU
 }
@@ -776,6 +846,7 @@ func (s *All) MU() map[uint16]bool {
 func (s *All) SetMU(v map[uint16]bool) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(27)
 	s.data.MU = v
 	s.rt.MarkDirty(27)
 }
@@ -785,6 +856,7 @@ func (s *All) SetMU(v map[uint16]bool) {
 func (s *All) UpdateMU(fn func(*map[uint16]bool)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(27)
 	fn(&s.data.MU)
 	s.rt.MarkDirty(27)
 }
@@ -794,6 +866,7 @@ func (s *All) UpdateMU(fn func(*map[uint16]bool)) {
 func (s *All) MS() map[string][]Address {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(28)
 	s.rt.MarkRead(28)
 	return s.data.MS
 }
@@ -802,6 +875,7 @@ func (s *All) MS() map[string][]Address {
 func (s *All) SetMS(v map[string][]Address) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(28)
 	s.data.MS = v
 	s.rt.MarkDirty(28)
 }
@@ -811,6 +885,7 @@ func (s *All) SetMS(v map[string][]Address) {
 func (s *All) UpdateMS(fn func(*map[string][]Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(28)
 	fn(&s.data.MS)
 	s.rt.MarkDirty(28)
 }
@@ -820,6 +895,7 @@ func (s *All) UpdateMS(fn func(*map[string][]Address)) {
 func (s *All) MN() map[Name]Level {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(29)
 	s.rt.MarkRead(29)
 	return s.data.MN
 }
@@ -828,6 +904,7 @@ func (s *All) MN() map[Name]Level {
 func (s *All) SetMN(v map[Name]Level) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(29)
 	s.data.MN = v
 	s.rt.MarkDirty(29)
 }
@@ -837,6 +914,7 @@ func (s *All) SetMN(v map[Name]Level) {
 func (s *All) UpdateMN(fn func(*map[Name]Level)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(29)
 	fn(&s.data.MN)
 	s.rt.MarkDirty(29)
 }
@@ -846,6 +924,7 @@ func (s *All) UpdateMN(fn func(*map[Name]Level)) {
 func (s *All) P() *int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(30)
 	s.rt.MarkRead(30)
 	return s.data.P
 }
@@ -854,6 +933,7 @@ func (s *All) P() *int {
 func (s *All) SetP(v *int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(30)
 	s.data.P = v
 	s.rt.MarkDirty(30)
 }
@@ -863,6 +943,7 @@ func (s *All) SetP(v *int) {
 func (s *All) UpdateP(fn func(**int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(30)
 	fn(&s.data.P)
 	s.rt.MarkDirty(30)
 }
@@ -872,6 +953,7 @@ func (s *All) UpdateP(fn func(**int)) {
 func (s *All) PA() *Address {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(31)
 	s.rt.MarkRead(31)
 	return s.data.PA
 }
@@ -880,6 +962,7 @@ func (s *All) PA() *Address {
 func (s *All) SetPA(v *Address) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(31)
 	s.data.PA = v
 	s.rt.MarkDirty(31)
 }
@@ -889,6 +972,7 @@ func (s *All) SetPA(v *Address) {
 func (s *All) UpdatePA(fn func(**Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(31)
 	fn(&s.data.PA)
 	s.rt.MarkDirty(31)
 }
@@ -898,6 +982,7 @@ func (s *All) UpdatePA(fn func(**Address)) {
 func (s *All) A() Address {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(32)
 	s.rt.MarkRead(32)
 	return s.data.A
 }
@@ -906,6 +991,7 @@ func (s *All) A() Address {
 func (s *All) SetA(v Address) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(32)
 	s.data.A = v
 	s.rt.MarkDirty(32)
 }
@@ -915,6 +1001,7 @@ func (s *All) SetA(v Address) {
 func (s *All) UpdateA(fn func(*Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(32)
 	fn(&s.data.A)
 	s.rt.MarkDirty(32)
 }
@@ -924,6 +1011,7 @@ func (s *All) UpdateA(fn func(*Address)) {
 func (s *All) As() []Address {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(33)
 	s.rt.MarkRead(33)
 	return s.data.As
 }
@@ -932,6 +1020,7 @@ func (s *All) As() []Address {
 func (s *All) SetAs(v []Address) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(33)
 	s.data.As = v
 	s.rt.MarkDirty(33)
 }
@@ -941,6 +1030,7 @@ func (s *All) SetAs(v []Address) {
 func (s *All) UpdateAs(fn func(*[]Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(33)
 	fn(&s.data.As)
 	s.rt.MarkDirty(33)
 }
@@ -950,6 +1040,7 @@ func (s *All) UpdateAs(fn func(*[]Address)) {
 func (s *All) Tg() Tags {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(34)
 	s.rt.MarkRead(34)
 	return s.data.Tg
 }
@@ -958,6 +1049,7 @@ func (s *All) Tg() Tags {
 func (s *All) SetTg(v Tags) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(34)
 	s.data.Tg = v
 	s.rt.MarkDirty(34)
 }
@@ -967,6 +1059,7 @@ func (s *All) SetTg(v Tags) {
 func (s *All) UpdateTg(fn func(*Tags)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(34)
 	fn(&s.data.Tg)
 	s.rt.MarkDirty(34)
 }
@@ -976,6 +1069,7 @@ func (s *All) UpdateTg(fn func(*Tags)) {
 func (s *All) Sc() Scores {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(35)
 	s.rt.MarkRead(35)
 	return s.data.Sc
 }
@@ -984,6 +1078,7 @@ func (s *All) Sc() Scores {
 func (s *All) SetSc(v Scores) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(35)
 	s.data.Sc = v
 	s.rt.MarkDirty(35)
 }
@@ -993,6 +1088,7 @@ func (s *All) SetSc(v Scores) {
 func (s *All) UpdateSc(fn func(*Scores)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(35)
 	fn(&s.data.Sc)
 	s.rt.MarkDirty(35)
 }
@@ -1002,6 +1098,7 @@ func (s *All) UpdateSc(fn func(*Scores)) {
 func (s *All) List() *Node {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(36)
 	s.rt.MarkRead(36)
 	return s.data.List
 }
@@ -1010,6 +1107,7 @@ func (s *All) List() *Node {
 func (s *All) SetList(v *Node) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(36)
 	s.data.List = v
 	s.rt.MarkDirty(36)
 }
@@ -1019,6 +1117,7 @@ func (s *All) SetList(v *Node) {
 func (s *All) UpdateList(fn func(**Node)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(36)
 	fn(&s.data.List)
 	s.rt.MarkDirty(36)
 }
@@ -1027,6 +1126,7 @@ func (s *All) UpdateList(fn func(**Node)) {
 func (s *All) Omit() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(37)
 	return s.data.Omit
 }
 
@@ -1034,6 +1134,7 @@ func (s *All) Omit() string {
 func (s *All) SetOmit(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(37)
 	if s.data.Omit == v {
 		return
 	}
@@ -1045,6 +1146,7 @@ func (s *All) SetOmit(v string) {
 func (s *All) Token16() [16]byte {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(38)
 	return s.data.Token16
 }
 
@@ -1052,6 +1154,7 @@ func (s *All) Token16() [16]byte {
 func (s *All) SetToken16(v [16]byte) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(38)
 	s.data.Token16 = v
 	s.rt.MarkDirty(38)
 }
@@ -1060,6 +1163,7 @@ func (s *All) SetToken16(v [16]byte) {
 func (s *All) Grid() [2][3]int8 {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(39)
 	return s.data.Grid
 }
 
@@ -1067,6 +1171,7 @@ func (s *All) Grid() [2][3]int8 {
 func (s *All) SetGrid(v [2][3]int8) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(39)
 	s.data.Grid = v
 	s.rt.MarkDirty(39)
 }
@@ -1076,6 +1181,7 @@ func (s *All) SetGrid(v [2][3]int8) {
 func (s *All) Addr() netip.Addr {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(40)
 	s.rt.MarkRead(40)
 	return s.data.Addr
 }
@@ -1084,6 +1190,7 @@ func (s *All) Addr() netip.Addr {
 func (s *All) SetAddr(v netip.Addr) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(40)
 	s.data.Addr = v
 	s.rt.MarkDirty(40)
 }
@@ -1093,6 +1200,7 @@ func (s *All) SetAddr(v netip.Addr) {
 func (s *All) UpdateAddr(fn func(*netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(40)
 	fn(&s.data.Addr)
 	s.rt.MarkDirty(40)
 }
@@ -1102,6 +1210,7 @@ func (s *All) UpdateAddr(fn func(*netip.Addr)) {
 func (s *All) PAddr() *netip.Addr {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(41)
 	s.rt.MarkRead(41)
 	return s.data.PAddr
 }
@@ -1110,6 +1219,7 @@ func (s *All) PAddr() *netip.Addr {
 func (s *All) SetPAddr(v *netip.Addr) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(41)
 	s.data.PAddr = v
 	s.rt.MarkDirty(41)
 }
@@ -1119,6 +1229,7 @@ func (s *All) SetPAddr(v *netip.Addr) {
 func (s *All) UpdatePAddr(fn func(**netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(41)
 	fn(&s.data.PAddr)
 	s.rt.MarkDirty(41)
 }
@@ -1128,6 +1239,7 @@ func (s *All) UpdatePAddr(fn func(**netip.Addr)) {
 func (s *All) Addrs() []netip.Addr {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(42)
 	s.rt.MarkRead(42)
 	return s.data.Addrs
 }
@@ -1136,6 +1248,7 @@ func (s *All) Addrs() []netip.Addr {
 func (s *All) SetAddrs(v []netip.Addr) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(42)
 	s.data.Addrs = v
 	s.rt.MarkDirty(42)
 }
@@ -1145,6 +1258,7 @@ func (s *All) SetAddrs(v []netip.Addr) {
 func (s *All) UpdateAddrs(fn func(*[]netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(42)
 	fn(&s.data.Addrs)
 	s.rt.MarkDirty(42)
 }
@@ -1153,6 +1267,7 @@ func (s *All) UpdateAddrs(fn func(*[]netip.Addr)) {
 func (s *All) Col() Color {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(43)
 	return s.data.Col
 }
 
@@ -1160,6 +1275,7 @@ func (s *All) Col() Color {
 func (s *All) SetCol(v Color) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(43)
 	if s.data.Col == v {
 		return
 	}
@@ -1171,6 +1287,7 @@ func (s *All) SetCol(v Color) {
 func (s *All) Pt() Point {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(44)
 	return s.data.Pt
 }
 
@@ -1178,6 +1295,7 @@ func (s *All) Pt() Point {
 func (s *All) SetPt(v Point) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(44)
 	s.data.Pt = v
 	s.rt.MarkDirty(44)
 }
@@ -1187,6 +1305,7 @@ func (s *All) SetPt(v Point) {
 func (s *All) Pts() map[string]Point {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(45)
 	s.rt.MarkRead(45)
 	return s.data.Pts
 }
@@ -1195,6 +1314,7 @@ func (s *All) Pts() map[string]Point {
 func (s *All) SetPts(v map[string]Point) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(45)
 	s.data.Pts = v
 	s.rt.MarkDirty(45)
 }
@@ -1204,6 +1324,7 @@ func (s *All) SetPts(v map[string]Point) {
 func (s *All) UpdatePts(fn func(*map[string]Point)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(45)
 	fn(&s.data.Pts)
 	s.rt.MarkDirty(45)
 }
@@ -1212,6 +1333,7 @@ func (s *All) UpdatePts(fn func(*map[string]Point)) {
 func (s *All) Msg() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(46)
 	return s.data.Msg
 }
 
@@ -1219,6 +1341,7 @@ func (s *All) Msg() string {
 func (s *All) SetMsg(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(46)
 	if s.data.Msg == v {
 		return
 	}
@@ -1231,6 +1354,7 @@ func (s *All) SetMsg(v string) {
 func (s *All) PopMsg() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(46)
 	v := s.data.Msg
 	if v != "" {
 		s.data.Msg = allData{}.Msg
@@ -1244,6 +1368,7 @@ func (s *All) PopMsg() string {
 func (s *All) Tr() Tree {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(47)
 	s.rt.MarkRead(47)
 	return s.data.Tr
 }
@@ -1252,6 +1377,7 @@ func (s *All) Tr() Tree {
 func (s *All) SetTr(v Tree) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(47)
 	s.data.Tr = v
 	s.rt.MarkDirty(47)
 }
@@ -1261,6 +1387,7 @@ func (s *All) SetTr(v Tree) {
 func (s *All) UpdateTr(fn func(*Tree)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(47)
 	fn(&s.data.Tr)
 	s.rt.MarkDirty(47)
 }
@@ -1269,6 +1396,7 @@ func (s *All) UpdateTr(fn func(*Tree)) {
 func (s *All) Version() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(48)
 	return s.data.Meta.Version
 }
 
@@ -1276,6 +1404,7 @@ func (s *All) Version() int {
 func (s *All) SetVersion(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(48)
 	if s.data.Meta.Version == v {
 		return
 	}
@@ -1288,6 +1417,7 @@ func (s *All) SetVersion(v int) {
 func (s *All) Labels() []string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(49)
 	s.rt.MarkRead(49)
 	return s.data.Meta.Labels
 }
@@ -1296,6 +1426,7 @@ func (s *All) Labels() []string {
 func (s *All) SetLabels(v []string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(49)
 	s.data.Meta.Labels = v
 	s.rt.MarkDirty(49)
 }
@@ -1305,6 +1436,7 @@ func (s *All) SetLabels(v []string) {
 func (s *All) UpdateLabels(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(49)
 	fn(&s.data.Meta.Labels)
 	s.rt.MarkDirty(49)
 }
@@ -1314,6 +1446,7 @@ func (s *All) UpdateLabels(fn func(*[]string)) {
 func (s *All) OmitS() []int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(50)
 	s.rt.MarkRead(50)
 	return s.data.OmitS
 }
@@ -1322,6 +1455,7 @@ func (s *All) OmitS() []int {
 func (s *All) SetOmitS(v []int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(50)
 	s.data.OmitS = v
 	s.rt.MarkDirty(50)
 }
@@ -1331,6 +1465,7 @@ func (s *All) SetOmitS(v []int) {
 func (s *All) UpdateOmitS(fn func(*[]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(50)
 	fn(&s.data.OmitS)
 	s.rt.MarkDirty(50)
 }
@@ -1338,6 +1473,7 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	if len(s.data.Omit) > 8 {
 		return fmt.Errorf("field Omit: length %d over max=8", len(s.data.Omit))
 	}

@@ -31,7 +31,15 @@ var _ = struct {
 const _ = sgruntime.GeneratedCodeV1
 
 var adminSchema = sgruntime.Schema{
-	Name:          "Admin",
+	Name: "Admin",
+	DecodeField: func(d sgruntime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Admin)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys:          []string{"user", "lvl"},
 	ConflictError: []string{"lvl"},
 }
@@ -127,6 +135,7 @@ func (s *Admin) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Admin) User() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.User
 }
 
@@ -134,6 +143,7 @@ func (s *Admin) User() string {
 func (s *Admin) SetUser(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.User == v {
 		return
 	}
@@ -145,6 +155,7 @@ func (s *Admin) SetUser(v string) {
 func (s *Admin) Level() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.Level
 }
 
@@ -152,6 +163,7 @@ func (s *Admin) Level() int {
 func (s *Admin) SetLevel(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.Level == v {
 		return
 	}
@@ -162,6 +174,7 @@ func (s *Admin) SetLevel(v int) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Admin) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 2 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

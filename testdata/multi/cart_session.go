@@ -33,6 +33,14 @@ const _ = sgruntime.GeneratedCodeV1
 
 var cartSchema = sgruntime.Schema{
 	Name: "Cart",
+	DecodeField: func(d sgruntime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Cart)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"lines", "total"},
 }
 
@@ -128,6 +136,7 @@ func (s *Cart) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Cart) Lines() []other.Line {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	s.rt.MarkRead(0)
 	return s.data.Lines
 }
@@ -136,6 +145,7 @@ func (s *Cart) Lines() []other.Line {
 func (s *Cart) SetLines(v []other.Line) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	s.data.Lines = v
 	s.rt.MarkDirty(0)
 }
@@ -145,6 +155,7 @@ func (s *Cart) SetLines(v []other.Line) {
 func (s *Cart) UpdateLines(fn func(*[]other.Line)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	fn(&s.data.Lines)
 	s.rt.MarkDirty(0)
 }
@@ -153,6 +164,7 @@ func (s *Cart) UpdateLines(fn func(*[]other.Line)) {
 func (s *Cart) Total() other.Money {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.Total
 }
 
@@ -160,6 +172,7 @@ func (s *Cart) Total() other.Money {
 func (s *Cart) SetTotal(v other.Money) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.Total == v {
 		return
 	}
@@ -170,6 +183,7 @@ func (s *Cart) SetTotal(v other.Money) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Cart) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 2 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err

@@ -35,6 +35,14 @@ const _ = runtime.GeneratedCodeV1
 
 var profileSchema = runtime.Schema{
 	Name: "Profile",
+	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+		s := d.(*Profile)
+		if err := s.decodeField(dec, key); err != nil {
+			s.zeroField(key)
+			return err
+		}
+		return nil
+	},
 	Keys: []string{"name", "age", "nick", "score", "email"},
 }
 
@@ -132,6 +140,7 @@ func (s *Profile) RememberMe(on bool) { s.rt.RememberMe(on) }
 func (s *Profile) Name() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	return s.data.Name
 }
 
@@ -139,6 +148,7 @@ func (s *Profile) Name() string {
 func (s *Profile) SetName(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(0)
 	if s.data.Name == v {
 		return
 	}
@@ -150,6 +160,7 @@ func (s *Profile) SetName(v string) {
 func (s *Profile) Age() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	return s.data.Age
 }
 
@@ -157,6 +168,7 @@ func (s *Profile) Age() int {
 func (s *Profile) SetAge(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(1)
 	if s.data.Age == v {
 		return
 	}
@@ -168,6 +180,7 @@ func (s *Profile) SetAge(v int) {
 func (s *Profile) Nickname() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	return s.data.Nickname
 }
 
@@ -175,6 +188,7 @@ func (s *Profile) Nickname() string {
 func (s *Profile) SetNickname(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(2)
 	if s.data.Nickname == v {
 		return
 	}
@@ -186,6 +200,7 @@ func (s *Profile) SetNickname(v string) {
 func (s *Profile) Score() int {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	return s.data.Score
 }
 
@@ -193,6 +208,7 @@ func (s *Profile) Score() int {
 func (s *Profile) SetScore(v int) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(3)
 	if s.data.Score == v {
 		return
 	}
@@ -204,6 +220,7 @@ func (s *Profile) SetScore(v int) {
 func (s *Profile) Email() string {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	return s.data.Email
 }
 
@@ -211,6 +228,7 @@ func (s *Profile) Email() string {
 func (s *Profile) SetEmail(v string) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
+	s.rt.Need(4)
 	if s.data.Email == v {
 		return
 	}
@@ -221,6 +239,7 @@ func (s *Profile) SetEmail(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Profile) EncodeMsgpack(enc *msgpack.Encoder) error {
+	s.rt.NeedAll() // fields not read yet are still in the loaded record
 	n := 5 + s.rt.UnknownLen()
 	if err := enc.EncodeMapLen(n); err != nil {
 		return err
