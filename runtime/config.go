@@ -242,7 +242,7 @@ func (c Cookie) build() (http.Cookie, error) {
 		Name:        c.Name,
 		Path:        c.Path,
 		Domain:      c.Domain,
-		Secure:      c.Secure.or(true) || auto, // checked as if secure; set per request
+		Secure:      c.Secure.or(true), // Auto too: checked as if secure, set per request
 		HttpOnly:    c.HttpOnly.or(true),
 		SameSite:    c.SameSite,
 		Partitioned: c.Partitioned,

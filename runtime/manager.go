@@ -216,15 +216,12 @@ func (m *Manager) expiry(created int64, now time.Time) time.Time {
 func (m *Manager) setCookie(h http.Header, id string, maxAge int, secure bool) {
 	c := m.cookie
 	c.Secure = secure
-	switch {
-	case id == "":
+	if id == "" {
 		c.MaxAge = -1 // Max-Age=0
 		c.Expires = time.Unix(1, 0)
-	case maxAge > 0:
+	} else {
 		c.Value = m.signer.sign(id)
-		c.MaxAge = maxAge
-	default:
-		c.Value = m.signer.sign(id)
+		c.MaxAge = maxAge // 0: a browser-session cookie
 	}
 	h.Add("Set-Cookie", c.String())
 	h.Set("Cache-Control", "no-store")

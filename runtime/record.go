@@ -74,19 +74,10 @@ func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error
 	if len(rec) == 0 || rec[0] != recordV1 {
 		return h, nil, corrupt("unknown format version")
 	}
-	created, i, err := readInt(rec, 1)
+	h, i, err := readHeader(rec)
 	if err != nil {
 		return h, nil, err
 	}
-	flags, i, err := readInt(rec, i)
-	if err != nil || flags < 0 {
-		return h, nil, corrupt("bad header flags")
-	}
-	issued, i, err := readInt(rec, i)
-	if err != nil {
-		return h, nil, err
-	}
-	h = header{created: created, flags: uint64(flags), issued: issued}
 	if h.flags&flagForward != 0 {
 		return h, nil, corrupt("a forward record is not a session")
 	}
@@ -363,15 +354,16 @@ func forwardTarget(rec []byte, oldID string) (newID string, ok bool) {
 	return b64.EncodeToString(raw[:]), true
 }
 
-// readHeader reads the header fields without checking the rest.
+// readHeader reads the header fields after the version byte and returns
+// the offset of what follows.
 func readHeader(rec []byte) (header, int, error) {
 	created, i, err := readInt(rec, 1)
 	if err != nil {
 		return header{}, 0, err
 	}
 	flags, i, err := readInt(rec, i)
-	if err != nil {
-		return header{}, 0, err
+	if err != nil || flags < 0 {
+		return header{}, 0, corrupt("bad header flags")
 	}
 	issued, i, err := readInt(rec, i)
 	return header{created: created, flags: uint64(flags), issued: issued}, i, err

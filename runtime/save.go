@@ -316,12 +316,4 @@ func (s *Session) renew(ctx context.Context, now time.Time) {
 	s.m.touches.mark(s.hash, now)
 }
 
-func (s *Session) gone() {
-	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
-	s.persistent, s.headerDirty, s.issued = s.m.persistent, false, 0
-	s.setID("")
-	s.dirty.clear()
-	s.read.clear()
-	s.rec = nil
-	s.resetData()
-}
+func (s *Session) gone() { s.empty() }

@@ -203,27 +203,17 @@ func (s *Session) NeedAll() {
 			i, known = s.m.index[string(key)]
 		}
 		next = i + 1
-		if !known {
-			start := c.rd.i
-			if c.dec.Skip() != nil {
-				return
-			}
-			s.unknown = append(s.unknown, entry{key: key, val: c.rd.b[start:c.rd.i]})
-			continue
+		switch {
+		case !known:
+			err = s.KeepUnknown(key, c.dec)
+		case s.decoded.has(i):
+			err = c.dec.Skip()
+		default:
+			s.decoded.set(i)
+			err = s.decodeAt(c, key)
 		}
-		if s.decoded.has(i) {
-			if c.dec.Skip() != nil {
-				return
-			}
-			continue
-		}
-		s.decoded.set(i)
-		mark := c.rd.i
-		if err := s.decodeOne(c, key); err != nil {
-			c.rd.i = mark
-			if c.dec.Skip() != nil {
-				return
-			}
+		if err != nil {
+			return // validated: cannot happen
 		}
 	}
 }
@@ -234,30 +224,25 @@ func (s *Session) decodeField(c *codecState, e entry) {
 	defer s.recoverField(&e.key)
 	c.rd.Reset(e.val)
 	c.dec.Reset(&c.rd)
-	s.decodeOne(c, e.key)
+	_ = s.decodeAt(c, e.key) // only a malformed record fails, and it was validated
 }
 
-// decodeOne decodes the value at c's position into the field of key. A
-// value that does not fit leaves the field zero, logged and counted.
-// Callers recover panics (once per pass, not per field: a deferred
-// recover per field cost B a fifth of its time).
-func (s *Session) decodeOne(c *codecState, key []byte) error {
-	err := s.m.schema.DecodeField(s.data, c.dec, key)
-	if err != nil {
-		s.dropped(key, err)
+// decodeAt decodes the value at c's position into the field of key. A
+// value that does not fit is skipped and dropped (DropField); the error is
+// one of skipping it. Callers recover panics, once per pass, not per
+// field: a deferred recover per field cost B a fifth of its time.
+func (s *Session) decodeAt(c *codecState, key []byte) error {
+	mark := s.Mark(c.dec)
+	if err := s.m.schema.DecodeField(s.data, c.dec, key); err != nil && !s.DropField(c.dec, mark, key, err) {
+		return err
 	}
-	return err
-}
-
-func (s *Session) dropped(key []byte, err error) {
-	s.m.stats.dropped.Add(1)
-	s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", string(key), "err", err)
+	return nil
 }
 
 // recoverField turns a decoder's panic into a dropped field.
 func (s *Session) recoverField(key *[]byte) {
 	if p := recover(); p != nil {
-		s.dropped(*key, fmt.Errorf("decoder panicked: %v", p))
+		s.logDropped(*key, fmt.Errorf("decoder panicked: %v", p))
 	}
 }
 
@@ -339,6 +324,13 @@ func (s *Session) Destroy() {
 	if s.stored {
 		s.oldKey = s.key
 	}
+	s.empty()
+}
+
+// empty makes the session a new, empty one with no ID yet: after Destroy,
+// when the record vanished under a save, and before Reload reads it again.
+// Call with the lock held.
+func (s *Session) empty() {
 	s.setID("")
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
 	s.created, s.issued, s.rec = 0, 0, nil
@@ -382,13 +374,8 @@ func (s *Session) Reload(ctx context.Context) error {
 	if s.m == nil {
 		return errors.New("sessiongen: Reload on a session outside Middleware")
 	}
-	s.setID("")
-	s.cookieID, s.oldKey, s.ver, s.created, s.issued, s.rec, s.err = "", "", 0, 0, 0, nil, nil
-	s.stored, s.isNew, s.mustWrite, s.touchReq = false, false, false, false
-	s.persistent, s.headerDirty, s.extended = s.m.persistent, false, false
-	s.dirty.clear()
-	s.read.clear()
-	s.resetData()
+	s.cookieID, s.oldKey, s.err, s.touchReq, s.extended = "", "", nil, false, false
+	s.empty()
 	s.load(ctx)
 	return s.err
 }

@@ -71,9 +71,16 @@ func (s *Session) DropField(dec *msgpack.Decoder, mark int, key []byte, err erro
 	if dec.Skip() != nil {
 		return false
 	}
-	if s.m != nil {
-		s.m.stats.dropped.Add(1)
-		s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", string(key), "err", err)
-	}
+	s.logDropped(key, err)
 	return true
+}
+
+// logDropped counts and logs a field that reads as its zero value because
+// its stored value no longer decodes.
+func (s *Session) logDropped(key []byte, err error) {
+	if s.m == nil {
+		return
+	}
+	s.m.stats.dropped.Add(1)
+	s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", string(key), "err", err)
 }
