@@ -4,9 +4,10 @@ import (
 	"go/ast"
 	"go/token"
 	"go/types"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -66,8 +67,8 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*Codec{}, guards: map[string]*Guard{}}
 		if s := b.session(t); s != nil {
 			m.Sessions = append(m.Sessions, s)
-			m.Codecs = append(m.Codecs, sortedCodecs(b.codecs)...)
-			m.Guards = append(m.Guards, sortedGuards(b.guards)...)
+			m.Codecs = append(m.Codecs, sortedValues(b.codecs)...)
+			m.Guards = append(m.Guards, sortedValues(b.guards)...)
 		}
 	}
 	return models
@@ -178,7 +179,7 @@ func (b *builder) collect(st *types.Struct, prefix string, fieldAST map[string]*
 				b.e.at(v.Pos(), "embedded field %s is a pointer: embed the struct by value, since a nil pointer cannot hold stored fields", v.Name())
 				continue
 			}
-			if inner, ok := v.Type().Underlying().(*types.Struct); ok && !isTime(v.Type()) && b.selfCoded(v.Type()) == "" {
+			if inner, ok := b.promoted(v); ok {
 				if n, ok := types.Unalias(v.Type()).(*types.Named); ok {
 					b.guard(n, inner)
 				}
@@ -203,46 +204,65 @@ func (b *builder) collect(st *types.Struct, prefix string, fieldAST map[string]*
 	return out
 }
 
+// sessionTag reads a field's session tag: its key (default: the field's
+// name), its options, and whether it is stored at all (session:"-").
+func sessionTag(name, tag string) (key string, opts []string, stored bool) {
+	raw, ok := reflect.StructTag(tag).Lookup("session")
+	if !ok {
+		return name, nil, true
+	}
+	parts := strings.Split(raw, ",")
+	if parts[0] == "-" && len(parts) == 1 {
+		return "", nil, false
+	}
+	if key = parts[0]; key == "" {
+		key = name
+	}
+	return key, parts[1:], true
+}
+
+// promoted returns the struct whose fields an embedded field promotes into
+// the session: an embedded struct by value that does not encode itself.
+func (b *builder) promoted(v *types.Var) (*types.Struct, bool) {
+	inner, ok := v.Type().Underlying().(*types.Struct)
+	return inner, ok && v.Embedded() && !isTime(v.Type()) && b.selfCoded(v.Type()) == ""
+}
+
 // field reads one exported field: its tag, key and codec. A nil field
 // with ok true is a field tagged session:"-".
 func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, bool) {
-	f := &Field{Name: v.Name(), Path: v.Name(), Key: v.Name()}
-	if raw, ok := reflect.StructTag(tag).Lookup("session"); ok {
-		parts := strings.Split(raw, ",")
-		if parts[0] == "-" && len(parts) == 1 {
-			return nil, true
-		}
-		if parts[0] != "" {
-			f.Key = parts[0]
-		}
-		for _, opt := range parts[1:] {
-			switch {
-			case opt == "omitempty":
-				f.OmitEmpty = true
-			case opt == "conflict=error":
-				f.ConflictError = true
-			case opt == "conflict=last":
-				// the default: the later of two overlapping writers wins
-			case opt == "renew":
-				f.Renew = true
-			case opt == "flash":
-				f.Flash = true
-			case strings.HasPrefix(opt, "max="):
-				n, err := strconv.Atoi(strings.TrimPrefix(opt, "max="))
-				if err != nil || n < 1 {
-					b.e.at(tagPos, "%s of %s: max= takes a positive length, e.g. max=256", opt, v.Name())
-					return nil, false
-				}
-				f.Max = n
-			default:
-				b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, flash, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
+	key, opts, stored := sessionTag(v.Name(), tag)
+	if !stored {
+		return nil, true
+	}
+	f := &Field{Name: v.Name(), Path: v.Name(), Key: key}
+	for _, opt := range opts {
+		switch {
+		case opt == "omitempty":
+			f.OmitEmpty = true
+		case opt == "conflict=error":
+			f.ConflictError = true
+		case opt == "conflict=last":
+			// the default: the later of two overlapping writers wins
+		case opt == "renew":
+			f.Renew = true
+		case opt == "flash":
+			f.Flash = true
+		case strings.HasPrefix(opt, "max="):
+			n, err := strconv.Atoi(strings.TrimPrefix(opt, "max="))
+			if err != nil || n < 1 {
+				b.e.at(tagPos, "%s of %s: max= takes a positive length, e.g. max=256", opt, v.Name())
 				return nil, false
 			}
-		}
-		if strings.ContainsFunc(f.Key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
-			b.e.at(tagPos, "key %q of %s has spaces or unprintable characters: use letters, digits and punctuation", f.Key, v.Name())
+			f.Max = n
+		default:
+			b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, flash, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
 			return nil, false
 		}
+	}
+	if strings.ContainsFunc(f.Key, func(r rune) bool { return !unicode.IsPrint(r) || r == ' ' }) {
+		b.e.at(tagPos, "key %q of %s has spaces or unprintable characters: use letters, digits and punctuation", f.Key, v.Name())
+		return nil, false
 	}
 	t := v.Type()
 	f.Val = b.value(t, v.Pos(), v.Name())
@@ -626,20 +646,12 @@ func emptyTest(t types.Type) string {
 	return ""
 }
 
-func sortedCodecs(m map[string]*Codec) []*Codec {
-	out := make([]*Codec, 0, len(m))
-	for _, c := range m {
-		out = append(out, c)
+// sortedValues returns m's values in the order of their keys: generated
+// code must not depend on map order.
+func sortedValues[T any](m map[string]T) []T {
+	out := make([]T, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Func < out[j].Func })
-	return out
-}
-
-func sortedGuards(m map[string]*Guard) []*Guard {
-	out := make([]*Guard, 0, len(m))
-	for _, g := range m {
-		out = append(out, g)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Type < out[j].Type })
 	return out
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"go/types"
 	"os"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,24 +219,16 @@ func (b *builder) collectQuiet(st *types.Struct) []keyedType {
 	var out []keyedType
 	for i := 0; i < st.NumFields(); i++ {
 		v := st.Field(i)
-		if inner, ok := v.Type().Underlying().(*types.Struct); ok && v.Embedded() && !isTime(v.Type()) && b.selfCoded(v.Type()) == "" {
+		if inner, ok := b.promoted(v); ok {
 			out = append(out, b.collectQuiet(inner)...)
 			continue
 		}
 		if !v.Exported() {
 			continue
 		}
-		key := v.Name()
-		if raw, ok := reflect.StructTag(st.Tag(i)).Lookup("session"); ok {
-			k, _, _ := strings.Cut(raw, ",")
-			if k == "-" {
-				continue
-			}
-			if k != "" {
-				key = k
-			}
+		if key, _, stored := sessionTag(v.Name(), st.Tag(i)); stored {
+			out = append(out, keyedType{Key: key, t: v.Type()})
 		}
-		out = append(out, keyedType{Key: key, t: v.Type()})
 	}
 	return out
 }
