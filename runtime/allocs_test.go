@@ -35,7 +35,7 @@ func TestAllocationGuards(t *testing.T) {
 			v.SetRoles([]string{"admin", "staff"})
 		}, 16},
 	} {
-		serve, _, done := scenario(t, tc.withCookie, tc.handler)
+		serve, done := scenario(t, tc.withCookie, tc.handler)
 		i := 0
 		got := testing.AllocsPerRun(200, func() { i++; serve(i) }) - bare
 		done()

@@ -147,12 +147,8 @@ func (s *Server) Stats() map[string]int64 {
 // Keys returns the keys memcached holds, from "lru_crawler metadump all".
 func (s *Server) Keys() []string {
 	s.tb.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-	if err != nil {
-		s.tb.Fatal(err)
-	}
+	c := s.conn()
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprint(c, "lru_crawler metadump all\r\n")
 	var keys []string
 	sc := bufio.NewScanner(c)
@@ -175,12 +171,8 @@ func (s *Server) Keys() []string {
 // Set writes a raw item, bypassing any client: for corrupt-record tests.
 func (s *Server) Set(key string, value []byte) {
 	s.tb.Helper()
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-	if err != nil {
-		s.tb.Fatal(err)
-	}
+	c := s.conn()
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprintf(c, "set %s 0 3600 %d\r\n%s\r\n", key, len(value), value)
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil || line != "STORED\r\n" {
@@ -189,12 +181,8 @@ func (s *Server) Set(key string, value []byte) {
 }
 
 func (s *Server) stats(cmd string) map[string]int64 {
-	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-	if err != nil {
-		s.tb.Fatal(err)
-	}
+	c := s.conn()
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprint(c, cmd)
 	out := map[string]int64{}
 	sc := bufio.NewScanner(c)
@@ -210,6 +198,18 @@ func (s *Server) stats(cmd string) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// conn is a raw connection to the server, for protocol commands no client
+// offers; it fails the test if the server does not answer.
+func (s *Server) conn() net.Conn {
+	s.tb.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
 }
 
 // freePort returns a free port below Linux's ephemeral range
