@@ -48,6 +48,9 @@ var size10Schema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Size10).appendField(b, i)
+	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
 }
 
@@ -349,72 +352,45 @@ func (s *Size10) SetF9(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size10) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 10 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &size10Schema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Size10) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa2f0"...)
+		b = runtime.AppendString(b, s.data.F0)
+	case 1:
+		b = append(b, "\xa2f1"...)
+		b = runtime.AppendString(b, s.data.F1)
+	case 2:
+		b = append(b, "\xa2f2"...)
+		b = runtime.AppendString(b, s.data.F2)
+	case 3:
+		b = append(b, "\xa2f3"...)
+		b = runtime.AppendString(b, s.data.F3)
+	case 4:
+		b = append(b, "\xa2f4"...)
+		b = runtime.AppendString(b, s.data.F4)
+	case 5:
+		b = append(b, "\xa2f5"...)
+		b = runtime.AppendString(b, s.data.F5)
+	case 6:
+		b = append(b, "\xa2f6"...)
+		b = runtime.AppendString(b, s.data.F6)
+	case 7:
+		b = append(b, "\xa2f7"...)
+		b = runtime.AppendString(b, s.data.F7)
+	case 8:
+		b = append(b, "\xa2f8"...)
+		b = runtime.AppendString(b, s.data.F8)
+	case 9:
+		b = append(b, "\xa2f9"...)
+		b = runtime.AppendString(b, s.data.F9)
 	}
-	if err := enc.EncodeString("f0"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F0); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f1"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F1); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f2"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F2); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f3"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F3); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f4"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F4); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f5"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F5); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f6"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F6); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f7"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F7); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f8"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F8); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f9"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F9); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by

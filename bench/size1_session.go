@@ -37,6 +37,9 @@ var size1Schema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Size1).appendField(b, i)
+	},
 	Keys: []string{"f0"},
 }
 
@@ -149,18 +152,18 @@ func (s *Size1) SetF0(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size1) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 1 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &size1Schema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Size1) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa2f0"...)
+		b = runtime.AppendString(b, s.data.F0)
 	}
-	if err := enc.EncodeString("f0"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F0); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by

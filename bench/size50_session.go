@@ -88,6 +88,9 @@ var size50Schema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Size50).appendField(b, i)
+	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
 }
 
@@ -1229,312 +1232,165 @@ func (s *Size50) SetF49(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Size50) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 50 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f0"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F0); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f1"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F1); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f2"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F2); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f3"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F3); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f4"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F4); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f5"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F5); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f6"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F6); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f7"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F7); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f8"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F8); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f9"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F9); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f10"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F10); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f11"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F11); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f12"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F12); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f13"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F13); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f14"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F14); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f15"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F15); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f16"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F16); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f17"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F17); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f18"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F18); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f19"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F19); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f20"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F20); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f21"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F21); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f22"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F22); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f23"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F23); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f24"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F24); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f25"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F25); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f26"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F26); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f27"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F27); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f28"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F28); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f29"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F29); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f30"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F30); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f31"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F31); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f32"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F32); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f33"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F33); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f34"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F34); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f35"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F35); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f36"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F36); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f37"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F37); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f38"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F38); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f39"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F39); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f40"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F40); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f41"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F41); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f42"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F42); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f43"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F43); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f44"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F44); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f45"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F45); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f46"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F46); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f47"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F47); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f48"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F48); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("f49"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.F49); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return s.rt.Encode(enc, &size50Schema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Size50) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa2f0"...)
+		b = runtime.AppendString(b, s.data.F0)
+	case 1:
+		b = append(b, "\xa2f1"...)
+		b = runtime.AppendString(b, s.data.F1)
+	case 2:
+		b = append(b, "\xa2f2"...)
+		b = runtime.AppendString(b, s.data.F2)
+	case 3:
+		b = append(b, "\xa2f3"...)
+		b = runtime.AppendString(b, s.data.F3)
+	case 4:
+		b = append(b, "\xa2f4"...)
+		b = runtime.AppendString(b, s.data.F4)
+	case 5:
+		b = append(b, "\xa2f5"...)
+		b = runtime.AppendString(b, s.data.F5)
+	case 6:
+		b = append(b, "\xa2f6"...)
+		b = runtime.AppendString(b, s.data.F6)
+	case 7:
+		b = append(b, "\xa2f7"...)
+		b = runtime.AppendString(b, s.data.F7)
+	case 8:
+		b = append(b, "\xa2f8"...)
+		b = runtime.AppendString(b, s.data.F8)
+	case 9:
+		b = append(b, "\xa2f9"...)
+		b = runtime.AppendString(b, s.data.F9)
+	case 10:
+		b = append(b, "\xa3f10"...)
+		b = runtime.AppendString(b, s.data.F10)
+	case 11:
+		b = append(b, "\xa3f11"...)
+		b = runtime.AppendString(b, s.data.F11)
+	case 12:
+		b = append(b, "\xa3f12"...)
+		b = runtime.AppendString(b, s.data.F12)
+	case 13:
+		b = append(b, "\xa3f13"...)
+		b = runtime.AppendString(b, s.data.F13)
+	case 14:
+		b = append(b, "\xa3f14"...)
+		b = runtime.AppendString(b, s.data.F14)
+	case 15:
+		b = append(b, "\xa3f15"...)
+		b = runtime.AppendString(b, s.data.F15)
+	case 16:
+		b = append(b, "\xa3f16"...)
+		b = runtime.AppendString(b, s.data.F16)
+	case 17:
+		b = append(b, "\xa3f17"...)
+		b = runtime.AppendString(b, s.data.F17)
+	case 18:
+		b = append(b, "\xa3f18"...)
+		b = runtime.AppendString(b, s.data.F18)
+	case 19:
+		b = append(b, "\xa3f19"...)
+		b = runtime.AppendString(b, s.data.F19)
+	case 20:
+		b = append(b, "\xa3f20"...)
+		b = runtime.AppendString(b, s.data.F20)
+	case 21:
+		b = append(b, "\xa3f21"...)
+		b = runtime.AppendString(b, s.data.F21)
+	case 22:
+		b = append(b, "\xa3f22"...)
+		b = runtime.AppendString(b, s.data.F22)
+	case 23:
+		b = append(b, "\xa3f23"...)
+		b = runtime.AppendString(b, s.data.F23)
+	case 24:
+		b = append(b, "\xa3f24"...)
+		b = runtime.AppendString(b, s.data.F24)
+	case 25:
+		b = append(b, "\xa3f25"...)
+		b = runtime.AppendString(b, s.data.F25)
+	case 26:
+		b = append(b, "\xa3f26"...)
+		b = runtime.AppendString(b, s.data.F26)
+	case 27:
+		b = append(b, "\xa3f27"...)
+		b = runtime.AppendString(b, s.data.F27)
+	case 28:
+		b = append(b, "\xa3f28"...)
+		b = runtime.AppendString(b, s.data.F28)
+	case 29:
+		b = append(b, "\xa3f29"...)
+		b = runtime.AppendString(b, s.data.F29)
+	case 30:
+		b = append(b, "\xa3f30"...)
+		b = runtime.AppendString(b, s.data.F30)
+	case 31:
+		b = append(b, "\xa3f31"...)
+		b = runtime.AppendString(b, s.data.F31)
+	case 32:
+		b = append(b, "\xa3f32"...)
+		b = runtime.AppendString(b, s.data.F32)
+	case 33:
+		b = append(b, "\xa3f33"...)
+		b = runtime.AppendString(b, s.data.F33)
+	case 34:
+		b = append(b, "\xa3f34"...)
+		b = runtime.AppendString(b, s.data.F34)
+	case 35:
+		b = append(b, "\xa3f35"...)
+		b = runtime.AppendString(b, s.data.F35)
+	case 36:
+		b = append(b, "\xa3f36"...)
+		b = runtime.AppendString(b, s.data.F36)
+	case 37:
+		b = append(b, "\xa3f37"...)
+		b = runtime.AppendString(b, s.data.F37)
+	case 38:
+		b = append(b, "\xa3f38"...)
+		b = runtime.AppendString(b, s.data.F38)
+	case 39:
+		b = append(b, "\xa3f39"...)
+		b = runtime.AppendString(b, s.data.F39)
+	case 40:
+		b = append(b, "\xa3f40"...)
+		b = runtime.AppendString(b, s.data.F40)
+	case 41:
+		b = append(b, "\xa3f41"...)
+		b = runtime.AppendString(b, s.data.F41)
+	case 42:
+		b = append(b, "\xa3f42"...)
+		b = runtime.AppendString(b, s.data.F42)
+	case 43:
+		b = append(b, "\xa3f43"...)
+		b = runtime.AppendString(b, s.data.F43)
+	case 44:
+		b = append(b, "\xa3f44"...)
+		b = runtime.AppendString(b, s.data.F44)
+	case 45:
+		b = append(b, "\xa3f45"...)
+		b = runtime.AppendString(b, s.data.F45)
+	case 46:
+		b = append(b, "\xa3f46"...)
+		b = runtime.AppendString(b, s.data.F46)
+	case 47:
+		b = append(b, "\xa3f47"...)
+		b = runtime.AppendString(b, s.data.F47)
+	case 48:
+		b = append(b, "\xa3f48"...)
+		b = runtime.AppendString(b, s.data.F48)
+	case 49:
+		b = append(b, "\xa3f49"...)
+		b = runtime.AppendString(b, s.data.F49)
+	}
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by

@@ -49,6 +49,9 @@ var visitSchema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Visit).appendField(b, i)
+	},
 	Keys: []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
 }
 
@@ -353,71 +356,51 @@ func (s *Visit) SetLoggedIn(v bool) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 9 + s.rt.UnknownLen()
-	if s.data.Flash == "" {
-		n--
-	}
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("uid"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(s.data.UserID); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("email"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Email); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("roles"); err != nil {
-		return err
-	}
-	if err := encVisitSliceString(enc, s.data.Roles); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("csrf"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.CSRFToken); err != nil {
-		return err
-	}
-	if s.data.Flash != "" {
-		if err := enc.EncodeString("flash"); err != nil {
-			return err
+	return s.rt.Encode(enc, &visitSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa3uid"...)
+		b = runtime.AppendInt(b, s.data.UserID)
+	case 1:
+		b = append(b, "\xa5email"...)
+		b = runtime.AppendString(b, s.data.Email)
+	case 2:
+		b = append(b, "\xa5roles"...)
+		if b, err = encVisitSliceString(b, s.data.Roles); err != nil {
+			return b, err
 		}
-		if err := enc.EncodeString(s.data.Flash); err != nil {
-			return err
+	case 3:
+		b = append(b, "\xa4csrf"...)
+		b = runtime.AppendString(b, s.data.CSRFToken)
+	case 4:
+		if s.data.Flash == "" {
+			return b, nil
 		}
+		b = append(b, "\xa5flash"...)
+		b = runtime.AppendString(b, s.data.Flash)
+	case 5:
+		b = append(b, "\xa4cart"...)
+		if b, err = encVisitSliceCartItem(b, s.data.Cart); err != nil {
+			return b, err
+		}
+	case 6:
+		b = append(b, "\xa4seen"...)
+		b = runtime.AppendTime(b, s.data.LastSeen)
+	case 7:
+		b = append(b, "\xa5prefs"...)
+		if b, err = encVisitMapStringString(b, s.data.Prefs); err != nil {
+			return b, err
+		}
+	case 8:
+		b = append(b, "\xa2in"...)
+		b = runtime.AppendBool(b, s.data.LoggedIn)
 	}
-	if err := enc.EncodeString("cart"); err != nil {
-		return err
-	}
-	if err := encVisitSliceCartItem(enc, s.data.Cart); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("seen"); err != nil {
-		return err
-	}
-	if err := enc.EncodeTime(s.data.LastSeen); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("prefs"); err != nil {
-		return err
-	}
-	if err := encVisitMapStringString(enc, s.data.Prefs); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("in"); err != nil {
-		return err
-	}
-	if err := enc.EncodeBool(s.data.LoggedIn); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by
@@ -539,30 +522,16 @@ func (s *Visit) decodeField(dec *msgpack.Decoder, key []byte) error {
 	return nil
 }
 
-func encVisitCartItem(enc *msgpack.Encoder, v *CartItem) error {
+func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
 	n := 3
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("SKU"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(v.SKU); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Qty"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(v.Qty)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("PriceCents"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(v.PriceCents); err != nil {
-		return err
-	}
-	return nil
+	b = runtime.AppendMapLen(b, n)
+	b = append(b, "\xa3SKU"...)
+	b = runtime.AppendString(b, v.SKU)
+	b = append(b, "\xa3Qty"...)
+	b = runtime.AppendInt(b, int64(v.Qty))
+	b = append(b, "\xaaPriceCents"...)
+	b = runtime.AppendInt(b, v.PriceCents)
+	return b, nil
 }
 
 func decVisitCartItem(dec *msgpack.Decoder, v *CartItem) error {
@@ -612,13 +581,11 @@ func decVisitCartItem(dec *msgpack.Decoder, v *CartItem) error {
 
 // encVisitMapStringString writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encVisitMapStringString(enc *msgpack.Encoder, v map[string]string) error {
+func encVisitMapStringString(b []byte, v map[string]string) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]string
 	keys := buf[:0]
 	for k := range v {
@@ -626,15 +593,11 @@ func encVisitMapStringString(enc *msgpack.Encoder, v map[string]string) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(k); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, k)
 		e := v[k]
-		if err := enc.EncodeString(e); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, e)
 	}
-	return nil
+	return b, nil
 }
 
 func decVisitMapStringString(dec *msgpack.Decoder, p *map[string]string) error {
@@ -667,19 +630,17 @@ func decVisitMapStringString(dec *msgpack.Decoder, p *map[string]string) error {
 	return nil
 }
 
-func encVisitSliceCartItem(enc *msgpack.Encoder, v []CartItem) error {
+func encVisitSliceCartItem(b []byte, v []CartItem) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encVisitCartItem(enc, &v[i]); err != nil {
-			return err
+		if b, err = encVisitCartItem(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decVisitSliceCartItem(dec *msgpack.Decoder, p *[]CartItem) error {
@@ -698,19 +659,15 @@ func decVisitSliceCartItem(dec *msgpack.Decoder, p *[]CartItem) error {
 	return nil
 }
 
-func encVisitSliceString(enc *msgpack.Encoder, v []string) error {
+func encVisitSliceString(b []byte, v []string) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeString(v[i]); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, v[i])
 	}
-	return nil
+	return b, nil
 }
 
 func decVisitSliceString(dec *msgpack.Decoder, p *[]string) error {

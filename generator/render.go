@@ -29,6 +29,7 @@ func render(m *Model) ([]byte, error) {
 		"addr":       addr,
 		"to":         to,
 		"from":       from,
+		"mpkey":      mpkey,
 	}
 	t, err := template.New("sessiongen").Funcs(funcs).ParseFS(templates.FS, "*.tmpl")
 	if err != nil {
@@ -87,4 +88,20 @@ func from(v *Value, x string) string {
 		return x
 	}
 	return v.Type + "(" + x + ")"
+}
+
+// mpkey returns a Go string literal of key encoded as a msgpack str.
+func mpkey(key string) string {
+	var b []byte
+	switch n := len(key); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n < 256:
+		b = append(b, 0xd9, byte(n))
+	case n < 1<<16:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return strconv.Quote(string(append(b, key...)))
 }

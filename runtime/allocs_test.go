@@ -26,8 +26,8 @@ func TestAllocationGuards(t *testing.T) {
 		handler    func(*testsession.Visit, int)
 		max        float64 // above the bare handler
 	}{
-		{"A read", true, func(v *testsession.Visit, _ int) { sinkInt = v.UserID(); sinkStr = v.Email() }, 8},
-		{"B write", true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }, 27},
+		{"A read", true, func(v *testsession.Visit, _ int) { sinkInt = v.UserID(); sinkStr = v.Email() }, 7},
+		{"B write", true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }, 9},
 		{"C anonymous", false, func(*testsession.Visit, int) {}, 2},
 		{"D login", false, func(v *testsession.Visit, _ int) {
 			v.SetUserID(42)

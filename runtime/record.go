@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -64,10 +63,24 @@ type entry struct {
 	val []byte // the value's msgpack encoding
 }
 
+// entries validates rec and returns its header and its fields.
+func entries(rec []byte) (header, []entry, error) {
+	var out []entry
+	h, _, err := checkRecord(rec, func(key []byte, v loc) {
+		out = append(out, entry{key: key, val: rec[v.start:v.end]})
+	})
+	return h, out, err
+}
+
+// loc locates a field's value in a record: rec[start:end]. A zero loc
+// is a field the record lacks (no value starts at 0, the header does).
+type loc struct{ start, end uint32 }
+
 // checkRecord validates a whole record and returns its header and the
-// msgpack map that follows it. With entries non-nil it also collects the
-// map's fields.
-func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error) {
+// msgpack map that follows it. With each non-nil it also calls each for
+// every field of the map, in order, with its key and where its value is
+// in rec.
+func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []byte, err error) {
 	if len(rec) > MaxRecordSize {
 		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), MaxRecordSize)
 	}
@@ -86,11 +99,6 @@ func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error
 	if err != nil {
 		return h, nil, err
 	}
-	if entries != nil && cap(*entries)-len(*entries) < n {
-		grown := make([]entry, len(*entries), len(*entries)+n) // one allocation, not log(n)
-		copy(grown, *entries)
-		*entries = grown
-	}
 	for ; n > 0; n-- {
 		k := j
 		if j, err = skip(body, j, 1); err != nil {
@@ -104,8 +112,8 @@ func checkRecord(rec []byte, entries *[]entry) (h header, body []byte, err error
 		if j, err = skip(body, j, 1); err != nil {
 			return h, nil, err
 		}
-		if entries != nil {
-			*entries = append(*entries, entry{key: key, val: body[v:j]})
+		if each != nil {
+			each(key, loc{uint32(i + v), uint32(i + j)})
 		}
 	}
 	if j != len(body) {
@@ -421,53 +429,13 @@ func (r *Reader) next(n int) ([]byte, error) {
 }
 
 type codecState struct {
-	buf bytes.Buffer
-	enc *msgpack.Encoder
+	buf []byte
 	rd  Reader
 	dec *msgpack.Decoder
 }
 
 var codecPool = sync.Pool{New: func() any {
-	c := new(codecState)
-	c.enc = msgpack.NewEncoder(&c.buf)
+	c := &codecState{buf: make([]byte, 0, 512)}
 	c.dec = msgpack.NewDecoder(&c.rd)
 	return c
 }}
-
-// encodeRecord encodes d into a record. The result is valid until put is called.
-func encodeRecord(h header, d Data) (rec []byte, put func(), err error) {
-	c := codecPool.Get().(*codecState)
-	c.buf.Reset()
-	c.buf.Write(appendHeader(c.buf.AvailableBuffer(), h))
-	c.enc.Reset(&c.buf)
-	if err := d.EncodeMsgpack(c.enc); err != nil {
-		codecPool.Put(c)
-		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
-	}
-	return c.buf.Bytes(), func() { codecPool.Put(c) }, nil
-}
-
-// decodeRecord validates rec and decodes its fields into d. A panic in a
-// decoder counts as a corrupt record.
-func decodeRecord(rec []byte, d Data) (h header, err error) {
-	h, body, err := checkRecord(rec, nil)
-	if err != nil {
-		return h, err
-	}
-	c := codecPool.Get().(*codecState)
-	defer func() {
-		if p := recover(); p != nil {
-			err = corrupt("decoder panicked: %v", p)
-		}
-		codecPool.Put(c)
-	}()
-	c.rd.Reset(body)
-	c.dec.Reset(&c.rd)
-	if err := d.DecodeMsgpack(c.dec); err != nil {
-		return h, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	if c.rd.Len() != 0 {
-		return h, corrupt("%d bytes left after the fields", c.rd.Len())
-	}
-	return h, nil
-}

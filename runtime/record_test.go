@@ -2,10 +2,15 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -66,10 +71,9 @@ func TestCheckRecordAcceptsWhatMsgpackWrites(t *testing.T) {
 		"a": []any{1, -1, 300, -300, 70000, int64(math.MinInt64), uint64(math.MaxUint64), 1.5, float32(2.5), true, false, nil},
 		"b": strings.Repeat("x", 300), "c": bytes.Repeat([]byte{1}, 70000), "d": map[string]any{"e": []any{}},
 	})
-	var entries []entry
-	h, _, err := checkRecord(buf.Bytes(), &entries)
-	if err != nil || h.created != -5 || len(entries) != 4 {
-		t.Fatalf("header %+v, %d entries, err %v", h, len(entries), err)
+	h, es, err := entries(buf.Bytes())
+	if err != nil || h.created != -5 || len(es) != 4 {
+		t.Fatalf("header %+v, %d entries, err %v", h, len(es), err)
 	}
 }
 
@@ -152,10 +156,14 @@ func FuzzCheckRecord(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
-		var entries []entry
-		_, _, err := checkRecord(rec, &entries)
+		_, es, err := entries(rec)
 		if err == nil && len(rec) == 0 {
 			t.Fatal("accepted an empty record")
+		}
+		for _, e := range es {
+			if j, err := skip(e.val, 0, 1); err != nil || j != len(e.val) {
+				t.Fatalf("field %q: value % x is not one whole value", e.key, e.val)
+			}
 		}
 	})
 }
@@ -171,16 +179,56 @@ func FuzzVerifyCookie(f *testing.F) {
 	})
 }
 
-// panicky is a Data whose decoder panics, as a buggy custom decoder might.
-type panicky struct{}
+// panicky is a session whose one field's decoder panics, as a buggy
+// custom decoder might.
+type panicky struct{ rt Session }
 
-func (panicky) EncodeMsgpack(*msgpack.Encoder) error { return nil }
-func (panicky) DecodeMsgpack(*msgpack.Decoder) error { panic("boom") }
+func (p *panicky) EncodeMsgpack(enc *msgpack.Encoder) error { return p.rt.Encode(enc, &panickySchema, p) }
+func (p *panicky) DecodeMsgpack(dec *msgpack.Decoder) error {
+	p.rt.ResetUnknown()
+	return dec.Skip()
+}
+
+var panickySchema = Schema{
+	Name:        "Panicky",
+	Keys:        []string{"x"},
+	DecodeField: func(Data, *msgpack.Decoder, []byte) error { panic("boom") },
+	AppendField: func(_ Data, b []byte, _ int) ([]byte, error) { return b, nil },
+}
 
 func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
-	_, err := decodeRecord([]byte{recordV1, 0x00, 0x00, 0x00, 0x80}, panicky{})
-	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "boom") {
-		t.Fatalf("err %v, want ErrCorrupt naming the panic", err)
+	m, err := NewManager(Config{Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, panickySchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var logs bytes.Buffer
+	m.log = slog.New(slog.NewTextHandler(&logs, nil))
+	id := newID()
+	rec := append(appendHeader(nil, header{created: time.Now().Unix()}), 0x81, 0xa1, 'x', 0x01)
+	if err := m.store.Save(context.Background(), storeKey(id), rec, 0, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var isNew bool
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.Context().Value("k").(*panicky)
+		p.rt.Lock()
+		p.rt.Need(0)
+		p.rt.Unlock()
+		isNew = p.rt.IsNew()
+	}), "k", func() (Data, *Session) { p := new(panicky); return p, &p.rt })
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(&http.Cookie{Name: m.cookie.Name, Value: m.signer.sign(id)})
+	rr := httptest.NewRecorder()
+	h.ServeHTTP(rr, req)
+	if rr.Code != http.StatusOK || !isNew {
+		t.Fatalf("status %d, new session %v; want 200 with a new session", rr.Code, isNew)
+	}
+	if _, _, err := m.store.Load(context.Background(), storeKey(id)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the record is still stored (%v); want it deleted", err)
+	}
+	if m.Stats().Corrupt != 1 || strings.Count(logs.String(), "boom") != 1 {
+		t.Fatalf("corrupt count %d, log %q; want 1 and one line naming the panic", m.Stats().Corrupt, logs.String())
 	}
 }
 

@@ -85,8 +85,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.issued == 0 {
 		s.issued = now.Unix()
 	}
-	s.NeedAll()
-	rec, put, err := encodeRecord(s.header(), s.data)
+	rec, put, err := s.appendRecord(s.header())
 	if err != nil {
 		return err
 	}
@@ -130,16 +129,23 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	s.stored, s.isNew, s.mustWrite, s.ver, s.rec = true, false, false, 0, nil
 	s.headerDirty, s.extended = false, true
-	if keep {
-		s.rec = bytes.Clone(rec)
-	}
 	s.dirty.clear()
 	s.read.clear()
 	s.m.touches.mark(s.hash, now)
-	if merged {
-		// Let the rest of the request see what the other writers stored.
-		if _, err := decodeRecord(rec, s.data); err != nil {
-			return fmt.Errorf("sessiongen: decode merged session: %w", err)
+	switch {
+	case merged:
+		// Let the rest of the request see what the other writers stored:
+		// every field is decoded again, from the merged record.
+		s.rec = bytes.Clone(rec)
+		if _, err := s.open(s.rec); err != nil {
+			return fmt.Errorf("sessiongen: read merged session: %w", err)
+		}
+	case keep:
+		// What was written is the baseline for later changes; the fields
+		// decoded so far stay decoded (the handler may hold them).
+		s.rec = bytes.Clone(rec)
+		if _, err := s.indexRecord(s.rec, &s.m.schema); err != nil {
+			return fmt.Errorf("sessiongen: read saved session: %w", err)
 		}
 	}
 	return nil
@@ -151,17 +157,18 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 // (the record this request last saw) goes to the later writer, this one,
 // unless it is tagged conflict=error. With no base, the later writer wins.
 func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
-	var mine, theirs, before []entry
-	if _, _, err := checkRecord(ours, &mine); err != nil {
+	_, mine, err := entries(ours)
+	if err != nil {
 		return nil, err
 	}
-	hdr, _, err := checkRecord(fresh, &theirs)
+	hdr, theirs, err := entries(fresh)
 	if err != nil {
 		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
 		return ours, nil
 	}
+	var before []entry
 	if base != nil {
-		if _, _, err := checkRecord(base, &before); err != nil {
+		if _, before, err = entries(base); err != nil {
 			base = nil
 		}
 	}
@@ -234,10 +241,9 @@ func buildRecord(h header, entries []entry) []byte {
 // detectInPlace marks dirty the reference-typed fields that a getter
 // handed out and that were changed in place since the load. It costs
 // nothing unless such a getter was called. Encoding is deterministic (map
-// keys sorted, fields in order), so an unchanged session re-encodes to the
-// very bytes that were loaded: one encode and one comparison settle the
-// common case, and only a real change pays for a per-field diff. Call with
-// the lock held.
+// keys sorted), so a field that did not change encodes to the very bytes
+// that were loaded: one encode and one comparison per field handed out.
+// Call with the lock held.
 func (s *Session) detectInPlace() {
 	if !s.read.any() {
 		return
@@ -246,26 +252,16 @@ func (s *Session) detectInPlace() {
 		s.markReadDirty()
 		return
 	}
-	s.NeedAll()
-	rec, put, err := encodeRecord(s.header(), s.data)
-	if err != nil {
-		s.markReadDirty()
-		return
-	}
-	defer put()
-	if bytes.Equal(rec, s.rec) {
-		s.read.clear()
-		return
-	}
-	var now, then []entry
-	_, _, err1 := checkRecord(rec, &now)
-	_, _, err2 := checkRecord(s.rec, &then)
-	if err1 != nil || err2 != nil {
-		s.markReadDirty()
-		return
-	}
-	for i, k := range s.m.schema.Keys {
-		if s.read.has(i) && !bytes.Equal(valueOf(now, []byte(k)), valueOf(then, []byte(k))) {
+	c := codecPool.Get().(*codecState)
+	defer codecPool.Put(c)
+	for i := range s.m.schema.Keys {
+		if !s.read.has(i) {
+			continue
+		}
+		b, err := s.m.schema.AppendField(s.data, c.buf[:0], i)
+		c.buf = b[:0]
+		was := s.raw(i)
+		if err != nil || len(b) == 0 != (was == nil) || len(b) > 0 && !bytes.Equal(b[strSize(len(s.m.schema.Keys[i])):], was) {
 			s.dirty.set(i) // changed, or present in only one of them
 		}
 	}
@@ -294,8 +290,7 @@ func (s *Session) renew(ctx context.Context, now time.Time) {
 	next := newID()
 	h := s.header()
 	h.issued = now.Unix()
-	s.NeedAll()
-	rec, put, err := encodeRecord(h, s.data)
+	rec, put, err := s.appendRecord(h)
 	if err != nil {
 		return
 	}

@@ -33,10 +33,11 @@ type Session struct {
 	issued   int64  // unix seconds the current ID was issued; 0 until written
 	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
 	unknown  []entry
-	index    []entry // the loaded record's fields, for lazy decoding
-	fields   []byte  // the loaded record's map entries, after its header
-	lazy     bool    // fields are decoded from index on first use
-	decoded  bits    // fields already decoded from index
+	indexed  []byte  // the record byField locates fields in
+	byField  []loc   // where each field is in indexed, by field index
+	locs     [16]loc // byField's storage, for schemas of up to 16 fields
+	lazy     bool    // fields are decoded from byField on first use
+	decoded  bits    // fields already decoded from byField
 	dirty    bits    // fields set in this request
 	read     bits    // reference-typed fields handed out by a getter
 	err      error
@@ -121,8 +122,7 @@ func (s *Session) load(ctx context.Context) {
 	}
 	hdr, err := s.open(rec)
 	if err != nil {
-		s.m.stats.corrupt.Add(1)
-		s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(key), "err", err)
+		s.dropRecord(ctx, key, err)
 		s.resetData()
 		s.oldKey = key
 		return
@@ -137,24 +137,14 @@ func (s *Session) load(ctx context.Context) {
 	s.stored, s.isNew = true, false
 }
 
-// open reads a loaded record: with Schema.DecodeField it validates and
-// indexes the record and decodes nothing yet (fields are decoded on first
-// use); without, it decodes the whole record.
+// open reads a loaded record: it validates and indexes the record and
+// decodes nothing yet. Fields are decoded on first use (Need); a save
+// copies the others as they are.
 func (s *Session) open(rec []byte) (header, error) {
-	if s.m.schema.DecodeField == nil {
-		return decodeRecord(rec, s.data)
-	}
-	s.index = s.index[:0]
-	hdr, body, err := checkRecord(rec, &s.index)
-	if err != nil {
-		return hdr, err
-	}
-	_, j, _ := mapHeader(body, 0) // validated
-	s.fields = body[j:]
-	s.ResetUnknown() // NeedAll collects the unknown fields, if the session is ever encoded
-	s.lazy = true
+	hdr, err := s.indexRecord(rec, &s.m.schema)
+	s.lazy = err == nil
 	s.decoded.clear()
-	return hdr, nil
+	return hdr, err
 }
 
 // Need decodes field i from the loaded record if it has not been yet.
@@ -164,86 +154,44 @@ func (s *Session) Need(i int) {
 		return
 	}
 	s.decoded.set(i)
-	key := s.m.schema.Keys[i]
-	for _, e := range s.index {
-		if string(e.key) == key {
-			c := codecPool.Get().(*codecState)
-			s.decodeField(c, e)
-			codecPool.Put(c)
-			return
-		}
+	val := s.raw(i)
+	if val == nil {
+		return // not in the record: zero
 	}
-}
-
-// NeedAll decodes every field not decoded yet, in one sequential pass
-// over the record with one decoder: before the session is encoded. Call
-// with the lock held.
-func (s *Session) NeedAll() {
-	if !s.lazy {
-		return
-	}
-	s.lazy = false // every field is decoded after this; absent ones stay zero
 	c := codecPool.Get().(*codecState)
 	defer codecPool.Put(c)
-	var key []byte
-	defer s.recoverField(&key) // a panic stops the pass: the rest stays zero
-	c.rd.Reset(s.fields)
+	defer s.recoverDecoder()
+	c.rd.Reset(val)
 	c.dec.Reset(&c.rd)
-	keys, next := s.m.schema.Keys, 0
-	for range s.index {
-		var err error
-		key, err = DecodeKey(c.dec)
-		if err != nil {
-			return // validated: cannot happen
-		}
-		// A record written by this release has its keys in schema order:
-		// one comparison finds the field, no hashing.
-		i, known := next, next < len(keys) && string(key) == keys[next]
-		if !known {
-			i, known = s.m.index[string(key)]
-		}
-		next = i + 1
-		switch {
-		case !known:
-			err = s.KeepUnknown(key, c.dec)
-		case s.decoded.has(i):
-			err = c.dec.Skip()
-		default:
-			s.decoded.set(i)
-			err = s.decodeAt(c, key)
-		}
-		if err != nil {
-			return // validated: cannot happen
-		}
+	key := s.m.keys[i]
+	if err := s.m.schema.DecodeField(s.data, c.dec, key); err != nil {
+		// The value no longer fits its type (it changed between
+		// releases): the field reads as zero and is saved as zero if the
+		// session is written.
+		s.logDropped(key, err)
 	}
 }
 
-// decodeField decodes one raw field with c; one that no longer fits its
-// type stays zero, with a log line, as with whole-record decoding.
-func (s *Session) decodeField(c *codecState, e entry) {
-	defer s.recoverField(&e.key)
-	c.rd.Reset(e.val)
-	c.dec.Reset(&c.rd)
-	_ = s.decodeAt(c, e.key) // only a malformed record fails, and it was validated
+// recoverDecoder treats a decoder's panic (a buggy custom decoder, most
+// likely) as a corrupt record: the session starts afresh and the record
+// is deleted at the next save. The fields the handler read before stay
+// as it read them, in its own variables.
+func (s *Session) recoverDecoder() {
+	p := recover()
+	if p == nil {
+		return
+	}
+	s.dropRecord(s.req.Context(), s.key, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p))
+	if s.stored {
+		s.oldKey = s.key
+	}
+	s.empty()
 }
 
-// decodeAt decodes the value at c's position into the field of key. A
-// value that does not fit is skipped and dropped (DropField); the error is
-// one of skipping it. Callers recover panics, once per pass, not per
-// field: a deferred recover per field cost B a fifth of its time.
-func (s *Session) decodeAt(c *codecState, key []byte) error {
-	mark := s.Mark(c.dec)
-	if err := s.m.schema.DecodeField(s.data, c.dec, key); err != nil && !s.DropField(c.dec, mark, key, err) {
-		return err
-	}
-	return nil
-}
-
-// recoverField turns a decoder's panic into a dropped field.
-func (s *Session) recoverField(key *[]byte) {
-	if p := recover(); p != nil {
-		s.logDropped(*key, fmt.Errorf("decoder panicked: %v", p))
-	}
+// dropRecord counts and logs a record that cannot be read.
+func (s *Session) dropRecord(ctx context.Context, key string, err error) {
+	s.m.stats.corrupt.Add(1)
+	s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(key), "err", err)
 }
 
 // resetData zeroes the generated fields by decoding an empty map.

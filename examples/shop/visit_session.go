@@ -41,6 +41,9 @@ var visitSchema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Visit).appendField(b, i)
+	},
 	Keys: []string{"email", "cart", "flash"},
 }
 
@@ -204,45 +207,35 @@ func (s *Visit) SetFlash(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 3 + s.rt.UnknownLen()
-	if s.data.Email == "" {
-		n--
-	}
-	if len(s.data.Cart) == 0 {
-		n--
-	}
-	if s.data.Flash == "" {
-		n--
-	}
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if s.data.Email != "" {
-		if err := enc.EncodeString("email"); err != nil {
-			return err
+	return s.rt.Encode(enc, &visitSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		if s.data.Email == "" {
+			return b, nil
 		}
-		if err := enc.EncodeString(s.data.Email); err != nil {
-			return err
+		b = append(b, "\xa5email"...)
+		b = runtime.AppendString(b, s.data.Email)
+	case 1:
+		if len(s.data.Cart) == 0 {
+			return b, nil
 		}
+		b = append(b, "\xa4cart"...)
+		if b, err = encVisitSliceItem(b, s.data.Cart); err != nil {
+			return b, err
+		}
+	case 2:
+		if s.data.Flash == "" {
+			return b, nil
+		}
+		b = append(b, "\xa5flash"...)
+		b = runtime.AppendString(b, s.data.Flash)
 	}
-	if len(s.data.Cart) != 0 {
-		if err := enc.EncodeString("cart"); err != nil {
-			return err
-		}
-		if err := encVisitSliceItem(enc, s.data.Cart); err != nil {
-			return err
-		}
-	}
-	if s.data.Flash != "" {
-		if err := enc.EncodeString("flash"); err != nil {
-			return err
-		}
-		if err := enc.EncodeString(s.data.Flash); err != nil {
-			return err
-		}
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by
@@ -312,24 +305,14 @@ func (s *Visit) decodeField(dec *msgpack.Decoder, key []byte) error {
 	return nil
 }
 
-func encVisitItem(enc *msgpack.Encoder, v *Item) error {
+func encVisitItem(b []byte, v *Item) (_ []byte, err error) {
 	n := 2
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("sku"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(v.SKU); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("qty"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(v.Qty)); err != nil {
-		return err
-	}
-	return nil
+	b = runtime.AppendMapLen(b, n)
+	b = append(b, "\xa3sku"...)
+	b = runtime.AppendString(b, v.SKU)
+	b = append(b, "\xa3qty"...)
+	b = runtime.AppendInt(b, int64(v.Qty))
+	return b, nil
 }
 
 func decVisitItem(dec *msgpack.Decoder, v *Item) error {
@@ -369,19 +352,17 @@ func decVisitItem(dec *msgpack.Decoder, v *Item) error {
 	return nil
 }
 
-func encVisitSliceItem(enc *msgpack.Encoder, v []Item) error {
+func encVisitSliceItem(b []byte, v []Item) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encVisitItem(enc, &v[i]); err != nil {
-			return err
+		if b, err = encVisitItem(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decVisitSliceItem(dec *msgpack.Decoder, p *[]Item) error {

@@ -56,6 +56,9 @@ var countersSchema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Counters).appendField(b, i)
+	},
 	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note"},
 	ConflictError: []string{"bal"},
 }
@@ -526,120 +529,69 @@ func (s *Counters) SetNote(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Counters) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 18 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &countersSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Counters) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa2C0"...)
+		b = runtime.AppendInt(b, int64(s.data.C0))
+	case 1:
+		b = append(b, "\xa2C1"...)
+		b = runtime.AppendInt(b, int64(s.data.C1))
+	case 2:
+		b = append(b, "\xa2C2"...)
+		b = runtime.AppendInt(b, int64(s.data.C2))
+	case 3:
+		b = append(b, "\xa2C3"...)
+		b = runtime.AppendInt(b, int64(s.data.C3))
+	case 4:
+		b = append(b, "\xa2C4"...)
+		b = runtime.AppendInt(b, int64(s.data.C4))
+	case 5:
+		b = append(b, "\xa2C5"...)
+		b = runtime.AppendInt(b, int64(s.data.C5))
+	case 6:
+		b = append(b, "\xa2C6"...)
+		b = runtime.AppendInt(b, int64(s.data.C6))
+	case 7:
+		b = append(b, "\xa2C7"...)
+		b = runtime.AppendInt(b, int64(s.data.C7))
+	case 8:
+		b = append(b, "\xa2C8"...)
+		b = runtime.AppendInt(b, int64(s.data.C8))
+	case 9:
+		b = append(b, "\xa2C9"...)
+		b = runtime.AppendInt(b, int64(s.data.C9))
+	case 10:
+		b = append(b, "\xa3C10"...)
+		b = runtime.AppendInt(b, int64(s.data.C10))
+	case 11:
+		b = append(b, "\xa3C11"...)
+		b = runtime.AppendInt(b, int64(s.data.C11))
+	case 12:
+		b = append(b, "\xa3C12"...)
+		b = runtime.AppendInt(b, int64(s.data.C12))
+	case 13:
+		b = append(b, "\xa3C13"...)
+		b = runtime.AppendInt(b, int64(s.data.C13))
+	case 14:
+		b = append(b, "\xa3C14"...)
+		b = runtime.AppendInt(b, int64(s.data.C14))
+	case 15:
+		b = append(b, "\xa3C15"...)
+		b = runtime.AppendInt(b, int64(s.data.C15))
+	case 16:
+		b = append(b, "\xa3bal"...)
+		b = runtime.AppendInt(b, s.data.Balance)
+	case 17:
+		b = append(b, "\xa4Note"...)
+		b = runtime.AppendString(b, s.data.Note)
 	}
-	if err := enc.EncodeString("C0"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C0)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C1"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C1)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C2"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C2)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C3"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C3)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C4"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C4)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C5"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C5)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C6"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C6)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C7"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C7)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C8"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C8)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C9"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C9)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C10"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C10)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C11"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C11)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C12"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C12)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C13"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C13)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C14"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C14)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("C15"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.C15)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("bal"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(s.data.Balance); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Note"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Note); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by

@@ -93,6 +93,9 @@ var allSchema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*All).appendField(b, i)
+	},
 	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
 }
 
@@ -1473,331 +1476,229 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	if len(s.data.Omit) > 8 {
-		return fmt.Errorf("field Omit: length %d over max=8", len(s.data.Omit))
-	}
-	n := 51 + s.rt.UnknownLen()
-	if s.data.Omit == "" {
-		n--
-	}
-	if len(s.data.OmitS) == 0 {
-		n--
-	}
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("B"); err != nil {
-		return err
-	}
-	if err := enc.EncodeBool(s.data.B); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("I"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.I)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("I8"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.I8)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("I16"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.I16)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("I32"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.I32)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("I64"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(s.data.I64); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("U"); err != nil {
-		return err
-	}
-	if err := enc.EncodeUint(uint64(s.data.U)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("U8"); err != nil {
-		return err
-	}
-	if err := enc.EncodeUint(uint64(s.data.U8)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("U16"); err != nil {
-		return err
-	}
-	if err := enc.EncodeUint(uint64(s.data.U16)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("U32"); err != nil {
-		return err
-	}
-	if err := enc.EncodeUint(uint64(s.data.U32)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("U64"); err != nil {
-		return err
-	}
-	if err := enc.EncodeUint(s.data.U64); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("F32"); err != nil {
-		return err
-	}
-	if err := enc.EncodeFloat32(s.data.F32); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("F64"); err != nil {
-		return err
-	}
-	if err := enc.EncodeFloat64(s.data.F64); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("S"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.S); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Raw"); err != nil {
-		return err
-	}
-	if err := enc.EncodeBytes(s.data.Raw); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("T"); err != nil {
-		return err
-	}
-	if err := enc.EncodeTime(s.data.T); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("D"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.D)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Lvl"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.Lvl)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("N"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(string(s.data.N)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Fl"); err != nil {
-		return err
-	}
-	if err := enc.EncodeBool(bool(s.data.Fl)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("R"); err != nil {
-		return err
-	}
-	if err := enc.EncodeFloat32(float32(s.data.R)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Tok"); err != nil {
-		return err
-	}
-	if err := enc.EncodeBytes([]byte(s.data.Tok)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Strs"); err != nil {
-		return err
-	}
-	if err := encAllSliceString(enc, s.data.Strs); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Ints"); err != nil {
-		return err
-	}
-	if err := encAllSliceInt64(enc, s.data.Ints); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Nested"); err != nil {
-		return err
-	}
-	if err := encAllSliceSliceString(enc, s.data.Nested); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("M"); err != nil {
-		return err
-	}
-	if err := encAllMapStringInt(enc, s.data.M); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("MI"); err != nil {
-		return err
-	}
-	if err := encAllMapInt64String(enc, s.data.MI); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("MU"); err != nil {
-		return err
-	}
-	if err := encAllMapUint16Bool(enc, s.data.MU); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("MS"); err != nil {
-		return err
-	}
-	if err := encAllMapStringSliceAddress(enc, s.data.MS); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("MN"); err != nil {
-		return err
-	}
-	if err := encAllMapNameLevel(enc, s.data.MN); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("P"); err != nil {
-		return err
-	}
-	if err := encAllPtrInt(enc, s.data.P); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("PA"); err != nil {
-		return err
-	}
-	if err := encAllPtrAddress(enc, s.data.PA); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("A"); err != nil {
-		return err
-	}
-	if err := encAllAddress(enc, &s.data.A); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("As"); err != nil {
-		return err
-	}
-	if err := encAllSliceAddress(enc, s.data.As); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Tg"); err != nil {
-		return err
-	}
-	if err := encAllTags(enc, s.data.Tg); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Sc"); err != nil {
-		return err
-	}
-	if err := encAllScores(enc, s.data.Sc); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("List"); err != nil {
-		return err
-	}
-	if err := encAllPtrNode(enc, s.data.List); err != nil {
-		return err
-	}
-	if s.data.Omit != "" {
-		if err := enc.EncodeString("omit"); err != nil {
-			return err
+	return s.rt.Encode(enc, &allSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa1B"...)
+		b = runtime.AppendBool(b, s.data.B)
+	case 1:
+		b = append(b, "\xa1I"...)
+		b = runtime.AppendInt(b, int64(s.data.I))
+	case 2:
+		b = append(b, "\xa2I8"...)
+		b = runtime.AppendInt(b, int64(s.data.I8))
+	case 3:
+		b = append(b, "\xa3I16"...)
+		b = runtime.AppendInt(b, int64(s.data.I16))
+	case 4:
+		b = append(b, "\xa3I32"...)
+		b = runtime.AppendInt(b, int64(s.data.I32))
+	case 5:
+		b = append(b, "\xa3I64"...)
+		b = runtime.AppendInt(b, s.data.I64)
+	case 6:
+		b = append(b, "\xa1U"...)
+		b = runtime.AppendUint(b, uint64(s.data.U))
+	case 7:
+		b = append(b, "\xa2U8"...)
+		b = runtime.AppendUint(b, uint64(s.data.U8))
+	case 8:
+		b = append(b, "\xa3U16"...)
+		b = runtime.AppendUint(b, uint64(s.data.U16))
+	case 9:
+		b = append(b, "\xa3U32"...)
+		b = runtime.AppendUint(b, uint64(s.data.U32))
+	case 10:
+		b = append(b, "\xa3U64"...)
+		b = runtime.AppendUint(b, s.data.U64)
+	case 11:
+		b = append(b, "\xa3F32"...)
+		b = runtime.AppendFloat32(b, s.data.F32)
+	case 12:
+		b = append(b, "\xa3F64"...)
+		b = runtime.AppendFloat64(b, s.data.F64)
+	case 13:
+		b = append(b, "\xa1S"...)
+		b = runtime.AppendString(b, s.data.S)
+	case 14:
+		b = append(b, "\xa3Raw"...)
+		b = runtime.AppendBytes(b, s.data.Raw)
+	case 15:
+		b = append(b, "\xa1T"...)
+		b = runtime.AppendTime(b, s.data.T)
+	case 16:
+		b = append(b, "\xa1D"...)
+		b = runtime.AppendInt(b, int64(s.data.D))
+	case 17:
+		b = append(b, "\xa3Lvl"...)
+		b = runtime.AppendInt(b, int64(s.data.Lvl))
+	case 18:
+		b = append(b, "\xa1N"...)
+		b = runtime.AppendString(b, string(s.data.N))
+	case 19:
+		b = append(b, "\xa2Fl"...)
+		b = runtime.AppendBool(b, bool(s.data.Fl))
+	case 20:
+		b = append(b, "\xa1R"...)
+		b = runtime.AppendFloat32(b, float32(s.data.R))
+	case 21:
+		b = append(b, "\xa3Tok"...)
+		b = runtime.AppendBytes(b, []byte(s.data.Tok))
+	case 22:
+		b = append(b, "\xa4Strs"...)
+		if b, err = encAllSliceString(b, s.data.Strs); err != nil {
+			return b, err
 		}
-		if err := enc.EncodeString(s.data.Omit); err != nil {
-			return err
+	case 23:
+		b = append(b, "\xa4Ints"...)
+		if b, err = encAllSliceInt64(b, s.data.Ints); err != nil {
+			return b, err
+		}
+	case 24:
+		b = append(b, "\xa6Nested"...)
+		if b, err = encAllSliceSliceString(b, s.data.Nested); err != nil {
+			return b, err
+		}
+	case 25:
+		b = append(b, "\xa1M"...)
+		if b, err = encAllMapStringInt(b, s.data.M); err != nil {
+			return b, err
+		}
+	case 26:
+		b = append(b, "\xa2MI"...)
+		if b, err = encAllMapInt64String(b, s.data.MI); err != nil {
+			return b, err
+		}
+	case 27:
+		b = append(b, "\xa2MU"...)
+		if b, err = encAllMapUint16Bool(b, s.data.MU); err != nil {
+			return b, err
+		}
+	case 28:
+		b = append(b, "\xa2MS"...)
+		if b, err = encAllMapStringSliceAddress(b, s.data.MS); err != nil {
+			return b, err
+		}
+	case 29:
+		b = append(b, "\xa2MN"...)
+		if b, err = encAllMapNameLevel(b, s.data.MN); err != nil {
+			return b, err
+		}
+	case 30:
+		b = append(b, "\xa1P"...)
+		if b, err = encAllPtrInt(b, s.data.P); err != nil {
+			return b, err
+		}
+	case 31:
+		b = append(b, "\xa2PA"...)
+		if b, err = encAllPtrAddress(b, s.data.PA); err != nil {
+			return b, err
+		}
+	case 32:
+		b = append(b, "\xa1A"...)
+		if b, err = encAllAddress(b, &s.data.A); err != nil {
+			return b, err
+		}
+	case 33:
+		b = append(b, "\xa2As"...)
+		if b, err = encAllSliceAddress(b, s.data.As); err != nil {
+			return b, err
+		}
+	case 34:
+		b = append(b, "\xa2Tg"...)
+		if b, err = encAllTags(b, s.data.Tg); err != nil {
+			return b, err
+		}
+	case 35:
+		b = append(b, "\xa2Sc"...)
+		if b, err = encAllScores(b, s.data.Sc); err != nil {
+			return b, err
+		}
+	case 36:
+		b = append(b, "\xa4List"...)
+		if b, err = encAllPtrNode(b, s.data.List); err != nil {
+			return b, err
+		}
+	case 37:
+		if len(s.data.Omit) > 8 {
+			return b, fmt.Errorf("length %d over max=8", len(s.data.Omit))
+		}
+		if s.data.Omit == "" {
+			return b, nil
+		}
+		b = append(b, "\xa4omit"...)
+		b = runtime.AppendString(b, s.data.Omit)
+	case 38:
+		b = append(b, "\xa2id"...)
+		if b, err = encAllArr16Byte(b, &s.data.Token16); err != nil {
+			return b, err
+		}
+	case 39:
+		b = append(b, "\xa4Grid"...)
+		if b, err = encAllArr2Arr3Int8(b, &s.data.Grid); err != nil {
+			return b, err
+		}
+	case 40:
+		b = append(b, "\xa4Addr"...)
+		if b, err = runtime.AppendBinary(b, &s.data.Addr); err != nil {
+			return b, err
+		}
+	case 41:
+		b = append(b, "\xa5PAddr"...)
+		if b, err = encAllPtrNetip_Addr(b, s.data.PAddr); err != nil {
+			return b, err
+		}
+	case 42:
+		b = append(b, "\xa5Addrs"...)
+		if b, err = encAllSliceNetip_Addr(b, s.data.Addrs); err != nil {
+			return b, err
+		}
+	case 43:
+		b = append(b, "\xa3Col"...)
+		if b, err = runtime.AppendText(b, &s.data.Col); err != nil {
+			return b, err
+		}
+	case 44:
+		b = append(b, "\xa2Pt"...)
+		if b, err = runtime.AppendCustom(b, &s.data.Pt); err != nil {
+			return b, err
+		}
+	case 45:
+		b = append(b, "\xa3Pts"...)
+		if b, err = encAllMapStringPoint(b, s.data.Pts); err != nil {
+			return b, err
+		}
+	case 46:
+		b = append(b, "\xa3msg"...)
+		b = runtime.AppendString(b, s.data.Msg)
+	case 47:
+		b = append(b, "\xa2Tr"...)
+		if b, err = encAllTree(b, s.data.Tr); err != nil {
+			return b, err
+		}
+	case 48:
+		b = append(b, "\xa3ver"...)
+		b = runtime.AppendInt(b, int64(s.data.Meta.Version))
+	case 49:
+		b = append(b, "\xa6Labels"...)
+		if b, err = encAllSliceString(b, s.data.Meta.Labels); err != nil {
+			return b, err
+		}
+	case 50:
+		if len(s.data.OmitS) == 0 {
+			return b, nil
+		}
+		b = append(b, "\xa5omits"...)
+		if b, err = encAllSliceInt(b, s.data.OmitS); err != nil {
+			return b, err
 		}
 	}
-	if err := enc.EncodeString("id"); err != nil {
-		return err
-	}
-	if err := encAllArr16Byte(enc, &s.data.Token16); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Grid"); err != nil {
-		return err
-	}
-	if err := encAllArr2Arr3Int8(enc, &s.data.Grid); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Addr"); err != nil {
-		return err
-	}
-	if err := runtime.EncodeBinary(enc, &s.data.Addr); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("PAddr"); err != nil {
-		return err
-	}
-	if err := encAllPtrNetip_Addr(enc, s.data.PAddr); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Addrs"); err != nil {
-		return err
-	}
-	if err := encAllSliceNetip_Addr(enc, s.data.Addrs); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Col"); err != nil {
-		return err
-	}
-	if err := runtime.EncodeText(enc, &s.data.Col); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Pt"); err != nil {
-		return err
-	}
-	if err := (&s.data.Pt).EncodeMsgpack(enc); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Pts"); err != nil {
-		return err
-	}
-	if err := encAllMapStringPoint(enc, s.data.Pts); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("msg"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Msg); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Tr"); err != nil {
-		return err
-	}
-	if err := encAllTree(enc, s.data.Tr); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("ver"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.Meta.Version)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Labels"); err != nil {
-		return err
-	}
-	if err := encAllSliceString(enc, s.data.Meta.Labels); err != nil {
-		return err
-	}
-	if len(s.data.OmitS) != 0 {
-		if err := enc.EncodeString("omits"); err != nil {
-			return err
-		}
-		if err := encAllSliceInt(enc, s.data.OmitS); err != nil {
-			return err
-		}
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by
@@ -2250,35 +2151,23 @@ func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
 	return nil
 }
 
-func encAllAddress(enc *msgpack.Encoder, v *Address) error {
+func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
 	n := 3
 	if v.Zip == "" {
 		n--
 	}
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("street"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(v.Street); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, n)
+	b = append(b, "\xa6street"...)
+	b = runtime.AppendString(b, v.Street)
 	if v.Zip != "" {
-		if err := enc.EncodeString("zip"); err != nil {
-			return err
-		}
-		if err := enc.EncodeString(v.Zip); err != nil {
-			return err
-		}
+		b = append(b, "\xa3zip"...)
+		b = runtime.AppendString(b, v.Zip)
 	}
-	if err := enc.EncodeString("Tags"); err != nil {
-		return err
+	b = append(b, "\xa4Tags"...)
+	if b, err = encAllSliceString(b, v.Tags); err != nil {
+		return b, err
 	}
-	if err := encAllSliceString(enc, v.Tags); err != nil {
-		return err
-	}
-	return nil
+	return b, nil
 }
 
 func decAllAddress(dec *msgpack.Decoder, v *Address) error {
@@ -2322,24 +2211,22 @@ func decAllAddress(dec *msgpack.Decoder, v *Address) error {
 	return nil
 }
 
-func encAllArr16Byte(enc *msgpack.Encoder, v *[16]byte) error {
-	return enc.EncodeBytes(v[:])
+func encAllArr16Byte(b []byte, v *[16]byte) ([]byte, error) {
+	return runtime.AppendBytes(b, v[:]), nil
 }
 
 func decAllArr16Byte(dec *msgpack.Decoder, v *[16]byte) error {
 	return runtime.DecodeByteArray(dec, v[:])
 }
 
-func encAllArr2Arr3Int8(enc *msgpack.Encoder, v *[2][3]int8) error {
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+func encAllArr2Arr3Int8(b []byte, v *[2][3]int8) (_ []byte, err error) {
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encAllArr3Int8(enc, &v[i]); err != nil {
-			return err
+		if b, err = encAllArr3Int8(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllArr2Arr3Int8(dec *msgpack.Decoder, v *[2][3]int8) error {
@@ -2354,16 +2241,12 @@ func decAllArr2Arr3Int8(dec *msgpack.Decoder, v *[2][3]int8) error {
 	return nil
 }
 
-func encAllArr3Int8(enc *msgpack.Encoder, v *[3]int8) error {
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+func encAllArr3Int8(b []byte, v *[3]int8) (_ []byte, err error) {
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeInt(int64(v[i])); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, int64(v[i]))
 	}
-	return nil
+	return b, nil
 }
 
 func decAllArr3Int8(dec *msgpack.Decoder, v *[3]int8) error {
@@ -2384,13 +2267,11 @@ func decAllArr3Int8(dec *msgpack.Decoder, v *[3]int8) error {
 
 // encAllMapInt64String writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapInt64String(enc *msgpack.Encoder, v map[int64]string) error {
+func encAllMapInt64String(b []byte, v map[int64]string) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]int64
 	keys := buf[:0]
 	for k := range v {
@@ -2398,15 +2279,11 @@ func encAllMapInt64String(enc *msgpack.Encoder, v map[int64]string) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeInt(k); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, k)
 		e := v[k]
-		if err := enc.EncodeString(e); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, e)
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapInt64String(dec *msgpack.Decoder, p *map[int64]string) error {
@@ -2441,13 +2318,11 @@ func decAllMapInt64String(dec *msgpack.Decoder, p *map[int64]string) error {
 
 // encAllMapNameLevel writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapNameLevel(enc *msgpack.Encoder, v map[Name]Level) error {
+func encAllMapNameLevel(b []byte, v map[Name]Level) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]Name
 	keys := buf[:0]
 	for k := range v {
@@ -2455,15 +2330,11 @@ func encAllMapNameLevel(enc *msgpack.Encoder, v map[Name]Level) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(string(k)); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, string(k))
 		e := v[k]
-		if err := enc.EncodeInt(int64(e)); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, int64(e))
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapNameLevel(dec *msgpack.Decoder, p *map[Name]Level) error {
@@ -2498,13 +2369,11 @@ func decAllMapNameLevel(dec *msgpack.Decoder, p *map[Name]Level) error {
 
 // encAllMapStringInt writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapStringInt(enc *msgpack.Encoder, v map[string]int) error {
+func encAllMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]string
 	keys := buf[:0]
 	for k := range v {
@@ -2512,15 +2381,11 @@ func encAllMapStringInt(enc *msgpack.Encoder, v map[string]int) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(k); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, k)
 		e := v[k]
-		if err := enc.EncodeInt(int64(e)); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, int64(e))
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapStringInt(dec *msgpack.Decoder, p *map[string]int) error {
@@ -2555,13 +2420,11 @@ func decAllMapStringInt(dec *msgpack.Decoder, p *map[string]int) error {
 
 // encAllMapStringPoint writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapStringPoint(enc *msgpack.Encoder, v map[string]Point) error {
+func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]string
 	keys := buf[:0]
 	for k := range v {
@@ -2569,15 +2432,13 @@ func encAllMapStringPoint(enc *msgpack.Encoder, v map[string]Point) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(k); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, k)
 		e := v[k]
-		if err := (&e).EncodeMsgpack(enc); err != nil {
-			return err
+		if b, err = runtime.AppendCustom(b, &e); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapStringPoint(dec *msgpack.Decoder, p *map[string]Point) error {
@@ -2608,13 +2469,11 @@ func decAllMapStringPoint(dec *msgpack.Decoder, p *map[string]Point) error {
 
 // encAllMapStringSliceAddress writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapStringSliceAddress(enc *msgpack.Encoder, v map[string][]Address) error {
+func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]string
 	keys := buf[:0]
 	for k := range v {
@@ -2622,15 +2481,13 @@ func encAllMapStringSliceAddress(enc *msgpack.Encoder, v map[string][]Address) e
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(k); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, k)
 		e := v[k]
-		if err := encAllSliceAddress(enc, e); err != nil {
-			return err
+		if b, err = encAllSliceAddress(b, e); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapStringSliceAddress(dec *msgpack.Decoder, p *map[string][]Address) error {
@@ -2661,13 +2518,11 @@ func decAllMapStringSliceAddress(dec *msgpack.Decoder, p *map[string][]Address) 
 
 // encAllMapUint16Bool writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllMapUint16Bool(enc *msgpack.Encoder, v map[uint16]bool) error {
+func encAllMapUint16Bool(b []byte, v map[uint16]bool) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]uint16
 	keys := buf[:0]
 	for k := range v {
@@ -2675,15 +2530,11 @@ func encAllMapUint16Bool(enc *msgpack.Encoder, v map[uint16]bool) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeUint(uint64(k)); err != nil {
-			return err
-		}
+		b = runtime.AppendUint(b, uint64(k))
 		e := v[k]
-		if err := enc.EncodeBool(e); err != nil {
-			return err
-		}
+		b = runtime.AppendBool(b, e)
 	}
-	return nil
+	return b, nil
 }
 
 func decAllMapUint16Bool(dec *msgpack.Decoder, p *map[uint16]bool) error {
@@ -2716,24 +2567,16 @@ func decAllMapUint16Bool(dec *msgpack.Decoder, p *map[uint16]bool) error {
 	return nil
 }
 
-func encAllNode(enc *msgpack.Encoder, v *Node) error {
+func encAllNode(b []byte, v *Node) (_ []byte, err error) {
 	n := 2
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	b = runtime.AppendMapLen(b, n)
+	b = append(b, "\xa5Value"...)
+	b = runtime.AppendInt(b, int64(v.Value))
+	b = append(b, "\xa4Next"...)
+	if b, err = encAllPtrNode(b, v.Next); err != nil {
+		return b, err
 	}
-	if err := enc.EncodeString("Value"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(v.Value)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("Next"); err != nil {
-		return err
-	}
-	if err := encAllPtrNode(enc, v.Next); err != nil {
-		return err
-	}
-	return nil
+	return b, nil
 }
 
 func decAllNode(dec *msgpack.Decoder, v *Node) error {
@@ -2769,11 +2612,14 @@ func decAllNode(dec *msgpack.Decoder, v *Node) error {
 	return nil
 }
 
-func encAllPtrAddress(enc *msgpack.Encoder, v *Address) error {
+func encAllPtrAddress(b []byte, v *Address) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	return encAllAddress(enc, v)
+	if b, err = encAllAddress(b, v); err != nil {
+		return b, err
+	}
+	return b, nil
 }
 
 func decAllPtrAddress(dec *msgpack.Decoder, p **Address) error {
@@ -2789,11 +2635,12 @@ func decAllPtrAddress(dec *msgpack.Decoder, p **Address) error {
 	return nil
 }
 
-func encAllPtrInt(enc *msgpack.Encoder, v *int) error {
+func encAllPtrInt(b []byte, v *int) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	return enc.EncodeInt(int64(*v))
+	b = runtime.AppendInt(b, int64(*v))
+	return b, nil
 }
 
 func decAllPtrInt(dec *msgpack.Decoder, p **int) error {
@@ -2813,11 +2660,14 @@ func decAllPtrInt(dec *msgpack.Decoder, p **int) error {
 	return nil
 }
 
-func encAllPtrNetip_Addr(enc *msgpack.Encoder, v *netip.Addr) error {
+func encAllPtrNetip_Addr(b []byte, v *netip.Addr) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	return runtime.EncodeBinary(enc, v)
+	if b, err = runtime.AppendBinary(b, v); err != nil {
+		return b, err
+	}
+	return b, nil
 }
 
 func decAllPtrNetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
@@ -2833,11 +2683,14 @@ func decAllPtrNetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
 	return nil
 }
 
-func encAllPtrNode(enc *msgpack.Encoder, v *Node) error {
+func encAllPtrNode(b []byte, v *Node) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	return encAllNode(enc, v)
+	if b, err = encAllNode(b, v); err != nil {
+		return b, err
+	}
+	return b, nil
 }
 
 func decAllPtrNode(dec *msgpack.Decoder, p **Node) error {
@@ -2855,13 +2708,11 @@ func decAllPtrNode(dec *msgpack.Decoder, p **Node) error {
 
 // encAllScores writes the keys in order, so that an unchanged map always
 // encodes to the same bytes.
-func encAllScores(enc *msgpack.Encoder, v Scores) error {
+func encAllScores(b []byte, v Scores) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeMapLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendMapLen(b, len(v))
 	var buf [16]string
 	keys := buf[:0]
 	for k := range v {
@@ -2869,15 +2720,11 @@ func encAllScores(enc *msgpack.Encoder, v Scores) error {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if err := enc.EncodeString(k); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, k)
 		e := v[k]
-		if err := enc.EncodeInt(int64(e)); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, int64(e))
 	}
-	return nil
+	return b, nil
 }
 
 func decAllScores(dec *msgpack.Decoder, p *Scores) error {
@@ -2910,19 +2757,17 @@ func decAllScores(dec *msgpack.Decoder, p *Scores) error {
 	return nil
 }
 
-func encAllSliceAddress(enc *msgpack.Encoder, v []Address) error {
+func encAllSliceAddress(b []byte, v []Address) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encAllAddress(enc, &v[i]); err != nil {
-			return err
+		if b, err = encAllAddress(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceAddress(dec *msgpack.Decoder, p *[]Address) error {
@@ -2941,19 +2786,15 @@ func decAllSliceAddress(dec *msgpack.Decoder, p *[]Address) error {
 	return nil
 }
 
-func encAllSliceInt(enc *msgpack.Encoder, v []int) error {
+func encAllSliceInt(b []byte, v []int) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeInt(int64(v[i])); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, int64(v[i]))
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceInt(dec *msgpack.Decoder, p *[]int) error {
@@ -2976,19 +2817,15 @@ func decAllSliceInt(dec *msgpack.Decoder, p *[]int) error {
 	return nil
 }
 
-func encAllSliceInt64(enc *msgpack.Encoder, v []int64) error {
+func encAllSliceInt64(b []byte, v []int64) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeInt(v[i]); err != nil {
-			return err
-		}
+		b = runtime.AppendInt(b, v[i])
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceInt64(dec *msgpack.Decoder, p *[]int64) error {
@@ -3011,19 +2848,17 @@ func decAllSliceInt64(dec *msgpack.Decoder, p *[]int64) error {
 	return nil
 }
 
-func encAllSliceNetip_Addr(enc *msgpack.Encoder, v []netip.Addr) error {
+func encAllSliceNetip_Addr(b []byte, v []netip.Addr) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := runtime.EncodeBinary(enc, &v[i]); err != nil {
-			return err
+		if b, err = runtime.AppendBinary(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceNetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
@@ -3042,19 +2877,17 @@ func decAllSliceNetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
 	return nil
 }
 
-func encAllSliceSliceString(enc *msgpack.Encoder, v [][]string) error {
+func encAllSliceSliceString(b []byte, v [][]string) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encAllSliceString(enc, v[i]); err != nil {
-			return err
+		if b, err = encAllSliceString(b, v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceSliceString(dec *msgpack.Decoder, p *[][]string) error {
@@ -3073,19 +2906,15 @@ func decAllSliceSliceString(dec *msgpack.Decoder, p *[][]string) error {
 	return nil
 }
 
-func encAllSliceString(enc *msgpack.Encoder, v []string) error {
+func encAllSliceString(b []byte, v []string) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeString(v[i]); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, v[i])
 	}
-	return nil
+	return b, nil
 }
 
 func decAllSliceString(dec *msgpack.Decoder, p *[]string) error {
@@ -3108,19 +2937,15 @@ func decAllSliceString(dec *msgpack.Decoder, p *[]string) error {
 	return nil
 }
 
-func encAllTags(enc *msgpack.Encoder, v Tags) error {
+func encAllTags(b []byte, v Tags) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := enc.EncodeString(v[i]); err != nil {
-			return err
-		}
+		b = runtime.AppendString(b, v[i])
 	}
-	return nil
+	return b, nil
 }
 
 func decAllTags(dec *msgpack.Decoder, p *Tags) error {
@@ -3143,19 +2968,17 @@ func decAllTags(dec *msgpack.Decoder, p *Tags) error {
 	return nil
 }
 
-func encAllTree(enc *msgpack.Encoder, v Tree) error {
+func encAllTree(b []byte, v Tree) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return runtime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = runtime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encAllTree(enc, v[i]); err != nil {
-			return err
+		if b, err = encAllTree(b, v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decAllTree(dec *msgpack.Decoder, p *Tree) error {

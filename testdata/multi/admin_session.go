@@ -40,6 +40,9 @@ var adminSchema = sgruntime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Admin).appendField(b, i)
+	},
 	Keys:          []string{"user", "lvl"},
 	ConflictError: []string{"lvl"},
 }
@@ -174,24 +177,21 @@ func (s *Admin) SetLevel(v int) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Admin) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 2 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &adminSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Admin) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa4user"...)
+		b = sgruntime.AppendString(b, s.data.User)
+	case 1:
+		b = append(b, "\xa3lvl"...)
+		b = sgruntime.AppendInt(b, int64(s.data.Level))
 	}
-	if err := enc.EncodeString("user"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.User); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("lvl"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.Level)); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by

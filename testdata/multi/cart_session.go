@@ -41,6 +41,9 @@ var cartSchema = sgruntime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Cart).appendField(b, i)
+	},
 	Keys: []string{"lines", "total"},
 }
 
@@ -183,24 +186,23 @@ func (s *Cart) SetTotal(v other.Money) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Cart) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 2 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &cartSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Cart) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa5lines"...)
+		if b, err = encCartSliceOther_Line(b, s.data.Lines); err != nil {
+			return b, err
+		}
+	case 1:
+		b = append(b, "\xa5total"...)
+		b = sgruntime.AppendInt(b, int64(s.data.Total))
 	}
-	if err := enc.EncodeString("lines"); err != nil {
-		return err
-	}
-	if err := encCartSliceOther_Line(enc, s.data.Lines); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("total"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.Total)); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by
@@ -260,24 +262,14 @@ func (s *Cart) decodeField(dec *msgpack.Decoder, key []byte) error {
 	return nil
 }
 
-func encCartOther_Line(enc *msgpack.Encoder, v *other.Line) error {
+func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {
 	n := 2
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("sku"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(v.SKU); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("price"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(v.Price)); err != nil {
-		return err
-	}
-	return nil
+	b = sgruntime.AppendMapLen(b, n)
+	b = append(b, "\xa3sku"...)
+	b = sgruntime.AppendString(b, v.SKU)
+	b = append(b, "\xa5price"...)
+	b = sgruntime.AppendInt(b, int64(v.Price))
+	return b, nil
 }
 
 func decCartOther_Line(dec *msgpack.Decoder, v *other.Line) error {
@@ -317,19 +309,17 @@ func decCartOther_Line(dec *msgpack.Decoder, v *other.Line) error {
 	return nil
 }
 
-func encCartSliceOther_Line(enc *msgpack.Encoder, v []other.Line) error {
+func encCartSliceOther_Line(b []byte, v []other.Line) (_ []byte, err error) {
 	if v == nil {
-		return enc.EncodeNil()
+		return sgruntime.AppendNil(b), nil
 	}
-	if err := enc.EncodeArrayLen(len(v)); err != nil {
-		return err
-	}
+	b = sgruntime.AppendArrayLen(b, len(v))
 	for i := range v {
-		if err := encCartOther_Line(enc, &v[i]); err != nil {
-			return err
+		if b, err = encCartOther_Line(b, &v[i]); err != nil {
+			return b, err
 		}
 	}
-	return nil
+	return b, nil
 }
 
 func decCartSliceOther_Line(dec *msgpack.Decoder, p *[]other.Line) error {

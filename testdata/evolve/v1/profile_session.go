@@ -43,6 +43,9 @@ var profileSchema = runtime.Schema{
 		}
 		return nil
 	},
+	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+		return d.(*Profile).appendField(b, i)
+	},
 	Keys: []string{"name", "age", "legacy", "nick", "score"},
 }
 
@@ -239,42 +242,30 @@ func (s *Profile) SetScore(v string) {
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Profile) EncodeMsgpack(enc *msgpack.Encoder) error {
-	s.rt.NeedAll() // fields not read yet are still in the loaded record
-	n := 5 + s.rt.UnknownLen()
-	if err := enc.EncodeMapLen(n); err != nil {
-		return err
+	return s.rt.Encode(enc, &profileSchema, s)
+}
+
+// appendField appends the key and value of field i as msgpack; a field
+// tagged omitempty that holds its zero value appends nothing.
+func (s *Profile) appendField(b []byte, i int) (_ []byte, err error) {
+	switch i {
+	case 0:
+		b = append(b, "\xa4name"...)
+		b = runtime.AppendString(b, s.data.Name)
+	case 1:
+		b = append(b, "\xa3age"...)
+		b = runtime.AppendInt(b, int64(s.data.Age))
+	case 2:
+		b = append(b, "\xa6legacy"...)
+		b = runtime.AppendString(b, s.data.Legacy)
+	case 3:
+		b = append(b, "\xa4nick"...)
+		b = runtime.AppendString(b, s.data.Nick)
+	case 4:
+		b = append(b, "\xa5score"...)
+		b = runtime.AppendString(b, s.data.Score)
 	}
-	if err := enc.EncodeString("name"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Name); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("age"); err != nil {
-		return err
-	}
-	if err := enc.EncodeInt(int64(s.data.Age)); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("legacy"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Legacy); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("nick"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Nick); err != nil {
-		return err
-	}
-	if err := enc.EncodeString("score"); err != nil {
-		return err
-	}
-	if err := enc.EncodeString(s.data.Score); err != nil {
-		return err
-	}
-	return s.rt.EncodeUnknown(enc)
+	return b, nil
 }
 
 // DecodeMsgpack resets the stored fields and reads a map written by
