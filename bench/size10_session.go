@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -36,17 +35,17 @@ var _ = struct {
 	F9 string
 }(size10Data{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var size10Schema = runtime.Schema{
 	Name: "Size10",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size10)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size10).appendField(b, i)
@@ -397,139 +396,117 @@ func (s *Size10) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Size10) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = size10Data{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &size10Schema, s)
 }
 
-func (s *Size10) zeroField(key []byte) {
-	switch string(key) {
-	case "f0":
+func (s *Size10) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.F0 = size10Data{}.F0
-	case "f1":
+	case 1:
 		s.data.F1 = size10Data{}.F1
-	case "f2":
+	case 2:
 		s.data.F2 = size10Data{}.F2
-	case "f3":
+	case 3:
 		s.data.F3 = size10Data{}.F3
-	case "f4":
+	case 4:
 		s.data.F4 = size10Data{}.F4
-	case "f5":
+	case 5:
 		s.data.F5 = size10Data{}.F5
-	case "f6":
+	case 6:
 		s.data.F6 = size10Data{}.F6
-	case "f7":
+	case 7:
 		s.data.F7 = size10Data{}.F7
-	case "f8":
+	case 8:
 		s.data.F8 = size10Data{}.F8
-	case "f9":
+	case 9:
 		s.data.F9 = size10Data{}.F9
 	}
 }
 
-func (s *Size10) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "f0":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F0 = x
+			s.data.F0, i = x, j
 		}
-	case "f1":
+	case 1:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F1 = x
+			s.data.F1, i = x, j
 		}
-	case "f2":
+	case 2:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F2 = x
+			s.data.F2, i = x, j
 		}
-	case "f3":
+	case 3:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F3 = x
+			s.data.F3, i = x, j
 		}
-	case "f4":
+	case 4:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F4 = x
+			s.data.F4, i = x, j
 		}
-	case "f5":
+	case 5:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F5 = x
+			s.data.F5, i = x, j
 		}
-	case "f6":
+	case 6:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F6 = x
+			s.data.F6, i = x, j
 		}
-	case "f7":
+	case 7:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F7 = x
+			s.data.F7, i = x, j
 		}
-	case "f8":
+	case 8:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F8 = x
+			s.data.F8, i = x, j
 		}
-	case "f9":
+	case 9:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F9 = x
+			s.data.F9, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -25,17 +24,17 @@ type Size1 struct {
 // one this code was generated for.
 var _ = struct{ F0 string }(size1Data{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var size1Schema = runtime.Schema{
 	Name: "Size1",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size1)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size1).appendField(b, i)
@@ -170,49 +169,27 @@ func (s *Size1) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Size1) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = size1Data{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &size1Schema, s)
 }
 
-func (s *Size1) zeroField(key []byte) {
-	switch string(key) {
-	case "f0":
+func (s *Size1) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.F0 = size1Data{}.F0
 	}
 }
 
-func (s *Size1) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "f0":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Size1) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F0 = x
+			s.data.F0, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

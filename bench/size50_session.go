@@ -4,7 +4,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -76,17 +75,17 @@ var _ = struct {
 	F49 string
 }(size50Data{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var size50Schema = runtime.Schema{
 	Name: "Size50",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size50)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size50).appendField(b, i)
@@ -1397,539 +1396,517 @@ func (s *Size50) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Size50) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = size50Data{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &size50Schema, s)
 }
 
-func (s *Size50) zeroField(key []byte) {
-	switch string(key) {
-	case "f0":
+func (s *Size50) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.F0 = size50Data{}.F0
-	case "f1":
+	case 1:
 		s.data.F1 = size50Data{}.F1
-	case "f2":
+	case 2:
 		s.data.F2 = size50Data{}.F2
-	case "f3":
+	case 3:
 		s.data.F3 = size50Data{}.F3
-	case "f4":
+	case 4:
 		s.data.F4 = size50Data{}.F4
-	case "f5":
+	case 5:
 		s.data.F5 = size50Data{}.F5
-	case "f6":
+	case 6:
 		s.data.F6 = size50Data{}.F6
-	case "f7":
+	case 7:
 		s.data.F7 = size50Data{}.F7
-	case "f8":
+	case 8:
 		s.data.F8 = size50Data{}.F8
-	case "f9":
+	case 9:
 		s.data.F9 = size50Data{}.F9
-	case "f10":
+	case 10:
 		s.data.F10 = size50Data{}.F10
-	case "f11":
+	case 11:
 		s.data.F11 = size50Data{}.F11
-	case "f12":
+	case 12:
 		s.data.F12 = size50Data{}.F12
-	case "f13":
+	case 13:
 		s.data.F13 = size50Data{}.F13
-	case "f14":
+	case 14:
 		s.data.F14 = size50Data{}.F14
-	case "f15":
+	case 15:
 		s.data.F15 = size50Data{}.F15
-	case "f16":
+	case 16:
 		s.data.F16 = size50Data{}.F16
-	case "f17":
+	case 17:
 		s.data.F17 = size50Data{}.F17
-	case "f18":
+	case 18:
 		s.data.F18 = size50Data{}.F18
-	case "f19":
+	case 19:
 		s.data.F19 = size50Data{}.F19
-	case "f20":
+	case 20:
 		s.data.F20 = size50Data{}.F20
-	case "f21":
+	case 21:
 		s.data.F21 = size50Data{}.F21
-	case "f22":
+	case 22:
 		s.data.F22 = size50Data{}.F22
-	case "f23":
+	case 23:
 		s.data.F23 = size50Data{}.F23
-	case "f24":
+	case 24:
 		s.data.F24 = size50Data{}.F24
-	case "f25":
+	case 25:
 		s.data.F25 = size50Data{}.F25
-	case "f26":
+	case 26:
 		s.data.F26 = size50Data{}.F26
-	case "f27":
+	case 27:
 		s.data.F27 = size50Data{}.F27
-	case "f28":
+	case 28:
 		s.data.F28 = size50Data{}.F28
-	case "f29":
+	case 29:
 		s.data.F29 = size50Data{}.F29
-	case "f30":
+	case 30:
 		s.data.F30 = size50Data{}.F30
-	case "f31":
+	case 31:
 		s.data.F31 = size50Data{}.F31
-	case "f32":
+	case 32:
 		s.data.F32 = size50Data{}.F32
-	case "f33":
+	case 33:
 		s.data.F33 = size50Data{}.F33
-	case "f34":
+	case 34:
 		s.data.F34 = size50Data{}.F34
-	case "f35":
+	case 35:
 		s.data.F35 = size50Data{}.F35
-	case "f36":
+	case 36:
 		s.data.F36 = size50Data{}.F36
-	case "f37":
+	case 37:
 		s.data.F37 = size50Data{}.F37
-	case "f38":
+	case 38:
 		s.data.F38 = size50Data{}.F38
-	case "f39":
+	case 39:
 		s.data.F39 = size50Data{}.F39
-	case "f40":
+	case 40:
 		s.data.F40 = size50Data{}.F40
-	case "f41":
+	case 41:
 		s.data.F41 = size50Data{}.F41
-	case "f42":
+	case 42:
 		s.data.F42 = size50Data{}.F42
-	case "f43":
+	case 43:
 		s.data.F43 = size50Data{}.F43
-	case "f44":
+	case 44:
 		s.data.F44 = size50Data{}.F44
-	case "f45":
+	case 45:
 		s.data.F45 = size50Data{}.F45
-	case "f46":
+	case 46:
 		s.data.F46 = size50Data{}.F46
-	case "f47":
+	case 47:
 		s.data.F47 = size50Data{}.F47
-	case "f48":
+	case 48:
 		s.data.F48 = size50Data{}.F48
-	case "f49":
+	case 49:
 		s.data.F49 = size50Data{}.F49
 	}
 }
 
-func (s *Size50) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "f0":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F0 = x
+			s.data.F0, i = x, j
 		}
-	case "f1":
+	case 1:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F1 = x
+			s.data.F1, i = x, j
 		}
-	case "f2":
+	case 2:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F2 = x
+			s.data.F2, i = x, j
 		}
-	case "f3":
+	case 3:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F3 = x
+			s.data.F3, i = x, j
 		}
-	case "f4":
+	case 4:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F4 = x
+			s.data.F4, i = x, j
 		}
-	case "f5":
+	case 5:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F5 = x
+			s.data.F5, i = x, j
 		}
-	case "f6":
+	case 6:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F6 = x
+			s.data.F6, i = x, j
 		}
-	case "f7":
+	case 7:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F7 = x
+			s.data.F7, i = x, j
 		}
-	case "f8":
+	case 8:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F8 = x
+			s.data.F8, i = x, j
 		}
-	case "f9":
+	case 9:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F9 = x
+			s.data.F9, i = x, j
 		}
-	case "f10":
+	case 10:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F10 = x
+			s.data.F10, i = x, j
 		}
-	case "f11":
+	case 11:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F11 = x
+			s.data.F11, i = x, j
 		}
-	case "f12":
+	case 12:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F12 = x
+			s.data.F12, i = x, j
 		}
-	case "f13":
+	case 13:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F13 = x
+			s.data.F13, i = x, j
 		}
-	case "f14":
+	case 14:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F14 = x
+			s.data.F14, i = x, j
 		}
-	case "f15":
+	case 15:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F15 = x
+			s.data.F15, i = x, j
 		}
-	case "f16":
+	case 16:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F16 = x
+			s.data.F16, i = x, j
 		}
-	case "f17":
+	case 17:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F17 = x
+			s.data.F17, i = x, j
 		}
-	case "f18":
+	case 18:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F18 = x
+			s.data.F18, i = x, j
 		}
-	case "f19":
+	case 19:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F19 = x
+			s.data.F19, i = x, j
 		}
-	case "f20":
+	case 20:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F20 = x
+			s.data.F20, i = x, j
 		}
-	case "f21":
+	case 21:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F21 = x
+			s.data.F21, i = x, j
 		}
-	case "f22":
+	case 22:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F22 = x
+			s.data.F22, i = x, j
 		}
-	case "f23":
+	case 23:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F23 = x
+			s.data.F23, i = x, j
 		}
-	case "f24":
+	case 24:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F24 = x
+			s.data.F24, i = x, j
 		}
-	case "f25":
+	case 25:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F25 = x
+			s.data.F25, i = x, j
 		}
-	case "f26":
+	case 26:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F26 = x
+			s.data.F26, i = x, j
 		}
-	case "f27":
+	case 27:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F27 = x
+			s.data.F27, i = x, j
 		}
-	case "f28":
+	case 28:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F28 = x
+			s.data.F28, i = x, j
 		}
-	case "f29":
+	case 29:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F29 = x
+			s.data.F29, i = x, j
 		}
-	case "f30":
+	case 30:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F30 = x
+			s.data.F30, i = x, j
 		}
-	case "f31":
+	case 31:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F31 = x
+			s.data.F31, i = x, j
 		}
-	case "f32":
+	case 32:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F32 = x
+			s.data.F32, i = x, j
 		}
-	case "f33":
+	case 33:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F33 = x
+			s.data.F33, i = x, j
 		}
-	case "f34":
+	case 34:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F34 = x
+			s.data.F34, i = x, j
 		}
-	case "f35":
+	case 35:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F35 = x
+			s.data.F35, i = x, j
 		}
-	case "f36":
+	case 36:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F36 = x
+			s.data.F36, i = x, j
 		}
-	case "f37":
+	case 37:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F37 = x
+			s.data.F37, i = x, j
 		}
-	case "f38":
+	case 38:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F38 = x
+			s.data.F38, i = x, j
 		}
-	case "f39":
+	case 39:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F39 = x
+			s.data.F39, i = x, j
 		}
-	case "f40":
+	case 40:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F40 = x
+			s.data.F40, i = x, j
 		}
-	case "f41":
+	case 41:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F41 = x
+			s.data.F41, i = x, j
 		}
-	case "f42":
+	case 42:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F42 = x
+			s.data.F42, i = x, j
 		}
-	case "f43":
+	case 43:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F43 = x
+			s.data.F43, i = x, j
 		}
-	case "f44":
+	case 44:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F44 = x
+			s.data.F44, i = x, j
 		}
-	case "f45":
+	case 45:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F45 = x
+			s.data.F45, i = x, j
 		}
-	case "f46":
+	case 46:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F46 = x
+			s.data.F46, i = x, j
 		}
-	case "f47":
+	case 47:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F47 = x
+			s.data.F47, i = x, j
 		}
-	case "f48":
+	case 48:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F48 = x
+			s.data.F48, i = x, j
 		}
-	case "f49":
+	case 49:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F49 = x
+			s.data.F49, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

@@ -26,6 +26,10 @@ type builder struct {
 	prefix string // helper name prefix: the session's name
 	codecs map[string]*Codec
 	guards map[string]*Guard
+	// building holds the codecs being built; meeting one again means a
+	// type contains itself (type Tree []Tree).
+	building  map[string]bool
+	recursive bool
 }
 
 // build makes the models of the files to write, one per output file.
@@ -64,8 +68,9 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 			}
 			generated[n] = t.pos
 		}
-		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*Codec{}, guards: map[string]*Guard{}}
+		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*Codec{}, guards: map[string]*Guard{}, building: map[string]bool{}}
 		if s := b.session(t); s != nil {
+			s.Recursive = b.recursive
 			m.Sessions = append(m.Sessions, s)
 			m.Codecs = append(m.Codecs, sortedValues(b.codecs)...)
 			m.Guards = append(m.Guards, sortedValues(b.guards)...)
@@ -390,10 +395,13 @@ func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string)
 	name := b.prefix + mangle(t, b.pkg.Types)
 	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name, Ptr: kind == "struct" || kind == "array" || kind == "bytearray"}
 	if _, ok := b.codecs[name]; ok {
+		b.recursive = b.recursive || b.building[name]
 		return v // done, or in progress (a recursive type)
 	}
 	c := &Codec{Func: name, Type: v.Type, Kind: kind}
 	b.codecs[name] = c
+	b.building[name] = true
+	defer delete(b.building, name)
 	ok := true
 	switch u := t.Underlying().(type) {
 	case *types.Slice:

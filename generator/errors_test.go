@@ -169,9 +169,10 @@ type visitData struct {
 	out := string(files[0].Src)
 	for _, want := range []string{
 		"func (s *Visit) Version() int",
-		`case "ver":`,
-		"runtime.EncodeBinary(enc, &s.data.Addr)",
-		"runtime.DecodeByteArray(dec, v[:])",
+		`b = append(b, "\xa3ver"...)`,
+		"runtime.AppendBinary(b, &s.data.Addr)",
+		"runtime.ReadBinary(b, i, &s.data.Addr)",
+		"runtime.ReadByteArray(b, i, v[:])",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("generated code lacks %q", want)

@@ -22,11 +22,14 @@ type Model struct {
 
 // Session is one generated session type.
 type Session struct {
-	Name   string   // generated type, e.g. Visit
-	Struct string   // the user's struct, e.g. visitData
-	Guard  string   // struct type literal identical to the user's struct
-	Fields []*Field // stored fields, in declaration order
-	Keys   []string // wire keys by field index
+	// Recursive is set when a stored type contains itself (type Tree
+	// []Tree): its decoder checks the nesting depth first.
+	Recursive bool
+	Name      string   // generated type, e.g. Visit
+	Struct    string   // the user's struct, e.g. visitData
+	Guard     string   // struct type literal identical to the user's struct
+	Fields    []*Field // stored fields, in declaration order
+	Keys      []string // wire keys by field index
 
 	ConflictKeys []string // keys of the fields tagged conflict=error
 }

@@ -26,14 +26,14 @@ func TestAllocationGuards(t *testing.T) {
 		handler    func(*testsession.Visit, int)
 		max        float64 // above the bare handler
 	}{
-		{"A read", true, func(v *testsession.Visit, _ int) { sinkInt = v.UserID(); sinkStr = v.Email() }, 7},
-		{"B write", true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }, 9},
+		{"A read", true, func(v *testsession.Visit, _ int) { sinkInt = v.UserID(); sinkStr = v.Email() }, 6},
+		{"B write", true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }, 8},
 		{"C anonymous", false, func(*testsession.Visit, int) {}, 2},
 		{"D login", false, func(v *testsession.Visit, _ int) {
 			v.SetUserID(42)
 			v.SetEmail("ada@example.com")
 			v.SetRoles([]string{"admin", "staff"})
-		}, 16},
+		}, 12},
 	} {
 		serve, done := scenario(t, tc.withCookie, tc.handler)
 		i := 0

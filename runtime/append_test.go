@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -55,5 +56,74 @@ func TestAppendMatchesEncoder(t *testing.T) {
 		time.Unix(1<<34-1, 0), time.Unix(1<<34, 1), time.Unix(-1, 0), time.Date(9999, 12, 31, 23, 59, 59, 1, time.UTC),
 	} {
 		check("time "+tm.String(), AppendTime(prefix(), tm), func() error { return enc.EncodeTime(tm) })
+	}
+}
+
+// TestReadMatchesDecoder holds the Read functions to msgpack/v5's
+// Decoder: for every value, both succeed with the same result or both
+// fail, and a success reads the whole value.
+func TestReadMatchesDecoder(t *testing.T) {
+	values := []any{nil, true, false, 0, 1, -1, 127, 128, -33, 255, 256, -129, 70000, -70000,
+		int64(math.MaxInt64), int64(math.MinInt64), uint64(math.MaxUint64), uint64(math.MaxInt64) + 1,
+		float32(1.5), 2.5, "", "tea", strings.Repeat("x", 40), strings.Repeat("y", 300), strings.Repeat("z", 70000),
+		[]byte{}, []byte{1, 2, 3}, bytes.Repeat([]byte{7}, 300),
+		time.Time{}, time.Unix(0, 0), time.Unix(1_800_000_000, 0), time.Unix(1_800_000_000, 5), time.Unix(1<<34, 1),
+		[]any{1, 2}, map[string]any{"a": 1}, "2026-11-22T10:00:00Z", []any{int64(1_800_000_000), 7},
+	}
+	dec := msgpack.NewDecoder(bytes.NewReader(nil))
+	for _, v := range values {
+		b, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := func(what string, got any, j int, gotErr error, want any, wantErr error) {
+			t.Helper()
+			if (gotErr == nil) != (wantErr == nil) {
+				t.Errorf("%s of %#v: error %v, msgpack's %v", what, v, gotErr, wantErr)
+				return
+			}
+			if gotErr != nil {
+				return
+			}
+			if tm, ok := want.(time.Time); ok {
+				if g := got.(time.Time); !g.Equal(tm) || g.Location() != tm.Location() {
+					t.Errorf("%s of %#v: %v, msgpack's %v", what, v, got, want)
+				}
+			} else if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s of %#v: %#v, msgpack's %#v", what, v, got, want)
+			}
+			if j != len(b) {
+				t.Errorf("%s of %#v: read %d of %d bytes", what, v, j, len(b))
+			}
+		}
+		reset := func() *msgpack.Decoder { dec.Reset(bytes.NewReader(b)); return dec }
+
+		n, j, err := ReadInt(b, 0, 64)
+		want, wantErr := reset().DecodeInt64()
+		if u, ok := v.(uint64); ok && u > math.MaxInt64 {
+			if err == nil { // msgpack wraps it around; E6 wants an error
+				t.Errorf("ReadInt of %d: %d, no error", u, n)
+			}
+		} else {
+			same("ReadInt", n, j, err, want, wantErr)
+		}
+		s, j, err := ReadString(b, 0)
+		wantS, wantErr := reset().DecodeString()
+		same("ReadString", s, j, err, wantS, wantErr)
+		by, j, err := ReadBytes(b, 0)
+		wantB, wantErr := reset().DecodeBytes()
+		same("ReadBytes", by, j, err, wantB, wantErr)
+		bo, j, err := ReadBool(b, 0)
+		wantBo, wantErr := reset().DecodeBool()
+		same("ReadBool", bo, j, err, wantBo, wantErr)
+		f, j, err := ReadFloat64(b, 0)
+		wantF, wantErr := reset().DecodeFloat64()
+		same("ReadFloat64", f, j, err, wantF, wantErr)
+		f32, j, err := ReadFloat32(b, 0)
+		wantF32, wantErr := reset().DecodeFloat32()
+		same("ReadFloat32", f32, j, err, wantF32, wantErr)
+		tm, j, err := ReadTime(b, 0)
+		wantT, wantErr := reset().DecodeTime()
+		same("ReadTime", tm, j, err, wantT, wantErr)
 	}
 }

@@ -1,13 +1,10 @@
 package runtime
 
 import (
-	"encoding"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/vmihailenco/msgpack/v5"
-	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 // Data is implemented by the session types sessiongen generates. The
@@ -22,205 +19,188 @@ type Data interface {
 	DecodeMsgpack(dec *msgpack.Decoder) error
 }
 
-// The functions below are called by generated code; they are not meant
-// for hand-written code.
-
-// DecodeKey reads a map key. When dec reads from the runtime's Reader the
-// key is not copied: it is valid until the record is released.
-func DecodeKey(dec *msgpack.Decoder) ([]byte, error) {
-	r, ok := dec.Buffered().(*Reader)
-	if !ok {
-		s, err := dec.DecodeString()
-		return []byte(s), err
-	}
-	c, err := r.ReadByte()
-	if err != nil {
-		return nil, err
-	}
-	var n int
-	switch {
-	case c >= 0xa0 && c <= 0xbf:
-		n = int(c & 0x1f)
-	case c == 0xd9, c == 0xda, c == 0xdb:
-		size := 1 << (c - 0xd9)
-		b, err := r.next(size)
-		if err != nil {
-			return nil, err
-		}
-		for _, x := range b {
-			n = n<<8 | int(x)
-		}
-	default:
-		return nil, fmt.Errorf("map key: expected a string, found code %#x", c)
-	}
-	return r.next(n)
-}
-
-// DecodeInt reads an integer that must fit in a signed integer of the
-// given bit size. Values that do not fit are an error, never wrapped.
-func DecodeInt(dec *msgpack.Decoder, bits int) (int64, error) {
-	c, err := dec.PeekCode()
-	if err != nil {
-		return 0, err
-	}
-	if c == msgpcode.Uint64 {
-		u, err := dec.DecodeUint64()
-		if err != nil {
-			return 0, err
-		}
-		if u > math.MaxInt64 {
-			return 0, fmt.Errorf("integer %d overflows int%d", u, bits)
-		}
-		return checkInt(int64(u), bits)
-	}
-	if !msgpcode.IsFixedNum(c) && (c < msgpcode.Uint8 || c > msgpcode.Int64) && c != msgpcode.Nil {
-		return 0, fmt.Errorf("expected an integer, found code %#x", c)
-	}
-	n, err := dec.DecodeInt64()
-	if err != nil {
-		return 0, err
-	}
-	return checkInt(n, bits)
-}
-
-func checkInt(n int64, bits int) (int64, error) {
-	if bits < 64 && (n < -1<<(bits-1) || n > 1<<(bits-1)-1) {
-		return 0, fmt.Errorf("integer %d overflows int%d", n, bits)
-	}
-	return n, nil
-}
-
-// DecodeUint reads an integer that must fit in an unsigned integer of the
-// given bit size. Negative values are an error.
-func DecodeUint(dec *msgpack.Decoder, bits int) (uint64, error) {
-	c, err := dec.PeekCode()
-	if err != nil {
-		return 0, err
-	}
-	if msgpcode.IsFixedNum(c) && int8(c) < 0 || c >= msgpcode.Int8 && c <= msgpcode.Int64 {
-		n, err := dec.DecodeInt64()
-		if err != nil {
-			return 0, err
-		}
-		if n < 0 {
-			return 0, fmt.Errorf("integer %d is negative, expected uint%d", n, bits)
-		}
-		return checkUint(uint64(n), bits)
-	}
-	if !msgpcode.IsFixedNum(c) && (c < msgpcode.Uint8 || c > msgpcode.Uint64) && c != msgpcode.Nil {
-		return 0, fmt.Errorf("expected an integer, found code %#x", c)
-	}
-	n, err := dec.DecodeUint64()
-	if err != nil {
-		return 0, err
-	}
-	return checkUint(n, bits)
-}
-
-func checkUint(n uint64, bits int) (uint64, error) {
-	if bits < 64 && n > 1<<bits-1 {
-		return 0, fmt.Errorf("integer %d overflows uint%d", n, bits)
-	}
-	return n, nil
-}
-
-// DecodeLen reads an array or map header (array when isMap is false). A
-// nil reads as -1. When dec reads from the runtime's Reader, the length is
-// checked against the bytes that remain, so callers can allocate it.
-func DecodeLen(dec *msgpack.Decoder, isMap bool) (int, error) {
-	var n int
-	var err error
-	if isMap {
-		n, err = dec.DecodeMapLen()
-	} else {
-		n, err = dec.DecodeArrayLen()
-	}
-	if err != nil || n <= 0 {
-		return n, err
-	}
-	limit := MaxRecordSize
-	if r, ok := dec.Buffered().(*Reader); ok {
-		limit = r.Len()
-	}
-	if n > limit {
-		return 0, fmt.Errorf("length %d exceeds the %d bytes that remain", n, limit)
-	}
-	return n, nil
-}
-
-// IsNil reports whether the next value is nil, and consumes it if so.
-func IsNil(dec *msgpack.Decoder) (bool, error) {
-	c, err := dec.PeekCode()
-	if err != nil || c != msgpcode.Nil {
-		return false, err
-	}
-	return true, dec.Skip()
-}
-
 // IntSize is the size in bits of int and uint, for generated decoders.
 const IntSize = strconv.IntSize
 
-// GeneratedCodeV1 is referred to by generated code, so that code generated
+// GeneratedCodeV2 is referred to by generated code, so that code generated
 // for an incompatible runtime fails to compile instead of misbehaving.
-const GeneratedCodeV1 = 1
+const GeneratedCodeV2 = 2
 
-// EncodeBinary writes m's MarshalBinary as msgpack bin.
-func EncodeBinary(enc *msgpack.Encoder, m encoding.BinaryMarshaler) error {
-	b, err := m.MarshalBinary()
-	if err != nil {
-		return err
+// indexRecord validates rec and indexes its fields without decoding any:
+// s.byField[i] locates the value of field i in rec (zero when rec lacks
+// it), and the fields this code does not know go to s.unknown, to be
+// written back untouched. Call with the lock held.
+func (s *Session) indexRecord(rec []byte, sc *Schema) (header, error) {
+	nkeys := len(sc.Keys)
+	if nkeys <= len(s.locs) {
+		s.byField = s.locs[:nkeys] // no allocation for most sessions
+	} else if cap(s.byField) < nkeys {
+		s.byField = make([]loc, nkeys)
 	}
-	return enc.EncodeBytes(b)
+	s.byField = s.byField[:nkeys]
+	clear(s.byField)
+	s.unknown = s.unknown[:0]
+	s.indexed = rec
+	next := 0
+	hdr, _, err := checkRecord(rec, func(key []byte, v loc) {
+		// A record written by this release has its keys in schema order:
+		// one comparison finds the field, no hashing.
+		i, known := next, next < nkeys && string(key) == sc.Keys[next]
+		if !known && s.m != nil {
+			i, known = s.m.index[string(key)]
+		}
+		if !known {
+			s.unknown = append(s.unknown, entry{key: key, val: rec[v.start:v.end]})
+			return
+		}
+		s.byField[i], next = v, i+1 // a key given twice: the last wins, as when decoding
+	})
+	return hdr, err
 }
 
-// DecodeBinary reads msgpack bin into u's UnmarshalBinary.
-func DecodeBinary(dec *msgpack.Decoder, u encoding.BinaryUnmarshaler) error {
-	b, err := dec.DecodeBytes()
-	if err != nil {
-		return err
+// raw returns the value of field i in the indexed record, nil if absent.
+func (s *Session) raw(i int) []byte {
+	if v := s.byField[i]; v.start != 0 {
+		return s.indexed[v.start:v.end]
 	}
-	return u.UnmarshalBinary(b)
-}
-
-// EncodeText writes m's MarshalText as a msgpack string.
-func EncodeText(enc *msgpack.Encoder, m encoding.TextMarshaler) error {
-	b, err := m.MarshalText()
-	if err != nil {
-		return err
-	}
-	return enc.EncodeBytes(b)
-}
-
-// DecodeText reads a msgpack string (or bin) into u's UnmarshalText.
-func DecodeText(dec *msgpack.Decoder, u encoding.TextUnmarshaler) error {
-	b, err := dec.DecodeBytes()
-	if err != nil {
-		return err
-	}
-	return u.UnmarshalText(b)
-}
-
-// DecodeByteArray reads msgpack bin of exactly len(dst) bytes into dst.
-func DecodeByteArray(dec *msgpack.Decoder, dst []byte) error {
-	b, err := dec.DecodeBytes()
-	if err != nil {
-		return err
-	}
-	if len(b) != len(dst) {
-		return fmt.Errorf("%d bytes, want %d", len(b), len(dst))
-	}
-	copy(dst, b)
 	return nil
 }
 
-// DecodeArrayLen reads an array header that must announce exactly n elements.
-func DecodeArrayLen(dec *msgpack.Decoder, n int) error {
-	got, err := dec.DecodeArrayLen()
+// appendMap appends the session's fields as one msgpack map, in schema
+// order, then the unknown fields. A field the request never decoded is
+// copied from the loaded record as it was, not decoded and re-encoded:
+// a write that changes one field encodes one field.
+func (s *Session) appendMap(b []byte, sc *Schema, d Data) ([]byte, error) {
+	// The number of entries is known only at the end (an omitempty field
+	// holding its zero value writes nothing): leave room for the largest
+	// map header, then move what precedes it up to close the gap.
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0)
+	n := 0
+	for i, key := range sc.Keys {
+		if s.lazy && !s.decoded.has(i) {
+			if v := s.raw(i); v != nil {
+				b = append(AppendString(b, key), v...)
+				n++
+			}
+			continue
+		}
+		before := len(b)
+		var err error
+		if b, err = sc.AppendField(d, b, i); err != nil {
+			return nil, fmt.Errorf("field %q: %w", key, err)
+		}
+		if len(b) > before {
+			n++
+		}
+	}
+	for _, e := range s.unknown {
+		b = append(appendStr(b, e.key), e.val...)
+		n++
+	}
+	var hdr [5]byte
+	h := AppendMapLen(hdr[:0], n)
+	gap := 5 - len(h)
+	copy(b[gap:], b[:start])
+	copy(b[start+gap:], h)
+	return b[gap:], nil
+}
+
+// appendRecord encodes the session into a record with header h, in a
+// pooled buffer: the result is valid until put is called. Call with the
+// lock held.
+func (s *Session) appendRecord(h header) (rec []byte, put func(), err error) {
+	c := codecPool.Get().(*codecState)
+	rec, err = s.appendMap(appendHeader(c.buf[:0], h), &s.m.schema, s.data)
+	if err != nil {
+		codecPool.Put(c)
+		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
+	}
+	c.buf = rec[:0] // keep what grew, if it grew
+	return rec, func() { codecPool.Put(c) }, nil
+}
+
+// Encode writes d's stored fields to enc as one msgpack map keyed by
+// field key, followed by the fields another version of the code stored:
+// generated EncodeMsgpack methods call it with their schema.
+func (s *Session) Encode(enc *msgpack.Encoder, sc *Schema, d Data) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := codecPool.Get().(*codecState)
+	defer codecPool.Put(c)
+	b, err := s.appendMap(c.buf[:0], sc, d)
 	if err != nil {
 		return err
 	}
-	if got != n {
-		return fmt.Errorf("array of %d elements, want %d", got, n)
+	c.buf = b[:0]
+	_, err = enc.Writer().Write(b)
+	return err
+}
+
+// Decode reads one msgpack map written by Encode into d, whose fields
+// the caller has zeroed: generated DecodeMsgpack methods call it with
+// their schema. Unknown keys are kept, to be written back; a value that
+// does not fit its field is an error. (The runtime itself decodes stored
+// records field by field, and drops such a value with a log line.) It
+// replaces what the session holds: no other goroutine may use the session
+// meanwhile (the runtime calls it with the lock held).
+func (s *Session) Decode(dec *msgpack.Decoder, sc *Schema, d Data) (err error) {
+	var b []byte
+	r, inPlace := dec.Buffered().(*Reader)
+	if inPlace {
+		b = r.b[r.i:] // the runtime's own reader: decode in place, no copy
+	} else if b, err = dec.DecodeRaw(); err != nil {
+		return err
 	}
-	return nil
+	if sc.Recursive {
+		// Decoding recurses as deep as the data nests: check the depth,
+		// and every length, first.
+		if _, err := skip(b, 0, 1); err != nil {
+			return err
+		}
+	}
+	var i int
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
+		}
+		if inPlace {
+			r.i += i
+		}
+	}()
+	s.lazy = false
+	s.unknown = s.unknown[:0]
+	n, i, err := ReadMapLen(b, 0)
+	for next := 0; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = ReadKey(b, i); err != nil {
+			break
+		}
+		// Keys written by this release come in schema order.
+		f := next
+		if f >= len(sc.Keys) || sc.Keys[f] != string(key) {
+			f = fieldOf(sc, key)
+		}
+		if f < 0 {
+			start := i
+			i, err = skip(b, i, 1)
+			s.unknown = append(s.unknown, entry{key: key, val: b[start:i]})
+			continue
+		}
+		if i, err = sc.DecodeField(d, b, i, f); err != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		next = f + 1
+	}
+	return err
+}
+
+// fieldOf returns the index of the field stored under key, or -1.
+func fieldOf(sc *Schema, key []byte) int {
+	for i, k := range sc.Keys {
+		if k == string(key) {
+			return i
+		}
+	}
+	return -1
 }

@@ -61,13 +61,16 @@ func newSigner(name string, secrets [][]byte) *signer {
 
 // sign returns the cookie value for id, signed with the first secret.
 func (s *signer) sign(id string) string {
+	var out [cookieLen]byte
+	return string(s.appendSigned(out[:0], id))
+}
+
+// appendSigned appends the cookie value for id to b.
+func (s *signer) appendSigned(b []byte, id string) []byte {
 	m := s.pools[0].Get().(*macState)
 	defer s.pools[0].Put(m)
-	var out [cookieLen]byte
-	copy(out[:], id)
-	out[idLen] = '.'
-	b64.Encode(out[idLen+1:], m.mac(s.name, id))
-	return string(out[:])
+	b = append(append(b, id...), '.')
+	return b64.AppendEncode(b, m.mac(s.name, id))
 }
 
 // mac computes the MAC of id into m's scratch space.
@@ -139,7 +142,8 @@ func (s *signer) idFromRequest(r *http.Request) (id string, bad int, anomaly boo
 // storeKey derives the store key from a session ID: base64url(SHA-256(id)).
 // The store never sees the ID itself, and the key is always 43 legal bytes.
 func storeKey(id string) string {
-	d := sha256.Sum256([]byte(id))
+	var in [idLen]byte // []byte(id) would allocate: IDs are over 32 bytes
+	d := sha256.Sum256(append(in[:0], id...))
 	var out [idLen]byte
 	b64.Encode(out[:], d[:])
 	return string(out[:])

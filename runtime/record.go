@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // A record is what the runtime stores for a session:
@@ -428,14 +426,6 @@ func (r *Reader) next(n int) ([]byte, error) {
 	return r.b[r.i-n : r.i], nil
 }
 
-type codecState struct {
-	buf []byte
-	rd  Reader
-	dec *msgpack.Decoder
-}
+type codecState struct{ buf []byte }
 
-var codecPool = sync.Pool{New: func() any {
-	c := &codecState{buf: make([]byte, 0, 512)}
-	c.dec = msgpack.NewDecoder(&c.rd)
-	return c
-}}
+var codecPool = sync.Pool{New: func() any { return &codecState{buf: make([]byte, 0, 512)} }}

@@ -92,9 +92,9 @@ func TestDecodeIntRejectsOverflow(t *testing.T) { // E6
 		{"str", 64, false},
 	} {
 		b, _ := msgpack.Marshal(tc.v)
-		_, err := DecodeInt(msgpack.NewDecoder(bytes.NewReader(b)), tc.bits)
-		if (err == nil) != tc.ok {
-			t.Errorf("DecodeInt(%v, %d): err %v, want ok=%v", tc.v, tc.bits, err, tc.ok)
+		_, j, err := ReadInt(b, 0, tc.bits)
+		if (err == nil) != tc.ok || err == nil && j != len(b) {
+			t.Errorf("ReadInt(%v, %d): err %v, read %d of %d bytes, want ok=%v", tc.v, tc.bits, err, j, len(b), tc.ok)
 		}
 	}
 	for _, tc := range []struct {
@@ -108,9 +108,9 @@ func TestDecodeIntRejectsOverflow(t *testing.T) { // E6
 		{255, 8, true},
 	} {
 		b, _ := msgpack.Marshal(tc.v)
-		_, err := DecodeUint(msgpack.NewDecoder(bytes.NewReader(b)), tc.bits)
-		if (err == nil) != tc.ok {
-			t.Errorf("DecodeUint(%v, %d): err %v, want ok=%v", tc.v, tc.bits, err, tc.ok)
+		_, j, err := ReadUint(b, 0, tc.bits)
+		if (err == nil) != tc.ok || err == nil && j != len(b) {
+			t.Errorf("ReadUint(%v, %d): err %v, read %d of %d bytes, want ok=%v", tc.v, tc.bits, err, j, len(b), tc.ok)
 		}
 	}
 }
@@ -183,16 +183,17 @@ func FuzzVerifyCookie(f *testing.F) {
 // custom decoder might.
 type panicky struct{ rt Session }
 
-func (p *panicky) EncodeMsgpack(enc *msgpack.Encoder) error { return p.rt.Encode(enc, &panickySchema, p) }
+func (p *panicky) EncodeMsgpack(enc *msgpack.Encoder) error {
+	return p.rt.Encode(enc, &panickySchema, p)
+}
 func (p *panicky) DecodeMsgpack(dec *msgpack.Decoder) error {
-	p.rt.ResetUnknown()
-	return dec.Skip()
+	return p.rt.Decode(dec, &panickySchema, p)
 }
 
 var panickySchema = Schema{
 	Name:        "Panicky",
 	Keys:        []string{"x"},
-	DecodeField: func(Data, *msgpack.Decoder, []byte) error { panic("boom") },
+	DecodeField: func(Data, []byte, int, int) (int, error) { panic("boom") },
 	AppendField: func(_ Data, b []byte, _ int) ([]byte, error) { return b, nil },
 }
 

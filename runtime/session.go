@@ -158,17 +158,12 @@ func (s *Session) Need(i int) {
 	if val == nil {
 		return // not in the record: zero
 	}
-	c := codecPool.Get().(*codecState)
-	defer codecPool.Put(c)
 	defer s.recoverDecoder()
-	c.rd.Reset(val)
-	c.dec.Reset(&c.rd)
-	key := s.m.keys[i]
-	if err := s.m.schema.DecodeField(s.data, c.dec, key); err != nil {
+	if _, err := s.m.schema.DecodeField(s.data, val, 0, i); err != nil {
 		// The value no longer fits its type (it changed between
 		// releases): the field reads as zero and is saved as zero if the
 		// session is written.
-		s.logDropped(key, err)
+		s.logDropped(s.m.schema.Keys[i], err)
 	}
 }
 
@@ -196,11 +191,11 @@ func (s *Session) dropRecord(ctx context.Context, key string, err error) {
 
 // resetData zeroes the generated fields by decoding an empty map.
 func (s *Session) resetData() {
-	c := codecPool.Get().(*codecState)
-	defer codecPool.Put(c)
-	c.rd.Reset([]byte{0x80})
-	c.dec.Reset(&c.rd)
-	_ = s.data.DecodeMsgpack(c.dec) // cannot fail on an empty map
+	d := sliceDecoders.Get().(*sliceDecoder)
+	defer sliceDecoders.Put(d)
+	d.rd.Reset([]byte{0x80})
+	d.dec.Reset(&d.rd)
+	_ = s.data.DecodeMsgpack(d.dec) // cannot fail on an empty map
 }
 
 func (s *Session) setID(id string) {
@@ -326,4 +321,14 @@ func (s *Session) Reload(ctx context.Context) error {
 	s.empty()
 	s.load(ctx)
 	return s.err
+}
+
+// logDropped counts and logs a field that reads as its zero value because
+// its stored value no longer decodes.
+func (s *Session) logDropped(key string, err error) {
+	if s.m == nil {
+		return
+	}
+	s.m.stats.dropped.Add(1)
+	s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", key, "err", err)
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -29,17 +28,17 @@ var _ = struct {
 	Flash string
 }(visitData{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var visitSchema = runtime.Schema{
 	Name: "Visit",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Visit)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Visit).appendField(b, i)
@@ -242,67 +241,45 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = visitData{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &visitSchema, s)
 }
 
-func (s *Visit) zeroField(key []byte) {
-	switch string(key) {
-	case "email":
+func (s *Visit) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.Email = visitData{}.Email
-	case "cart":
+	case 1:
 		s.data.Cart = visitData{}.Cart
-	case "flash":
+	case 2:
 		s.data.Flash = visitData{}.Flash
 	}
 }
 
-func (s *Visit) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "email":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Email = x
+			s.data.Email, i = x, j
 		}
-	case "cart":
-		if err := decVisitSliceItem(dec, &s.data.Cart); err != nil {
-			return err
+	case 1:
+		if i, err = decVisitSliceItem(b, i, &s.data.Cart); err != nil {
+			return i, err
 		}
-	case "flash":
+	case 2:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Flash = x
+			s.data.Flash, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }
 
 func encVisitItem(b []byte, v *Item) (_ []byte, err error) {
@@ -315,41 +292,36 @@ func encVisitItem(b []byte, v *Item) (_ []byte, err error) {
 	return b, nil
 }
 
-func decVisitItem(dec *msgpack.Decoder, v *Item) error {
+func decVisitItem(b []byte, i int, v *Item) (_ int, err error) {
 	*v = Item{}
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
+	n, i, err := runtime.ReadMapLen(b, i)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = runtime.ReadKey(b, i); err != nil {
+			return i, err
 		}
 		switch string(key) {
 		case "sku":
 			{
-				x, err := dec.DecodeString()
+				x, j, err := runtime.ReadString(b, i)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.SKU = x
+				v.SKU, i = x, j
 			}
 		case "qty":
 			{
-				x, err := runtime.DecodeInt(dec, runtime.IntSize)
+				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Qty = int(x)
+				v.Qty, i = int(x), j
 			}
 		default:
-			if err := dec.Skip(); err != nil {
-				return err
-			}
+			i, err = runtime.Skip(b, i)
 		}
 	}
-	return nil
+	return i, err
 }
 
 func encVisitSliceItem(b []byte, v []Item) (_ []byte, err error) {
@@ -365,20 +337,20 @@ func encVisitSliceItem(b []byte, v []Item) (_ []byte, err error) {
 	return b, nil
 }
 
-func decVisitSliceItem(dec *msgpack.Decoder, p *[]Item) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decVisitSliceItem(b []byte, i int, p *[]Item) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]Item, n)
-	for i := range v {
-		if err := decVisitItem(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decVisitItem(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // The nested struct types have not changed since this file was generated;

@@ -4,7 +4,6 @@ package testsession
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -44,17 +43,17 @@ var _ = struct {
 	Note    string
 }(countersData{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var countersSchema = runtime.Schema{
 	Name: "Counters",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Counters)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Counters).appendField(b, i)
@@ -598,219 +597,197 @@ func (s *Counters) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Counters) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = countersData{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &countersSchema, s)
 }
 
-func (s *Counters) zeroField(key []byte) {
-	switch string(key) {
-	case "C0":
+func (s *Counters) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.C0 = countersData{}.C0
-	case "C1":
+	case 1:
 		s.data.C1 = countersData{}.C1
-	case "C2":
+	case 2:
 		s.data.C2 = countersData{}.C2
-	case "C3":
+	case 3:
 		s.data.C3 = countersData{}.C3
-	case "C4":
+	case 4:
 		s.data.C4 = countersData{}.C4
-	case "C5":
+	case 5:
 		s.data.C5 = countersData{}.C5
-	case "C6":
+	case 6:
 		s.data.C6 = countersData{}.C6
-	case "C7":
+	case 7:
 		s.data.C7 = countersData{}.C7
-	case "C8":
+	case 8:
 		s.data.C8 = countersData{}.C8
-	case "C9":
+	case 9:
 		s.data.C9 = countersData{}.C9
-	case "C10":
+	case 10:
 		s.data.C10 = countersData{}.C10
-	case "C11":
+	case 11:
 		s.data.C11 = countersData{}.C11
-	case "C12":
+	case 12:
 		s.data.C12 = countersData{}.C12
-	case "C13":
+	case 13:
 		s.data.C13 = countersData{}.C13
-	case "C14":
+	case 14:
 		s.data.C14 = countersData{}.C14
-	case "C15":
+	case 15:
 		s.data.C15 = countersData{}.C15
-	case "bal":
+	case 16:
 		s.data.Balance = countersData{}.Balance
-	case "Note":
+	case 17:
 		s.data.Note = countersData{}.Note
 	}
 }
 
-func (s *Counters) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "C0":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C0 = int(x)
+			s.data.C0, i = int(x), j
 		}
-	case "C1":
+	case 1:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C1 = int(x)
+			s.data.C1, i = int(x), j
 		}
-	case "C2":
+	case 2:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C2 = int(x)
+			s.data.C2, i = int(x), j
 		}
-	case "C3":
+	case 3:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C3 = int(x)
+			s.data.C3, i = int(x), j
 		}
-	case "C4":
+	case 4:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C4 = int(x)
+			s.data.C4, i = int(x), j
 		}
-	case "C5":
+	case 5:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C5 = int(x)
+			s.data.C5, i = int(x), j
 		}
-	case "C6":
+	case 6:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C6 = int(x)
+			s.data.C6, i = int(x), j
 		}
-	case "C7":
+	case 7:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C7 = int(x)
+			s.data.C7, i = int(x), j
 		}
-	case "C8":
+	case 8:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C8 = int(x)
+			s.data.C8, i = int(x), j
 		}
-	case "C9":
+	case 9:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C9 = int(x)
+			s.data.C9, i = int(x), j
 		}
-	case "C10":
+	case 10:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C10 = int(x)
+			s.data.C10, i = int(x), j
 		}
-	case "C11":
+	case 11:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C11 = int(x)
+			s.data.C11, i = int(x), j
 		}
-	case "C12":
+	case 12:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C12 = int(x)
+			s.data.C12, i = int(x), j
 		}
-	case "C13":
+	case 13:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C13 = int(x)
+			s.data.C13, i = int(x), j
 		}
-	case "C14":
+	case 14:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C14 = int(x)
+			s.data.C14, i = int(x), j
 		}
-	case "C15":
+	case 15:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.C15 = int(x)
+			s.data.C15, i = int(x), j
 		}
-	case "bal":
+	case 16:
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Balance = x
+			s.data.Balance, i = x, j
 		}
-	case "Note":
+	case 17:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Note = x
+			s.data.Note, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

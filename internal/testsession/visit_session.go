@@ -4,7 +4,6 @@ package testsession
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
@@ -38,17 +37,17 @@ var _ = struct {
 	Counter   int
 }(visitData{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var visitSchema = runtime.Schema{
 	Name: "Visit",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Visit)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Visit).appendField(b, i)
@@ -434,129 +433,107 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = visitData{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &visitSchema, s)
 }
 
-func (s *Visit) zeroField(key []byte) {
-	switch string(key) {
-	case "uid":
+func (s *Visit) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.UserID = visitData{}.UserID
-	case "email":
+	case 1:
 		s.data.Email = visitData{}.Email
-	case "roles":
+	case 2:
 		s.data.Roles = visitData{}.Roles
-	case "csrf":
+	case 3:
 		s.data.CSRFToken = visitData{}.CSRFToken
-	case "flash":
+	case 4:
 		s.data.Flash = visitData{}.Flash
-	case "cart":
+	case 5:
 		s.data.Cart = visitData{}.Cart
-	case "seen":
+	case 6:
 		s.data.LastSeen = visitData{}.LastSeen
-	case "prefs":
+	case 7:
 		s.data.Prefs = visitData{}.Prefs
-	case "in":
+	case 8:
 		s.data.LoggedIn = visitData{}.LoggedIn
-	case "n":
+	case 9:
 		s.data.Counter = visitData{}.Counter
 	}
 }
 
-func (s *Visit) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "uid":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.UserID = x
+			s.data.UserID, i = x, j
 		}
-	case "email":
+	case 1:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Email = x
+			s.data.Email, i = x, j
 		}
-	case "roles":
-		if err := decVisitSliceString(dec, &s.data.Roles); err != nil {
-			return err
+	case 2:
+		if i, err = decVisitSliceString(b, i, &s.data.Roles); err != nil {
+			return i, err
 		}
-	case "csrf":
+	case 3:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.CSRFToken = x
+			s.data.CSRFToken, i = x, j
 		}
-	case "flash":
+	case 4:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Flash = x
+			s.data.Flash, i = x, j
 		}
-	case "cart":
-		if err := decVisitSliceCartItem(dec, &s.data.Cart); err != nil {
-			return err
+	case 5:
+		if i, err = decVisitSliceCartItem(b, i, &s.data.Cart); err != nil {
+			return i, err
 		}
-	case "seen":
+	case 6:
 		{
-			x, err := dec.DecodeTime()
+			x, j, err := runtime.ReadTime(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.LastSeen = x
+			s.data.LastSeen, i = x, j
 		}
-	case "prefs":
-		if err := decVisitMapStringString(dec, &s.data.Prefs); err != nil {
-			return err
+	case 7:
+		if i, err = decVisitMapStringString(b, i, &s.data.Prefs); err != nil {
+			return i, err
 		}
-	case "in":
+	case 8:
 		{
-			x, err := dec.DecodeBool()
+			x, j, err := runtime.ReadBool(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.LoggedIn = x
+			s.data.LoggedIn, i = x, j
 		}
-	case "n":
+	case 9:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Counter = int(x)
+			s.data.Counter, i = int(x), j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }
 
 func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
@@ -571,49 +548,44 @@ func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
 	return b, nil
 }
 
-func decVisitCartItem(dec *msgpack.Decoder, v *CartItem) error {
+func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
 	*v = CartItem{}
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
+	n, i, err := runtime.ReadMapLen(b, i)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = runtime.ReadKey(b, i); err != nil {
+			return i, err
 		}
 		switch string(key) {
 		case "sku":
 			{
-				x, err := dec.DecodeString()
+				x, j, err := runtime.ReadString(b, i)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.SKU = x
+				v.SKU, i = x, j
 			}
 		case "qty":
 			{
-				x, err := runtime.DecodeInt(dec, runtime.IntSize)
+				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Qty = int(x)
+				v.Qty, i = int(x), j
 			}
 		case "price":
 			{
-				x, err := runtime.DecodeInt(dec, 64)
+				x, j, err := runtime.ReadInt(b, i, 64)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.PriceCents = x
+				v.PriceCents, i = x, j
 			}
 		default:
-			if err := dec.Skip(); err != nil {
-				return err
-			}
+			i, err = runtime.Skip(b, i)
 		}
 	}
-	return nil
+	return i, err
 }
 
 // encVisitMapStringString writes the keys in order, so that an unchanged map always
@@ -637,34 +609,34 @@ func encVisitMapStringString(b []byte, v map[string]string) (_ []byte, err error
 	return b, nil
 }
 
-func decVisitMapStringString(dec *msgpack.Decoder, p *map[string]string) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decVisitMapStringString(b []byte, i int, p *map[string]string) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[string]string, n)
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = x
+			e, i = x, j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encVisitSliceCartItem(b []byte, v []CartItem) (_ []byte, err error) {
@@ -680,20 +652,20 @@ func encVisitSliceCartItem(b []byte, v []CartItem) (_ []byte, err error) {
 	return b, nil
 }
 
-func decVisitSliceCartItem(dec *msgpack.Decoder, p *[]CartItem) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decVisitSliceCartItem(b []byte, i int, p *[]CartItem) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]CartItem, n)
-	for i := range v {
-		if err := decVisitCartItem(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decVisitCartItem(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encVisitSliceString(b []byte, v []string) (_ []byte, err error) {
@@ -707,24 +679,24 @@ func encVisitSliceString(b []byte, v []string) (_ []byte, err error) {
 	return b, nil
 }
 
-func decVisitSliceString(dec *msgpack.Decoder, p *[]string) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decVisitSliceString(b []byte, i int, p *[]string) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]string, n)
-	for i := range v {
+	for k := range v {
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = x
+			v[k], i = x, j
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // The nested struct types have not changed since this file was generated;

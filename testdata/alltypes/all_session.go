@@ -81,22 +81,23 @@ var _ = struct {
 	priv  int
 }(allData{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var allSchema = runtime.Schema{
 	Name: "All",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*All)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*All).appendField(b, i)
 	},
-	Keys: []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
+	Recursive: true,
+	Keys:      []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
 }
 
 // What All stores, key by key, as sessiongen -check compares it with
@@ -1705,450 +1706,428 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *All) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = allData{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &allSchema, s)
 }
 
-func (s *All) zeroField(key []byte) {
-	switch string(key) {
-	case "B":
+func (s *All) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.B = allData{}.B
-	case "I":
+	case 1:
 		s.data.I = allData{}.I
-	case "I8":
+	case 2:
 		s.data.I8 = allData{}.I8
-	case "I16":
+	case 3:
 		s.data.I16 = allData{}.I16
-	case "I32":
+	case 4:
 		s.data.I32 = allData{}.I32
-	case "I64":
+	case 5:
 		s.data.I64 = allData{}.I64
-	case "U":
+	case 6:
 		s.data.U = allData{}.U
-	case "U8":
+	case 7:
 		s.data.U8 = allData{}.U8
-	case "U16":
+	case 8:
 		s.data.U16 = allData{}.U16
-	case "U32":
+	case 9:
 		s.data.U32 = allData{}.U32
-	case "U64":
+	case 10:
 		s.data.U64 = allData{}.U64
-	case "F32":
+	case 11:
 		s.data.F32 = allData{}.F32
-	case "F64":
+	case 12:
 		s.data.F64 = allData{}.F64
-	case "S":
+	case 13:
 		s.data.S = allData{}.S
-	case "Raw":
+	case 14:
 		s.data.Raw = allData{}.Raw
-	case "T":
+	case 15:
 		s.data.T = allData{}.T
-	case "D":
+	case 16:
 		s.data.D = allData{}.D
-	case "Lvl":
+	case 17:
 		s.data.Lvl = allData{}.Lvl
-	case "N":
+	case 18:
 		s.data.N = allData{}.N
-	case "Fl":
+	case 19:
 		s.data.Fl = allData{}.Fl
-	case "R":
+	case 20:
 		s.data.R = allData{}.R
-	case "Tok":
+	case 21:
 		s.data.Tok = allData{}.Tok
-	case "Strs":
+	case 22:
 		s.data.Strs = allData{}.Strs
-	case "Ints":
+	case 23:
 		s.data.Ints = allData{}.Ints
-	case "Nested":
+	case 24:
 		s.data.Nested = allData{}.Nested
-	case "M":
+	case 25:
 		s.data.M = allData{}.M
-	case "MI":
+	case 26:
 		s.data.MI = allData{}.MI
-	case "MU":
+	case 27:
 		s.data.MU = allData{}.MU
-	case "MS":
+	case 28:
 		s.data.MS = allData{}.MS
-	case "MN":
+	case 29:
 		s.data.MN = allData{}.MN
-	case "P":
+	case 30:
 		s.data.P = allData{}.P
-	case "PA":
+	case 31:
 		s.data.PA = allData{}.PA
-	case "A":
+	case 32:
 		s.data.A = allData{}.A
-	case "As":
+	case 33:
 		s.data.As = allData{}.As
-	case "Tg":
+	case 34:
 		s.data.Tg = allData{}.Tg
-	case "Sc":
+	case 35:
 		s.data.Sc = allData{}.Sc
-	case "List":
+	case 36:
 		s.data.List = allData{}.List
-	case "omit":
+	case 37:
 		s.data.Omit = allData{}.Omit
-	case "id":
+	case 38:
 		s.data.Token16 = allData{}.Token16
-	case "Grid":
+	case 39:
 		s.data.Grid = allData{}.Grid
-	case "Addr":
+	case 40:
 		s.data.Addr = allData{}.Addr
-	case "PAddr":
+	case 41:
 		s.data.PAddr = allData{}.PAddr
-	case "Addrs":
+	case 42:
 		s.data.Addrs = allData{}.Addrs
-	case "Col":
+	case 43:
 		s.data.Col = allData{}.Col
-	case "Pt":
+	case 44:
 		s.data.Pt = allData{}.Pt
-	case "Pts":
+	case 45:
 		s.data.Pts = allData{}.Pts
-	case "msg":
+	case 46:
 		s.data.Msg = allData{}.Msg
-	case "Tr":
+	case 47:
 		s.data.Tr = allData{}.Tr
-	case "ver":
+	case 48:
 		s.data.Meta.Version = allData{}.Version
-	case "Labels":
+	case 49:
 		s.data.Meta.Labels = allData{}.Labels
-	case "omits":
+	case 50:
 		s.data.OmitS = allData{}.OmitS
 	}
 }
 
-func (s *All) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "B":
+// decodeField decodes the value at b[i:] into field f.
+func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeBool()
+			x, j, err := runtime.ReadBool(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.B = x
+			s.data.B, i = x, j
 		}
-	case "I":
+	case 1:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.I = int(x)
+			s.data.I, i = int(x), j
 		}
-	case "I8":
+	case 2:
 		{
-			x, err := runtime.DecodeInt(dec, 8)
+			x, j, err := runtime.ReadInt(b, i, 8)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.I8 = int8(x)
+			s.data.I8, i = int8(x), j
 		}
-	case "I16":
+	case 3:
 		{
-			x, err := runtime.DecodeInt(dec, 16)
+			x, j, err := runtime.ReadInt(b, i, 16)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.I16 = int16(x)
+			s.data.I16, i = int16(x), j
 		}
-	case "I32":
+	case 4:
 		{
-			x, err := runtime.DecodeInt(dec, 32)
+			x, j, err := runtime.ReadInt(b, i, 32)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.I32 = int32(x)
+			s.data.I32, i = int32(x), j
 		}
-	case "I64":
+	case 5:
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.I64 = x
+			s.data.I64, i = x, j
 		}
-	case "U":
+	case 6:
 		{
-			x, err := runtime.DecodeUint(dec, runtime.IntSize)
+			x, j, err := runtime.ReadUint(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.U = uint(x)
+			s.data.U, i = uint(x), j
 		}
-	case "U8":
+	case 7:
 		{
-			x, err := runtime.DecodeUint(dec, 8)
+			x, j, err := runtime.ReadUint(b, i, 8)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.U8 = uint8(x)
+			s.data.U8, i = uint8(x), j
 		}
-	case "U16":
+	case 8:
 		{
-			x, err := runtime.DecodeUint(dec, 16)
+			x, j, err := runtime.ReadUint(b, i, 16)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.U16 = uint16(x)
+			s.data.U16, i = uint16(x), j
 		}
-	case "U32":
+	case 9:
 		{
-			x, err := runtime.DecodeUint(dec, 32)
+			x, j, err := runtime.ReadUint(b, i, 32)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.U32 = uint32(x)
+			s.data.U32, i = uint32(x), j
 		}
-	case "U64":
+	case 10:
 		{
-			x, err := runtime.DecodeUint(dec, 64)
+			x, j, err := runtime.ReadUint(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.U64 = x
+			s.data.U64, i = x, j
 		}
-	case "F32":
+	case 11:
 		{
-			x, err := dec.DecodeFloat32()
+			x, j, err := runtime.ReadFloat32(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F32 = x
+			s.data.F32, i = x, j
 		}
-	case "F64":
+	case 12:
 		{
-			x, err := dec.DecodeFloat64()
+			x, j, err := runtime.ReadFloat64(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.F64 = x
+			s.data.F64, i = x, j
 		}
-	case "S":
+	case 13:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.S = x
+			s.data.S, i = x, j
 		}
-	case "Raw":
+	case 14:
 		{
-			x, err := dec.DecodeBytes()
+			x, j, err := runtime.ReadBytes(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Raw = x
+			s.data.Raw, i = x, j
 		}
-	case "T":
+	case 15:
 		{
-			x, err := dec.DecodeTime()
+			x, j, err := runtime.ReadTime(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.T = x
+			s.data.T, i = x, j
 		}
-	case "D":
+	case 16:
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.D = time.Duration(x)
+			s.data.D, i = time.Duration(x), j
 		}
-	case "Lvl":
+	case 17:
 		{
-			x, err := runtime.DecodeInt(dec, 8)
+			x, j, err := runtime.ReadInt(b, i, 8)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Lvl = Level(x)
+			s.data.Lvl, i = Level(x), j
 		}
-	case "N":
+	case 18:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.N = Name(x)
+			s.data.N, i = Name(x), j
 		}
-	case "Fl":
+	case 19:
 		{
-			x, err := dec.DecodeBool()
+			x, j, err := runtime.ReadBool(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Fl = Flag(x)
+			s.data.Fl, i = Flag(x), j
 		}
-	case "R":
+	case 20:
 		{
-			x, err := dec.DecodeFloat32()
+			x, j, err := runtime.ReadFloat32(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.R = Ratio(x)
+			s.data.R, i = Ratio(x), j
 		}
-	case "Tok":
+	case 21:
 		{
-			x, err := dec.DecodeBytes()
+			x, j, err := runtime.ReadBytes(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Tok = Token(x)
+			s.data.Tok, i = Token(x), j
 		}
-	case "Strs":
-		if err := decAllSliceString(dec, &s.data.Strs); err != nil {
-			return err
+	case 22:
+		if i, err = decAllSliceString(b, i, &s.data.Strs); err != nil {
+			return i, err
 		}
-	case "Ints":
-		if err := decAllSliceInt64(dec, &s.data.Ints); err != nil {
-			return err
+	case 23:
+		if i, err = decAllSliceInt64(b, i, &s.data.Ints); err != nil {
+			return i, err
 		}
-	case "Nested":
-		if err := decAllSliceSliceString(dec, &s.data.Nested); err != nil {
-			return err
+	case 24:
+		if i, err = decAllSliceSliceString(b, i, &s.data.Nested); err != nil {
+			return i, err
 		}
-	case "M":
-		if err := decAllMapStringInt(dec, &s.data.M); err != nil {
-			return err
+	case 25:
+		if i, err = decAllMapStringInt(b, i, &s.data.M); err != nil {
+			return i, err
 		}
-	case "MI":
-		if err := decAllMapInt64String(dec, &s.data.MI); err != nil {
-			return err
+	case 26:
+		if i, err = decAllMapInt64String(b, i, &s.data.MI); err != nil {
+			return i, err
 		}
-	case "MU":
-		if err := decAllMapUint16Bool(dec, &s.data.MU); err != nil {
-			return err
+	case 27:
+		if i, err = decAllMapUint16Bool(b, i, &s.data.MU); err != nil {
+			return i, err
 		}
-	case "MS":
-		if err := decAllMapStringSliceAddress(dec, &s.data.MS); err != nil {
-			return err
+	case 28:
+		if i, err = decAllMapStringSliceAddress(b, i, &s.data.MS); err != nil {
+			return i, err
 		}
-	case "MN":
-		if err := decAllMapNameLevel(dec, &s.data.MN); err != nil {
-			return err
+	case 29:
+		if i, err = decAllMapNameLevel(b, i, &s.data.MN); err != nil {
+			return i, err
 		}
-	case "P":
-		if err := decAllPtrInt(dec, &s.data.P); err != nil {
-			return err
+	case 30:
+		if i, err = decAllPtrInt(b, i, &s.data.P); err != nil {
+			return i, err
 		}
-	case "PA":
-		if err := decAllPtrAddress(dec, &s.data.PA); err != nil {
-			return err
+	case 31:
+		if i, err = decAllPtrAddress(b, i, &s.data.PA); err != nil {
+			return i, err
 		}
-	case "A":
-		if err := decAllAddress(dec, &s.data.A); err != nil {
-			return err
+	case 32:
+		if i, err = decAllAddress(b, i, &s.data.A); err != nil {
+			return i, err
 		}
-	case "As":
-		if err := decAllSliceAddress(dec, &s.data.As); err != nil {
-			return err
+	case 33:
+		if i, err = decAllSliceAddress(b, i, &s.data.As); err != nil {
+			return i, err
 		}
-	case "Tg":
-		if err := decAllTags(dec, &s.data.Tg); err != nil {
-			return err
+	case 34:
+		if i, err = decAllTags(b, i, &s.data.Tg); err != nil {
+			return i, err
 		}
-	case "Sc":
-		if err := decAllScores(dec, &s.data.Sc); err != nil {
-			return err
+	case 35:
+		if i, err = decAllScores(b, i, &s.data.Sc); err != nil {
+			return i, err
 		}
-	case "List":
-		if err := decAllPtrNode(dec, &s.data.List); err != nil {
-			return err
+	case 36:
+		if i, err = decAllPtrNode(b, i, &s.data.List); err != nil {
+			return i, err
 		}
-	case "omit":
+	case 37:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Omit = x
+			s.data.Omit, i = x, j
 		}
 		if len(s.data.Omit) > 8 {
-			return fmt.Errorf("length %d over max=8", len(s.data.Omit))
+			return i, fmt.Errorf("length %d over max=8", len(s.data.Omit))
 		}
-	case "id":
-		if err := decAllArr16Byte(dec, &s.data.Token16); err != nil {
-			return err
+	case 38:
+		if i, err = decAllArr16Byte(b, i, &s.data.Token16); err != nil {
+			return i, err
 		}
-	case "Grid":
-		if err := decAllArr2Arr3Int8(dec, &s.data.Grid); err != nil {
-			return err
+	case 39:
+		if i, err = decAllArr2Arr3Int8(b, i, &s.data.Grid); err != nil {
+			return i, err
 		}
-	case "Addr":
-		if err := runtime.DecodeBinary(dec, &s.data.Addr); err != nil {
-			return err
+	case 40:
+		if i, err = runtime.ReadBinary(b, i, &s.data.Addr); err != nil {
+			return i, err
 		}
-	case "PAddr":
-		if err := decAllPtrNetip_Addr(dec, &s.data.PAddr); err != nil {
-			return err
+	case 41:
+		if i, err = decAllPtrNetip_Addr(b, i, &s.data.PAddr); err != nil {
+			return i, err
 		}
-	case "Addrs":
-		if err := decAllSliceNetip_Addr(dec, &s.data.Addrs); err != nil {
-			return err
+	case 42:
+		if i, err = decAllSliceNetip_Addr(b, i, &s.data.Addrs); err != nil {
+			return i, err
 		}
-	case "Col":
-		if err := runtime.DecodeText(dec, &s.data.Col); err != nil {
-			return err
+	case 43:
+		if i, err = runtime.ReadText(b, i, &s.data.Col); err != nil {
+			return i, err
 		}
-	case "Pt":
-		if err := (&s.data.Pt).DecodeMsgpack(dec); err != nil {
-			return err
+	case 44:
+		if i, err = runtime.ReadCustom(b, i, &s.data.Pt); err != nil {
+			return i, err
 		}
-	case "Pts":
-		if err := decAllMapStringPoint(dec, &s.data.Pts); err != nil {
-			return err
+	case 45:
+		if i, err = decAllMapStringPoint(b, i, &s.data.Pts); err != nil {
+			return i, err
 		}
-	case "msg":
+	case 46:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Msg = x
+			s.data.Msg, i = x, j
 		}
-	case "Tr":
-		if err := decAllTree(dec, &s.data.Tr); err != nil {
-			return err
+	case 47:
+		if i, err = decAllTree(b, i, &s.data.Tr); err != nil {
+			return i, err
 		}
-	case "ver":
+	case 48:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Meta.Version = int(x)
+			s.data.Meta.Version, i = int(x), j
 		}
-	case "Labels":
-		if err := decAllSliceString(dec, &s.data.Meta.Labels); err != nil {
-			return err
+	case 49:
+		if i, err = decAllSliceString(b, i, &s.data.Meta.Labels); err != nil {
+			return i, err
 		}
-	case "omits":
-		if err := decAllSliceInt(dec, &s.data.OmitS); err != nil {
-			return err
+	case 50:
+		if i, err = decAllSliceInt(b, i, &s.data.OmitS); err != nil {
+			return i, err
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }
 
 func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
@@ -2170,53 +2149,48 @@ func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllAddress(dec *msgpack.Decoder, v *Address) error {
+func decAllAddress(b []byte, i int, v *Address) (_ int, err error) {
 	*v = Address{}
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
+	n, i, err := runtime.ReadMapLen(b, i)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = runtime.ReadKey(b, i); err != nil {
+			return i, err
 		}
 		switch string(key) {
 		case "street":
 			{
-				x, err := dec.DecodeString()
+				x, j, err := runtime.ReadString(b, i)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Street = x
+				v.Street, i = x, j
 			}
 		case "zip":
 			{
-				x, err := dec.DecodeString()
+				x, j, err := runtime.ReadString(b, i)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Zip = x
+				v.Zip, i = x, j
 			}
 		case "Tags":
-			if err := decAllSliceString(dec, &v.Tags); err != nil {
-				return err
+			if i, err = decAllSliceString(b, i, &v.Tags); err != nil {
+				return i, err
 			}
 		default:
-			if err := dec.Skip(); err != nil {
-				return err
-			}
+			i, err = runtime.Skip(b, i)
 		}
 	}
-	return nil
+	return i, err
 }
 
 func encAllArr16Byte(b []byte, v *[16]byte) ([]byte, error) {
 	return runtime.AppendBytes(b, v[:]), nil
 }
 
-func decAllArr16Byte(dec *msgpack.Decoder, v *[16]byte) error {
-	return runtime.DecodeByteArray(dec, v[:])
+func decAllArr16Byte(b []byte, i int, v *[16]byte) (int, error) {
+	return runtime.ReadByteArray(b, i, v[:])
 }
 
 func encAllArr2Arr3Int8(b []byte, v *[2][3]int8) (_ []byte, err error) {
@@ -2229,16 +2203,16 @@ func encAllArr2Arr3Int8(b []byte, v *[2][3]int8) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllArr2Arr3Int8(dec *msgpack.Decoder, v *[2][3]int8) error {
-	if err := runtime.DecodeArrayLen(dec, len(v)); err != nil {
-		return err
+func decAllArr2Arr3Int8(b []byte, i int, v *[2][3]int8) (_ int, err error) {
+	if i, err = runtime.ReadArrayOf(b, i, len(v)); err != nil {
+		return i, err
 	}
-	for i := range v {
-		if err := decAllArr3Int8(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decAllArr3Int8(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
-	return nil
+	return i, nil
 }
 
 func encAllArr3Int8(b []byte, v *[3]int8) (_ []byte, err error) {
@@ -2249,20 +2223,20 @@ func encAllArr3Int8(b []byte, v *[3]int8) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllArr3Int8(dec *msgpack.Decoder, v *[3]int8) error {
-	if err := runtime.DecodeArrayLen(dec, len(v)); err != nil {
-		return err
+func decAllArr3Int8(b []byte, i int, v *[3]int8) (_ int, err error) {
+	if i, err = runtime.ReadArrayOf(b, i, len(v)); err != nil {
+		return i, err
 	}
-	for i := range v {
+	for k := range v {
 		{
-			x, err := runtime.DecodeInt(dec, 8)
+			x, j, err := runtime.ReadInt(b, i, 8)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = int8(x)
+			v[k], i = int8(x), j
 		}
 	}
-	return nil
+	return i, nil
 }
 
 // encAllMapInt64String writes the keys in order, so that an unchanged map always
@@ -2286,34 +2260,34 @@ func encAllMapInt64String(b []byte, v map[int64]string) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllMapInt64String(dec *msgpack.Decoder, p *map[int64]string) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[int64]string, n)
 	for ; n > 0; n-- {
 		var k int64
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = x
+			e, i = x, j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllMapNameLevel writes the keys in order, so that an unchanged map always
@@ -2337,34 +2311,34 @@ func encAllMapNameLevel(b []byte, v map[Name]Level) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllMapNameLevel(dec *msgpack.Decoder, p *map[Name]Level) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[Name]Level, n)
 	for ; n > 0; n-- {
 		var k Name
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = Name(x)
+			k, i = Name(x), j
 		}
 		var e Level
 		{
-			x, err := runtime.DecodeInt(dec, 8)
+			x, j, err := runtime.ReadInt(b, i, 8)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = Level(x)
+			e, i = Level(x), j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllMapStringInt writes the keys in order, so that an unchanged map always
@@ -2388,34 +2362,34 @@ func encAllMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllMapStringInt(dec *msgpack.Decoder, p *map[string]int) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[string]int, n)
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e int
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = int(x)
+			e, i = int(x), j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllMapStringPoint writes the keys in order, so that an unchanged map always
@@ -2441,30 +2415,30 @@ func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllMapStringPoint(dec *msgpack.Decoder, p *map[string]Point) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapStringPoint(b []byte, i int, p *map[string]Point) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[string]Point, n)
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e Point
-		if err := (&e).DecodeMsgpack(dec); err != nil {
-			return err
+		if i, err = runtime.ReadCustom(b, i, &e); err != nil {
+			return i, err
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllMapStringSliceAddress writes the keys in order, so that an unchanged map always
@@ -2490,30 +2464,30 @@ func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, er
 	return b, nil
 }
 
-func decAllMapStringSliceAddress(dec *msgpack.Decoder, p *map[string][]Address) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapStringSliceAddress(b []byte, i int, p *map[string][]Address) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[string][]Address, n)
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e []Address
-		if err := decAllSliceAddress(dec, &e); err != nil {
-			return err
+		if i, err = decAllSliceAddress(b, i, &e); err != nil {
+			return i, err
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllMapUint16Bool writes the keys in order, so that an unchanged map always
@@ -2537,34 +2511,34 @@ func encAllMapUint16Bool(b []byte, v map[uint16]bool) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllMapUint16Bool(dec *msgpack.Decoder, p *map[uint16]bool) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(map[uint16]bool, n)
 	for ; n > 0; n-- {
 		var k uint16
 		{
-			x, err := runtime.DecodeUint(dec, 16)
+			x, j, err := runtime.ReadUint(b, i, 16)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = uint16(x)
+			k, i = uint16(x), j
 		}
 		var e bool
 		{
-			x, err := dec.DecodeBool()
+			x, j, err := runtime.ReadBool(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = x
+			e, i = x, j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllNode(b []byte, v *Node) (_ []byte, err error) {
@@ -2579,37 +2553,32 @@ func encAllNode(b []byte, v *Node) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllNode(dec *msgpack.Decoder, v *Node) error {
+func decAllNode(b []byte, i int, v *Node) (_ int, err error) {
 	*v = Node{}
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
+	n, i, err := runtime.ReadMapLen(b, i)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = runtime.ReadKey(b, i); err != nil {
+			return i, err
 		}
 		switch string(key) {
 		case "Value":
 			{
-				x, err := runtime.DecodeInt(dec, runtime.IntSize)
+				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Value = int(x)
+				v.Value, i = int(x), j
 			}
 		case "Next":
-			if err := decAllPtrNode(dec, &v.Next); err != nil {
-				return err
+			if i, err = decAllPtrNode(b, i, &v.Next); err != nil {
+				return i, err
 			}
 		default:
-			if err := dec.Skip(); err != nil {
-				return err
-			}
+			i, err = runtime.Skip(b, i)
 		}
 	}
-	return nil
+	return i, err
 }
 
 func encAllPtrAddress(b []byte, v *Address) (_ []byte, err error) {
@@ -2622,17 +2591,17 @@ func encAllPtrAddress(b []byte, v *Address) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllPtrAddress(dec *msgpack.Decoder, p **Address) error {
-	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+func decAllPtrAddress(b []byte, i int, p **Address) (_ int, err error) {
+	if runtime.IsNil(b, i) {
 		*p = nil
-		return err
+		return i + 1, nil
 	}
 	v := new(Address)
-	if err := decAllAddress(dec, v); err != nil {
-		return err
+	if i, err = decAllAddress(b, i, v); err != nil {
+		return i, err
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllPtrInt(b []byte, v *int) (_ []byte, err error) {
@@ -2643,21 +2612,21 @@ func encAllPtrInt(b []byte, v *int) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllPtrInt(dec *msgpack.Decoder, p **int) error {
-	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+func decAllPtrInt(b []byte, i int, p **int) (_ int, err error) {
+	if runtime.IsNil(b, i) {
 		*p = nil
-		return err
+		return i + 1, nil
 	}
 	v := new(int)
 	{
-		x, err := runtime.DecodeInt(dec, runtime.IntSize)
+		x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 		if err != nil {
-			return err
+			return i, err
 		}
-		*v = int(x)
+		*v, i = int(x), j
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllPtrNetip_Addr(b []byte, v *netip.Addr) (_ []byte, err error) {
@@ -2670,17 +2639,17 @@ func encAllPtrNetip_Addr(b []byte, v *netip.Addr) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllPtrNetip_Addr(dec *msgpack.Decoder, p **netip.Addr) error {
-	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+func decAllPtrNetip_Addr(b []byte, i int, p **netip.Addr) (_ int, err error) {
+	if runtime.IsNil(b, i) {
 		*p = nil
-		return err
+		return i + 1, nil
 	}
 	v := new(netip.Addr)
-	if err := runtime.DecodeBinary(dec, v); err != nil {
-		return err
+	if i, err = runtime.ReadBinary(b, i, v); err != nil {
+		return i, err
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllPtrNode(b []byte, v *Node) (_ []byte, err error) {
@@ -2693,17 +2662,17 @@ func encAllPtrNode(b []byte, v *Node) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllPtrNode(dec *msgpack.Decoder, p **Node) error {
-	if isNil, err := runtime.IsNil(dec); err != nil || isNil {
+func decAllPtrNode(b []byte, i int, p **Node) (_ int, err error) {
+	if runtime.IsNil(b, i) {
 		*p = nil
-		return err
+		return i + 1, nil
 	}
 	v := new(Node)
-	if err := decAllNode(dec, v); err != nil {
-		return err
+	if i, err = decAllNode(b, i, v); err != nil {
+		return i, err
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // encAllScores writes the keys in order, so that an unchanged map always
@@ -2727,34 +2696,34 @@ func encAllScores(b []byte, v Scores) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllScores(dec *msgpack.Decoder, p *Scores) error {
-	n, err := runtime.DecodeLen(dec, true)
+func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(Scores, n)
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			k = x
+			k, i = x, j
 		}
 		var e int
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			e = int(x)
+			e, i = int(x), j
 		}
 		v[k] = e
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceAddress(b []byte, v []Address) (_ []byte, err error) {
@@ -2770,20 +2739,20 @@ func encAllSliceAddress(b []byte, v []Address) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceAddress(dec *msgpack.Decoder, p *[]Address) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceAddress(b []byte, i int, p *[]Address) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]Address, n)
-	for i := range v {
-		if err := decAllAddress(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decAllAddress(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceInt(b []byte, v []int) (_ []byte, err error) {
@@ -2797,24 +2766,24 @@ func encAllSliceInt(b []byte, v []int) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceInt(dec *msgpack.Decoder, p *[]int) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceInt(b []byte, i int, p *[]int) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]int, n)
-	for i := range v {
+	for k := range v {
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = int(x)
+			v[k], i = int(x), j
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceInt64(b []byte, v []int64) (_ []byte, err error) {
@@ -2828,24 +2797,24 @@ func encAllSliceInt64(b []byte, v []int64) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceInt64(dec *msgpack.Decoder, p *[]int64) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceInt64(b []byte, i int, p *[]int64) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]int64, n)
-	for i := range v {
+	for k := range v {
 		{
-			x, err := runtime.DecodeInt(dec, 64)
+			x, j, err := runtime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = x
+			v[k], i = x, j
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceNetip_Addr(b []byte, v []netip.Addr) (_ []byte, err error) {
@@ -2861,20 +2830,20 @@ func encAllSliceNetip_Addr(b []byte, v []netip.Addr) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceNetip_Addr(dec *msgpack.Decoder, p *[]netip.Addr) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceNetip_Addr(b []byte, i int, p *[]netip.Addr) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]netip.Addr, n)
-	for i := range v {
-		if err := runtime.DecodeBinary(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = runtime.ReadBinary(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceSliceString(b []byte, v [][]string) (_ []byte, err error) {
@@ -2890,20 +2859,20 @@ func encAllSliceSliceString(b []byte, v [][]string) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceSliceString(dec *msgpack.Decoder, p *[][]string) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceSliceString(b []byte, i int, p *[][]string) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([][]string, n)
-	for i := range v {
-		if err := decAllSliceString(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decAllSliceString(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllSliceString(b []byte, v []string) (_ []byte, err error) {
@@ -2917,24 +2886,24 @@ func encAllSliceString(b []byte, v []string) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllSliceString(dec *msgpack.Decoder, p *[]string) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllSliceString(b []byte, i int, p *[]string) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]string, n)
-	for i := range v {
+	for k := range v {
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = x
+			v[k], i = x, j
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllTags(b []byte, v Tags) (_ []byte, err error) {
@@ -2948,24 +2917,24 @@ func encAllTags(b []byte, v Tags) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllTags(dec *msgpack.Decoder, p *Tags) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllTags(b []byte, i int, p *Tags) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(Tags, n)
-	for i := range v {
+	for k := range v {
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			v[i] = x
+			v[k], i = x, j
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 func encAllTree(b []byte, v Tree) (_ []byte, err error) {
@@ -2981,20 +2950,20 @@ func encAllTree(b []byte, v Tree) (_ []byte, err error) {
 	return b, nil
 }
 
-func decAllTree(dec *msgpack.Decoder, p *Tree) error {
-	n, err := runtime.DecodeLen(dec, false)
+func decAllTree(b []byte, i int, p *Tree) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make(Tree, n)
-	for i := range v {
-		if err := decAllTree(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decAllTree(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // The nested struct types have not changed since this file was generated;

@@ -4,7 +4,6 @@ package multi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	sgruntime "github.com/sessiongen/sessiongen/runtime"
@@ -28,17 +27,17 @@ var _ = struct {
 	Level int
 }(adminState{})
 
-const _ = sgruntime.GeneratedCodeV1
+const _ = sgruntime.GeneratedCodeV2
 
 var adminSchema = sgruntime.Schema{
 	Name: "Admin",
-	DecodeField: func(d sgruntime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d sgruntime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Admin)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Admin).appendField(b, i)
@@ -198,59 +197,37 @@ func (s *Admin) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Admin) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = adminState{}
-	s.rt.ResetUnknown()
-	n, err := sgruntime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := sgruntime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &adminSchema, s)
 }
 
-func (s *Admin) zeroField(key []byte) {
-	switch string(key) {
-	case "user":
+func (s *Admin) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.User = adminState{}.User
-	case "lvl":
+	case 1:
 		s.data.Level = adminState{}.Level
 	}
 }
 
-func (s *Admin) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "user":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Admin) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := sgruntime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.User = x
+			s.data.User, i = x, j
 		}
-	case "lvl":
+	case 1:
 		{
-			x, err := sgruntime.DecodeInt(dec, sgruntime.IntSize)
+			x, j, err := sgruntime.ReadInt(b, i, sgruntime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Level = int(x)
+			s.data.Level, i = int(x), j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

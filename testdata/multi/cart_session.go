@@ -4,7 +4,6 @@ package multi
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	sgruntime "github.com/sessiongen/sessiongen/runtime"
@@ -29,17 +28,17 @@ var _ = struct {
 	Total other.Money
 }(cartData{})
 
-const _ = sgruntime.GeneratedCodeV1
+const _ = sgruntime.GeneratedCodeV2
 
 var cartSchema = sgruntime.Schema{
 	Name: "Cart",
-	DecodeField: func(d sgruntime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d sgruntime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Cart)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Cart).appendField(b, i)
@@ -209,57 +208,35 @@ func (s *Cart) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Cart) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = cartData{}
-	s.rt.ResetUnknown()
-	n, err := sgruntime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := sgruntime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &cartSchema, s)
 }
 
-func (s *Cart) zeroField(key []byte) {
-	switch string(key) {
-	case "lines":
+func (s *Cart) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.Lines = cartData{}.Lines
-	case "total":
+	case 1:
 		s.data.Total = cartData{}.Total
 	}
 }
 
-func (s *Cart) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "lines":
-		if err := decCartSliceOther_Line(dec, &s.data.Lines); err != nil {
-			return err
+// decodeField decodes the value at b[i:] into field f.
+func (s *Cart) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
+		if i, err = decCartSliceOther_Line(b, i, &s.data.Lines); err != nil {
+			return i, err
 		}
-	case "total":
+	case 1:
 		{
-			x, err := sgruntime.DecodeInt(dec, 64)
+			x, j, err := sgruntime.ReadInt(b, i, 64)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Total = other.Money(x)
+			s.data.Total, i = other.Money(x), j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }
 
 func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {
@@ -272,41 +249,36 @@ func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {
 	return b, nil
 }
 
-func decCartOther_Line(dec *msgpack.Decoder, v *other.Line) error {
+func decCartOther_Line(b []byte, i int, v *other.Line) (_ int, err error) {
 	*v = other.Line{}
-	n, err := sgruntime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := sgruntime.DecodeKey(dec)
-		if err != nil {
-			return err
+	n, i, err := sgruntime.ReadMapLen(b, i)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = sgruntime.ReadKey(b, i); err != nil {
+			return i, err
 		}
 		switch string(key) {
 		case "sku":
 			{
-				x, err := dec.DecodeString()
+				x, j, err := sgruntime.ReadString(b, i)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.SKU = x
+				v.SKU, i = x, j
 			}
 		case "price":
 			{
-				x, err := sgruntime.DecodeInt(dec, 64)
+				x, j, err := sgruntime.ReadInt(b, i, 64)
 				if err != nil {
-					return err
+					return i, err
 				}
-				v.Price = other.Money(x)
+				v.Price, i = other.Money(x), j
 			}
 		default:
-			if err := dec.Skip(); err != nil {
-				return err
-			}
+			i, err = sgruntime.Skip(b, i)
 		}
 	}
-	return nil
+	return i, err
 }
 
 func encCartSliceOther_Line(b []byte, v []other.Line) (_ []byte, err error) {
@@ -322,20 +294,20 @@ func encCartSliceOther_Line(b []byte, v []other.Line) (_ []byte, err error) {
 	return b, nil
 }
 
-func decCartSliceOther_Line(dec *msgpack.Decoder, p *[]other.Line) error {
-	n, err := sgruntime.DecodeLen(dec, false)
+func decCartSliceOther_Line(b []byte, i int, p *[]other.Line) (_ int, err error) {
+	n, i, err := sgruntime.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return err
+		return i, err
 	}
 	v := make([]other.Line, n)
-	for i := range v {
-		if err := decCartOther_Line(dec, &v[i]); err != nil {
-			return err
+	for k := range v {
+		if i, err = decCartOther_Line(b, i, &v[k]); err != nil {
+			return i, err
 		}
 	}
 	*p = v
-	return nil
+	return i, nil
 }
 
 // The nested struct types have not changed since this file was generated;

@@ -4,7 +4,6 @@ package v2
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -31,17 +30,17 @@ var _ = struct {
 	Email    string
 }(profileData{})
 
-const _ = runtime.GeneratedCodeV1
+const _ = runtime.GeneratedCodeV2
 
 var profileSchema = runtime.Schema{
 	Name: "Profile",
-	DecodeField: func(d runtime.Data, dec *msgpack.Decoder, key []byte) error {
+	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Profile)
-		if err := s.decodeField(dec, key); err != nil {
-			s.zeroField(key)
-			return err
+		i, err := s.decodeField(b, i, f)
+		if err != nil {
+			s.zeroField(f)
 		}
-		return nil
+		return i, err
 	},
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Profile).appendField(b, i)
@@ -272,89 +271,67 @@ func (s *Profile) appendField(b []byte, i int) (_ []byte, err error) {
 // EncodeMsgpack. Keys it does not know are kept for EncodeMsgpack.
 func (s *Profile) DecodeMsgpack(dec *msgpack.Decoder) error {
 	s.data = profileData{}
-	s.rt.ResetUnknown()
-	n, err := runtime.DecodeLen(dec, true)
-	if err != nil {
-		return err
-	}
-	for ; n > 0; n-- {
-		key, err := runtime.DecodeKey(dec)
-		if err != nil {
-			return err
-		}
-		mark := s.rt.Mark(dec)
-		if err := s.decodeField(dec, key); err != nil {
-			// A value that no longer fits its field (its type changed
-			// between releases) becomes the zero value when the runtime
-			// can skip it; the other fields survive.
-			if !s.rt.DropField(dec, mark, key, err) {
-				return fmt.Errorf("field %q: %w", key, err)
-			}
-			s.zeroField(key)
-		}
-	}
-	return nil
+	return s.rt.Decode(dec, &profileSchema, s)
 }
 
-func (s *Profile) zeroField(key []byte) {
-	switch string(key) {
-	case "name":
+func (s *Profile) zeroField(i int) {
+	switch i {
+	case 0:
 		s.data.Name = profileData{}.Name
-	case "age":
+	case 1:
 		s.data.Age = profileData{}.Age
-	case "nick":
+	case 2:
 		s.data.Nickname = profileData{}.Nickname
-	case "score":
+	case 3:
 		s.data.Score = profileData{}.Score
-	case "email":
+	case 4:
 		s.data.Email = profileData{}.Email
 	}
 }
 
-func (s *Profile) decodeField(dec *msgpack.Decoder, key []byte) error {
-	switch string(key) {
-	case "name":
+// decodeField decodes the value at b[i:] into field f.
+func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
+	switch f {
+	case 0:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Name = x
+			s.data.Name, i = x, j
 		}
-	case "age":
+	case 1:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Age = int(x)
+			s.data.Age, i = int(x), j
 		}
-	case "nick":
+	case 2:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Nickname = x
+			s.data.Nickname, i = x, j
 		}
-	case "score":
+	case 3:
 		{
-			x, err := runtime.DecodeInt(dec, runtime.IntSize)
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Score = int(x)
+			s.data.Score, i = int(x), j
 		}
-	case "email":
+	case 4:
 		{
-			x, err := dec.DecodeString()
+			x, j, err := runtime.ReadString(b, i)
 			if err != nil {
-				return err
+				return i, err
 			}
-			s.data.Email = x
+			s.data.Email, i = x, j
 		}
-	default:
-		return s.rt.KeepUnknown(key, dec)
 	}
-	return nil
+	return i, nil
 }

@@ -1,0 +1,289 @@
+package runtime
+
+import (
+	"encoding"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The Read functions decode msgpack from a byte slice for generated
+// decoders: each reads the value at b[i:] and returns it with the offset
+// just after it. They read the encodings msgpack/v5's Encoder writes
+// directly and hand anything else (a float for a float64 written as an
+// integer, a string for a time) to msgpack/v5's Decoder, so they accept
+// exactly what it accepts. Lengths are checked against the bytes that
+// remain before anything is allocated: a hostile length is an error,
+// never a large allocation.
+
+// IsNil reports whether the value at b[i:] is nil.
+func IsNil(b []byte, i int) bool { return i < len(b) && b[i] == 0xc0 }
+
+// ReadInt reads an integer that must fit in a signed integer of the given
+// bit size. Values that do not fit are an error, never wrapped.
+func ReadInt(b []byte, i, bits int) (int64, int, error) {
+	if i < len(b) {
+		switch c := b[i]; {
+		case c <= 0x7f || c >= 0xe0:
+			return int64(int8(c)), i + 1, nil
+		case c == 0xc0:
+			return 0, i + 1, nil
+		case c == 0xcf && i+9 <= len(b) && b[i+1] >= 0x80:
+			return 0, i, fmt.Errorf("integer %d overflows int%d", binary.BigEndian.Uint64(b[i+1:]), bits)
+		case c >= 0xcc && c <= 0xcf || c >= 0xd0 && c <= 0xd3:
+			n, j, err := readInt(b, i)
+			if err != nil {
+				return 0, i, err
+			}
+			if bits < 64 && (n < -1<<(bits-1) || n > 1<<(bits-1)-1) {
+				return 0, i, fmt.Errorf("integer %d overflows int%d", n, bits)
+			}
+			return n, j, nil
+		}
+	}
+	return 0, i, fmt.Errorf("expected an integer, found %s", codeAt(b, i))
+}
+
+// ReadUint reads an integer that must fit in an unsigned integer of the
+// given bit size. Negative values are an error.
+func ReadUint(b []byte, i, bits int) (uint64, int, error) {
+	if i < len(b) && b[i] == 0xcf { // the one encoding readInt refuses: over MaxInt64
+		j, err := span(b, i+1, 8)
+		if err != nil {
+			return 0, i, err
+		}
+		return checkUint(binary.BigEndian.Uint64(b[i+1:j]), bits, j)
+	}
+	n, j, err := ReadInt(b, i, 64)
+	if err != nil {
+		return 0, i, err
+	}
+	if n < 0 {
+		return 0, i, fmt.Errorf("integer %d is negative, expected uint%d", n, bits)
+	}
+	return checkUint(uint64(n), bits, j)
+}
+
+func checkUint(n uint64, bits, j int) (uint64, int, error) {
+	if bits < 64 && n > 1<<bits-1 {
+		return 0, j, fmt.Errorf("integer %d overflows uint%d", n, bits)
+	}
+	return n, j, nil
+}
+
+// ReadBool reads a boolean; nil reads as false.
+func ReadBool(b []byte, i int) (bool, int, error) {
+	if i < len(b) {
+		switch b[i] {
+		case 0xc3:
+			return true, i + 1, nil
+		case 0xc2, 0xc0:
+			return false, i + 1, nil
+		}
+	}
+	return false, i, fmt.Errorf("expected a boolean, found %s", codeAt(b, i))
+}
+
+// ReadFloat32 reads a float 32, or what msgpack/v5 decodes as one.
+func ReadFloat32(b []byte, i int) (float32, int, error) {
+	if i+5 <= len(b) && b[i] == 0xca {
+		return math.Float32frombits(binary.BigEndian.Uint32(b[i+1:])), i + 5, nil
+	}
+	return slow(b, i, (*msgpack.Decoder).DecodeFloat32)
+}
+
+// ReadFloat64 reads a float 64, or what msgpack/v5 decodes as one.
+func ReadFloat64(b []byte, i int) (float64, int, error) {
+	if i+9 <= len(b) && b[i] == 0xcb {
+		return math.Float64frombits(binary.BigEndian.Uint64(b[i+1:])), i + 9, nil
+	}
+	return slow(b, i, (*msgpack.Decoder).DecodeFloat64)
+}
+
+// ReadString reads a str (or bin); nil reads as "".
+func ReadString(b []byte, i int) (string, int, error) {
+	v, j, err := readRaw(b, i)
+	return string(v), j, err
+}
+
+// ReadBytes reads a bin (or str) into a new slice; nil reads as nil.
+func ReadBytes(b []byte, i int) ([]byte, int, error) {
+	if IsNil(b, i) {
+		return nil, i + 1, nil
+	}
+	v, j, err := readRaw(b, i)
+	if err != nil {
+		return nil, i, err
+	}
+	return append(make([]byte, 0, len(v)), v...), j, nil
+}
+
+// ReadKey reads a map key, a str, without copying it: the result points
+// into b.
+func ReadKey(b []byte, i int) ([]byte, int, error) {
+	if i < len(b) && (b[i] >= 0xa0 && b[i] <= 0xbf || b[i] >= 0xd9 && b[i] <= 0xdb) {
+		return readRaw(b, i)
+	}
+	return nil, i, fmt.Errorf("map key: expected a string, found %s", codeAt(b, i))
+}
+
+// readRaw returns the content of the str or bin at b[i:]; nil is empty.
+func readRaw(b []byte, i int) ([]byte, int, error) {
+	if i >= len(b) {
+		return nil, i, corrupt("truncated at byte %d", i)
+	}
+	var n, j int
+	var err error
+	switch c := b[i]; {
+	case c >= 0xa0 && c <= 0xbf:
+		n, j = int(c&0x1f), i+1
+	case c == 0xc0:
+		return nil, i + 1, nil
+	case c == 0xd9 || c == 0xc4:
+		n, j, err = uintN(b, i+1, 1)
+	case c == 0xda || c == 0xc5:
+		n, j, err = uintN(b, i+1, 2)
+	case c == 0xdb || c == 0xc6:
+		n, j, err = uintN(b, i+1, 4)
+	default:
+		return nil, i, fmt.Errorf("expected a string, found %s", codeAt(b, i))
+	}
+	if err != nil {
+		return nil, i, err
+	}
+	end, err := span(b, j, n)
+	if err != nil {
+		return nil, i, err
+	}
+	return b[j:end], end, nil
+}
+
+// ReadTime reads a timestamp as msgpack/v5 does: in the local time zone,
+// but the zero time in UTC.
+func ReadTime(b []byte, i int) (time.Time, int, error) {
+	var t time.Time
+	switch {
+	case i+6 <= len(b) && b[i] == 0xd6 && b[i+1] == 0xff:
+		t = time.Unix(int64(binary.BigEndian.Uint32(b[i+2:])), 0)
+		i += 6
+	case i+10 <= len(b) && b[i] == 0xd7 && b[i+1] == 0xff:
+		d := binary.BigEndian.Uint64(b[i+2:])
+		t = time.Unix(int64(d&(1<<34-1)), int64(d>>34))
+		i += 10
+	case i+15 <= len(b) && b[i] == 0xc7 && b[i+1] == 12 && b[i+2] == 0xff:
+		t = time.Unix(int64(binary.BigEndian.Uint64(b[i+7:])), int64(binary.BigEndian.Uint32(b[i+3:])))
+		i += 15
+	default:
+		return slow(b, i, (*msgpack.Decoder).DecodeTime)
+	}
+	if t.IsZero() {
+		t = t.UTC()
+	}
+	return t, i, nil
+}
+
+// ReadMapLen reads a map header; nil reads as -1.
+func ReadMapLen(b []byte, i int) (int, int, error) {
+	if IsNil(b, i) {
+		return -1, i + 1, nil
+	}
+	return mapHeader(b, i)
+}
+
+// ReadArrayLen reads an array header; nil reads as -1.
+func ReadArrayLen(b []byte, i int) (int, int, error) {
+	switch {
+	case IsNil(b, i):
+		return -1, i + 1, nil
+	case i < len(b) && (b[i] >= 0x90 && b[i] <= 0x9f || b[i] == 0xdc || b[i] == 0xdd):
+		return arrayHeader(b, i)
+	}
+	return 0, i, fmt.Errorf("expected an array, found %s", codeAt(b, i))
+}
+
+// ReadArrayOf reads an array header that must announce exactly n elements.
+func ReadArrayOf(b []byte, i, n int) (int, error) {
+	got, j, err := ReadArrayLen(b, i)
+	if err == nil && got != n {
+		err = fmt.Errorf("array of %d elements, want %d", got, n)
+	}
+	return j, err
+}
+
+// ReadByteArray reads a bin of exactly len(dst) bytes into dst.
+func ReadByteArray(b []byte, i int, dst []byte) (int, error) {
+	v, j, err := readRaw(b, i)
+	if err == nil && len(v) != len(dst) {
+		err = fmt.Errorf("%d bytes, want %d", len(v), len(dst))
+	}
+	copy(dst, v)
+	return j, err
+}
+
+// Skip returns the offset just past the value at b[i:].
+func Skip(b []byte, i int) (int, error) { return skip(b, i, 1) }
+
+// ReadBinary reads a bin into u's UnmarshalBinary.
+func ReadBinary(b []byte, i int, u encoding.BinaryUnmarshaler) (int, error) {
+	v, j, err := readRaw(b, i)
+	if err != nil {
+		return i, err
+	}
+	return j, u.UnmarshalBinary(v)
+}
+
+// ReadText reads a str or bin into u's UnmarshalText.
+func ReadText(b []byte, i int, u encoding.TextUnmarshaler) (int, error) {
+	v, j, err := readRaw(b, i)
+	if err != nil {
+		return i, err
+	}
+	return j, u.UnmarshalText(v)
+}
+
+// ReadCustom hands the value at b[i:] to v's DecodeMsgpack.
+func ReadCustom(b []byte, i int, v msgpack.CustomDecoder) (int, error) {
+	_, j, err := slow(b, i, func(dec *msgpack.Decoder) (struct{}, error) {
+		return struct{}{}, v.DecodeMsgpack(dec)
+	})
+	return j, err
+}
+
+// codeAt describes the code at b[i], for errors.
+func codeAt(b []byte, i int) string {
+	if i >= len(b) {
+		return "the end of the record"
+	}
+	return fmt.Sprintf("code %#x", b[i])
+}
+
+// sliceDecoder is a msgpack.Decoder reading one value from a slice.
+type sliceDecoder struct {
+	rd  Reader
+	dec *msgpack.Decoder
+}
+
+var sliceDecoders = sync.Pool{New: func() any {
+	d := new(sliceDecoder)
+	d.dec = msgpack.NewDecoder(&d.rd)
+	return d
+}}
+
+// slow decodes the value at b[i:] with msgpack/v5's Decoder.
+func slow[T any](b []byte, i int, read func(*msgpack.Decoder) (T, error)) (T, int, error) {
+	var v T
+	end, err := skip(b, i, 1)
+	if err != nil {
+		return v, i, err
+	}
+	d := sliceDecoders.Get().(*sliceDecoder)
+	defer sliceDecoders.Put(d)
+	d.rd.Reset(b[i:end])
+	d.dec.Reset(&d.rd)
+	v, err = read(d.dec)
+	return v, end, err
+}
