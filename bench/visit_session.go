@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"slices"
@@ -558,16 +559,19 @@ func encVisitMapStringString(b []byte, v map[string]string) (_ []byte, err error
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]string
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k string
+		v string
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, k)
-		e := v[k]
-		b = runtime.AppendString(b, e)
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		b = runtime.AppendString(b, e.v)
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@
 package alltypes
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -2246,16 +2247,19 @@ func encAllMapInt64String(b []byte, v map[int64]string) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]int64
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k int64
+		v string
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendInt(b, k)
-		e := v[k]
-		b = runtime.AppendString(b, e)
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendInt(b, e.k)
+		b = runtime.AppendString(b, e.v)
 	}
 	return b, nil
 }
@@ -2297,16 +2301,19 @@ func encAllMapNameLevel(b []byte, v map[Name]Level) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]Name
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k Name
+		v Level
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, string(k))
-		e := v[k]
-		b = runtime.AppendInt(b, int64(e))
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, string(e.k))
+		b = runtime.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
@@ -2348,16 +2355,19 @@ func encAllMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]string
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k string
+		v int
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, k)
-		e := v[k]
-		b = runtime.AppendInt(b, int64(e))
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		b = runtime.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
@@ -2399,16 +2409,19 @@ func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]string
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k string
+		v Point
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, k)
-		e := v[k]
-		if b, err = runtime.AppendCustom(b, &e); err != nil {
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		if b, err = runtime.AppendCustom(b, &e.v); err != nil {
 			return b, err
 		}
 	}
@@ -2448,16 +2461,19 @@ func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, er
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]string
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k string
+		v []Address
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, k)
-		e := v[k]
-		if b, err = encAllSliceAddress(b, e); err != nil {
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		if b, err = encAllSliceAddress(b, e.v); err != nil {
 			return b, err
 		}
 	}
@@ -2497,16 +2513,19 @@ func encAllMapUint16Bool(b []byte, v map[uint16]bool) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]uint16
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k uint16
+		v bool
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendUint(b, uint64(k))
-		e := v[k]
-		b = runtime.AppendBool(b, e)
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendUint(b, uint64(e.k))
+		b = runtime.AppendBool(b, e.v)
 	}
 	return b, nil
 }
@@ -2682,16 +2701,19 @@ func encAllScores(b []byte, v Scores) (_ []byte, err error) {
 		return runtime.AppendNil(b), nil
 	}
 	b = runtime.AppendMapLen(b, len(v))
-	var buf [16]string
-	keys := buf[:0]
-	for k := range v {
-		keys = append(keys, k)
+	type entry struct {
+		k string
+		v int
 	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b = runtime.AppendString(b, k)
-		e := v[k]
-		b = runtime.AppendInt(b, int64(e))
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		b = runtime.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
