@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	goruntime "runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +191,30 @@ func BenchmarkMemoryStoreMillion(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/session")
 		b.ReportMetric(float64(s.LongestSweepPause().Microseconds()), "µs-longest-pause")
 		s.Close()
+	}
+}
+
+// TestMemoryStoreKeysOfEveryLength: keys are held inline up to 47 bytes
+// and by their SHA-256 beyond; no two keys may share a record.
+func TestMemoryStoreKeysOfEveryLength(t *testing.T) {
+	s := NewMemoryStore()
+	defer s.Close()
+	var keys []string
+	for _, n := range []int{0, 1, 43, 46, 47, 48, 49, 200} {
+		for _, c := range "ab" {
+			keys = append(keys, strings.Repeat(string(c), n))
+		}
+	}
+	keys = append(keys, strings.Repeat("a", 47)+"\x00", strings.Repeat("a", 46)+"\x00")
+	for i, k := range keys {
+		if err := s.Save(ctx, k, []byte{byte(i)}, 0, time.Now().Add(time.Hour)); err != nil && k != "" {
+			t.Fatalf("save %q: %v", k, err)
+		}
+	}
+	for i, k := range keys {
+		rec, _, err := s.Load(ctx, k)
+		if len(k) > 0 && (err != nil || len(rec) != 1 || rec[0] != byte(i)) {
+			t.Errorf("key of %d bytes (%q...): got %v, %v; want its own record", len(k), k[:min(len(k), 3)], rec, err)
+		}
 	}
 }
