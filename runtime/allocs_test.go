@@ -28,6 +28,10 @@ func TestAllocationGuards(t *testing.T) {
 	}{
 		{"A read", true, func(v *testsession.Visit, _ int) { sinkInt = v.UserID(); sinkStr = v.Email() }, 6},
 		{"B write", true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }, 8},
+		// C's two are the session value and the request copy that
+		// http.Request.WithContext makes to carry it. Pooling the session
+		// would remove one, and hand a visitor's session to the next
+		// request if a handler kept a reference past its return.
 		{"C anonymous", false, func(*testsession.Visit, int) {}, 2},
 		{"D login", false, func(v *testsession.Visit, _ int) {
 			v.SetUserID(42)

@@ -116,7 +116,9 @@ func (s *Session) appendRecord(h header) (rec []byte, put func(), err error) {
 		codecPool.Put(c)
 		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
 	}
-	c.buf = rec[:0] // keep what grew, if it grew
+	if cap(rec) > cap(c.buf) {
+		c.buf = rec[:0] // keep what grew
+	}
 	return rec, func() { codecPool.Put(c) }, nil
 }
 
@@ -132,7 +134,9 @@ func (s *Session) Encode(enc *msgpack.Encoder, sc *Schema, d Data) error {
 	if err != nil {
 		return err
 	}
-	c.buf = b[:0]
+	if cap(b) > cap(c.buf) {
+		c.buf = b[:0] // keep what grew
+	}
 	_, err = enc.Writer().Write(b)
 	return err
 }
