@@ -87,5 +87,6 @@ fuzz . ./runtime FuzzCheckRecord
 fuzz . ./runtime FuzzVerifyCookie
 fuzz . ./runtime FuzzParseCookie
 fuzz testdata ./alltypes FuzzDecodeRecord
+fuzz testdata ./alltypes FuzzDecodeMsgpack
 
 step "all checks passed"
