@@ -63,7 +63,6 @@ type Manager struct {
 	settings
 	schema Schema
 	index  map[string]int // key → field index
-	keys   [][]byte       // schema.Keys as bytes
 	// cookieLines are the Set-Cookie lines of a browser-session cookie,
 	// without and with Secure, split around the value.
 	cookieLines [2]cookieLine

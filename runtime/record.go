@@ -375,9 +375,9 @@ func readHeader(rec []byte) (header, int, error) {
 	return header{created: created, flags: uint64(flags), issued: issued}, i, err
 }
 
-// Reader is the io.Reader the runtime decodes records from. Generated
-// decoders reach it through msgpack.Decoder.Buffered to read map keys
-// without copying them.
+// Reader is an io.Reader over a byte slice. A msgpack.Decoder reading from
+// one lets generated DecodeMsgpack methods decode the bytes in place,
+// through msgpack.Decoder.Buffered, instead of copying the value out.
 type Reader struct {
 	b []byte
 	i int
@@ -416,15 +416,6 @@ func (r *Reader) UnreadByte() error {
 
 // Len returns the number of bytes not yet read.
 func (r *Reader) Len() int { return len(r.b) - r.i }
-
-// next returns the next n bytes without copying them.
-func (r *Reader) next(n int) ([]byte, error) {
-	if n < 0 || n > len(r.b)-r.i {
-		return nil, io.ErrUnexpectedEOF
-	}
-	r.i += n
-	return r.b[r.i-n : r.i], nil
-}
 
 type codecState struct{ buf []byte }
 
