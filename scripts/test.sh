@@ -52,6 +52,7 @@ go vet ./...
 step "staticcheck"
 go run "$STATICCHECK" ./...
 (cd testdata && go run "$STATICCHECK" ./...)
+(cd bench && go run "$STATICCHECK" ./...)
 
 step "generated files are fresh (go generate ./... changes nothing)"
 snapshot() { git ls-files -co --exclude-standard | grep -E '\.go$|go\.(mod|sum)$' | sort | xargs sha256sum; }
