@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -549,5 +550,52 @@ func TestHijackSavesTheSessionFirst(t *testing.T) {
 	}
 	if e.mem.Len() != 1 {
 		t.Fatalf("%d records after a hijacked request that set a field, want 1", e.mem.Len())
+	}
+}
+
+// TestUntouchedFieldsAreCopiedByteForByte: a write encodes only what the
+// request decoded or set; every other field, one written in a wider
+// encoding, one whose type no longer fits and one this code does not
+// know, goes back to the store exactly as it was.
+func TestUntouchedFieldsAreCopiedByteForByte(t *testing.T) {
+	e := newEnv(t, runtime.Config{}, routes)
+	resp, _ := e.get("/login")
+	id, _, _ := strings.Cut(sessionCookie(resp).Value, ".")
+	key := runtime.StoreKey(id)
+	ctx := context.Background()
+	now := time.Now().Unix()
+	rec := runtime.AppendInt([]byte{0x01}, now)                            // format version, created
+	rec = runtime.AppendInt(append(rec, 0x00), now)                        // flags, issued
+	wideUID := []byte{0xa3, 'u', 'i', 'd', 0xd3, 0, 0, 0, 0, 0, 0, 0, 42}  // int64 42, not its shortest form
+	badEmail := []byte{0xa5, 'e', 'm', 'a', 'i', 'l', 0x07}                // an int where a string is stored
+	future := []byte{0xa6, 'f', 'u', 't', 'u', 'r', 'e', 0x92, 0x01, 0xc3} // a field of a later release
+	rec = append(append(append(append(rec, 0x83), wideUID...), badEmail...), future...)
+	if err := e.mem.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.mem.Save(ctx, key, rec, 0, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := e.do(e.bare(), "/flash", sessionCookie(resp)); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	saved, _, err := e.mem.Load(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, part := range map[string][]byte{"uid": wideUID, "email": badEmail, "future": future, "flash": []byte("\xa5flash\xa5hello")} {
+		if !bytes.Contains(saved, part) {
+			t.Errorf("%s: % x is not in the saved record % x", name, part, saved)
+		}
+	}
+	if strings.Contains(e.logs.String(), "no longer decodes") {
+		t.Errorf("a field nobody read was decoded: %s", e.logs.String())
+	}
+	// Reading the field that no longer fits drops it, with a log line.
+	if _, body := e.do(e.bare(), "/whoami", sessionCookie(resp)); !strings.HasPrefix(body, "42 ") {
+		t.Errorf("whoami: %q, want uid 42 and an empty email", body)
+	}
+	if !strings.Contains(e.logs.String(), "no longer decodes") {
+		t.Errorf("no log line for the field that no longer decodes: %s", e.logs.String())
 	}
 }
