@@ -14,6 +14,13 @@
 // wrote in between. A store that fails is answered by the error handler
 // (503) and never turns into an empty session that overwrites the real one.
 //
+// A loaded record is checked and indexed, not decoded: a field is decoded
+// when the handler first reads or sets it, and a save encodes the fields
+// the request decoded or set and copies the others byte for byte. The
+// Append and Read functions are the msgpack the generated code writes and
+// reads with, byte for byte what github.com/vmihailenco/msgpack/v5 writes
+// and accepts.
+//
 // The cookie carries only a 256-bit random ID signed with HMAC-SHA256; the
 // data stays server-side under a key derived from a hash of the ID.
 // Sessions expire after an idle timeout, enforced by the store's expiry,
