@@ -270,10 +270,11 @@ func strBytes(v []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// readInt reads a msgpack integer at b[i:] into an int64.
+// readInt reads a msgpack integer at b[i:] into an int64: a header field,
+// or a field value for ReadInt.
 func readInt(b []byte, i int) (int64, int, error) {
 	if i >= len(b) {
-		return 0, 0, corrupt("truncated header")
+		return 0, 0, corrupt("truncated at byte %d", i)
 	}
 	c := b[i]
 	switch {
@@ -295,7 +296,7 @@ func readInt(b []byte, i int) (int64, int, error) {
 	}
 	j, err := span(b, i+1, size)
 	if size == 0 || err != nil {
-		return 0, 0, corrupt("bad header integer at byte %d", i)
+		return 0, 0, corrupt("bad integer at byte %d", i)
 	}
 	var u uint64
 	for _, x := range b[i+1 : j] {
@@ -306,7 +307,7 @@ func readInt(b []byte, i int) (int64, int, error) {
 		return int64(u<<shift) >> shift, j, nil
 	}
 	if u > 1<<63-1 {
-		return 0, 0, corrupt("header integer overflows int64")
+		return 0, 0, corrupt("integer at byte %d overflows int64", i)
 	}
 	return int64(u), j, nil
 }
