@@ -77,19 +77,6 @@ func appendStr[T string | []byte](b []byte, s T) []byte {
 	return append(appendLen(b, len(s), 0xa0, 32, 0xd9, 0xda, 0xdb), s...)
 }
 
-// strSize is the size of a msgpack str of n bytes.
-func strSize(n int) int {
-	switch {
-	case n < 32:
-		return 1 + n
-	case n <= math.MaxUint8:
-		return 2 + n
-	case n <= math.MaxUint16:
-		return 3 + n
-	}
-	return 5 + n
-}
-
 // AppendBytes appends v as a bin; a nil slice as nil.
 func AppendBytes(b []byte, v []byte) []byte {
 	if v == nil {

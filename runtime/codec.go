@@ -43,19 +43,35 @@ func (s *Session) indexRecord(rec []byte, sc *Schema) (header, error) {
 	s.indexed = rec
 	next := 0
 	hdr, _, err := checkRecord(rec, func(key []byte, v loc) {
-		// A record written by this release has its keys in schema order:
-		// one comparison finds the field, no hashing.
-		i, known := next, next < nkeys && string(key) == sc.Keys[next]
-		if !known && s.m != nil {
-			i, known = s.m.index[string(key)]
-		}
-		if !known {
+		i := s.fieldOf(sc, key, next)
+		if i < 0 {
 			s.unknown = append(s.unknown, entry{key: key, val: rec[v.start:v.end]})
 			return
 		}
 		s.byField[i], next = v, i+1 // a key given twice: the last wins, as when decoding
 	})
 	return hdr, err
+}
+
+// fieldOf returns the index of the field stored under key, or -1. A
+// record written by this release has its keys in schema order: trying
+// next first, one comparison finds the field.
+func (s *Session) fieldOf(sc *Schema, key []byte, next int) int {
+	if next < len(sc.Keys) && sc.Keys[next] == string(key) {
+		return next
+	}
+	if s.m != nil {
+		if i, ok := s.m.index[string(key)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, k := range sc.Keys { // a session outside a manager
+		if k == string(key) {
+			return i
+		}
+	}
+	return -1
 }
 
 // raw returns the value of field i in the indexed record, nil if absent.
@@ -116,9 +132,7 @@ func (s *Session) appendRecord(h header) (rec []byte, put func(), err error) {
 		codecPool.Put(c)
 		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
 	}
-	if cap(rec) > cap(c.buf) {
-		c.buf = rec[:0] // keep what grew
-	}
+	c.keep(rec)
 	return rec, func() { codecPool.Put(c) }, nil
 }
 
@@ -134,9 +148,7 @@ func (s *Session) Encode(enc *msgpack.Encoder, sc *Schema, d Data) error {
 	if err != nil {
 		return err
 	}
-	if cap(b) > cap(c.buf) {
-		c.buf = b[:0] // keep what grew
-	}
+	c.keep(b)
 	_, err = enc.Writer().Write(b)
 	return err
 }
@@ -180,11 +192,7 @@ func (s *Session) Decode(dec *msgpack.Decoder, sc *Schema, d Data) (err error) {
 		if key, i, err = ReadKey(b, i); err != nil {
 			break
 		}
-		// Keys written by this release come in schema order.
-		f := next
-		if f >= len(sc.Keys) || sc.Keys[f] != string(key) {
-			f = fieldOf(sc, key)
-		}
+		f := s.fieldOf(sc, key, next)
 		if f < 0 {
 			start := i
 			i, err = skip(b, i, 1)
@@ -197,14 +205,4 @@ func (s *Session) Decode(dec *msgpack.Decoder, sc *Schema, d Data) (err error) {
 		next = f + 1
 	}
 	return err
-}
-
-// fieldOf returns the index of the field stored under key, or -1.
-func fieldOf(sc *Schema, key []byte) int {
-	for i, k := range sc.Keys {
-		if k == string(key) {
-			return i
-		}
-	}
-	return -1
 }

@@ -106,11 +106,6 @@ func ReadFloat64(b []byte, i int) (float64, int, error) {
 
 // ReadString reads a str (or bin); nil reads as "".
 func ReadString(b []byte, i int) (string, int, error) {
-	if i < len(b) && b[i]>>5 == 0xa0>>5 { // fixstr, the common case, inline
-		if j := i + 1 + int(b[i]&0x1f); j <= len(b) {
-			return string(b[i+1 : j]), j, nil
-		}
-	}
 	v, j, err := readRaw(b, i)
 	return string(v), j, err
 }
@@ -130,15 +125,10 @@ func ReadBytes(b []byte, i int) ([]byte, int, error) {
 // ReadKey reads a map key, a str, without copying it: the result points
 // into b.
 func ReadKey(b []byte, i int) ([]byte, int, error) {
-	if i < len(b) && b[i]>>5 == 0xa0>>5 { // fixstr, the common case, inline
-		if j := i + 1 + int(b[i]&0x1f); j <= len(b) {
-			return b[i+1 : j], j, nil
-		}
-	}
-	if i < len(b) && b[i] >= 0xd9 && b[i] <= 0xdb {
+	if i < len(b) && (b[i] >= 0xa0 && b[i] <= 0xbf || b[i] >= 0xd9 && b[i] <= 0xdb) {
 		return readRaw(b, i)
 	}
-	return nil, i, fmt.Errorf("map key: expected a string, found %s", codeAt(b, i))
+	return nil, i, corrupt("map key at byte %d: expected a string, found %s", i, codeAt(b, i))
 }
 
 // readRaw returns the content of the str or bin at b[i:]; nil is empty.

@@ -98,13 +98,9 @@ func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []b
 		return h, nil, err
 	}
 	for ; n > 0; n-- {
-		k := j
-		if j, err = skip(body, j, 1); err != nil {
+		var key []byte
+		if key, j, err = ReadKey(body, j); err != nil {
 			return h, nil, err
-		}
-		key, ok := strBytes(body[k:j])
-		if !ok {
-			return h, nil, corrupt("map key at byte %d is not a string", k)
 		}
 		v := j
 		if j, err = skip(body, j, 1); err != nil {
@@ -253,21 +249,6 @@ func arrayHeader(b []byte, i int) (n, j int, err error) {
 		err = corrupt("array of %d elements at byte %d cannot fit in %d bytes", n, i, len(b)-j)
 	}
 	return n, j, err
-}
-
-// strBytes returns the content of a complete msgpack string.
-func strBytes(v []byte) ([]byte, bool) {
-	switch c := v[0]; {
-	case c >= 0xa0 && c <= 0xbf:
-		return v[1:], true
-	case c == 0xd9:
-		return v[2:], true
-	case c == 0xda:
-		return v[3:], true
-	case c == 0xdb:
-		return v[5:], true
-	}
-	return nil, false
 }
 
 // readInt reads a msgpack integer at b[i:] into an int64: a header field,
@@ -419,5 +400,12 @@ func (r *Reader) UnreadByte() error {
 func (r *Reader) Len() int { return len(r.b) - r.i }
 
 type codecState struct{ buf []byte }
+
+// keep makes b, encoded from c.buf, the buffer to reuse if it outgrew it.
+func (c *codecState) keep(b []byte) {
+	if cap(b) > cap(c.buf) {
+		c.buf = b[:0]
+	}
+}
 
 var codecPool = sync.Pool{New: func() any { return &codecState{buf: make([]byte, 0, 512)} }}

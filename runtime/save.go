@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // maxSaveAttempts bounds the compare-and-swap retries of one save.
@@ -227,15 +225,11 @@ func valueOf(entries []entry, key []byte) []byte {
 
 // buildRecord writes a record from raw entries.
 func buildRecord(h header, entries []entry) []byte {
-	var buf bytes.Buffer
-	buf.Write(appendHeader(nil, h))
-	enc := msgpack.NewEncoder(&buf)
-	_ = enc.EncodeMapLen(len(entries))
+	b := AppendMapLen(appendHeader(nil, h), len(entries))
 	for _, e := range entries {
-		_ = enc.EncodeString(string(e.key))
-		buf.Write(e.val)
+		b = append(appendStr(b, e.key), e.val...)
 	}
-	return buf.Bytes()
+	return b
 }
 
 // detectInPlace marks dirty the reference-typed fields that a getter
@@ -259,9 +253,13 @@ func (s *Session) detectInPlace() {
 			continue
 		}
 		b, err := s.m.schema.AppendField(s.data, c.buf[:0], i)
-		c.buf = b[:0]
-		was := s.raw(i)
-		if err != nil || len(b) == 0 != (was == nil) || len(b) > 0 && !bytes.Equal(b[strSize(len(s.m.schema.Keys[i])):], was) {
+		c.keep(b)
+		var now []byte // the value as it stands, after its key
+		if err == nil && len(b) > 0 {
+			_, j, _ := ReadKey(b, 0)
+			now = b[j:]
+		}
+		if was := s.raw(i); err != nil || (now == nil) != (was == nil) || !bytes.Equal(now, was) {
 			s.dirty.set(i) // changed, or present in only one of them
 		}
 	}
