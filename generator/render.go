@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/templates"
 )
 
@@ -90,18 +91,6 @@ func from(v *Value, x string) string {
 	return v.Type + "(" + x + ")"
 }
 
-// mpkey returns a Go string literal of key encoded as a msgpack str.
-func mpkey(key string) string {
-	var b []byte
-	switch n := len(key); {
-	case n < 32:
-		b = append(b, 0xa0|byte(n))
-	case n < 256:
-		b = append(b, 0xd9, byte(n))
-	case n < 1<<16:
-		b = append(b, 0xda, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return strconv.Quote(string(append(b, key...)))
-}
+// mpkey returns a Go string literal of key encoded as a msgpack str, as
+// the runtime writes it.
+func mpkey(key string) string { return strconv.Quote(string(runtime.AppendString(nil, key))) }
