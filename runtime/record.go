@@ -396,9 +396,6 @@ func (r *Reader) UnreadByte() error {
 	return nil
 }
 
-// Len returns the number of bytes not yet read.
-func (r *Reader) Len() int { return len(r.b) - r.i }
-
 type codecState struct{ buf []byte }
 
 // keep makes b, encoded from c.buf, the buffer to reuse if it outgrew it.
