@@ -119,9 +119,6 @@ func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []b
 // skip returns the offset just past the msgpack value at b[i:], checking
 // every length against what remains. depth counts enclosing containers.
 func skip(b []byte, i, depth int) (int, error) {
-	if depth > MaxDepth {
-		return 0, corrupt("nested deeper than %d", MaxDepth)
-	}
 	if i >= len(b) {
 		return 0, corrupt("truncated at byte %d", i)
 	}
@@ -129,6 +126,11 @@ func skip(b []byte, i, depth int) (int, error) {
 	switch {
 	case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
 		return i + 1, nil
+	case depth > MaxDepth && (c >= 0x80 && c <= 0x9f || c >= 0xdc && c <= 0xdf):
+		// Only containers count: decoders recurse into them, not into
+		// scalars. A nil at the bottom of a chain 32 deep is fine; an
+		// encoder writes one where it read an empty map.
+		return 0, corrupt("nested deeper than %d", MaxDepth)
 	case c >= 0x80 && c <= 0x8f, c == 0xde, c == 0xdf:
 		n, j, err := mapHeader(b, i)
 		if err != nil {

@@ -259,3 +259,21 @@ func TestForwardRecords(t *testing.T) { // C7
 		t.Fatal("an ordinary record read as a forward")
 	}
 }
+
+// TestDepthCountsContainers: MaxDepth bounds nested arrays and maps, what
+// decoders recurse into; a scalar at the bottom of the deepest container
+// allowed is fine (an encoder writes a nil where it read an empty map).
+func TestDepthCountsContainers(t *testing.T) {
+	nest := func(levels int, leaf byte) []byte {
+		return append(bytes.Repeat([]byte{0x91}, levels), leaf)
+	}
+	if _, err := skip(nest(MaxDepth, 0xc0), 0, 1); err != nil {
+		t.Errorf("%d arrays around a nil: %v", MaxDepth, err)
+	}
+	if _, err := skip(nest(MaxDepth-1, 0x90), 0, 1); err != nil {
+		t.Errorf("%d arrays around an empty one: %v", MaxDepth-1, err)
+	}
+	if _, err := skip(nest(MaxDepth, 0x90), 0, 1); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("%d arrays around an empty one: %v, want ErrCorrupt", MaxDepth, err)
+	}
+}
