@@ -242,8 +242,15 @@ func (s *Session) detectInPlace() {
 	if !s.read.any() {
 		return
 	}
-	if s.rec == nil { // no baseline (new session, or saved earlier): assume changed
-		s.markReadDirty()
+	if s.rec == nil {
+		if !s.stored {
+			// A session with no record holds zero values and what setters
+			// put there (already dirty). A zero value offers nothing to
+			// change in place: its slices, maps and pointers are nil.
+			s.read.clear()
+			return
+		}
+		s.markReadDirty() // saved earlier in this request, baseline dropped: assume changed
 		return
 	}
 	c := codecPool.Get().(*codecState)

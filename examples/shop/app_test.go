@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiongen/sessiongen/internal/memcachedtest"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
 // TestShopFlow walks the demo as a visitor does, over TLS with a cookie jar.
@@ -73,4 +75,42 @@ func TestShopFlow(t *testing.T) {
 		t.Fatalf("healthz set a cookie: %v %v", err, resp.Header["Set-Cookie"])
 	}
 	resp.Body.Close()
+}
+
+// TestAnonymousHomePageStoresNothing: the home page reads the cart, a
+// slice, of visitors who have no session. 500 of them leave the store
+// empty and get no cookie, on the memory store and on memcached.
+func TestAnonymousHomePageStoresNothing(t *testing.T) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	srv := memcachedtest.Start(t)
+	mc, err := memcache.New(srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		store runtime.Store
+		items func() int64
+	}{
+		"memory":    {mem, func() int64 { return int64(mem.Len()) }},
+		"memcached": {mc, func() int64 { s := srv.Stats(); return s["curr_items"] + s["cmd_set"] }},
+	} {
+		app, sessions, err := newApp(runtime.Config{Store: tc.store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cookies := 0
+		for range 500 {
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Log in") {
+				t.Fatalf("%s: GET / answered %d", name, rec.Code)
+			}
+			cookies += len(rec.Result().Cookies())
+		}
+		sessions.Close()
+		if n := tc.items(); n != 0 || cookies != 0 {
+			t.Errorf("%s: 500 anonymous GET / stored %d items and set %d cookies, want none", name, n, cookies)
+		}
+	}
 }
