@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -74,9 +73,8 @@ type Manager struct {
 	stats   counters
 	logSalt [16]byte
 
-	// saveTurns serialises the saves of one session within this process.
-	saveTurns [1024]sync.Mutex
-	merge     bool // false only in a benchmark: a lost CAS race is an error
+	turns saveTurns // saves of one session within this process take turns
+	merge bool      // false only in a benchmark: a lost CAS race is an error
 }
 
 // clockForNewManagers is time.Now but in tests of expiry.

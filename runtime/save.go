@@ -11,7 +11,7 @@ import (
 )
 
 // maxSaveAttempts bounds the compare-and-swap retries of one save.
-const maxSaveAttempts = 5
+const maxSaveAttempts = 10
 
 // flush brings the store up to date: it writes changed data, deletes
 // records left by Destroy or Regenerate, and moves the idle deadline.
@@ -65,17 +65,17 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 // and, when another request wrote first, the fields this request changed
 // are merged onto the newer record and the write retried.
 //
-// Saves of one session within one process take turns (a striped lock), so
-// only another process can make the retried compare-and-swap fail: without
-// that, many overlapping requests of one visitor keep re-racing each other.
+// Saves of one session within one process take turns (saveTurns), and a
+// save that lost a race waits for its retry without its turn.
 func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.id == "" {
 		s.setID(newID())
 	}
+	var tn *turn
+	turnKey, turnHash := s.key, s.hash
 	if s.m.merge {
-		turn := &s.m.saveTurns[s.hash%uint64(len(s.m.saveTurns))]
-		turn.Lock()
-		defer turn.Unlock()
+		tn = s.m.turns.take(turnKey, turnHash)
+		defer func() { s.m.turns.give(turnKey, turnHash, tn) }()
 	}
 	if s.created == 0 {
 		s.created = now.Unix()
@@ -116,9 +116,17 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 			continue
 		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
 			s.m.stats.conflicts.Add(1)
+			if refetch {
+				// We lost to a write made after our reload: another
+				// process is saving this session too. Back off without
+				// the turn, with full jitter, growing: 0–1 ms, 0–2 ms, …
+				// capped at 0–32 ms. (A first conflict only means the
+				// record changed since the request loaded it: reload now.)
+				s.m.turns.give(turnKey, turnHash, tn)
+				time.Sleep(jitter(time.Millisecond << min(attempt-2, 5)))
+				tn = s.m.turns.take(turnKey, turnHash)
+			}
 			refetch = true
-			// Full jitter, growing: 0–1 ms, 0–2 ms, 0–4 ms, … capped at 0–32 ms.
-			time.Sleep(jitter(time.Millisecond << min(attempt-1, 5)))
 			continue
 		default:
 			return fmt.Errorf("sessiongen: save session: %w", err)

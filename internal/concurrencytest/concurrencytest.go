@@ -162,11 +162,17 @@ type Result struct {
 // Increments runs clients goroutines, released together, each making
 // each requests that increment its own counter of one shared session
 // (retrying any request that did not answer 200), and returns what the
-// store holds at the end.
-func Increments(t testing.TB, store runtime.Store, clients, each int) Result {
+// store holds at the end. With managers > 1 the clients take turns among
+// that many managers on the one store, as processes of one application
+// do: then only the store's compare-and-swap keeps their writes apart.
+func Increments(t testing.TB, store runtime.Store, managers, clients, each int) Result {
 	counting := &Counting{Store: store}
-	a := NewApp(t, counting)
-	defer a.Mgr.Close()
+	apps := make([]*App, managers)
+	for i := range apps {
+		apps[i] = NewApp(t, counting)
+		defer apps[i].Mgr.Close()
+	}
+	a := apps[0]
 	cookie := a.Start()
 	var failed atomic.Int64
 	var wg sync.WaitGroup
@@ -177,7 +183,7 @@ func Increments(t testing.TB, store runtime.Store, clients, each int) Result {
 			defer wg.Done()
 			<-start
 			for range each {
-				for a.Do("/incr?i="+strconv.Itoa(c%16), cookie, false).Code != 200 {
+				for apps[c%managers].Do("/incr?i="+strconv.Itoa(c%16), cookie, false).Code != 200 {
 					failed.Add(1)
 				}
 			}
@@ -234,14 +240,21 @@ func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.R
 // Run runs every scenario against stores made by newStore.
 func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	t.Run("DisjointFieldsLoseNothing", func(t *testing.T) { // F1
-		r := Increments(t, newStore(t), 16, 200)
+		r := Increments(t, newStore(t), 1, 16, 200)
 		t.Logf("with merging: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
 		if r.Persisted != 3200 || r.Failed != 0 {
 			t.Fatalf("%d of 3200 increments persisted, %d requests failed", r.Persisted, r.Failed)
 		}
 	})
+	t.Run("TwoManagersLoseNothing", func(t *testing.T) { // two processes: only the store's CAS keeps them apart
+		r := Increments(t, newStore(t), 2, 16, 200)
+		t.Logf("two managers: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
+		if r.Persisted != 3200 || r.Failed != 0 {
+			t.Fatalf("%d of 3200 increments persisted, %d requests failed", r.Persisted, r.Failed)
+		}
+	})
 	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
-		r := Increments(t, NoCAS{newStore(t)}, 16, 200)
+		r := Increments(t, NoCAS{newStore(t)}, 2, 16, 200)
 		t.Logf("without compare-and-swap: %d of 3200 increments persisted, %d lost", r.Persisted, 3200-r.Persisted)
 		if r.Persisted >= 3200 {
 			t.Fatalf("%d of 3200 increments persisted without CAS: the scenario does not race", r.Persisted)
