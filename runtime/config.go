@@ -301,14 +301,18 @@ func isToken(s string) bool {
 
 func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		log.ErrorContext(r.Context(), "sessiongen: session store failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		code := http.StatusInternalServerError
+		code, text, msg := http.StatusInternalServerError, http.StatusText(http.StatusInternalServerError), "sessiongen: session store failed; the session was not saved"
 		switch {
+		case errors.Is(err, ErrOutcomeUnknown):
+			code, text = http.StatusServiceUnavailable, "Service Unavailable: the session store did not answer; the last change may or may not have been saved"
+			msg = "sessiongen: session store did not answer a write; outcome unknown: it may or may not have been saved"
 		case errors.Is(err, ErrUnavailable):
-			code = http.StatusServiceUnavailable
+			code, text = http.StatusServiceUnavailable, "Service Unavailable: the session store could not be reached; nothing was saved and the session is kept"
+			msg = "sessiongen: session store unavailable; nothing was saved"
 		case errors.Is(err, ErrConflict):
-			code = http.StatusConflict
+			code, text = http.StatusConflict, http.StatusText(http.StatusConflict)
 		}
-		http.Error(w, http.StatusText(code), code)
+		log.ErrorContext(r.Context(), msg, "method", r.Method, "path", r.URL.Path, "err", err)
+		http.Error(w, text, code)
 	}
 }

@@ -28,3 +28,11 @@ func ValidCookieValue(name string, secret []byte, value string) bool {
 	_, ok := newSigner(name, [][]byte{secret}).verify(value)
 	return ok
 }
+
+// SameTurn reports whether the sessions with IDs a and b share a shard of
+// the table of save turns (the turn itself is per session).
+func SameTurn(a, b string) bool {
+	var t saveTurns
+	n := uint64(len(t.shards))
+	return keyHash(storeKey(a))%n == keyHash(storeKey(b))%n
+}

@@ -79,7 +79,7 @@ func (s *failingStore) Save(ctx context.Context, key string, rec []byte, v uint6
 // env is a TLS test server with a manager, a counting memory store and a
 // client with a cookie jar.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	mgr    *testsession.VisitManager
 	mem    *runtime.MemoryStore
 	store  *countingStore
@@ -107,7 +107,7 @@ func (b *syncBuffer) String() string {
 
 // newEnv serves mux behind a manager. cfg's Store, if nil, becomes a
 // counting memory store.
-func newEnv(t *testing.T, cfg runtime.Config, routes map[string]func(http.ResponseWriter, *http.Request, *testsession.Visit)) *env {
+func newEnv(t testing.TB, cfg runtime.Config, routes map[string]func(http.ResponseWriter, *http.Request, *testsession.Visit)) *env {
 	t.Helper()
 	e := &env{t: t, logs: new(syncBuffer)}
 	if cfg.Store == nil {

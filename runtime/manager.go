@@ -131,10 +131,11 @@ type Stats struct {
 	Conflicts  uint64 // saves that lost a compare-and-swap race and merged
 	Failed     uint64 // requests answered by the error handler
 	Dropped    uint64 // stored fields that no longer decoded into their type (read as zero)
+	Settled    uint64 // writes left unanswered by the store whose outcome a read-back settled
 }
 
 type counters struct {
-	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed, dropped atomic.Uint64
+	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed, dropped, settled atomic.Uint64
 }
 
 // Stats returns the manager's counts. Cookies are checked when a handler
@@ -144,6 +145,7 @@ func (m *Manager) Stats() Stats {
 	return Stats{
 		BadCookies: c.badCookies.Load(), UnknownIDs: c.unknownIDs.Load(), Ambiguous: c.ambiguous.Load(),
 		Corrupt: c.corrupt.Load(), Conflicts: c.conflicts.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load(),
+		Settled: c.settled.Load(),
 	}
 }
 

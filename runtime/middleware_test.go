@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,8 +362,80 @@ func TestStoreOutageIs503AndKeepsTheSession(t *testing.T) {
 	if _, body := e.get("/whoami"); body != "42 ada@example.com new=false" {
 		t.Fatalf("after the outage: %q, want the session intact", body)
 	}
-	if !strings.Contains(e.logs.String(), "session store failed") {
+	if !strings.Contains(e.logs.String(), "session store unavailable; nothing was saved") {
 		t.Errorf("no log line for the outage: %q", e.logs.String())
+	}
+}
+
+// unansweredStore applies (or not) the next writes and then answers
+// ErrOutcomeUnknown, as a store that timed out waiting for the answer.
+type unansweredStore struct {
+	runtime.Store
+	writes   atomic.Int64 // the next this many writes go unanswered
+	apply    bool         // whether an unanswered write is applied
+	thenDown atomic.Bool  // after an unanswered write, loads fail too
+	down     atomic.Bool
+}
+
+func (s *unansweredStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+	if s.writes.Add(-1) < 0 {
+		return s.Store.Save(ctx, key, rec, v, exp)
+	}
+	if s.apply {
+		if err := s.Store.Save(ctx, key, rec, v, exp); err != nil {
+			return err
+		}
+	}
+	s.down.Store(s.thenDown.Load())
+	return fmt.Errorf("fake: %w", runtime.ErrOutcomeUnknown)
+}
+
+func (s *unansweredStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if s.down.Load() {
+		return nil, 0, runtime.ErrUnavailable
+	}
+	return s.Store.Load(ctx, key)
+}
+
+// TestUnansweredWritesAreReadBack: a create or compare-and-swap that the
+// store applied but did not answer is a success; one it did not apply is
+// made again; when the store does not answer the read-back either, the
+// 503 and the log say that the outcome is unknown.
+func TestUnansweredWritesAreReadBack(t *testing.T) {
+	for _, apply := range []bool{true, false} {
+		mem := runtime.NewMemoryStore()
+		defer mem.Close()
+		us := &unansweredStore{Store: mem, apply: apply}
+		e := newEnv(t, runtime.Config{Store: us}, routes)
+		us.writes.Store(1)
+		if resp, _ := e.get("/login"); resp.StatusCode != 200 || sessionCookie(resp) == nil {
+			t.Fatalf("apply=%v: unanswered create answered %d, cookie %v", apply, resp.StatusCode, sessionCookie(resp))
+		}
+		us.writes.Store(1)
+		if resp, body := e.get("/incr"); resp.StatusCode != 200 || body != "1" {
+			t.Fatalf("apply=%v: unanswered compare-and-swap answered %d %q", apply, resp.StatusCode, body)
+		}
+		if _, body := e.get("/incr"); body != "2" {
+			t.Fatalf("apply=%v: second increment reads %q, want 2: the first was written exactly once", apply, body)
+		}
+		if got := e.mgr.Stats().Settled; got != 2 {
+			t.Fatalf("apply=%v: Stats().Settled = %d after 2 unanswered writes, want 2", apply, got)
+		}
+
+		us.writes.Store(1)
+		us.thenDown.Store(true)
+		resp, body := e.get("/incr")
+		us.down.Store(false)
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "may or may not have been saved") {
+			t.Fatalf("apply=%v: unsettled write answered %d %q, want 503 saying the outcome is unknown", apply, resp.StatusCode, body)
+		}
+		if !strings.Contains(e.logs.String(), "outcome unknown") {
+			t.Fatalf("apply=%v: the log does not say the outcome is unknown: %s", apply, e.logs.String())
+		}
+		want := map[bool]string{true: "4", false: "3"}[apply] // the unsettled increment was or was not applied
+		if _, body := e.get("/incr"); body != want {
+			t.Fatalf("apply=%v: after the unsettled write the counter reads %q, want %s", apply, body, want)
+		}
 	}
 }
 

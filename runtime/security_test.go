@@ -197,7 +197,7 @@ func TestG7TooManyCookiesIsNoSession(t *testing.T) { // G7
 // validly signed (forging a signature is out of a fuzzer's reach, so only
 // the seeds' genuine values may load).
 func FuzzParseCookie(f *testing.F) { // A5
-	e := newEnv(&testing.T{}, runtime.Config{}, routes)
+	e := newEnv(f, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	good := sessionCookie(resp)
 	f.Add(good.Value)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -17,6 +18,14 @@ var (
 	// answer in time. The runtime answers such requests with the error
 	// handler (503 by default) and never replaces the session.
 	ErrUnavailable = errors.New("sessiongen: session store unavailable")
+	// ErrOutcomeUnknown means a write was sent and no answer came (a
+	// timeout, a connection lost mid-command): the store may or may not
+	// have applied it. It matches ErrUnavailable too. The runtime then
+	// reads the record back to find out, and passes the error on only
+	// when the store still does not answer. A store returns ErrUnavailable
+	// alone only when it knows the write was not applied (it could not
+	// connect).
+	ErrOutcomeUnknown = fmt.Errorf("%w, and the write may or may not have been applied", ErrUnavailable)
 	// ErrTooLarge means a record is larger than the store accepts. The
 	// record already stored, if any, is left as it was.
 	ErrTooLarge = errors.New("sessiongen: session record too large")

@@ -2,24 +2,28 @@ package memcache
 
 import (
 	"errors"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 )
 
-// transient reports whether err is a failure to reach memcached rather
-// than an answer from it: a refused or timed-out connection, a stale
-// pooled connection (io.EOF after a restart), no server.
-func transient(err error) bool {
-	if err == nil {
-		return false
-	}
-	for _, answer := range []error{gomemcache.ErrCacheMiss, gomemcache.ErrCASConflict, gomemcache.ErrNotStored, gomemcache.ErrMalformedKey} {
-		if errors.Is(err, answer) {
-			return false
-		}
-	}
-	return !isTooLarge(err)
+// stale reports whether err is what a pooled connection to a server that
+// has since restarted answers: the server closed it (io.EOF), reset it,
+// or the pipe is broken. Nothing reached the running server.
+func stale(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// notSent reports whether err happened before a command could be sent:
+// no server, or the dial failed.
+func notSent(err error) bool {
+	var cte *gomemcache.ConnectTimeoutError
+	var op *net.OpError
+	return errors.Is(err, gomemcache.ErrNoServers) || errors.As(err, &cte) || errors.As(err, &op) && op.Op == "dial"
 }
 
 // isTooLarge recognises memcached's "SERVER_ERROR object too large for

@@ -84,6 +84,8 @@ type app struct {
 	h    http.Handler
 	logs *bytes.Buffer
 	mu   sync.Mutex
+	// hold, when set, runs in /held between the load and the change.
+	hold func()
 }
 
 func newApp(t *testing.T, store runtime.Store) *app {
@@ -104,6 +106,17 @@ func newApp(t *testing.T, store runtime.Store) *app {
 	})
 	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
 		testsession.VisitFrom(r.Context()).SetFlash(r.URL.Query().Get("v"))
+	})
+	mux.HandleFunc("/flash", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, testsession.VisitFrom(r.Context()).Flash())
+	})
+	mux.HandleFunc("/held", func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		v.Flash() // load
+		if a.hold != nil {
+			a.hold()
+		}
+		v.SetFlash(r.URL.Query().Get("v"))
 	})
 	mux.HandleFunc("/anon", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {

@@ -133,66 +133,69 @@ func (s *Store) Client() *gomemcache.Client { return s.c }
 // CAS value (never GetAndTouch: its gat command returns CAS 0).
 func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	var it *gomemcache.Item
-	err := s.retry(ctx, func() (err error) {
+	err := s.do(ctx, func() (err error) {
 		it, err = s.c.Get(s.prefix + key)
 		return err
 	})
 	if err != nil {
-		return nil, 0, s.mapErr("load", err)
+		return nil, 0, s.mapErr("load", err, false)
 	}
 	return it.Value, it.CasID, nil
 }
 
 // Save implements runtime.Store: add for version 0, cas otherwise. Every
 // write sends the expiration again (an item fetched by Get carries 0,
-// which would make the record immortal). Neither is retried blindly.
+// which would make the record immortal). A write that got no answer in
+// time is runtime.ErrOutcomeUnknown: memcached may still apply it.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
 	if len(rec) > s.maxRecord {
 		return fmt.Errorf("sessiongen/memcache: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
 	it := &gomemcache.Item{Key: s.prefix + key, Value: rec, Expiration: s.expiration(expiry), CasID: version}
 	if version == 0 {
-		err := s.c.Add(it)
+		err := s.do(ctx, func() error { return s.c.Add(it) })
 		if errors.Is(err, gomemcache.ErrNotStored) { // the key exists
 			return fmt.Errorf("sessiongen/memcache: add: %w", runtime.ErrConflict)
 		}
-		return s.mapErr("add", err)
+		return s.mapErr("add", err, true)
 	}
-	err := s.c.CompareAndSwap(it)
+	err := s.do(ctx, func() error { return s.c.CompareAndSwap(it) })
 	if errors.Is(err, gomemcache.ErrNotStored) {
 		// gomemcache reports a cas on a missing item as ErrCacheMiss, but
 		// documents ErrNotStored for it: either way the record is gone.
 		err = gomemcache.ErrCacheMiss
 	}
-	return s.mapErr("cas", err)
+	return s.mapErr("cas", err, true)
 }
 
 // Touch implements runtime.Store. It does not change the CAS value.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	return s.mapErr("touch", s.retry(ctx, func() error { return s.c.Touch(s.prefix+key, s.expiration(expiry)) }))
+	return s.mapErr("touch", s.do(ctx, func() error { return s.c.Touch(s.prefix+key, s.expiration(expiry)) }), false)
 }
 
 // Delete implements runtime.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	err := s.retry(ctx, func() error { return s.c.Delete(s.prefix + key) })
+	err := s.do(ctx, func() error { return s.c.Delete(s.prefix + key) })
 	if errors.Is(err, gomemcache.ErrCacheMiss) {
 		return nil
 	}
-	return s.mapErr("delete", err)
+	return s.mapErr("delete", err, false)
 }
 
-// retry runs an idempotent operation, once more after a transient error:
-// the first use of a pooled connection after a memcached restart fails
-// with io.EOF.
-func (s *Store) retry(ctx context.Context, op func() error) error {
+// do runs an operation, and once more on a freshly dialled connection
+// when the pooled one it drew was stale: after a memcached restart every
+// idle connection to it is dead, so the pool is emptied first (gomemcache
+// can only empty it whole; the live servers' connections are dialled
+// again as needed). Nothing sent on a stale connection reached the
+// running server, so even a write is safe to send again; a timeout is
+// not retried, since the server may still be working on it.
+func (s *Store) do(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := op()
-	if transient(err) && ctx.Err() == nil {
+	if stale(err) && ctx.Err() == nil {
+		s.c.Close()
 		err = op()
 	}
 	return err
@@ -219,8 +222,9 @@ func expiration(expiry, now time.Time) int32 {
 	return int32(min(expiry.Unix(), 1<<31-1))
 }
 
-// mapErr turns gomemcache's errors into the runtime's.
-func (s *Store) mapErr(op string, err error) error {
+// mapErr turns gomemcache's errors into the runtime's. A write that
+// failed after it could have been sent has an unknown outcome.
+func (s *Store) mapErr(op string, err error, write bool) error {
 	switch {
 	case err == nil:
 		return nil
@@ -234,6 +238,8 @@ func (s *Store) mapErr(op string, err error) error {
 		return fmt.Errorf("sessiongen/memcache: %s: %w: %v", op, runtime.ErrTooLarge, err)
 	case errors.Is(err, gomemcache.ErrMalformedKey):
 		return fmt.Errorf("sessiongen/memcache: %s: %w", op, err)
+	case write && !notSent(err):
+		return fmt.Errorf("sessiongen/memcache: %s: %w: %w", op, runtime.ErrOutcomeUnknown, err)
 	}
 	return fmt.Errorf("sessiongen/memcache: %s: %w: %w", op, runtime.ErrUnavailable, err)
 }

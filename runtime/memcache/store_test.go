@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -98,15 +100,25 @@ func TestAddingANodeMovesFewKeys(t *testing.T) { // D8
 	}
 }
 
-func TestTransientErrors(t *testing.T) { // D4, D6
-	for _, err := range []error{io.EOF, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, &gomemcache.ConnectTimeoutError{Addr: &net.TCPAddr{}}, gomemcache.ErrNoServers, errors.New("memcache: unexpected response line")} {
-		if !transient(err) {
-			t.Errorf("%v: not transient", err)
-		}
-	}
-	for _, err := range []error{nil, gomemcache.ErrCacheMiss, gomemcache.ErrCASConflict, gomemcache.ErrNotStored, gomemcache.ErrMalformedKey, errors.New("SERVER_ERROR object too large for cache")} {
-		if transient(err) {
-			t.Errorf("%v: transient", err)
+func TestErrorKinds(t *testing.T) { // D4, D6
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	read := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
+	for _, tc := range []struct {
+		err            error
+		stale, notSent bool
+	}{
+		{io.EOF, true, false},
+		{read, true, false},
+		{&net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}, true, false},
+		{dial, false, true},
+		{&gomemcache.ConnectTimeoutError{Addr: &net.TCPAddr{}}, false, true},
+		{gomemcache.ErrNoServers, false, true},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, false, false},
+		{gomemcache.ErrCacheMiss, false, false},
+		{errors.New("SERVER_ERROR object too large for cache"), false, false},
+	} {
+		if stale(tc.err) != tc.stale || notSent(tc.err) != tc.notSent {
+			t.Errorf("%v: stale %v, not sent %v; want %v, %v", tc.err, stale(tc.err), notSent(tc.err), tc.stale, tc.notSent)
 		}
 	}
 }

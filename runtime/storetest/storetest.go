@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		{"TouchKeepsVersion", touchKeepsVersion},
 		{"Delete", deleteRecord},
 		{"NoReferenceKept", noReferenceKept},
+		{"BinarySafe", binarySafe},
 		{"ConcurrentWriters", concurrentWriters},
 		{"Expiry", expiry},
 		{"TouchExtends", touchExtends},
@@ -51,6 +52,25 @@ func key(t *testing.T) string {
 }
 
 func hour() time.Time { return time.Now().Add(time.Hour) }
+
+// create writes a new record for a test's setup, failing the test if the
+// store refuses.
+func create(t *testing.T, s runtime.Store, k string, rec []byte, expiry time.Time) {
+	t.Helper()
+	if err := s.Save(ctx, k, rec, 0, expiry); err != nil {
+		t.Fatalf("setup: creating %s: %v", k, err)
+	}
+}
+
+// load reads a record for a test, failing the test if it is not there.
+func load(t *testing.T, s runtime.Store, k string) ([]byte, uint64) {
+	t.Helper()
+	rec, v, err := s.Load(ctx, k)
+	if err != nil {
+		t.Fatalf("loading %s: %v", k, err)
+	}
+	return rec, v
+}
 
 func loadMissing(t *testing.T, s runtime.Store) {
 	if _, _, err := s.Load(ctx, key(t)); !errors.Is(err, runtime.ErrNotFound) {
@@ -71,42 +91,42 @@ func createAndLoad(t *testing.T, s runtime.Store) {
 
 func createNeverOverwrites(t *testing.T, s runtime.Store) {
 	k := key(t)
-	s.Save(ctx, k, []byte("first"), 0, hour())
+	create(t, s, k, []byte("first"), hour())
 	if err := s.Save(ctx, k, []byte("second"), 0, hour()); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("creating an existing record: %v, want ErrConflict", err)
 	}
-	if rec, _, _ := s.Load(ctx, k); string(rec) != "first" {
+	if rec, _ := load(t, s, k); string(rec) != "first" {
 		t.Fatalf("record is %q, want it untouched", rec)
 	}
 }
 
 func compareAndSwap(t *testing.T, s runtime.Store) {
 	k := key(t)
-	s.Save(ctx, k, []byte("a"), 0, hour())
-	_, v1, _ := s.Load(ctx, k)
+	create(t, s, k, []byte("a"), hour())
+	_, v1 := load(t, s, k)
 	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
 		t.Fatalf("CAS with the current version: %v", err)
 	}
-	_, v2, _ := s.Load(ctx, k)
+	_, v2 := load(t, s, k)
 	if v2 == v1 {
 		t.Fatal("the version did not change on a write")
 	}
 	if err := s.Save(ctx, k, []byte("c"), v1, hour()); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("CAS with a stale version: %v, want ErrConflict", err)
 	}
-	if rec, _, _ := s.Load(ctx, k); string(rec) != "b" {
+	if rec, _ := load(t, s, k); string(rec) != "b" {
 		t.Fatalf("record is %q after a failed CAS, want b", rec)
 	}
 }
 
 func touchKeepsVersion(t *testing.T, s runtime.Store) {
 	k := key(t)
-	s.Save(ctx, k, []byte("a"), 0, hour())
-	_, v1, _ := s.Load(ctx, k)
+	create(t, s, k, []byte("a"), hour())
+	_, v1 := load(t, s, k)
 	if err := s.Touch(ctx, k, hour()); err != nil {
 		t.Fatal(err)
 	}
-	if rec, v2, _ := s.Load(ctx, k); v2 != v1 || string(rec) != "a" {
+	if rec, v2 := load(t, s, k); v2 != v1 || string(rec) != "a" {
 		t.Fatalf("after Touch: %q version %d, want a and %d", rec, v2, v1)
 	}
 	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
@@ -119,8 +139,8 @@ func touchKeepsVersion(t *testing.T, s runtime.Store) {
 
 func deleteRecord(t *testing.T, s runtime.Store) {
 	k := key(t)
-	s.Save(ctx, k, []byte("a"), 0, hour())
-	_, v, _ := s.Load(ctx, k)
+	create(t, s, k, []byte("a"), hour())
+	_, v := load(t, s, k)
 	if err := s.Delete(ctx, k); err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +161,24 @@ func deleteRecord(t *testing.T, s runtime.Store) {
 func noReferenceKept(t *testing.T, s runtime.Store) {
 	k := key(t)
 	buf := []byte("original")
-	s.Save(ctx, k, buf, 0, hour())
+	create(t, s, k, buf, hour())
 	copy(buf, "CHANGED!")
-	if rec, _, _ := s.Load(ctx, k); string(rec) != "original" {
+	if rec, _ := load(t, s, k); string(rec) != "original" {
 		t.Fatalf("record is %q: the store kept the caller's buffer", rec)
+	}
+}
+
+// binarySafe stores every byte value, NUL and invalid UTF-8 included:
+// records are msgpack, not text.
+func binarySafe(t *testing.T, s runtime.Store) {
+	k := key(t)
+	rec := make([]byte, 512)
+	for i := range rec {
+		rec[i] = byte(255 - i%256)
+	}
+	create(t, s, k, rec, hour())
+	if got, _ := load(t, s, k); !bytes.Equal(got, rec) {
+		t.Fatalf("a record of every byte value read back as %d different bytes", len(got))
 	}
 }
 
@@ -152,7 +186,7 @@ func noReferenceKept(t *testing.T, s runtime.Store) {
 // load-and-CAS loops: with a real compare-and-swap, no increment is lost.
 func concurrentWriters(t *testing.T, s runtime.Store) {
 	k := key(t)
-	s.Save(ctx, k, []byte("0"), 0, hour())
+	create(t, s, k, []byte("0"), hour())
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	var conflicts sync.Map
@@ -182,7 +216,7 @@ func concurrentWriters(t *testing.T, s runtime.Store) {
 		}()
 	}
 	wg.Wait()
-	if rec, _, _ := s.Load(ctx, k); string(rec) != strconv.Itoa(writers*each) {
+	if rec, _ := load(t, s, k); string(rec) != strconv.Itoa(writers*each) {
 		t.Fatalf("counter is %s after %d increments: updates were lost", rec, writers*each)
 	}
 }
@@ -192,7 +226,7 @@ func expiry(t *testing.T, s runtime.Store) {
 		t.Skip("waits 2.5 s")
 	}
 	k := key(t)
-	s.Save(ctx, k, []byte("a"), 0, time.Now().Add(time.Second))
+	create(t, s, k, []byte("a"), time.Now().Add(time.Second))
 	if _, _, err := s.Load(ctx, k); err != nil {
 		t.Fatalf("Load before expiry: %v", err)
 	}
@@ -207,7 +241,7 @@ func touchExtends(t *testing.T, s runtime.Store) {
 		t.Skip("waits 2.5 s")
 	}
 	k := key(t)
-	s.Save(ctx, k, []byte("a"), 0, time.Now().Add(time.Second))
+	create(t, s, k, []byte("a"), time.Now().Add(time.Second))
 	if err := s.Touch(ctx, k, time.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
