@@ -2,28 +2,17 @@ package memcache
 
 import (
 	"errors"
-	"io"
-	"net"
 	"strings"
-	"syscall"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/internal/neterr"
 )
-
-// stale reports whether err is what a pooled connection to a server that
-// has since restarted answers: the server closed it (io.EOF), reset it,
-// or the pipe is broken. Nothing reached the running server.
-func stale(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
 
 // notSent reports whether err happened before a command could be sent:
 // no server, or the dial failed.
 func notSent(err error) bool {
 	var cte *gomemcache.ConnectTimeoutError
-	var op *net.OpError
-	return errors.Is(err, gomemcache.ErrNoServers) || errors.As(err, &cte) || errors.As(err, &op) && op.Op == "dial"
+	return errors.Is(err, gomemcache.ErrNoServers) || errors.As(err, &cte) || neterr.Dial(err)
 }
 
 // isTooLarge recognises memcached's "SERVER_ERROR object too large for

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/internal/neterr"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -194,7 +195,7 @@ func (s *Store) do(ctx context.Context, op func() error) error {
 		return err
 	}
 	err := op()
-	if stale(err) && ctx.Err() == nil {
+	if neterr.Stale(err) && ctx.Err() == nil {
 		s.c.Close()
 		err = op()
 	}

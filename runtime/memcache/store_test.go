@@ -11,6 +11,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
+	"github.com/sessiongen/sessiongen/internal/neterr"
 )
 
 func TestExpirationEncoding(t *testing.T) { // C8
@@ -117,8 +118,8 @@ func TestErrorKinds(t *testing.T) { // D4, D6
 		{gomemcache.ErrCacheMiss, false, false},
 		{errors.New("SERVER_ERROR object too large for cache"), false, false},
 	} {
-		if stale(tc.err) != tc.stale || notSent(tc.err) != tc.notSent {
-			t.Errorf("%v: stale %v, not sent %v; want %v, %v", tc.err, stale(tc.err), notSent(tc.err), tc.stale, tc.notSent)
+		if neterr.Stale(tc.err) != tc.stale || notSent(tc.err) != tc.notSent {
+			t.Errorf("%v: stale %v, not sent %v; want %v, %v", tc.err, neterr.Stale(tc.err), notSent(tc.err), tc.stale, tc.notSent)
 		}
 	}
 }
