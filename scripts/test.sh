@@ -15,14 +15,20 @@ cd "$(dirname "$0")/.."
 # is busy (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME=${FUZZTIME:-250000x}
 
-# The memcached tests start a real memcached: install it when missing, and
-# make its absence a failure rather than a skip.
-if ! command -v memcached >/dev/null 2>&1; then
-	echo "memcached is missing: installing it (Debian package memcached)"
+# The store tests start real servers: install what is missing (Debian
+# packages, with sudo when not root), and make a missing server a failure
+# rather than a skip.
+missing=()
+command -v memcached >/dev/null 2>&1 || missing+=(memcached)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "installing the servers the tests start: ${missing[*]} (Debian packages)"
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
-	$sudo apt-get update -qq && $sudo apt-get install -y -qq memcached >/dev/null
+	$sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-export SESSIONGEN_REQUIRE_MEMCACHED=1
+export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,10 @@ type Config struct {
 	Credential *syscall.Credential
 	// Dir is the working directory.
 	Dir string
+	// Kill is the signal Stop sends: SIGKILL unless set (PostgreSQL's
+	// SIGQUIT is its own crash-like immediate shutdown, which ends its
+	// backends too).
+	Kill syscall.Signal
 }
 
 // Process is a server process a test started.
@@ -123,9 +128,10 @@ func (p *Process) start() error {
 	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.Dir = p.cfg.Dir
-	if p.cfg.Credential != nil {
-		p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cfg.Credential}
-	}
+	// Its own process group, so that signals reach a server's children
+	// too (PostgreSQL's backends keep serving when only the postmaster
+	// is stopped).
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cfg.Credential}
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.cfg.Name, err)
 	}
@@ -168,9 +174,15 @@ func (p *Process) Pid() int {
 	return p.cmd.Process.Pid
 }
 
-// Stop kills the process (SIGKILL: no chance to save anything) and waits
-// for it. It is idempotent.
-func (p *Process) Stop() { p.stop(syscall.SIGKILL) }
+// Stop kills the process (SIGKILL, or Config.Kill: no chance to save
+// anything) and waits for it. It is idempotent.
+func (p *Process) Stop() {
+	if p.cfg.Kill != 0 {
+		p.stop(p.cfg.Kill)
+		return
+	}
+	p.stop(syscall.SIGKILL)
+}
 
 // Shutdown stops the process with SIGTERM, the way a service manager
 // does, and waits for it to exit.
@@ -180,14 +192,16 @@ func (p *Process) stop(sig syscall.Signal) {
 	if p.cmd == nil || p.cmd.Process == nil {
 		return
 	}
-	p.cmd.Process.Signal(syscall.SIGCONT) // a paused process cannot die
-	p.cmd.Process.Signal(sig)
+	pg := -p.cmd.Process.Pid
+	syscall.Kill(pg, syscall.SIGCONT) // a paused process cannot die
+	syscall.Kill(p.cmd.Process.Pid, sig)
 	select {
 	case <-p.exited:
 	case <-time.After(30 * time.Second):
 		p.cmd.Process.Kill()
 		<-p.exited
 	}
+	syscall.Kill(pg, syscall.SIGKILL) // what is left of the group
 	p.cmd = nil
 }
 
@@ -205,7 +219,7 @@ func (p *Process) Restart() {
 // (kill returns before the signal lands): connections then hang.
 func (p *Process) Pause() {
 	p.tb.Helper()
-	p.cmd.Process.Signal(syscall.SIGSTOP)
+	p.signalTree(syscall.SIGSTOP)
 	stat := fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid)
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		b, err := os.ReadFile(stat)
@@ -221,7 +235,35 @@ func (p *Process) Pause() {
 }
 
 // Resume continues a paused process.
-func (p *Process) Resume() { p.cmd.Process.Signal(syscall.SIGCONT) }
+func (p *Process) Resume() { p.signalTree(syscall.SIGCONT) }
+
+// signalTree signals the process and all its descendants: PostgreSQL's
+// backends each lead a process group of their own, so signalling the
+// group would leave them running.
+func (p *Process) signalTree(sig syscall.Signal) {
+	pids := []int{p.cmd.Process.Pid}
+	children := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		i := strings.LastIndexByte(string(b), ')')
+		if err != nil || i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:])) // state, ppid, …
+		pid, _ := strconv.Atoi(strings.Split(f, "/")[2])
+		if len(fields) > 1 {
+			ppid, _ := strconv.Atoi(fields[1])
+			children[ppid] = append(children[ppid], pid)
+		}
+	}
+	for i := 0; i < len(pids); i++ {
+		pids = append(pids, children[pids[i]]...)
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, sig)
+	}
+}
 
 // FreePort returns a free port below Linux's ephemeral range
 // (32768-60999), so that no outgoing connection of another test can take

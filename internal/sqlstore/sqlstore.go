@@ -1,0 +1,252 @@
+// Package sqlstore is what the SQL session stores (runtime/postgres,
+// runtime/sqlite) share: the runtime.Store logic over one table, with the
+// SQL text, the driver and the error classes supplied by each store. Every
+// operation is one statement; expiry is judged by the application's clock
+// alone, passed as a parameter, never by the server's.
+//
+// The table holds, per session: key (primary key), data (the record),
+// version (a random non-zero 63-bit number that changes on every write)
+// and the expiry.
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+// DB runs statements; each store adapts its driver to it.
+type DB interface {
+	// QueryRow runs a query expected to return at most one row; scan
+	// reads it and reports ErrNoRows when there is none.
+	QueryRow(ctx context.Context, sql string, args []any, dest ...any) error
+	// Exec runs a statement and returns the number of rows it changed.
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+}
+
+// ErrNoRows is what DB.QueryRow returns when the query found no row.
+var ErrNoRows = errors.New("no rows")
+
+// Dialect is the SQL of one server. Placeholders are numbered in the
+// order given; a dialect may repeat or reorder them ($1…) or use ?.
+type Dialect struct {
+	// Name is the store's name in errors ("sessiongen/postgres").
+	Name string
+	// Load: (key, now) → data, version of a live row.
+	Load string
+	// Create: (key, data, version, expiry, now) inserts a row, or replaces
+	// an expired one; it changes no live row.
+	Create string
+	// CAS: (key, data, new version, expiry, old version, now) updates the
+	// live row if its version is still the old one. Without CASLive it is
+	// a query that returns one row of two integers, rows updated and live
+	// rows under key (one statement); with CASLive it is a statement, and
+	// when it changed no row CASLive (key, now) counts the live rows.
+	CAS, CASLive string
+	// Touch: (key, expiry, now) moves the expiry of a live row.
+	Touch string
+	// Delete: (key) removes the row.
+	Delete string
+	// Time converts a time into the dialect's parameter.
+	Time func(time.Time) any
+	// Classify turns a driver error into the runtime's errors: for a
+	// write, ErrOutcomeUnknown unless the statement surely did not run.
+	Classify func(err error, write bool) error
+}
+
+// Store is a runtime.Store over one table.
+type Store struct {
+	db        DB
+	d         Dialect
+	maxRecord int
+	timeout   time.Duration
+	Now       func() time.Time // the application's clock; tests replace it
+
+	stopPrune chan struct{}
+	pruned    sync.WaitGroup
+}
+
+// New returns a store over db.
+func New(db DB, d Dialect, maxRecord int, timeout time.Duration) *Store {
+	return &Store{db: retrying{db}, d: d, maxRecord: maxRecord, timeout: timeout, Now: time.Now}
+}
+
+// retrying sends a statement once more when the pooled connection it drew
+// was closed by a server that has since restarted (a pool checks only
+// connections idle for a while): the statement either never reached a
+// running server, or, if the server died just after running it, the
+// second run is a create or compare-and-swap that fails harmlessly (the
+// runtime then reads the record back).
+type retrying struct{ DB }
+
+func (r retrying) QueryRow(ctx context.Context, sql string, args []any, dest ...any) error {
+	err := r.DB.QueryRow(ctx, sql, args, dest...)
+	if neterr.Stale(err) && ctx.Err() == nil {
+		err = r.DB.QueryRow(ctx, sql, args, dest...)
+	}
+	return err
+}
+
+func (r retrying) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	n, err := r.DB.Exec(ctx, sql, args...)
+	if neterr.Stale(err) && ctx.Err() == nil {
+		n, err = r.DB.Exec(ctx, sql, args...)
+	}
+	return n, err
+}
+
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+func (s *Store) errorf(op string, err error) error {
+	return fmt.Errorf("%s: %s: %w", s.d.Name, op, err)
+}
+
+// Load implements runtime.Store.
+func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var data []byte
+	var version int64
+	err := s.db.QueryRow(ctx, s.d.Load, []any{key, s.d.Time(s.Now())}, &data, &version)
+	switch {
+	case errors.Is(err, ErrNoRows):
+		return nil, 0, s.errorf("load", runtime.ErrNotFound)
+	case err != nil:
+		return nil, 0, s.errorf("load", s.d.Classify(err, false))
+	}
+	return data, max(uint64(version), 1), nil
+}
+
+// Save implements runtime.Store.
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+	if len(rec) > s.maxRecord {
+		return fmt.Errorf("%s: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", s.d.Name, len(rec), s.maxRecord, runtime.ErrTooLarge)
+	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	now, exp, next := s.d.Time(s.Now()), s.d.Time(expiry), newVersion(version)
+	if version == 0 {
+		n, err := s.db.Exec(ctx, s.d.Create, key, rec, next, exp, now)
+		switch {
+		case err != nil:
+			return s.errorf("create", s.d.Classify(err, true))
+		case n == 0:
+			return s.errorf("create", runtime.ErrConflict)
+		}
+		return nil
+	}
+	var updated, live int64
+	var err error
+	if s.d.CASLive == "" {
+		err = s.db.QueryRow(ctx, s.d.CAS, []any{key, rec, next, exp, int64(version), now}, &updated, &live)
+	} else if updated, err = s.db.Exec(ctx, s.d.CAS, key, rec, next, exp, int64(version), now); err == nil && updated == 0 {
+		err = s.db.QueryRow(ctx, s.d.CASLive, []any{key, now}, &live)
+	}
+	switch {
+	case err != nil:
+		return s.errorf("compare-and-swap", s.d.Classify(err, true))
+	case updated == 1:
+		return nil
+	case live == 0:
+		return s.errorf("compare-and-swap", runtime.ErrNotFound)
+	}
+	return s.errorf("compare-and-swap", runtime.ErrConflict)
+}
+
+// Touch implements runtime.Store: it updates the expiry alone.
+func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	n, err := s.db.Exec(ctx, s.d.Touch, key, s.d.Time(expiry), s.d.Time(s.Now()))
+	switch {
+	case err != nil:
+		return s.errorf("touch", s.d.Classify(err, false))
+	case n == 0:
+		return s.errorf("touch", runtime.ErrNotFound)
+	}
+	return nil
+}
+
+// Delete implements runtime.Store.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if _, err := s.db.Exec(ctx, s.d.Delete, key); err != nil {
+		return s.errorf("delete", s.d.Classify(err, false))
+	}
+	return nil
+}
+
+// newVersion returns a random version in [1, 2^63) other than old.
+func newVersion(old uint64) int64 {
+	var b [8]byte
+	for {
+		rand.Read(b[:])
+		if v := binary.BigEndian.Uint64(b[:]) >> 1; v != 0 && v != old {
+			return int64(v)
+		}
+	}
+}
+
+// PruneBatch is how many expired rows one prune statement deletes at most.
+const PruneBatch = 1000
+
+// StartPruning runs prune every interval, give or take half of it (so
+// that the instances of a fleet spread out), until StopPruning. prune
+// deletes at most PruneBatch rows expired at now and returns how many; a
+// full batch is followed at once by another.
+func (s *Store) StartPruning(interval time.Duration, prune func(ctx context.Context, now time.Time) (int64, error), onErr func(error)) {
+	s.stopPrune = make(chan struct{})
+	s.pruned.Add(1)
+	go func() {
+		defer s.pruned.Done()
+		for {
+			t := time.NewTimer(interval/2 + jitter(interval))
+			select {
+			case <-s.stopPrune:
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, 10*time.Second))
+				n, err := prune(ctx, s.Now())
+				cancel()
+				if err != nil {
+					onErr(err)
+				}
+				if err != nil || n < PruneBatch {
+					break
+				}
+			}
+		}
+	}()
+}
+
+// StopPruning stops what StartPruning started and waits for it.
+func (s *Store) StopPruning() {
+	if s.stopPrune != nil {
+		close(s.stopPrune)
+		s.pruned.Wait()
+		s.stopPrune = nil
+	}
+}
+
+// jitter returns a random duration in [0, d).
+func jitter(d time.Duration) time.Duration {
+	var b [8]byte
+	rand.Read(b[:])
+	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(max(d, 1)))
+}

@@ -1,0 +1,164 @@
+package postgres_test
+
+import (
+	"context"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/storefaults"
+	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/postgres"
+	"github.com/sessiongen/sessiongen/runtime/storetest"
+)
+
+var ctx = context.Background()
+
+func newStore(t testing.TB, srv *pgtest.Server, opts ...postgres.Option) *postgres.Store {
+	t.Helper()
+	s, err := postgres.New(ctx, srv.DSN(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	srv := pgtest.Start(t)
+	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	srv := pgtest.Start(t)
+	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
+// counter counts the statements a pool sends.
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TestStatementsPerRequest counts the statements sent for the scenarios
+// of PERF.md: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
+func TestStatementsPerRequest(t *testing.T) {
+	srv := pgtest.Start(t)
+	cfg, err := pgxpool.ParseConfig(srv.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c counter
+	cfg.ConnConfig.Tracer = &c
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s, err := postgres.NewFromPool(pool, postgres.WithPruneInterval(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := storefaults.NewApp(t, s)
+	cookie, _ := a.Login("ada")
+	for _, tc := range []struct {
+		name, path, cookie string
+		want               int64
+	}{
+		{"A read", "/read", cookie, 1},
+		{"B write", "/write?v=x", cookie, 2},
+		{"C anonymous", "/anon", "", 0},
+		{"D login", "/login?v=bob", "", 1},
+	} {
+		before := c.n.Load()
+		if rec := a.Do(tc.path, tc.cookie); rec.Code != 200 {
+			t.Fatalf("%s: %d", tc.name, rec.Code)
+		}
+		got := c.n.Load() - before
+		t.Logf("%s: %d statements", tc.name, got)
+		if got != tc.want {
+			t.Errorf("%s: %d statements, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestKilledServer(t *testing.T) {
+	srv := pgtest.Start(t)
+	storefaults.Outage(t, newStore(t, srv, postgres.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
+}
+
+func TestPausedServer(t *testing.T) {
+	srv := pgtest.Start(t)
+	const timeout = 300 * time.Millisecond
+	s := newStore(t, srv, postgres.WithTimeout(timeout))
+	storefaults.Paused(t, s, timeout, srv.Pause, srv.Resume)
+}
+
+func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
+	srv := pgtest.Start(t)
+	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
+}
+
+func TestGarbageAndHostileRecords(t *testing.T) {
+	srv := pgtest.Start(t)
+	raw := srv.Conn()
+	storefaults.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
+		if _, err := raw.Exec(ctx, `UPDATE sessiongen_sessions SET data = $2 WHERE key = $1`, key, rec); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestPruning: an hour of simulated time (the store's clock moved in
+// steps) leaves only live sessions in the table, and pruning never takes
+// a live one; a second instance running at the same time skips its turn.
+func TestPruning(t *testing.T) {
+	srv := pgtest.Start(t)
+	s := newStore(t, srv, postgres.WithPruneInterval(0))
+	now := time.Now()
+	s.Now = func() time.Time { return now }
+	raw := srv.Conn()
+	count := func() (total, live int64) {
+		raw.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE expires_at > $1) FROM sessiongen_sessions`, now).Scan(&total, &live)
+		return
+	}
+	// 2,500 sessions expiring over the hour, one a second or so.
+	for i := range 2500 {
+		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for step := range 13 {
+		now = now.Add(5 * time.Minute)
+		var pruned int64
+		for {
+			n, err := s.Prune(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pruned += n
+			if n < 1000 {
+				break
+			}
+		}
+		total, live := count()
+		if total != live {
+			t.Fatalf("step %d: %d rows, %d live: expired rows left after pruning", step, total, live)
+		}
+		if step == 0 {
+			t.Logf("after 5 simulated minutes: pruned %d, %d live rows remain", pruned, live)
+		}
+	}
+	if total, _ := count(); total != 0 {
+		t.Fatalf("%d rows after the hour, want 0", total)
+	}
+}
