@@ -1,0 +1,236 @@
+// Package sqlite is a sessiongen store in a SQLite file, for applications
+// on one machine: sessions survive restarts and need no server. It uses
+// modernc.org/sqlite, a pure-Go SQLite (no cgo).
+//
+// The file is created 0600 (it holds live sessions) and opened in WAL
+// mode with synchronous=NORMAL: a committed session survives a crash of
+// the application, not necessarily a power loss or an OS crash (the last
+// transactions may roll back then). Several processes on the machine may
+// share the file: writers take turns (a busy timeout, and a statement that
+// still finds the database busy is sent again), so "database is locked"
+// never reaches a user.
+//
+// Each operation is one statement on one table (key, data, version,
+// expires_at in unix milliseconds), with the same rules as the PostgreSQL
+// store: expired rows are ignored and pruned in batches on a randomised
+// interval, a create never overwrites a live session, a compare-and-swap
+// writes data, version and expiry together.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"regexp"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/sqlstore"
+	"github.com/sessiongen/sessiongen/runtime"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is a runtime.Store in a SQLite file.
+type Store struct {
+	*sqlstore.Store
+	db    *sql.DB
+	table string
+}
+
+var _ runtime.Store = (*Store)(nil)
+
+// Defaults of the options.
+const (
+	DefaultTable         = "sessiongen_sessions"
+	DefaultBusyTimeout   = 5 * time.Second
+	DefaultPruneInterval = 5 * time.Minute
+	DefaultMaxRecordSize = 64 << 10
+	// MaxRecordSize is the ceiling for WithMaxRecordSize.
+	MaxRecordSize = 16 << 20
+)
+
+// An Option configures a Store.
+type Option func(*options)
+
+type options struct {
+	table     string
+	busy      time.Duration
+	prune     time.Duration
+	maxRecord int
+	log       *slog.Logger
+}
+
+// WithTable sets the table: letters, digits and underscores, starting
+// with a letter or underscore. Default: "sessiongen_sessions".
+func WithTable(name string) Option { return func(o *options) { o.table = name } }
+
+// WithBusyTimeout bounds how long a statement waits for another writer
+// (of this or another process) to finish. Default: 5 s.
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busy = d } }
+
+// WithPruneInterval sets how often, on average, expired rows are deleted;
+// 0 turns pruning off. Default: 5 minutes.
+func WithPruneInterval(d time.Duration) Option { return func(o *options) { o.prune = d } }
+
+// WithMaxRecordSize sets the largest record the store accepts; larger
+// ones fail with runtime.ErrTooLarge. Default: 64 KiB.
+func WithMaxRecordSize(n int) Option { return func(o *options) { o.maxRecord = n } }
+
+// WithLogger sets where the pruner reports its errors. Default:
+// slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+func build(opts []Option) (options, error) {
+	o := options{table: DefaultTable, busy: DefaultBusyTimeout, prune: DefaultPruneInterval, maxRecord: DefaultMaxRecordSize, log: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var errs []error
+	if !identifier.MatchString(o.table) {
+		errs = append(errs, fmt.Errorf("table %q: want letters, digits and _", o.table))
+	}
+	if o.busy < time.Millisecond {
+		errs = append(errs, fmt.Errorf("busy timeout %v: must be at least 1 ms", o.busy))
+	}
+	if o.prune < 0 {
+		errs = append(errs, fmt.Errorf("prune interval %v: must be positive, or 0 for none", o.prune))
+	}
+	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
+		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return o, fmt.Errorf("sessiongen/sqlite: %w", err)
+	}
+	return o, nil
+}
+
+// New opens (creating it 0600 if missing) the SQLite file at path,
+// creates the table if missing, and starts the pruner. Close stops both.
+func New(path string, opts ...Option) (*Store, error) {
+	o, err := build(opts)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" || path == ":memory:" {
+		return nil, fmt.Errorf("sessiongen/sqlite: path %q: want a file, so that sessions outlive the process", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen/sqlite: %w", err)
+	}
+	f.Close()
+	q := url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", o.busy.Milliseconds()),
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+	}}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path, RawQuery: q.Encode()}).String())
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen/sqlite: %w", err)
+	}
+	// One connection: this process's statements take turns here rather
+	// than in SQLite's locks, where a writer can be refused at once.
+	db.SetMaxOpenConns(1)
+	t := `"` + o.table + `"`
+	ddl := `CREATE TABLE IF NOT EXISTS ` + t + ` (key TEXT PRIMARY KEY, data BLOB NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at);`
+	if _, err := db.Exec(ddl); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sessiongen/sqlite: creating table %s in %s: %w", t, path, err)
+	}
+	d := sqlstore.Dialect{
+		Name:     "sessiongen/sqlite",
+		Load:     `SELECT data, version FROM ` + t + ` WHERE key = ?1 AND expires_at > ?2`,
+		Create:   `INSERT INTO ` + t + ` (key, data, version, expires_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = excluded.version, expires_at = excluded.expires_at WHERE ` + t + `.expires_at <= ?5`,
+		CAS:      `UPDATE ` + t + ` SET data = ?2, version = ?3, expires_at = ?4 WHERE key = ?1 AND version = ?5 AND expires_at > ?6`,
+		CASLive:  `SELECT count(*) FROM ` + t + ` WHERE key = ?1 AND expires_at > ?2`,
+		Touch:    `UPDATE ` + t + ` SET expires_at = ?2 WHERE key = ?1 AND expires_at > ?3`,
+		Delete:   `DELETE FROM ` + t + ` WHERE key = ?1`,
+		Time:     func(t time.Time) any { return t.UnixMilli() },
+		Classify: classify,
+	}
+	s := &Store{Store: sqlstore.New(conn{db}, d, o.maxRecord, 0), db: db, table: t}
+	if o.prune > 0 {
+		s.StartPruning(o.prune, s.Prune, func(err error) {
+			o.log.Warn("sessiongen/sqlite: pruning expired sessions failed", "path", path, "err", err)
+		})
+	}
+	return s, nil
+}
+
+// Prune deletes up to 1,000 sessions expired at now and returns how many.
+// The pruner calls it; so can a job of yours when WithPruneInterval(0).
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	n, err := conn{s.db}.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= ?1 LIMIT ?2)`, now.UnixMilli(), sqlstore.PruneBatch)
+	if err != nil {
+		return 0, fmt.Errorf("sessiongen/sqlite: prune: %w", err)
+	}
+	return n, nil
+}
+
+// DB returns the underlying database.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Close stops the pruner and closes the file.
+func (s *Store) Close() error {
+	s.StopPruning()
+	return s.db.Close()
+}
+
+// conn adapts a *sql.DB to sqlstore.DB. A statement that finds the
+// database busy (another process's writer held it past the busy timeout,
+// or began after this statement's snapshot) did nothing, and is sent
+// again a few times.
+type conn struct{ db *sql.DB }
+
+func (c conn) QueryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	return busyRetry(ctx, func() error {
+		err := c.db.QueryRowContext(ctx, q, args...).Scan(dest...)
+		if errors.Is(err, sql.ErrNoRows) {
+			return sqlstore.ErrNoRows
+		}
+		return err
+	})
+}
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	var n int64
+	err := busyRetry(ctx, func() error {
+		r, err := c.db.ExecContext(ctx, q, args...)
+		if err == nil {
+			n, err = r.RowsAffected()
+		}
+		return err
+	})
+	return n, err
+}
+
+func busyRetry(ctx context.Context, op func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if !busy(err) || attempt == 5 || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt) * time.Millisecond)
+	}
+}
+
+func busy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
+// classify: a statement that failed did nothing (SQLite's statements are
+// atomic, and the file is local): the store is unavailable, never unsure.
+func classify(err error, _ bool) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", runtime.ErrUnavailable, err)
+}
