@@ -2,21 +2,49 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/storeurl"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
-// TestShopFlow walks the demo as a visitor does, over TLS with a cookie jar.
+// TestShopFlow walks the demo as a visitor does, over TLS with a cookie
+// jar, on each store the -store flag offers, as it opens them.
 func TestShopFlow(t *testing.T) {
-	app, sessions, err := newApp(runtime.Config{Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	mc := memcachedtest.Start(t)
+	rd := redistest.Start(t)
+	pg := pgtest.Start(t)
+	for _, url := range []string{
+		"memory:",
+		"memcached://" + mc.Addr,
+		rd.URL(),
+		pg.DSN(),
+		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
+	} {
+		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
+			store, _, closeStore, err := storeurl.Open(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer closeStore()
+			shopFlow(t, store)
+		})
+	}
+}
+
+func shopFlow(t *testing.T, store runtime.Store) {
+	app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,20 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"reflect"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
+	"github.com/sessiongen/sessiongen/runtime/postgres"
+	"github.com/sessiongen/sessiongen/runtime/redis"
+	"github.com/sessiongen/sessiongen/runtime/sqlite"
 )
 
 // getters lists the getter of every stored field of All, by name: the
@@ -22,7 +28,8 @@ func getters() []string {
 	var names []string
 	var walk func(reflect.Type)
 	walk = func(t reflect.Type) {
-		for f := range t.Fields() {
+		for i := range t.NumField() {
+			f := t.Field(i)
 			switch {
 			case f.Anonymous:
 				walk(f.Type)
@@ -102,6 +109,39 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			return memcachedOps{Store: s, srv: srv}
+		},
+		"redis": func(t *testing.T) interface {
+			runtime.Store
+			opCounter
+		} {
+			s, err := redis.New(redistest.Start(t).URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return &countingStore{Store: s}
+		},
+		"postgres": func(t *testing.T) interface {
+			runtime.Store
+			opCounter
+		} {
+			s, err := postgres.New(context.Background(), pgtest.Start(t).DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return &countingStore{Store: s}
+		},
+		"sqlite": func(t *testing.T) interface {
+			runtime.Store
+			opCounter
+		} {
+			s, err := sqlite.New(filepath.Join(t.TempDir(), "sessions.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return &countingStore{Store: s}
 		},
 	}
 	for name, newStore := range stores {

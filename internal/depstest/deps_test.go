@@ -1,0 +1,64 @@
+// Package depstest checks, from a user's side, that importing a store
+// brings its client library into the user's go.mod and importing none
+// brings none.
+package depstest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// clients are the store client modules, by the store package that needs them.
+var clients = map[string]string{
+	"runtime/redis":    "github.com/redis/go-redis",
+	"runtime/postgres": "github.com/jackc/pgx",
+	"runtime/sqlite":   "modernc.org/sqlite",
+}
+
+// TestUsersGetOnlyTheirStoresDependencies builds scratch modules that
+// require sessiongen (replaced by this checkout) and import some of its
+// packages, runs go mod tidy, and reads which store clients their go.mod
+// lists.
+func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imports := range [][]string{
+		{"runtime", "runtime/memcache"},
+		{"runtime", "runtime/redis"},
+		{"runtime", "runtime/postgres"},
+		{"runtime", "runtime/sqlite"},
+	} {
+		dir := t.TempDir()
+		var src strings.Builder
+		src.WriteString("package main\n\nimport (\n")
+		for _, p := range imports {
+			src.WriteString("\t_ \"github.com/sessiongen/sessiongen/" + p + "\"\n")
+		}
+		src.WriteString(")\n\nfunc main() {}\n")
+		mod := "module scratch\n\ngo 1.24.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n"
+		os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644)
+		os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644)
+		cmd := exec.Command(gobin, "mod", "tidy")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go mod tidy with %v: %v\n%s", imports, err, out)
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+		for pkg, client := range clients {
+			want := imports[len(imports)-1] == pkg
+			if has := strings.Contains(string(got), client); has != want {
+				t.Errorf("importing %v: go.mod lists %s: %v, want %v\n%s", imports, client, has, want, got)
+			}
+		}
+	}
+}
