@@ -45,10 +45,10 @@ type Dialect struct {
 	// an expired one; it changes no live row.
 	Create string
 	// CAS: (key, data, new version, expiry, old version, now) updates the
-	// live row if its version is still the old one. Without CASLive it is
-	// a query that returns one row of two integers, rows updated and live
-	// rows under key (one statement); with CASLive it is a statement, and
-	// when it changed no row CASLive (key, now) counts the live rows.
+	// live row if its version is still the old one. When it changed no
+	// row, CASLive (key, now) counts the live rows, to tell a conflict
+	// from a vanished row. (One statement that does both, an UPDATE in a
+	// CTE beside a count, cost PostgreSQL 20% more on every success.)
 	CAS, CASLive string
 	// Touch: (key, expiry, now) moves the expiry of a live row.
 	Touch string
@@ -147,11 +147,9 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		}
 		return nil
 	}
-	var updated, live int64
-	var err error
-	if s.d.CASLive == "" {
-		err = s.db.QueryRow(ctx, s.d.CAS, []any{key, rec, next, exp, int64(version), now}, &updated, &live)
-	} else if updated, err = s.db.Exec(ctx, s.d.CAS, key, rec, next, exp, int64(version), now); err == nil && updated == 0 {
+	var live int64
+	updated, err := s.db.Exec(ctx, s.d.CAS, key, rec, next, exp, int64(version), now)
+	if err == nil && updated == 0 {
 		err = s.db.QueryRow(ctx, s.d.CASLive, []any{key, now}, &live)
 	}
 	switch {

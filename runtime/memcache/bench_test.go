@@ -1,17 +1,13 @@
 package memcache_test
 
 import (
-	"bytes"
-	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
-	"github.com/sessiongen/sessiongen/internal/testsession"
-	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
@@ -24,56 +20,13 @@ func BenchmarkMemcached(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	login := func(v *testsession.Visit) {
-		v.SetUserID(42)
-		v.SetEmail("ada@example.com")
-		v.SetRoles([]string{"admin", "staff"})
-	}
-	setup := httptest.NewRecorder()
-	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		login(testsession.VisitFrom(r.Context()))
-	})).ServeHTTP(setup, httptest.NewRequest("GET", "/", nil))
-	c := setup.Result().Cookies()[0]
-	cookie := c.Name + "=" + c.Value
-
-	scenario := func(withCookie bool, handler func(*testsession.Visit, int)) func(*testing.B) {
-		return func(b *testing.B) {
-			i := 0
-			h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				handler(testsession.VisitFrom(r.Context()), i)
-				w.WriteHeader(http.StatusNoContent)
-			}))
-			req := httptest.NewRequest("GET", "/", nil)
-			if withCookie {
-				req.Header.Set("Cookie", cookie)
-			}
-			b.ReportAllocs()
-			for i = 0; i < b.N; i++ {
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusNoContent {
-					b.Fatalf("status %d", rec.Code)
-				}
-			}
-		}
-	}
-	var sink any
-	flashes := []string{"a", "b"}
-	b.Run("A-read", scenario(true, func(v *testsession.Visit, _ int) { sink = v.UserID(); sink = v.Email() }))
-	b.Run("B-write", scenario(true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }))
-	b.Run("C-anonymous", scenario(false, func(*testsession.Visit, int) {}))
-	b.Run("D-login", scenario(false, func(v *testsession.Visit, _ int) { login(v) }))
-	_ = sink
+	storebench.Run(b, store)
 
 	// The floor: the same round trips with gomemcache alone, on a record
 	// of the same size.
 	raw := gomemcache.New(srv.Addr)
 	raw.MaxIdleConns = memcache.DefaultMaxIdleConns
-	value := bytes.Repeat([]byte("x"), 200)
+	value := storebench.Record
 	raw.Set(&gomemcache.Item{Key: "raw", Value: value, Expiration: 3600})
 	b.Run("raw-get", func(b *testing.B) {
 		for range b.N {
@@ -82,13 +35,19 @@ func BenchmarkMemcached(b *testing.B) {
 			}
 		}
 	})
+	other := append([]byte("y"), value[1:]...)
 	b.Run("raw-get+cas", func(b *testing.B) {
-		for range b.N {
+		for i := range b.N {
 			it, err := raw.Get("raw")
 			if err != nil {
 				b.Fatal(err)
 			}
 			it.Expiration = 3600
+			if i%2 == 0 { // each write changes the value
+				it.Value = other
+			} else {
+				it.Value = value
+			}
 			if err := raw.CompareAndSwap(it); err != nil {
 				b.Fatal(err)
 			}

@@ -5,8 +5,9 @@
 // version and expires_at. Every operation is one statement: a load ignores
 // expired rows; a create never overwrites a live session (INSERT … ON
 // CONFLICT … WHERE the old row expired); a compare-and-swap is an UPDATE on
-// key and version that writes data, version and expiry together and tells
-// a conflict from a vanished row; a touch updates the expiry alone; a
+// key and version that writes data, version and expiry together (and,
+// only when it changed nothing, a count tells a conflict from a vanished
+// row); a touch updates the expiry alone; a
 // delete of a missing row is no error. Expiry is judged by the
 // application's clock, passed with every statement, never by the
 // server's now().
@@ -208,11 +209,11 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, o options) (*Store, error
 		}
 	}
 	d := sqlstore.Dialect{
-		Name:   "sessiongen/postgres",
-		Load:   `SELECT data, version FROM ` + t + ` WHERE key = $1 AND expires_at > $2`,
-		Create: `INSERT INTO ` + t + ` AS s (key, data, version, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at WHERE s.expires_at <= $5`,
-		CAS: `WITH u AS (UPDATE ` + t + ` SET data = $2, version = $3, expires_at = $4 WHERE key = $1 AND version = $5 AND expires_at > $6 RETURNING 1)
-SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM ` + t + ` WHERE key = $1 AND expires_at > $6)`,
+		Name:     "sessiongen/postgres",
+		Load:     `SELECT data, version FROM ` + t + ` WHERE key = $1 AND expires_at > $2`,
+		Create:   `INSERT INTO ` + t + ` AS s (key, data, version, expires_at) VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version, expires_at = EXCLUDED.expires_at WHERE s.expires_at <= $5`,
+		CAS:      `UPDATE ` + t + ` SET data = $2, version = $3, expires_at = $4 WHERE key = $1 AND version = $5 AND expires_at > $6`,
+		CASLive:  `SELECT count(*) FROM ` + t + ` WHERE key = $1 AND expires_at > $2`,
 		Touch:    `UPDATE ` + t + ` SET expires_at = $2 WHERE key = $1 AND expires_at > $3`,
 		Delete:   `DELETE FROM ` + t + ` WHERE key = $1`,
 		Time:     func(t time.Time) any { return t },

@@ -1,0 +1,74 @@
+package redis_test
+
+import (
+	"encoding/binary"
+	"strconv"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/storebench"
+	"github.com/sessiongen/sessiongen/runtime/redis"
+)
+
+// casFloor is the store's compare-and-swap script, run by the raw client.
+var casFloor = goredis.NewScript(`
+local v = redis.call('GETRANGE', KEYS[1], 0, 7)
+if v == '' then return 0 end
+if v ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
+return 1
+`)
+
+// BenchmarkRedis times PERF.md's scenarios through the middleware on a
+// real Redis, next to raw go-redis calls making the same round trips on a
+// value of the workload's size: A against one GET, B against GET and the
+// compare-and-swap script, D against one SET NX PXAT.
+func BenchmarkRedis(b *testing.B) {
+	srv := redistest.Start(b)
+	store, err := redis.New(srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	storebench.Run(b, store)
+
+	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1})
+	defer raw.Close()
+	ctx := b.Context()
+	val := func(version uint64) []byte {
+		return append(binary.BigEndian.AppendUint64(nil, version), storebench.Record...)
+	}
+	raw.Set(ctx, "raw", val(1), time.Hour)
+	b.Run("raw-get", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			if err := raw.Get(ctx, "raw").Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-get+cas", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			v, err := raw.Get(ctx, "raw").Bytes()
+			if err != nil {
+				b.Fatal(err)
+			}
+			next := val(uint64(i) + 2) // a new version: the value changes
+			if n, err := casFloor.Run(ctx, raw, []string{"raw"}, v[:8], next, time.Now().Add(time.Hour).UnixMilli()).Int(); err != nil || n != 1 {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("raw-set-nx", func(b *testing.B) {
+		b.ReportAllocs()
+		prefix := strconv.FormatInt(time.Now().UnixNano(), 36)
+		for i := range b.N {
+			if err := raw.Do(ctx, "set", prefix+strconv.Itoa(i), val(1), "nx", "pxat", time.Now().Add(time.Hour).UnixMilli()).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
