@@ -10,8 +10,12 @@ import (
 	"time"
 )
 
-// maxSaveAttempts bounds the compare-and-swap retries of one save.
-const maxSaveAttempts = 10
+// maxSaveAttempts bounds the compare-and-swap attempts of one save; the
+// first immediateRetries of them reload and retry without a pause.
+const (
+	maxSaveAttempts  = 16
+	immediateRetries = 4
+)
 
 // flush brings the store up to date: it writes changed data, deletes
 // records left by Destroy or Regenerate, and moves the idle deadline.
@@ -124,14 +128,15 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 			continue
 		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
 			s.m.stats.conflicts.Add(1)
-			if refetch {
-				// We lost to a write made after our reload: another
+			if refetch && attempt > immediateRetries {
+				// We keep losing to writes made after our reload: another
 				// process is saving this session too. Back off without
 				// the turn, with full jitter, growing: 0–1 ms, 0–2 ms, …
-				// capped at 0–32 ms. (A first conflict only means the
-				// record changed since the request loaded it: reload now.)
+				// capped at 0–32 ms. (The first retries reload at once: the
+				// other process's next write is a whole request away, and a
+				// sleep would only hand it the record again.)
 				s.m.turns.give(turnKey, turnHash, tn)
-				time.Sleep(jitter(time.Millisecond << min(attempt-2, 5)))
+				time.Sleep(jitter(time.Millisecond << min(attempt-immediateRetries-1, 5)))
 				tn = s.m.turns.take(turnKey, turnHash)
 			}
 			refetch = true
