@@ -73,8 +73,7 @@ func (s *Session) finish() {
 		if s.mustWrite || s.oldKey == "" {
 			return // a late Regenerate or a new session: keep what the browser holds working
 		}
-		s.dirty.clear() // a late Destroy: still delete the old record
-		s.read.clear()
+		s.saved() // a late Destroy: drop the changes, still delete the old record
 	}
 	if err := s.flush(ctx, false); err != nil {
 		s.m.log.ErrorContext(ctx, "sessiongen: saving session after the response failed", "type", s.m.schema.Name, "err", err)

@@ -128,14 +128,19 @@ type Stats struct {
 	UnknownIDs uint64 // validly signed IDs the store did not know: expired, logged out, evicted
 	Ambiguous  uint64 // requests carrying two different valid session cookies (both ignored)
 	Corrupt    uint64 // records that could not be decoded (deleted; a fresh session instead)
-	Conflicts  uint64 // saves that lost a compare-and-swap race and merged
-	Failed     uint64 // requests answered by the error handler
-	Dropped    uint64 // stored fields that no longer decoded into their type (read as zero)
-	Settled    uint64 // writes left unanswered by the store whose outcome a read-back settled
+	Conflicts  uint64 // saves that lost a compare-and-swap race and merged (updates replayed, nothing lost)
+	// Overwritten counts fields a request set blind (a setter, a change
+	// in place) after another request had changed them since the first
+	// loaded the session: the later write won and the other's change is
+	// gone. Update methods replay instead and never count here.
+	Overwritten uint64
+	Failed      uint64 // requests answered by the error handler
+	Dropped     uint64 // stored fields that no longer decoded into their type (read as zero)
+	Settled     uint64 // writes left unanswered by the store whose outcome a read-back settled
 }
 
 type counters struct {
-	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed, dropped, settled atomic.Uint64
+	badCookies, unknownIDs, ambiguous, corrupt, conflicts, failed, dropped, settled, overwritten atomic.Uint64
 }
 
 // Stats returns the manager's counts. Cookies are checked when a handler
@@ -145,7 +150,7 @@ func (m *Manager) Stats() Stats {
 	return Stats{
 		BadCookies: c.badCookies.Load(), UnknownIDs: c.unknownIDs.Load(), Ambiguous: c.ambiguous.Load(),
 		Corrupt: c.corrupt.Load(), Conflicts: c.conflicts.Load(), Failed: c.failed.Load(), Dropped: c.dropped.Load(),
-		Settled: c.settled.Load(),
+		Settled: c.settled.Load(), Overwritten: c.overwritten.Load(),
 	}
 }
 

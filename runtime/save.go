@@ -148,8 +148,7 @@ func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	s.stored, s.isNew, s.mustWrite, s.ver, s.rec = true, false, false, 0, nil
 	s.headerDirty, s.extended = false, true
-	s.dirty.clear()
-	s.read.clear()
+	s.saved()
 	s.m.touches.mark(s.hash, now)
 	switch {
 	case merged:
@@ -203,8 +202,11 @@ func (s *Session) readBack(ctx context.Context, rec []byte, ver uint64, unknown 
 // merge returns fresh with the fields this request changed replaced by
 // their values in ours. Fields of fresh that this code does not know are
 // kept as they are. A changed field that fresh also changed since base
-// (the record this request last saw) goes to the later writer, this one,
-// unless it is tagged conflict=error. With no base, the later writer wins.
+// (the record this request last saw; with no base, any field may have
+// changed): when this request changed it only through Update, its updates
+// are applied again to fresh's value; when it wrote it blind, the later
+// writer, this one, wins (counted in Stats.Overwritten), unless the field
+// is tagged conflict=error.
 func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 	_, mine, err := entries(ours)
 	if err != nil {
@@ -221,32 +223,36 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 			base = nil
 		}
 	}
-	changed := func(key []byte) (int, bool) {
-		i, ok := s.m.index[string(key)]
-		return i, ok && s.dirty.has(i)
-	}
 	out := make([]entry, 0, len(theirs)+len(mine))
 	for _, e := range theirs {
-		i, mineToo := changed(e.key)
-		if !mineToo {
-			out = append(out, e)
+		if i, ok := s.m.index[string(e.key)]; !ok || !s.dirty.has(i) {
+			out = append(out, e) // a field this request did not change, or one this code does not know
+		}
+	}
+	for i, key := range s.m.schema.Keys {
+		if !s.dirty.has(i) {
 			continue
 		}
-		if base != nil && s.m.strict.has(i) && !bytes.Equal(e.val, valueOf(before, e.key)) {
-			return nil, &FieldConflictError{Key: string(e.key)}
-		}
-	}
-	for _, e := range mine {
-		if _, ok := changed(e.key); ok {
-			out = append(out, e)
-		}
-	}
-	if base != nil { // a strict field the other writer removed (zero, omitempty): the loop above never saw it
-		for i := range s.m.schema.Keys {
-			k := []byte(s.m.schema.Keys[i])
-			if s.m.strict.has(i) && s.dirty.has(i) && (valueOf(theirs, k) == nil) != (valueOf(before, k) == nil) {
-				return nil, &FieldConflictError{Key: s.m.schema.Keys[i]}
+		k := []byte(key)
+		their := valueOf(theirs, k)
+		otherChanged := base == nil || !bytes.Equal(their, valueOf(before, k))
+		switch {
+		case otherChanged && !s.blind.has(i):
+			// Changed only through Update: apply the updates again to
+			// the newer value, and lose neither request's changes.
+			if e, ok := s.replay(i, their); ok {
+				out = append(out, e)
 			}
+			continue
+		case otherChanged && base != nil: // a blind write over another request's change
+			if s.m.strict.has(i) {
+				return nil, &FieldConflictError{Key: key}
+			}
+			s.m.stats.overwritten.Add(1)
+			s.m.log.Debug("sessiongen: this request set a field that another request changed since this one loaded the session; the later write wins", "type", s.m.schema.Name, "session", s.m.logID(s.key), "key", key)
+		}
+		if v := valueOf(mine, k); v != nil {
+			out = append(out, entry{key: k, val: v})
 		}
 	}
 	s.created, s.issued = hdr.created, hdr.issued // never merged from a stale copy
@@ -283,51 +289,23 @@ func buildRecord(h header, entries []entry) []byte {
 	return b
 }
 
-// detectInPlace marks dirty the reference-typed fields that a getter
-// handed out and that were changed in place since the load. It costs
-// nothing unless such a getter was called. Encoding is deterministic (map
-// keys sorted), so a field that did not change encodes to the very bytes
-// that were loaded: one encode and one comparison per field handed out.
-// Call with the lock held.
+// detectInPlace marks dirty, and blind, the reference-typed fields that
+// a getter handed out and that were changed in place since the load (or
+// since the request's last update of them). It costs nothing unless such
+// a getter was called. Encoding is deterministic (map keys sorted), so a
+// field that did not change encodes to the very bytes it was compared
+// with: one encode and one comparison per field handed out. Call with the
+// lock held.
 func (s *Session) detectInPlace() {
 	if !s.read.any() {
-		return
-	}
-	if s.rec == nil {
-		if !s.stored {
-			// A session with no record holds zero values and what setters
-			// put there (already dirty). A zero value offers nothing to
-			// change in place: its slices, maps and pointers are nil.
-			s.read.clear()
-			return
-		}
-		s.markReadDirty() // saved earlier in this request, baseline dropped: assume changed
 		return
 	}
 	c := codecPool.Get().(*codecState)
 	defer codecPool.Put(c)
 	for i := range s.m.schema.Keys {
-		if !s.read.has(i) {
-			continue
-		}
-		b, err := s.m.schema.AppendField(s.data, c.buf[:0], i)
-		c.keep(b)
-		var now []byte // the value as it stands, after its key
-		if err == nil && len(b) > 0 {
-			_, j, _ := ReadKey(b, 0)
-			now = b[j:]
-		}
-		if was := s.raw(i); err != nil || (now == nil) != (was == nil) || !bytes.Equal(now, was) {
-			s.dirty.set(i) // changed, or present in only one of them
-		}
-	}
-	s.read.clear()
-}
-
-func (s *Session) markReadDirty() {
-	for i := range s.m.schema.Keys {
-		if s.read.has(i) {
+		if s.read.has(i) && s.changedInPlace(i, c) {
 			s.dirty.set(i)
+			s.blind.set(i)
 		}
 	}
 	s.read.clear()
@@ -361,8 +339,7 @@ func (s *Session) renew(ctx context.Context, now time.Time) {
 	}
 	s.setID(next)
 	s.issued, s.ver, s.rec, s.extended = h.issued, 0, nil, true
-	s.dirty.clear()
-	s.read.clear()
+	s.saved()
 	s.headerDirty = false
 	s.m.touches.mark(s.hash, now)
 }

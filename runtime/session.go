@@ -33,13 +33,15 @@ type Session struct {
 	issued   int64  // unix seconds the current ID was issued; 0 until written
 	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
 	unknown  []entry
-	indexed  []byte  // the record byField locates fields in
-	byField  []loc   // where each field is in indexed, by field index
-	locs     [16]loc // byField's storage, for schemas of up to 16 fields
-	lazy     bool    // fields are decoded from byField on first use
-	decoded  bits    // fields already decoded from byField
-	dirty    bits    // fields set in this request
-	read     bits    // reference-typed fields handed out by a getter
+	indexed  []byte        // the record byField locates fields in
+	byField  []loc         // where each field is in indexed, by field index
+	locs     [16]loc       // byField's storage, for schemas of up to 16 fields
+	lazy     bool          // fields are decoded from byField on first use
+	decoded  bits          // fields already decoded from byField
+	dirty    bits          // fields set in this request
+	blind    bits          // dirty fields written blind (a setter, a change in place): the later writer wins
+	read     bits          // reference-typed fields handed out by a getter
+	updates  []fieldUpdate // UpdateF calls, in order: replayed on a newer value after a conflict
 	err      error
 
 	persistent  bool // the cookie carries Max-Age (Config.Persistent, or RememberMe)
@@ -82,8 +84,13 @@ func (s *Session) Lock() {
 // Unlock unlocks the session.
 func (s *Session) Unlock() { s.mu.Unlock() }
 
-// MarkDirty records that field i changed. Call with the lock held.
-func (s *Session) MarkDirty(i int) { s.dirty.set(i) }
+// MarkDirty records that a setter changed field i: a blind write, saved
+// as it stands even when another request changed the field meanwhile.
+// Call with the lock held.
+func (s *Session) MarkDirty(i int) {
+	s.dirty.set(i)
+	s.blind.set(i)
+}
 
 // MarkRead records that a getter handed out field i, a reference type that
 // can be changed in place; the change is detected when the session is
@@ -278,8 +285,7 @@ func (s *Session) empty() {
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
 	s.created, s.issued, s.rec = 0, 0, nil
 	s.persistent, s.headerDirty = s.m.persistent, false
-	s.dirty.clear()
-	s.read.clear()
+	s.saved()
 	s.resetData()
 }
 

@@ -37,9 +37,19 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <p>Signed in as {{.Email}}.</p>
 <h2>Cart</h2>
 <ul>{{range .Cart}}<li>{{.Qty}} × {{.SKU}}</li>{{else}}<li>empty</li>{{end}}</ul>
+<p>Items in the cart: {{.Items}}</p>
 <form method=post action=/cart>
 <select name=sku>{{range $sku, $name := .Catalogue}}<option value="{{$sku}}">{{$name}}</option>{{end}}</select>
-<button>Add to cart</button></form>
+<button>Add to cart</button>
+<button type=button onclick="addFive(this.form)">Add 5 at once</button></form>
+<script>
+// Five simultaneous requests that each add one item: UpdateCart replays
+// an add that lost a race on the newer cart, so all five are kept.
+function addFive(form) {
+	const body = new URLSearchParams(new FormData(form));
+	Promise.all([1, 2, 3, 4, 5].map(() => fetch("/cart", {method: "POST", body, redirect: "manual"}))).then(() => location.reload());
+}
+</script>
 <form method=post action=/logout><button>Log out</button></form>
 {{else}}
 <form method=post action=/login><input name=email placeholder="you@example.com"><button>Log in</button></form>
@@ -53,7 +63,12 @@ func home(w http.ResponseWriter, r *http.Request) {
 		v.SetFlash("") // shown once
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	page.Execute(w, map[string]any{"Email": v.Email(), "Cart": v.Cart(), "Flash": flash, "Catalogue": catalogue})
+	cart := v.Cart()
+	items := 0
+	for _, it := range cart {
+		items += it.Qty
+	}
+	page.Execute(w, map[string]any{"Email": v.Email(), "Cart": cart, "Items": items, "Flash": flash, "Catalogue": catalogue})
 }
 
 func login(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +91,8 @@ func addToCart(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "log in and pick an item", http.StatusBadRequest)
 		return
 	}
+	// An update, not a read-modify-set: when another request changed the
+	// cart meanwhile, this function runs again on the newer cart.
 	v.UpdateCart(func(cart *[]Item) {
 		if i := slices.IndexFunc(*cart, func(it Item) bool { return it.SKU == sku }); i >= 0 {
 			(*cart)[i].Qty++

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
@@ -139,6 +142,59 @@ func TestAnonymousHomePageStoresNothing(t *testing.T) {
 		sessions.Close()
 		if n := tc.items(); n != 0 || cookies != 0 {
 			t.Errorf("%s: 500 anonymous GET / stored %d items and set %d cookies, want none", name, n, cookies)
+		}
+	}
+}
+
+// TestSimultaneousAddsAreAllKept: ten add-to-cart requests of one visitor
+// at once, as a page firing fetch calls sends them, keep ten items, for
+// each of five visitors, on the memory store and on memcached.
+func TestSimultaneousAddsAreAllKept(t *testing.T) {
+	mc := memcachedtest.Start(t)
+	for _, url := range []string{"memory:", "memcached://" + mc.Addr} {
+		store, _, closeStore, err := storeurl.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closeStore()
+		app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sessions.Close()
+		post := func(path, cookie, form string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest("POST", path, strings.NewReader(form))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if cookie != "" {
+				req.Header.Set("Cookie", cookie)
+			}
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, req)
+			return rec
+		}
+		kept := 0
+		for user := range 5 {
+			c := post("/login", "", "email=u"+strconv.Itoa(user)+"@example.com").Result().Cookies()[0]
+			cookie := c.Name + "=" + c.Value
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Add(1)
+				go func() { defer wg.Done(); post("/cart", cookie, "sku=tea") }()
+			}
+			wg.Wait()
+			req := httptest.NewRequest("GET", "/", nil)
+			req.Header.Set("Cookie", cookie)
+			rec := httptest.NewRecorder()
+			app.ServeHTTP(rec, req)
+			var n int
+			if _, after, ok := strings.Cut(rec.Body.String(), "Items in the cart: "); ok {
+				fmt.Sscan(after, &n)
+			}
+			kept += n
+		}
+		t.Logf("%s: 5 visitors × 10 simultaneous adds: %d of 50 items kept", url, kept)
+		if kept != 50 {
+			t.Errorf("%s: %d of 50 items kept", url, kept)
 		}
 	}
 }

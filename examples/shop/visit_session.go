@@ -173,14 +173,16 @@ func (s *Visit) SetCart(v []Item) {
 	s.rt.MarkDirty(1)
 }
 
-// UpdateCart calls fn with the Cart field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateCart calls fn to change the Cart field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *Visit) UpdateCart(fn func(*[]Item)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(1)
-	fn(&s.data.Cart)
-	s.rt.MarkDirty(1)
+	s.rt.Update(1, func() { fn(&s.data.Cart) })
 }
 
 // Flash returns the Flash field (key "flash").

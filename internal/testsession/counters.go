@@ -1,8 +1,10 @@
 package testsession
 
 // Counters has one counter per concurrent client, to prove that
-// overlapping requests that change different fields lose nothing, and a
-// balance whose concurrent changes must fail rather than overwrite.
+// overlapping requests that change different fields lose nothing, a
+// balance whose concurrent changes must fail rather than overwrite, and a
+// list and a map that overlapping requests update through their Update
+// methods.
 //
 //sessiongen:session name=Counters
 type countersData struct {
@@ -10,6 +12,8 @@ type countersData struct {
 	C8, C9, C10, C11, C12, C13, C14, C15 int
 	Balance                              int64 `session:"bal,conflict=error"`
 	Note                                 string
+	Items                                []string       `session:"items"`
+	Tags                                 map[string]int `session:"tags"`
 }
 
 // Incr adds one to counter i.

@@ -3,8 +3,10 @@
 package testsession
 
 import (
+	"cmp"
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/vmihailenco/msgpack/v5"
@@ -41,6 +43,8 @@ var _ = struct {
 	C15     int
 	Balance int64
 	Note    string
+	Items   []string
+	Tags    map[string]int
 }(countersData{})
 
 const _ = runtime.GeneratedCodeV2
@@ -58,7 +62,7 @@ var countersSchema = runtime.Schema{
 	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Counters).appendField(b, i)
 	},
-	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note"},
+	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note", "items", "tags"},
 	ConflictError: []string{"bal"},
 }
 
@@ -84,6 +88,8 @@ var countersSchema = runtime.Schema{
 //	C15	int	C15
 //	bal	int64	Balance
 //	Note	string	Note
+//	items	[]string	Items
+//	tags	map[string]int	Tags
 
 type countersContextKey struct{}
 
@@ -525,6 +531,68 @@ func (s *Counters) SetNote(v string) {
 	s.rt.MarkDirty(17)
 }
 
+// Items returns the Items field (key "items"). Changes made in
+// place through the result are detected and saved.
+func (s *Counters) Items() []string {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(18)
+	s.rt.MarkRead(18)
+	return s.data.Items
+}
+
+// SetItems sets the Items field and marks it for saving.
+func (s *Counters) SetItems(v []string) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(18)
+	s.data.Items = v
+	s.rt.MarkDirty(18)
+}
+
+// UpdateItems calls fn to change the Items field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
+func (s *Counters) UpdateItems(fn func(*[]string)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(18)
+	s.rt.Update(18, func() { fn(&s.data.Items) })
+}
+
+// Tags returns the Tags field (key "tags"). Changes made in
+// place through the result are detected and saved.
+func (s *Counters) Tags() map[string]int {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(19)
+	s.rt.MarkRead(19)
+	return s.data.Tags
+}
+
+// SetTags sets the Tags field and marks it for saving.
+func (s *Counters) SetTags(v map[string]int) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(19)
+	s.data.Tags = v
+	s.rt.MarkDirty(19)
+}
+
+// UpdateTags calls fn to change the Tags field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
+func (s *Counters) UpdateTags(fn func(*map[string]int)) {
+	s.rt.Lock()
+	defer s.rt.Unlock()
+	s.rt.Need(19)
+	s.rt.Update(19, func() { fn(&s.data.Tags) })
+}
+
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field
 // key, followed by the fields another version of the code stored.
 func (s *Counters) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -589,6 +657,16 @@ func (s *Counters) appendField(b []byte, i int) (_ []byte, err error) {
 	case 17:
 		b = append(b, "\xa4Note"...)
 		b = runtime.AppendString(b, s.data.Note)
+	case 18:
+		b = append(b, "\xa5items"...)
+		if b, err = encCountersSliceString(b, s.data.Items); err != nil {
+			return b, err
+		}
+	case 19:
+		b = append(b, "\xa4tags"...)
+		if b, err = encCountersMapStringInt(b, s.data.Tags); err != nil {
+			return b, err
+		}
 	}
 	return b, nil
 }
@@ -638,6 +716,10 @@ func (s *Counters) zeroField(i int) {
 		s.data.Balance = countersData{}.Balance
 	case 17:
 		s.data.Note = countersData{}.Note
+	case 18:
+		s.data.Items = countersData{}.Items
+	case 19:
+		s.data.Tags = countersData{}.Tags
 	}
 }
 
@@ -788,6 +870,99 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 			}
 			s.data.Note, i = x, j
 		}
+	case 18:
+		if i, err = decCountersSliceString(b, i, &s.data.Items); err != nil {
+			return i, err
+		}
+	case 19:
+		if i, err = decCountersMapStringInt(b, i, &s.data.Tags); err != nil {
+			return i, err
+		}
 	}
+	return i, nil
+}
+
+// encCountersMapStringInt writes the keys in order, so that an unchanged map always
+// encodes to the same bytes.
+func encCountersMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
+	if v == nil {
+		return runtime.AppendNil(b), nil
+	}
+	b = runtime.AppendMapLen(b, len(v))
+	type entry struct {
+		k string
+		v int
+	}
+	var buf [16]entry
+	entries := buf[:0]
+	for k, e := range v {
+		entries = append(entries, entry{k, e})
+	}
+	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
+	for _, e := range entries {
+		b = runtime.AppendString(b, e.k)
+		b = runtime.AppendInt(b, int64(e.v))
+	}
+	return b, nil
+}
+
+func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
+	n, i, err := runtime.ReadMapLen(b, i)
+	if err != nil || n < 0 {
+		*p = nil
+		return i, err
+	}
+	v := make(map[string]int, n)
+	for ; n > 0; n-- {
+		var k string
+		{
+			x, j, err := runtime.ReadString(b, i)
+			if err != nil {
+				return i, err
+			}
+			k, i = x, j
+		}
+		var e int
+		{
+			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			if err != nil {
+				return i, err
+			}
+			e, i = int(x), j
+		}
+		v[k] = e
+	}
+	*p = v
+	return i, nil
+}
+
+func encCountersSliceString(b []byte, v []string) (_ []byte, err error) {
+	if v == nil {
+		return runtime.AppendNil(b), nil
+	}
+	b = runtime.AppendArrayLen(b, len(v))
+	for i := range v {
+		b = runtime.AppendString(b, v[i])
+	}
+	return b, nil
+}
+
+func decCountersSliceString(b []byte, i int, p *[]string) (_ int, err error) {
+	n, i, err := runtime.ReadArrayLen(b, i)
+	if err != nil || n < 0 {
+		*p = nil
+		return i, err
+	}
+	v := make([]string, n)
+	for k := range v {
+		{
+			x, j, err := runtime.ReadString(b, i)
+			if err != nil {
+				return i, err
+			}
+			v[k], i = x, j
+		}
+	}
+	*p = v
 	return i, nil
 }

@@ -212,14 +212,16 @@ func (s *Visit) SetRoles(v []string) {
 	s.rt.MarkDirty(2)
 }
 
-// UpdateRoles calls fn with the Roles field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateRoles calls fn to change the Roles field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *Visit) UpdateRoles(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(2)
-	fn(&s.data.Roles)
-	s.rt.MarkDirty(2)
+	s.rt.Update(2, func() { fn(&s.data.Roles) })
 }
 
 // CSRFToken returns the CSRFToken field (key "csrf").
@@ -281,14 +283,16 @@ func (s *Visit) SetCart(v []CartItem) {
 	s.rt.MarkDirty(5)
 }
 
-// UpdateCart calls fn with the Cart field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateCart calls fn to change the Cart field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *Visit) UpdateCart(fn func(*[]CartItem)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(5)
-	fn(&s.data.Cart)
-	s.rt.MarkDirty(5)
+	s.rt.Update(5, func() { fn(&s.data.Cart) })
 }
 
 // LastSeen returns the LastSeen field (key "seen").
@@ -327,14 +331,16 @@ func (s *Visit) SetPrefs(v map[string]string) {
 	s.rt.MarkDirty(7)
 }
 
-// UpdatePrefs calls fn with the Prefs field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdatePrefs calls fn to change the Prefs field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *Visit) UpdatePrefs(fn func(*map[string]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(7)
-	fn(&s.data.Prefs)
-	s.rt.MarkDirty(7)
+	s.rt.Update(7, func() { fn(&s.data.Prefs) })
 }
 
 // LoggedIn returns the LoggedIn field (key "in").

@@ -536,14 +536,16 @@ func (s *All) SetRaw(v []byte) {
 	s.rt.MarkDirty(14)
 }
 
-// UpdateRaw calls fn with the Raw field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateRaw calls fn to change the Raw field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateRaw(fn func(*[]byte)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(14)
-	fn(&s.data.Raw)
-	s.rt.MarkDirty(14)
+	s.rt.Update(14, func() { fn(&s.data.Raw) })
 }
 
 // T returns the T field (key "T").
@@ -682,14 +684,16 @@ func (s *All) SetTok(v Token) {
 	s.rt.MarkDirty(21)
 }
 
-// UpdateTok calls fn with the Tok field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateTok calls fn to change the Tok field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateTok(fn func(*Token)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(21)
-	fn(&s.data.Tok)
-	s.rt.MarkDirty(21)
+	s.rt.Update(21, func() { fn(&s.data.Tok) })
 }
 
 // Strs returns the Strs field (key "Strs"). Changes made in
@@ -711,14 +715,16 @@ func (s *All) SetStrs(v []string) {
 	s.rt.MarkDirty(22)
 }
 
-// UpdateStrs calls fn with the Strs field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateStrs calls fn to change the Strs field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateStrs(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(22)
-	fn(&s.data.Strs)
-	s.rt.MarkDirty(22)
+	s.rt.Update(22, func() { fn(&s.data.Strs) })
 }
 
 // Ints returns the Ints field (key "Ints"). Changes made in
@@ -740,14 +746,16 @@ func (s *All) SetInts(v []int64) {
 	s.rt.MarkDirty(23)
 }
 
-// UpdateInts calls fn with the Ints field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateInts calls fn to change the Ints field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateInts(fn func(*[]int64)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(23)
-	fn(&s.data.Ints)
-	s.rt.MarkDirty(23)
+	s.rt.Update(23, func() { fn(&s.data.Ints) })
 }
 
 // Nested returns the Nested field (key "Nested"). Changes made in
@@ -769,14 +777,16 @@ func (s *All) SetNested(v [][]string) {
 	s.rt.MarkDirty(24)
 }
 
-// UpdateNested calls fn with the Nested field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateNested calls fn to change the Nested field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateNested(fn func(*[][]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(24)
-	fn(&s.data.Nested)
-	s.rt.MarkDirty(24)
+	s.rt.Update(24, func() { fn(&s.data.Nested) })
 }
 
 // M returns the M field (key "M"). Changes made in
@@ -798,14 +808,16 @@ func (s *All) SetM(v map[string]int) {
 	s.rt.MarkDirty(25)
 }
 
-// UpdateM calls fn with the M field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateM calls fn to change the M field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateM(fn func(*map[string]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(25)
-	fn(&s.data.M)
-	s.rt.MarkDirty(25)
+	s.rt.Update(25, func() { fn(&s.data.M) })
 }
 
 // MI returns the MI field (key "MI"). Changes made in
@@ -827,14 +839,16 @@ func (s *All) SetMI(v map[int64]string) {
 	s.rt.MarkDirty(26)
 }
 
-// UpdateMI calls fn with the MI field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateMI calls fn to change the MI field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateMI(fn func(*map[int64]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(26)
-	fn(&s.data.MI)
-	s.rt.MarkDirty(26)
+	s.rt.Update(26, func() { fn(&s.data.MI) })
 }
 
 // MU returns the MU field (key "MU"). Changes made in
@@ -856,14 +870,16 @@ func (s *All) SetMU(v map[uint16]bool) {
 	s.rt.MarkDirty(27)
 }
 
-// UpdateMU calls fn with the MU field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateMU calls fn to change the MU field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateMU(fn func(*map[uint16]bool)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(27)
-	fn(&s.data.MU)
-	s.rt.MarkDirty(27)
+	s.rt.Update(27, func() { fn(&s.data.MU) })
 }
 
 // MS returns the MS field (key "MS"). Changes made in
@@ -885,14 +901,16 @@ func (s *All) SetMS(v map[string][]Address) {
 	s.rt.MarkDirty(28)
 }
 
-// UpdateMS calls fn with the MS field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateMS calls fn to change the MS field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateMS(fn func(*map[string][]Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(28)
-	fn(&s.data.MS)
-	s.rt.MarkDirty(28)
+	s.rt.Update(28, func() { fn(&s.data.MS) })
 }
 
 // MN returns the MN field (key "MN"). Changes made in
@@ -914,14 +932,16 @@ func (s *All) SetMN(v map[Name]Level) {
 	s.rt.MarkDirty(29)
 }
 
-// UpdateMN calls fn with the MN field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateMN calls fn to change the MN field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateMN(fn func(*map[Name]Level)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(29)
-	fn(&s.data.MN)
-	s.rt.MarkDirty(29)
+	s.rt.Update(29, func() { fn(&s.data.MN) })
 }
 
 // P returns the P field (key "P"). Changes made in
@@ -943,14 +963,16 @@ func (s *All) SetP(v *int) {
 	s.rt.MarkDirty(30)
 }
 
-// UpdateP calls fn with the P field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateP calls fn to change the P field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateP(fn func(**int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(30)
-	fn(&s.data.P)
-	s.rt.MarkDirty(30)
+	s.rt.Update(30, func() { fn(&s.data.P) })
 }
 
 // PA returns the PA field (key "PA"). Changes made in
@@ -972,14 +994,16 @@ func (s *All) SetPA(v *Address) {
 	s.rt.MarkDirty(31)
 }
 
-// UpdatePA calls fn with the PA field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdatePA calls fn to change the PA field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdatePA(fn func(**Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(31)
-	fn(&s.data.PA)
-	s.rt.MarkDirty(31)
+	s.rt.Update(31, func() { fn(&s.data.PA) })
 }
 
 // A returns the A field (key "A"). Changes made in
@@ -1001,14 +1025,16 @@ func (s *All) SetA(v Address) {
 	s.rt.MarkDirty(32)
 }
 
-// UpdateA calls fn with the A field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateA calls fn to change the A field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateA(fn func(*Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(32)
-	fn(&s.data.A)
-	s.rt.MarkDirty(32)
+	s.rt.Update(32, func() { fn(&s.data.A) })
 }
 
 // As returns the As field (key "As"). Changes made in
@@ -1030,14 +1056,16 @@ func (s *All) SetAs(v []Address) {
 	s.rt.MarkDirty(33)
 }
 
-// UpdateAs calls fn with the As field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateAs calls fn to change the As field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateAs(fn func(*[]Address)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(33)
-	fn(&s.data.As)
-	s.rt.MarkDirty(33)
+	s.rt.Update(33, func() { fn(&s.data.As) })
 }
 
 // Tg returns the Tg field (key "Tg"). Changes made in
@@ -1059,14 +1087,16 @@ func (s *All) SetTg(v Tags) {
 	s.rt.MarkDirty(34)
 }
 
-// UpdateTg calls fn with the Tg field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateTg calls fn to change the Tg field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateTg(fn func(*Tags)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(34)
-	fn(&s.data.Tg)
-	s.rt.MarkDirty(34)
+	s.rt.Update(34, func() { fn(&s.data.Tg) })
 }
 
 // Sc returns the Sc field (key "Sc"). Changes made in
@@ -1088,14 +1118,16 @@ func (s *All) SetSc(v Scores) {
 	s.rt.MarkDirty(35)
 }
 
-// UpdateSc calls fn with the Sc field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateSc calls fn to change the Sc field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateSc(fn func(*Scores)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(35)
-	fn(&s.data.Sc)
-	s.rt.MarkDirty(35)
+	s.rt.Update(35, func() { fn(&s.data.Sc) })
 }
 
 // List returns the List field (key "List"). Changes made in
@@ -1117,14 +1149,16 @@ func (s *All) SetList(v *Node) {
 	s.rt.MarkDirty(36)
 }
 
-// UpdateList calls fn with the List field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateList calls fn to change the List field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateList(fn func(**Node)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(36)
-	fn(&s.data.List)
-	s.rt.MarkDirty(36)
+	s.rt.Update(36, func() { fn(&s.data.List) })
 }
 
 // Omit returns the Omit field (key "omit").
@@ -1200,14 +1234,16 @@ func (s *All) SetAddr(v netip.Addr) {
 	s.rt.MarkDirty(40)
 }
 
-// UpdateAddr calls fn with the Addr field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateAddr calls fn to change the Addr field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateAddr(fn func(*netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(40)
-	fn(&s.data.Addr)
-	s.rt.MarkDirty(40)
+	s.rt.Update(40, func() { fn(&s.data.Addr) })
 }
 
 // PAddr returns the PAddr field (key "PAddr"). Changes made in
@@ -1229,14 +1265,16 @@ func (s *All) SetPAddr(v *netip.Addr) {
 	s.rt.MarkDirty(41)
 }
 
-// UpdatePAddr calls fn with the PAddr field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdatePAddr calls fn to change the PAddr field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdatePAddr(fn func(**netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(41)
-	fn(&s.data.PAddr)
-	s.rt.MarkDirty(41)
+	s.rt.Update(41, func() { fn(&s.data.PAddr) })
 }
 
 // Addrs returns the Addrs field (key "Addrs"). Changes made in
@@ -1258,14 +1296,16 @@ func (s *All) SetAddrs(v []netip.Addr) {
 	s.rt.MarkDirty(42)
 }
 
-// UpdateAddrs calls fn with the Addrs field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateAddrs calls fn to change the Addrs field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateAddrs(fn func(*[]netip.Addr)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(42)
-	fn(&s.data.Addrs)
-	s.rt.MarkDirty(42)
+	s.rt.Update(42, func() { fn(&s.data.Addrs) })
 }
 
 // Col returns the Col field (key "Col").
@@ -1324,14 +1364,16 @@ func (s *All) SetPts(v map[string]Point) {
 	s.rt.MarkDirty(45)
 }
 
-// UpdatePts calls fn with the Pts field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdatePts calls fn to change the Pts field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdatePts(fn func(*map[string]Point)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(45)
-	fn(&s.data.Pts)
-	s.rt.MarkDirty(45)
+	s.rt.Update(45, func() { fn(&s.data.Pts) })
 }
 
 // Msg returns the Msg field (key "msg").
@@ -1387,14 +1429,16 @@ func (s *All) SetTr(v Tree) {
 	s.rt.MarkDirty(47)
 }
 
-// UpdateTr calls fn with the Tr field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateTr calls fn to change the Tr field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateTr(fn func(*Tree)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(47)
-	fn(&s.data.Tr)
-	s.rt.MarkDirty(47)
+	s.rt.Update(47, func() { fn(&s.data.Tr) })
 }
 
 // Version returns the Version field (key "ver").
@@ -1436,14 +1480,16 @@ func (s *All) SetLabels(v []string) {
 	s.rt.MarkDirty(49)
 }
 
-// UpdateLabels calls fn with the Labels field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateLabels calls fn to change the Labels field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateLabels(fn func(*[]string)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(49)
-	fn(&s.data.Meta.Labels)
-	s.rt.MarkDirty(49)
+	s.rt.Update(49, func() { fn(&s.data.Meta.Labels) })
 }
 
 // OmitS returns the OmitS field (key "omits"). Changes made in
@@ -1465,14 +1511,16 @@ func (s *All) SetOmitS(v []int) {
 	s.rt.MarkDirty(50)
 }
 
-// UpdateOmitS calls fn with the OmitS field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateOmitS calls fn to change the OmitS field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *All) UpdateOmitS(fn func(*[]int)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(50)
-	fn(&s.data.OmitS)
-	s.rt.MarkDirty(50)
+	s.rt.Update(50, func() { fn(&s.data.OmitS) })
 }
 
 // EncodeMsgpack writes the stored fields as one msgpack map keyed by field

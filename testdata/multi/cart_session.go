@@ -152,14 +152,16 @@ func (s *Cart) SetLines(v []other.Line) {
 	s.rt.MarkDirty(0)
 }
 
-// UpdateLines calls fn with the Lines field to change it in place,
-// and marks it for saving. fn must not call methods of the session.
+// UpdateLines calls fn to change the Lines field in place, and
+// marks it for saving. If another request changes the field meanwhile, fn
+// runs again on the newer value before the save, so that neither change
+// is lost: fn must derive the new value from *p alone (append an item,
+// set a key), be safe to run more than once, and not call the session.
 func (s *Cart) UpdateLines(fn func(*[]other.Line)) {
 	s.rt.Lock()
 	defer s.rt.Unlock()
 	s.rt.Need(0)
-	fn(&s.data.Lines)
-	s.rt.MarkDirty(0)
+	s.rt.Update(0, func() { fn(&s.data.Lines) })
 }
 
 // Total returns the Total field (key "total").

@@ -1,0 +1,118 @@
+package runtime
+
+import "bytes"
+
+// fieldUpdate is one call of a generated UpdateF method: apply changes the
+// field again, on whatever value it holds; after is the field's value
+// (msgpack, without its key) right after the call, the baseline against
+// which a later change in place is detected.
+type fieldUpdate struct {
+	i     int
+	apply func()
+	after []byte
+}
+
+// Update applies an UpdateF call's change to field i and remembers it.
+// When the save's compare-and-swap finds that another request changed the
+// field since this one loaded it, the request's updates of the field are
+// applied again, in order, to the newer value: ten overlapping requests
+// that each append an item keep ten items. A field the request also wrote
+// blind (a setter, or a change made in place through a getter) is saved as
+// the request left it instead, and the later writer wins. Generated Update
+// methods call it with the lock held; apply must not call the session.
+func (s *Session) Update(i int, apply func()) {
+	if s.read.has(i) && s.changedInPlace(i, nil) {
+		s.blind.set(i) // changed in place before this update: not replayable
+	}
+	apply()
+	s.dirty.set(i)
+	if s.blind.has(i) || s.m == nil {
+		return
+	}
+	v, _ := s.fieldValue(i, nil)
+	s.updates = append(s.updates, fieldUpdate{i: i, apply: apply, after: bytes.Clone(v)})
+}
+
+// fieldValue encodes field i into buf and returns its value without the
+// key; nil when the field is omitted (omitempty and empty).
+func (s *Session) fieldValue(i int, buf []byte) ([]byte, error) {
+	b, err := s.m.schema.AppendField(s.data, buf[:0], i)
+	if err != nil || len(b) == 0 {
+		return nil, err
+	}
+	_, j, err := ReadKey(b, 0)
+	return b[j:], err
+}
+
+// changedInPlace reports whether field i, handed out by a getter, no
+// longer encodes to its baseline: its value right after the request's
+// last update of it, else its value in the loaded record. A session with
+// no record holds zero values and what setters and updates put there; a
+// zero value offers nothing to change in place (its slices, maps and
+// pointers are nil). c, if not nil, lends a buffer.
+func (s *Session) changedInPlace(i int, c *codecState) bool {
+	var was []byte
+	if u := s.lastUpdate(i); u != nil {
+		was = u.after
+	} else if s.rec != nil {
+		was = s.raw(i)
+	} else {
+		return s.stored // saved earlier in this request, baseline dropped: assume changed
+	}
+	var buf []byte
+	if c != nil {
+		buf = c.buf[:0]
+	}
+	now, err := s.fieldValue(i, buf)
+	if c != nil && now != nil {
+		c.keep(now[:cap(now)])
+	}
+	return err != nil || !bytes.Equal(now, was)
+}
+
+// lastUpdate returns the request's last update of field i, or nil.
+func (s *Session) lastUpdate(i int) *fieldUpdate {
+	for j := len(s.updates) - 1; j >= 0; j-- {
+		if s.updates[j].i == i {
+			return &s.updates[j]
+		}
+	}
+	return nil
+}
+
+// replay sets field i to theirs (another request's newer value, msgpack;
+// nil when absent: zero), applies the request's updates of it again, in
+// order, and returns the field's entry as it then stands (false when the
+// field is omitted).
+func (s *Session) replay(i int, theirs []byte) (entry, bool) {
+	val := theirs
+	if val == nil {
+		val = []byte{0xc0} // nil: every decoder leaves the field zero
+	}
+	if _, err := s.m.schema.DecodeField(s.data, val, 0, i); err != nil && theirs != nil {
+		s.logDropped(s.m.schema.Keys[i], err)
+	}
+	s.decoded.set(i)
+	for _, u := range s.updates {
+		if u.i == i {
+			u.apply()
+		}
+	}
+	v, err := s.fieldValue(i, nil)
+	if u := s.lastUpdate(i); u != nil {
+		u.after = v
+	}
+	if err != nil || v == nil {
+		return entry{}, false
+	}
+	return entry{key: []byte(s.m.schema.Keys[i]), val: v}, true
+}
+
+// saved forgets what the request changed, once it is in the store.
+func (s *Session) saved() {
+	s.dirty.clear()
+	s.read.clear()
+	s.blind.clear()
+	clear(s.updates) // let the closures go
+	s.updates = s.updates[:0]
+}
