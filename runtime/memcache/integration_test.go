@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
@@ -257,42 +257,7 @@ func TestKilledMemcached(t *testing.T) { // G1, G3
 func TestPausedMemcached(t *testing.T) { // G2
 	srv := memcachedtest.Start(t)
 	const timeout = 200 * time.Millisecond
-	a := newApp(t, newStore(t, srv, memcache.WithTimeout(timeout)))
-	cookie := a.login()
-	before := goruntime.NumGoroutine()
-	srv.Pause()
-	start := time.Now()
-	var wg sync.WaitGroup
-	codes := make([]int, 8)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i] = a.do("/read", cookie).Code
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	srv.Resume()
-	t.Logf("8 requests against a paused memcached: codes %v in %v (timeout %v)", codes, took, timeout)
-	for _, c := range codes {
-		if c != http.StatusServiceUnavailable {
-			t.Fatalf("codes %v, want all 503", codes)
-		}
-	}
-	if took > 6*timeout { // a load is retried once: at most 2 timeouts per request, plus dials
-		t.Fatalf("requests took %v, want them bounded by the %v timeout", took, timeout)
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for goruntime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := goruntime.NumGoroutine(); n > before+2 {
-		t.Fatalf("%d goroutines after the pause, %d before: a leak", n, before)
-	}
-	if rec := a.do("/read", cookie); rec.Code != 200 || rec.Body.String() != "7 ada@example.com" {
-		t.Fatalf("after resume: %d %q", rec.Code, rec.Body)
-	}
+	storefaults.Paused(t, newStore(t, srv, memcache.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 // TestGarbageRecord: a record overwritten by a raw client is a fresh

@@ -12,15 +12,6 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/redis"
 )
 
-// casFloor is the store's compare-and-swap script, run by the raw client.
-var casFloor = goredis.NewScript(`
-local v = redis.call('GETRANGE', KEYS[1], 0, 7)
-if v == '' then return 0 end
-if v ~= ARGV[1] then return -1 end
-redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[3])
-return 1
-`)
-
 // BenchmarkRedis times PERF.md's scenarios through the middleware on a
 // real Redis, next to raw go-redis calls making the same round trips on a
 // value of the workload's size: A against one GET, B against GET and the
@@ -57,7 +48,7 @@ func BenchmarkRedis(b *testing.B) {
 				b.Fatal(err)
 			}
 			next := val(uint64(i) + 2) // a new version: the value changes
-			if n, err := casFloor.Run(ctx, raw, []string{"raw"}, v[:8], next, time.Now().Add(time.Hour).UnixMilli()).Int(); err != nil || n != 1 {
+			if n, err := redis.CASScript.Run(ctx, raw, []string{"raw"}, v[:8], next, time.Now().Add(time.Hour).UnixMilli()).Int(); err != nil || n != 1 {
 				b.Fatal(n, err)
 			}
 		}

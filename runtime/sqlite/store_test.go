@@ -94,7 +94,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	var sum int
 	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum)
 	t.Logf("two processes × %d increments: %d persisted, %d requests failed and were retried", each, sum, failed)
-	if sum != 2*each || failed > 2*each/100 {
+	if sum != 2*each || failed > 2*each/100 { // more than concurrencytest.MaxFailed: SQLite's busy handler sleeps
 		t.Fatalf("%d of %d increments persisted, %d requests failed", sum, 2*each, failed)
 	}
 }
