@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check: formatting, vet, staticcheck, generated files up to
 # date, all tests with the race detector (the golden packages under
-# testdata/ included, and the memcached tests against a real memcached,
-# installed here when missing), and a short fuzz of each fuzz target.
+# testdata/ included, and each store's tests against its real server:
+# memcached, Redis and PostgreSQL installed here with apt-get when
+# missing, FerretDB built from the Go module proxy), and a short fuzz of
+# each fuzz target.
 #
 # Usage: scripts/test.sh            (from anywhere in the repository)
 #        FUZZTIME=20000x scripts/test.sh   (shorter fuzzing; the default is 250,000
@@ -28,7 +30,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
 	$sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1
+export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1 SESSIONGEN_REQUIRE_MONGO=1
+# The MongoDB store's tests run against FerretDB, built once from the Go
+# module proxy into ~/.cache (about 2 minutes the first time).
+echo "FerretDB for the MongoDB store's tests: scripts/ferretdb.sh"
+SESSIONGEN_FERRETDB=$(scripts/ferretdb.sh)
+export SESSIONGEN_FERRETDB
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/mongotest"
 	"github.com/sessiongen/sessiongen/internal/pgtest"
 	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/internal/storeurl"
@@ -28,7 +29,9 @@ func TestShopFlow(t *testing.T) {
 	mc := memcachedtest.Start(t)
 	rd := redistest.Start(t)
 	pg := pgtest.Start(t)
+	mg := mongotest.Start(t)
 	for _, url := range []string{
+		mg.URI("shop"),
 		"memory:",
 		"memcached://" + mc.Addr,
 		rd.URL(),

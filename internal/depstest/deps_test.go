@@ -16,6 +16,7 @@ var clients = map[string]string{
 	"runtime/redis":    "github.com/redis/go-redis",
 	"runtime/postgres": "github.com/jackc/pgx",
 	"runtime/sqlite":   "modernc.org/sqlite",
+	"runtime/mongo":    "go.mongodb.org/mongo-driver",
 }
 
 // TestUsersGetOnlyTheirStoresDependencies builds scratch modules that
@@ -36,6 +37,7 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 		{"runtime", "runtime/redis"},
 		{"runtime", "runtime/postgres"},
 		{"runtime", "runtime/sqlite"},
+		{"runtime", "runtime/mongo"},
 	} {
 		dir := t.TempDir()
 		var src strings.Builder

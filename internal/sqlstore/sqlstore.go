@@ -11,14 +11,12 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -68,9 +66,6 @@ type Store struct {
 	maxRecord int
 	timeout   time.Duration
 	Now       func() time.Time // the application's clock; tests replace it
-
-	stopPrune chan struct{}
-	pruned    sync.WaitGroup
 }
 
 // New returns a store over db.
@@ -136,7 +131,7 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	now, exp, next := s.d.Time(s.Now()), s.d.Time(expiry), newVersion(version)
+	now, exp, next := s.d.Time(s.Now()), s.d.Time(expiry), storekit.NewVersion(version)
 	if version == 0 {
 		n, err := s.db.Exec(ctx, s.d.Create, key, rec, next, exp, now)
 		switch {
@@ -185,66 +180,4 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return s.errorf("delete", s.d.Classify(err, false))
 	}
 	return nil
-}
-
-// newVersion returns a random version in [1, 2^63) other than old.
-func newVersion(old uint64) int64 {
-	var b [8]byte
-	for {
-		rand.Read(b[:])
-		if v := binary.BigEndian.Uint64(b[:]) >> 1; v != 0 && v != old {
-			return int64(v)
-		}
-	}
-}
-
-// PruneBatch is how many expired rows one prune statement deletes at most.
-const PruneBatch = 1000
-
-// StartPruning runs prune every interval, give or take half of it (so
-// that the instances of a fleet spread out), until StopPruning. prune
-// deletes at most PruneBatch rows expired at now and returns how many; a
-// full batch is followed at once by another.
-func (s *Store) StartPruning(interval time.Duration, prune func(ctx context.Context, now time.Time) (int64, error), onErr func(error)) {
-	s.stopPrune = make(chan struct{})
-	s.pruned.Add(1)
-	go func() {
-		defer s.pruned.Done()
-		for {
-			t := time.NewTimer(interval/2 + jitter(interval))
-			select {
-			case <-s.stopPrune:
-				t.Stop()
-				return
-			case <-t.C:
-			}
-			for {
-				ctx, cancel := context.WithTimeout(context.Background(), max(s.timeout, 10*time.Second))
-				n, err := prune(ctx, s.Now())
-				cancel()
-				if err != nil {
-					onErr(err)
-				}
-				if err != nil || n < PruneBatch {
-					break
-				}
-			}
-		}
-	}()
-}
-
-// StopPruning stops what StartPruning started and waits for it.
-func (s *Store) StopPruning() {
-	if s.stopPrune != nil {
-		close(s.stopPrune)
-		s.pruned.Wait()
-		s.stopPrune = nil
-	}
-}
-
-// jitter returns a random duration in [0, d).
-func jitter(d time.Duration) time.Duration {
-	var b [8]byte
-	rand.Read(b[:])
-	return time.Duration(binary.BigEndian.Uint64(b[:]) % uint64(max(d, 1)))
 }

@@ -5,6 +5,7 @@
 //	memcached://host:port[,host:port…]       memcached servers
 //	redis://[user:pass@]host:port[/db]       Redis or Valkey (rediss:// for TLS)
 //	postgres://user:pass@host:port/db        PostgreSQL (postgresql:// too)
+//	mongodb://[user:pass@]host:port/db       MongoDB (or FerretDB; mongodb+srv:// too)
 //	sqlite:path/to/sessions.db               a SQLite file
 package storeurl
 
@@ -15,13 +16,14 @@ import (
 
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
+	"github.com/sessiongen/sessiongen/runtime/mongo"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 	"github.com/sessiongen/sessiongen/runtime/redis"
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
 )
 
 // Forms lists the accepted URL forms, for usage messages.
-const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, sqlite:path"
+const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, mongodb://host/db, sqlite:path"
 
 // Open returns the store rawURL names and a function that closes it.
 // Its name is what the demo shows: the kind of store and where it is,
@@ -51,6 +53,12 @@ func Open(ctx context.Context, rawURL string) (store runtime.Store, name string,
 			return nil, "", nil, err
 		}
 		return s, "PostgreSQL " + hostOf(rest), s.Close, nil
+	case "mongodb", "mongodb+srv":
+		s, err := mongo.New(ctx, rawURL)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, "MongoDB " + hostOf(rest), s.Close, nil
 	case "sqlite":
 		s, err := sqlite.New(strings.TrimPrefix(rest, "//"))
 		if err != nil {

@@ -32,16 +32,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/internal/neterr"
 	"github.com/sessiongen/sessiongen/internal/sqlstore"
+	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
 // Store is a runtime.Store on PostgreSQL.
 type Store struct {
 	*sqlstore.Store
-	pool  *pgxpool.Pool
-	own   bool
-	table string // quoted
-	lock  int64  // advisory lock key of the pruner
+	pruner *storekit.Pruner
+	pool   *pgxpool.Pool
+	own    bool
+	table  string // quoted
+	lock   int64  // advisory lock key of the pruner
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -223,7 +225,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, o options) (*Store, error
 	h.Write([]byte("sessiongen prune " + o.table))
 	s := &Store{Store: sqlstore.New(db{pool}, d, o.maxRecord, o.timeout), pool: pool, table: t, lock: int64(h.Sum64())}
 	if o.prune > 0 {
-		s.StartPruning(o.prune, s.Prune, func(err error) {
+		s.pruner = storekit.StartPruner(o.prune, o.timeout, s.Prune, func(err error) {
 			o.log.Warn("sessiongen/postgres: pruning expired sessions failed", "table", o.table, "err", err)
 		})
 	}
@@ -243,7 +245,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.lock).Scan(&mine); err != nil || !mine {
 		return 0, err
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, sqlstore.PruneBatch)
+	tag, err := tx.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, storekit.PruneBatch)
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
 	}
@@ -256,7 +258,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Close stops the pruner, and closes the pool New made (a pool passed to
 // NewFromPool stays open).
 func (s *Store) Close() error {
-	s.StopPruning()
+	s.pruner.Stop()
 	if s.own {
 		s.pool.Close()
 	}

@@ -27,7 +27,6 @@ package redis
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -223,7 +223,7 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	val := make([]byte, versionLen+len(rec))
-	newVersion(val[:versionLen], version)
+	binary.BigEndian.PutUint64(val, uint64(storekit.NewVersion(version)))
 	copy(val[versionLen:], rec)
 	ms := expiry.UnixMilli()
 	k := s.prefix + key
@@ -295,16 +295,6 @@ func (s *Store) do(ctx context.Context, op func() error) error {
 		err = op()
 	}
 	return err
-}
-
-// newVersion writes a random non-zero version other than old into b.
-func newVersion(b []byte, old uint64) {
-	for {
-		rand.Read(b)
-		if v := binary.BigEndian.Uint64(b); v != 0 && v != old {
-			return
-		}
-	}
 }
 
 // mapErr turns the client's errors into the runtime's. An answer from

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/sqlstore"
+	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -37,8 +38,9 @@ import (
 // Store is a runtime.Store in a SQLite file.
 type Store struct {
 	*sqlstore.Store
-	db    *sql.DB
-	table string
+	pruner *storekit.Pruner
+	db     *sql.DB
+	table  string
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -157,7 +159,7 @@ CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at
 	}
 	s := &Store{Store: sqlstore.New(conn{db}, d, o.maxRecord, 0), db: db, table: t}
 	if o.prune > 0 {
-		s.StartPruning(o.prune, s.Prune, func(err error) {
+		s.pruner = storekit.StartPruner(o.prune, o.busy, s.Prune, func(err error) {
 			o.log.Warn("sessiongen/sqlite: pruning expired sessions failed", "path", path, "err", err)
 		})
 	}
@@ -167,7 +169,7 @@ CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at
 // Prune deletes up to 1,000 sessions expired at now and returns how many.
 // The pruner calls it; so can a job of yours when WithPruneInterval(0).
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
-	n, err := conn{s.db}.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= ?1 LIMIT ?2)`, now.UnixMilli(), sqlstore.PruneBatch)
+	n, err := conn{s.db}.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= ?1 LIMIT ?2)`, now.UnixMilli(), storekit.PruneBatch)
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/sqlite: prune: %w", err)
 	}
@@ -179,7 +181,7 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Close stops the pruner and closes the file.
 func (s *Store) Close() error {
-	s.StopPruning()
+	s.pruner.Stop()
 	return s.db.Close()
 }
 

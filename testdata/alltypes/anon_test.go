@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/mongotest"
 	"github.com/sessiongen/sessiongen/internal/pgtest"
 	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
+	"github.com/sessiongen/sessiongen/runtime/mongo"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 	"github.com/sessiongen/sessiongen/runtime/redis"
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
@@ -126,6 +128,17 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 			opCounter
 		} {
 			s, err := postgres.New(context.Background(), pgtest.Start(t).DSN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return &countingStore{Store: s}
+		},
+		"mongodb": func(t *testing.T) interface {
+			runtime.Store
+			opCounter
+		} {
+			s, err := mongo.New(context.Background(), mongotest.Start(t).URI("anon"))
 			if err != nil {
 				t.Fatal(err)
 			}

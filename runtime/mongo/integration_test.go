@@ -1,0 +1,198 @@
+package mongo_test
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/mongotest"
+	"github.com/sessiongen/sessiongen/internal/storefaults"
+	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/mongo"
+	"github.com/sessiongen/sessiongen/runtime/storetest"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	gomongo "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+var ctx = context.Background()
+
+var dbs atomic.Int64
+
+// newStore returns a store in a database of its own on srv.
+func newStore(t testing.TB, uri string, opts ...mongo.Option) *mongo.Store {
+	t.Helper()
+	s, err := mongo.New(ctx, uri, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func freshDB() string { return "t" + strconv.FormatInt(dbs.Add(1), 10) }
+
+// servers returns the URIs to test against: a FerretDB the test starts,
+// and the MongoDB that SESSIONGEN_MONGO_URL names, if any.
+func servers(t *testing.T) map[string]func(db string) string {
+	srv := mongotest.Start(t)
+	out := map[string]func(string) string{"ferretdb": srv.URI}
+	if u := os.Getenv("SESSIONGEN_MONGO_URL"); u != "" {
+		out["mongodb"] = func(db string) string { return strings.TrimSuffix(u, "/") + "/" + db }
+	}
+	return out
+}
+
+func TestContract(t *testing.T) {
+	for name, uri := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
+		})
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	for name, uri := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
+		})
+	}
+}
+
+// TestOperationsPerRequest counts the commands the driver sends for the
+// scenarios of PERF.md: A (read) 1, B (write) 2, C (anonymous) 0, D
+// (login) 1.
+func TestOperationsPerRequest(t *testing.T) {
+	srv := mongotest.Start(t)
+	var n atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		switch e.CommandName {
+		case "find", "insert", "update", "delete", "count", "aggregate":
+			n.Add(1)
+		}
+	}}
+	c, err := gomongo.Connect(options.Client().ApplyURI(srv.URI("")).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(ctx)
+	s, err := mongo.NewFromClient(c, freshDB(), "sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := storefaults.NewApp(t, s)
+	cookie, _ := a.Login("ada")
+	for _, tc := range []struct {
+		name, path, cookie string
+		want               int64
+	}{
+		{"A read", "/read", cookie, 1},
+		{"B write", "/write?v=x", cookie, 2},
+		{"C anonymous", "/anon", "", 0},
+		{"D login", "/login?v=bob", "", 1},
+	} {
+		before := n.Load()
+		if rec := a.Do(tc.path, tc.cookie); rec.Code != 200 {
+			t.Fatalf("%s: %d", tc.name, rec.Code)
+		}
+		got := n.Load() - before
+		t.Logf("%s: %d operations", tc.name, got)
+		if got != tc.want {
+			t.Errorf("%s: %d operations, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestKilledServer(t *testing.T) {
+	srv := mongotest.Start(t)
+	storefaults.Outage(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
+}
+
+func TestPausedServer(t *testing.T) {
+	srv := mongotest.Start(t)
+	const timeout = 300 * time.Millisecond
+	storefaults.Paused(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
+}
+
+func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
+	srv := mongotest.Start(t)
+	db := freshDB()
+	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv.URI(db)) }, srv.Restart)
+}
+
+func TestGarbageAndHostileRecords(t *testing.T) {
+	srv := mongotest.Start(t)
+	db := freshDB()
+	raw := srv.Client().Database(db).Collection("sessions")
+	storefaults.Garbage(t, newStore(t, srv.URI(db)), func(key string, rec []byte) {
+		if _, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: rec}}}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// A document of the wrong shape entirely.
+	a := storefaults.NewApp(t, newStore(t, srv.URI(db)))
+	cookie, key := a.Login("ada")
+	raw.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "data", Value: "a string"}, {Key: "exp", Value: time.Now().Add(time.Hour)}})
+	if rec := a.Do("/read", cookie); rec.Code != 200 || !strings.HasSuffix(rec.Body.String(), "new=true") {
+		t.Errorf("a document of the wrong shape: %d %q, want a fresh session", rec.Code, rec.Body)
+	}
+}
+
+// TestPruning: FerretDB has no TTL indexes, so the store prunes: an hour
+// of simulated expiry leaves only live sessions, and never a live one.
+func TestPruning(t *testing.T) {
+	srv := mongotest.Start(t)
+	db := freshDB()
+	s := newStore(t, srv.URI(db), mongo.WithPruneInterval(0))
+	now := time.Now()
+	s.Now = func() time.Time { return now }
+	for i := range 1500 {
+		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*2400*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	coll := srv.Client().Database(db).Collection("sessions")
+	for step := range 13 {
+		now = now.Add(5 * time.Minute)
+		for {
+			n, err := s.Prune(ctx, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 1000 {
+				break
+			}
+		}
+		total, _ := coll.CountDocuments(ctx, bson.D{})
+		live, _ := coll.CountDocuments(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}})
+		if total != live {
+			t.Fatalf("step %d: %d documents, %d live", step, total, live)
+		}
+	}
+	if total, _ := coll.CountDocuments(ctx, bson.D{}); total != 0 {
+		t.Fatalf("%d documents after the hour, want 0", total)
+	}
+}
+
+func TestNewRejectsBadConfiguration(t *testing.T) {
+	for _, tc := range []struct {
+		uri  string
+		opts []mongo.Option
+		want string
+	}{
+		{"http://localhost", nil, "URI"},
+		{"mongodb://localhost/a.b", nil, "database"},
+		{"mongodb://localhost/db", []mongo.Option{mongo.WithCollection("system.x")}, "collection"},
+		{"mongodb://localhost/db", []mongo.Option{mongo.WithTimeout(0)}, "timeout"},
+	} {
+		if _, err := mongo.New(ctx, tc.uri, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%q): %v, want an error about %s", tc.uri, err, tc.want)
+		}
+	}
+}
