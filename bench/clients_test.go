@@ -11,7 +11,6 @@ import (
 	"time"
 
 	_ "github.com/ncruces/go-sqlite3/driver" // registers "sqlite3"
-	_ "github.com/ncruces/go-sqlite3/embed"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
 	"github.com/sessiongen/sessiongen/internal/redistest"
