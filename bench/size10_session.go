@@ -19,10 +19,12 @@ type Size10 struct {
 	data size10Data
 }
 
-// size10Data must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _size10Data_changed__run_go_generate is size10Data as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _size10Data_changed__run_go_generate struct {
 	F0 string
 	F1 string
 	F2 string
@@ -33,7 +35,9 @@ var _ = struct {
 	F7 string
 	F8 string
 	F9 string
-}(size10Data{})
+}
+
+var _ = _size10Data_changed__run_go_generate(size10Data{})
 
 const _ = runtime.GeneratedCodeV2
 

@@ -19,10 +19,14 @@ type Size1 struct {
 	data size1Data
 }
 
-// size1Data must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct{ F0 string }(size1Data{})
+// _size1Data_changed__run_go_generate is size1Data as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _size1Data_changed__run_go_generate struct{ F0 string }
+
+var _ = _size1Data_changed__run_go_generate(size1Data{})
 
 const _ = runtime.GeneratedCodeV2
 

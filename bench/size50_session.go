@@ -19,10 +19,12 @@ type Size50 struct {
 	data size50Data
 }
 
-// size50Data must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _size50Data_changed__run_go_generate is size50Data as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _size50Data_changed__run_go_generate struct {
 	F0  string
 	F1  string
 	F2  string
@@ -73,7 +75,9 @@ var _ = struct {
 	F47 string
 	F48 string
 	F49 string
-}(size50Data{})
+}
+
+var _ = _size50Data_changed__run_go_generate(size50Data{})
 
 const _ = runtime.GeneratedCodeV2
 

@@ -472,7 +472,7 @@ func (b *builder) guard(n *types.Named, st *types.Struct) {
 		}
 	}
 	typ := types.TypeString(n, b.imp.qualifier)
-	b.guards[typ] = &Guard{Type: typ, Literal: b.literal(st)}
+	b.guards[typ] = &Guard{Type: typ, Literal: b.literal(st), Name: guardName(typ)}
 }
 
 // selfCoded reports how a type encodes itself, if it does: msgpack's

@@ -45,6 +45,9 @@ func find(pkg *packages.Package, typeNames []string, e *errs) []*target {
 				}
 				dir, args, ok := findDirective(doc)
 				if !ok && !slices.Contains(typeNames, ts.Name.Name) {
+					if c, text := nearMiss(doc); c != nil {
+						e.at(c.Pos(), "%q is not a sessiongen directive: did you mean %s (no space after //)?", text, directive)
+					}
 					continue
 				}
 				t := &target{spec: ts, pos: ts.Name.Pos()}
@@ -94,6 +97,49 @@ func findDirective(doc *ast.CommentGroup) (*ast.Comment, string, bool) {
 		}
 	}
 	return nil, "", false
+}
+
+// nearMiss returns a line of doc that looks like a misspelt
+// //sessiongen:session directive ("// sessiongen:session": a space makes
+// it a plain comment; "//sessiongen:sesion"; "//sessiongen:Session"), and
+// its text up to the misspelt word.
+func nearMiss(doc *ast.CommentGroup) (*ast.Comment, string) {
+	if doc == nil {
+		return nil, ""
+	}
+	want := strings.TrimPrefix(directive, "//")
+	for _, c := range doc.List {
+		words := strings.Fields(strings.TrimPrefix(c.Text, "//"))
+		if len(words) == 0 {
+			continue
+		}
+		w := strings.ToLower(words[0])
+		if strings.HasPrefix(w, "sessiongen:") || editDistance(w, want) <= 3 {
+			return c, c.Text[:strings.Index(c.Text, words[0])+len(words[0])]
+		}
+	}
+	return nil, ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // parseArgs reads "name=X"; anything else is an error.

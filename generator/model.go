@@ -119,6 +119,13 @@ type Codec struct {
 type Guard struct {
 	Type    string // the struct's name
 	Literal string // an identical struct type literal
+	Name    string // the literal's type name, which the compiler's error shows: it says to run go generate
+}
+
+// guardName names the type a staleness guard converts to, so that the
+// compiler's "cannot convert" error itself says what to do.
+func guardName(typ string) string {
+	return "_" + strings.NewReplacer(".", "_", "[", "_", "]", "_", ",", "_", " ", "").Replace(typ) + "_changed__run_go_generate"
 }
 
 // Dump writes the model in a readable form, for -debug.

@@ -19,14 +19,18 @@ type Visit struct {
 	data visitData
 }
 
-// visitData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _visitData_changed__run_go_generate is visitData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _visitData_changed__run_go_generate struct {
 	Email string
 	Cart  []Item
 	Flash string
-}(visitData{})
+}
+
+var _ = _visitData_changed__run_go_generate(visitData{})
 
 const _ = runtime.GeneratedCodeV2
 
@@ -355,11 +359,16 @@ func decVisitSliceItem(b []byte, i int, p *[]Item) (_ int, err error) {
 	return i, nil
 }
 
-// The nested struct types have not changed since this file was generated;
-// if this fails to compile, run go generate again.
-var (
-	_ = struct {
+// The nested struct types as they were when this file was generated: if a
+// conversion below fails to compile, the type it names changed since. Run
+// go generate.
+type (
+	_Item_changed__run_go_generate struct {
 		SKU string
 		Qty int
-	}(Item{})
+	}
+)
+
+var (
+	_ = _Item_changed__run_go_generate(Item{})
 )

@@ -21,10 +21,12 @@ type Counters struct {
 	data countersData
 }
 
-// countersData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _countersData_changed__run_go_generate is countersData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _countersData_changed__run_go_generate struct {
 	C0      int
 	C1      int
 	C2      int
@@ -45,7 +47,9 @@ var _ = struct {
 	Note    string
 	Items   []string
 	Tags    map[string]int
-}(countersData{})
+}
+
+var _ = _countersData_changed__run_go_generate(countersData{})
 
 const _ = runtime.GeneratedCodeV2
 

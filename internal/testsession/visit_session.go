@@ -22,10 +22,12 @@ type Visit struct {
 	data visitData
 }
 
-// visitData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _visitData_changed__run_go_generate is visitData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _visitData_changed__run_go_generate struct {
 	UserID    int64
 	Email     string
 	Roles     []string
@@ -36,7 +38,9 @@ var _ = struct {
 	Prefs     map[string]string
 	LoggedIn  bool
 	Counter   int
-}(visitData{})
+}
+
+var _ = _visitData_changed__run_go_generate(visitData{})
 
 const _ = runtime.GeneratedCodeV2
 
@@ -709,12 +713,17 @@ func decVisitSliceString(b []byte, i int, p *[]string) (_ int, err error) {
 	return i, nil
 }
 
-// The nested struct types have not changed since this file was generated;
-// if this fails to compile, run go generate again.
-var (
-	_ = struct {
+// The nested struct types as they were when this file was generated: if a
+// conversion below fails to compile, the type it names changed since. Run
+// go generate.
+type (
+	_CartItem_changed__run_go_generate struct {
 		SKU        string
 		Qty        int
 		PriceCents int64
-	}(CartItem{})
+	}
+)
+
+var (
+	_ = _CartItem_changed__run_go_generate(CartItem{})
 )

@@ -24,10 +24,12 @@ type All struct {
 	data allData
 }
 
-// allData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _allData_changed__run_go_generate is allData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _allData_changed__run_go_generate struct {
 	B       bool
 	I       int
 	I8      int8
@@ -80,7 +82,9 @@ var _ = struct {
 	OmitS []int
 	Skip  string
 	priv  int
-}(allData{})
+}
+
+var _ = _allData_changed__run_go_generate(allData{})
 
 const _ = runtime.GeneratedCodeV2
 
@@ -3036,21 +3040,28 @@ func decAllTree(b []byte, i int, p *Tree) (_ int, err error) {
 	return i, nil
 }
 
-// The nested struct types have not changed since this file was generated;
-// if this fails to compile, run go generate again.
-var (
-	_ = struct {
+// The nested struct types as they were when this file was generated: if a
+// conversion below fails to compile, the type it names changed since. Run
+// go generate.
+type (
+	_Address_changed__run_go_generate struct {
 		Street string
 		Zip    string
 		Tags   []string
 		note   string
-	}(Address{})
-	_ = struct {
+	}
+	_Meta_changed__run_go_generate struct {
 		Version int
 		Labels  []string
-	}(Meta{})
-	_ = struct {
+	}
+	_Node_changed__run_go_generate struct {
 		Value int
 		Next  *Node
-	}(Node{})
+	}
+)
+
+var (
+	_ = _Address_changed__run_go_generate(Address{})
+	_ = _Meta_changed__run_go_generate(Meta{})
+	_ = _Node_changed__run_go_generate(Node{})
 )

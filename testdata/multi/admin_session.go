@@ -19,13 +19,17 @@ type Admin struct {
 	data adminState
 }
 
-// adminState must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _adminState_changed__run_go_generate is adminState as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _adminState_changed__run_go_generate struct {
 	User  string
 	Level int
-}(adminState{})
+}
+
+var _ = _adminState_changed__run_go_generate(adminState{})
 
 const _ = sgruntime.GeneratedCodeV2
 

@@ -20,13 +20,17 @@ type Cart struct {
 	data cartData
 }
 
-// cartData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _cartData_changed__run_go_generate is cartData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _cartData_changed__run_go_generate struct {
 	Lines []other.Line
 	Total other.Money
-}(cartData{})
+}
+
+var _ = _cartData_changed__run_go_generate(cartData{})
 
 const _ = sgruntime.GeneratedCodeV2
 
@@ -312,11 +316,16 @@ func decCartSliceOther_Line(b []byte, i int, p *[]other.Line) (_ int, err error)
 	return i, nil
 }
 
-// The nested struct types have not changed since this file was generated;
-// if this fails to compile, run go generate again.
-var (
-	_ = struct {
+// The nested struct types as they were when this file was generated: if a
+// conversion below fails to compile, the type it names changed since. Run
+// go generate.
+type (
+	_other_Line_changed__run_go_generate struct {
 		SKU   string
 		Price other.Money
-	}(other.Line{})
+	}
+)
+
+var (
+	_ = _other_Line_changed__run_go_generate(other.Line{})
 )

@@ -19,16 +19,20 @@ type Profile struct {
 	data profileData
 }
 
-// profileData must not have changed since this file was generated (run go
-// generate again if this fails to compile), and the runtime must be the
-// one this code was generated for.
-var _ = struct {
+// _profileData_changed__run_go_generate is profileData as it was when
+// this file was generated: if the conversion below fails to compile, the
+// struct changed since, and the compiler's error names this type. Run go
+// generate. The constant after it holds the runtime to the version this
+// code was generated for.
+type _profileData_changed__run_go_generate struct {
 	Name   string
 	Age    int
 	Legacy string
 	Nick   string
 	Score  string
-}(profileData{})
+}
+
+var _ = _profileData_changed__run_go_generate(profileData{})
 
 const _ = runtime.GeneratedCodeV2
 
