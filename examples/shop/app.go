@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/mail"
 	"slices"
@@ -13,14 +15,25 @@ import (
 // catalogue is what the shop sells, by SKU.
 var catalogue = map[string]string{"tea": "Green tea", "mug": "Mug", "pot": "Teapot"}
 
+// shop is the demo's handlers and what its page shows about itself.
+type shop struct {
+	storeName string // which store holds the sessions
+	cookie    string // the session cookie's name and attributes, never its value
+}
+
 // newApp returns the shop's handler, served behind the session middleware.
-func newApp(cfg runtime.Config) (http.Handler, *VisitManager, error) {
+// storeName and cookie describe the configuration for the page's panel.
+func newApp(cfg runtime.Config, storeName string) (http.Handler, *VisitManager, error) {
+	if cfg.ErrorHandler == nil {
+		cfg.ErrorHandler = storeError
+	}
 	sessions, err := NewVisitManager(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
+	s := &shop{storeName: storeName, cookie: describeCookie(cfg.Cookie)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", home)
+	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("POST /login", login)
 	mux.HandleFunc("POST /cart", addToCart)
 	mux.HandleFunc("POST /logout", logout)
@@ -30,13 +43,36 @@ func newApp(cfg runtime.Config) (http.Handler, *VisitManager, error) {
 	return sessions.Middleware(mux), sessions, nil
 }
 
+// describeCookie renders the cookie's name and attributes as the demo
+// configures them (runtime's defaults: HttpOnly, SameSite=Lax, Path=/).
+func describeCookie(c runtime.Cookie) string {
+	attrs := []string{c.Name, "Path=/", "HttpOnly", "SameSite=Lax"}
+	if c.Secure != runtime.Off {
+		attrs = append(attrs, "Secure")
+	}
+	return strings.Join(attrs, "; ")
+}
+
+const style = `<style>
+body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
+.flash{background:#eef6ee;border-left:4px solid #3a3;padding:.5rem 1rem}
+.panel{background:#f4f4f8;border:1px solid #ccd;border-radius:6px;padding:.5rem 1rem;font-size:.9rem}
+.panel code{background:#fff;padding:0 .2rem}
+.error{background:#fdf0f0;border-left:4px solid #c33;padding:.5rem 1rem}
+</style>`
+
 var page = template.Must(template.New("page").Parse(`<!doctype html>
-<title>sessiongen shop</title>
-{{with .Flash}}<p><b>{{.}}</b></p>{{end}}
+<title>sessiongen shop</title>` + style + `
+<h1>sessiongen shop</h1>
+<p>A small shop whose visitors' sessions are typed Go structs, kept on the
+server by <a href="https://github.com/sessiongen/sessiongen">sessiongen</a>:
+the cookie carries only a signed ID, and each request saves only what it
+changed. Log in, add to the cart from two tabs at once, log out.</p>
+{{with .Flash}}<p class=flash>{{.}}</p>{{end}}
 {{if .Email}}
-<p>Signed in as {{.Email}}.</p>
+<p>Signed in as <b>{{.Email}}</b>.</p>
 <h2>Cart</h2>
-<ul>{{range .Cart}}<li>{{.Qty}} × {{.SKU}}</li>{{else}}<li>empty</li>{{end}}</ul>
+<ul>{{range .Cart}}<li>{{.Qty}} × {{.Name}}</li>{{else}}<li>empty</li>{{end}}</ul>
 <p>Items in the cart: {{.Items}}</p>
 <form method=post action=/cart>
 <select name=sku>{{range $sku, $name := .Catalogue}}<option value="{{$sku}}">{{$name}}</option>{{end}}</select>
@@ -54,21 +90,67 @@ function addFive(form) {
 {{else}}
 <form method=post action=/login><input name=email placeholder="you@example.com"><button>Log in</button></form>
 {{end}}
+<h2>What the server holds for you</h2>
+<div class=panel>
+<p>Store: <b>{{.Store}}</b>. Session: {{if .New}}none yet (nothing is stored until something changes){{else}}stored{{end}}.</p>
+<p>Fields of <code>Visit</code>: <code>Email string</code> = {{printf "%q" .Email}},
+<code>Cart []Item</code> = {{len .Cart}} line(s), <code>Flash string</code> (shown once, then cleared).</p>
+<p>Cookie: <code>{{.Cookie}}</code>; its value is a random ID and a signature, never your data.</p>
+</div>
 `))
 
-func home(w http.ResponseWriter, r *http.Request) {
+// cartLine is a line of the cart as the page shows it.
+type cartLine struct {
+	Qty  int
+	Name string
+}
+
+func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	v := VisitFrom(r.Context())
 	flash := v.Flash()
 	if flash != "" {
 		v.SetFlash("") // shown once
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	cart := v.Cart()
+	var lines []cartLine
 	items := 0
-	for _, it := range cart {
+	for _, it := range v.Cart() {
+		lines = append(lines, cartLine{it.Qty, catalogue[it.SKU]})
 		items += it.Qty
 	}
-	page.Execute(w, map[string]any{"Email": v.Email(), "Cart": cart, "Items": items, "Flash": flash, "Catalogue": catalogue})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	page.Execute(w, map[string]any{
+		"Email": v.Email(), "Cart": lines, "Items": items, "Flash": flash, "Catalogue": catalogue,
+		"Store": s.storeName, "Cookie": s.cookie, "New": v.IsNew(),
+	})
+}
+
+var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
+<title>{{.Title}}</title>` + style + `
+<h1>{{.Title}}</h1>
+<p class=error>{{.Message}}</p>
+<p><a href="/">Back to the shop</a></p>
+`))
+
+// storeError answers a request whose session store failed: a page that
+// says what happened to the visitor's session, and a log line.
+func storeError(w http.ResponseWriter, r *http.Request, err error) {
+	code, title, msg := http.StatusInternalServerError, "Something went wrong", "The session could not be saved."
+	switch {
+	case errors.Is(err, runtime.ErrOutcomeUnknown):
+		code, title = http.StatusServiceUnavailable, "The session store did not answer"
+		msg = "Your session is kept, but the store did not confirm your last change: it may or may not have been saved. Reload the page to see which before trying again."
+	case errors.Is(err, runtime.ErrUnavailable):
+		code, title = http.StatusServiceUnavailable, "The session store is unavailable"
+		msg = "Your session is kept and nothing was changed. Please try again in a moment."
+	case errors.Is(err, runtime.ErrConflict):
+		code, title = http.StatusConflict, "Changed elsewhere"
+		msg = "Another tab changed the same thing at the same time. Reload the page and try again."
+	}
+	slog.ErrorContext(r.Context(), "session store failed", "method", r.Method, "path", r.URL.Path, "status", code, "err", err)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Retry-After", "5")
+	w.WriteHeader(code)
+	errorPage.Execute(w, map[string]string{"Title": title, "Message": msg})
 }
 
 func login(w http.ResponseWriter, r *http.Request) {

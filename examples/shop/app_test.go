@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
 	"github.com/sessiongen/sessiongen/internal/mongotest"
@@ -50,7 +51,7 @@ func TestShopFlow(t *testing.T) {
 }
 
 func shopFlow(t *testing.T, store runtime.Store) {
-	app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,12 +84,13 @@ func shopFlow(t *testing.T, store runtime.Store) {
 		want     []string
 		wantNone []string
 	}{
-		{"anonymous", func() string { return get("/") }, []string{"Log in"}, []string{"Signed in"}},
+		{"anonymous", func() string { return get("/") },
+			[]string{"<h1>sessiongen shop</h1>", "Log in", "What the server holds for you", "Store: <b>test store</b>", "none yet", "Cookie: <code>; Path=/"}, []string{"Signed in"}},
 		{"login", func() string { return post("/login", url.Values{"email": {"Ada@Example.com"}}) },
-			[]string{"Welcome!", "Signed in as ada@example.com", "empty"}, nil},
+			[]string{"Welcome!", "Signed in as <b>ada@example.com</b>", "empty", "Session: stored"}, nil},
 		{"flash shown once", func() string { return get("/") }, []string{"Signed in"}, []string{"Welcome!"}},
-		{"add tea", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"Added Green tea.", "1 × tea"}, nil},
-		{"add tea again", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"2 × tea"}, nil},
+		{"add tea", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"Added Green tea.", "1 × Green tea"}, nil},
+		{"add tea again", func() string { return post("/cart", url.Values{"sku": {"tea"}}) }, []string{"2 × Green tea"}, []string{"× tea"}},
 		{"logout", func() string { return post("/logout", nil) }, []string{"You are logged out.", "Log in"}, []string{"tea"}},
 	}
 	for _, s := range steps {
@@ -129,7 +131,7 @@ func TestAnonymousHomePageStoresNothing(t *testing.T) {
 		"memory":    {mem, func() int64 { return int64(mem.Len()) }},
 		"memcached": {mc, func() int64 { s := srv.Stats(); return s["curr_items"] + s["cmd_set"] }},
 	} {
-		app, sessions, err := newApp(runtime.Config{Store: tc.store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+		app, sessions, err := newApp(runtime.Config{Store: tc.store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +162,7 @@ func TestSimultaneousAddsAreAllKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer closeStore()
-		app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+		app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,5 +201,66 @@ func TestSimultaneousAddsAreAllKept(t *testing.T) {
 		if kept != 50 {
 			t.Errorf("%s: %d of 50 items kept", url, kept)
 		}
+	}
+}
+
+// failingStore answers every call with err.
+type failingStore struct {
+	runtime.Store
+	err error
+}
+
+func (f failingStore) Load(context.Context, string) ([]byte, uint64, error) { return nil, 0, f.err }
+
+// TestOutagePage: a store outage is a styled 503 page that says the
+// session is kept; an unanswered write says the change may have been
+// saved.
+func TestOutagePage(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{runtime.ErrUnavailable, "Your session is kept and nothing was changed"},
+		{runtime.ErrOutcomeUnknown, "may or may not have been saved"},
+	} {
+		mem := runtime.NewMemoryStore()
+		defer mem.Close()
+		app, sessions, err := newApp(runtime.Config{Store: failingStore{mem, tc.err}, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "failing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sessions.Close()
+		// A signed cookie, so that the store is asked.
+		login := httptest.NewRecorder()
+		ok, _, _ := newApp(runtime.Config{Store: mem, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "ok")
+		lr := httptest.NewRequest("POST", "/login", strings.NewReader("email=a@b.c"))
+		lr.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		ok.ServeHTTP(login, lr)
+		c := login.Result().Cookies()[0]
+		req := httptest.NewRequest("GET", "/", nil)
+		req.AddCookie(c)
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		if rec.Code != 503 || !strings.Contains(rec.Body.String(), tc.want) || !strings.Contains(rec.Body.String(), "<h1>") || len(rec.Result().Cookies()) != 0 {
+			t.Errorf("%v: %d %q, cookies %v; want a 503 page saying %q and no cookie", tc.err, rec.Code, rec.Body, rec.Result().Cookies(), tc.want)
+		}
+	}
+}
+
+// TestGracefulShutdown: the demo stops on its context (SIGINT, SIGTERM)
+// without an error, after saying so.
+func TestGracefulShutdown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-addr", "127.0.0.1:0"}) }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run after cancel: %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the demo did not stop")
 	}
 }

@@ -20,9 +20,13 @@ import (
 	"context"
 	"crypto/rand"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/storeurl"
@@ -30,11 +34,25 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "localhost:8080", "address to listen on")
-	secure := flag.Bool("secure", false, "mark the session cookie Secure (needs HTTPS)")
-	storeURL := flag.String("store", "memory:", "where sessions live: "+storeurl.Forms)
-	servers := flag.String("memcached", "", "comma-separated memcached `host:port` list (the same as -store memcached://…)")
-	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		slog.Error(err.Error())
+		os.Exit(1)
+	}
+}
+
+// run serves the shop until ctx is done (SIGINT or SIGTERM), then lets the
+// requests under way finish, for up to 10 seconds.
+func run(ctx context.Context, args []string) error {
+	flags := flag.NewFlagSet("shop", flag.ContinueOnError)
+	addr := flags.String("addr", "localhost:8080", "address to listen on")
+	secure := flags.Bool("secure", false, "mark the session cookie Secure (needs HTTPS)")
+	storeURL := flags.String("store", "memory:", "where sessions live: "+storeurl.Forms)
+	servers := flags.String("memcached", "", "comma-separated memcached `host:port` list (the same as -store memcached://…)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
 	if *servers != "" {
 		*storeURL = "memcached://" + *servers
 	}
@@ -45,26 +63,40 @@ func main() {
 		rand.Read(secret)
 		slog.Info("SESSION_SECRET is not set: using a random secret, so sessions end with the process whatever the store; set it (32 bytes or more) to keep them across restarts")
 	}
-	store, storeName, closeStore, err := storeurl.Open(context.Background(), *storeURL)
+	store, storeName, closeStore, err := storeurl.Open(ctx, *storeURL)
 	if err != nil {
-		slog.Error("bad -store", "err", err)
-		os.Exit(2)
+		return fmt.Errorf("bad -store: %w", err)
 	}
 	defer closeStore()
 	cfg := runtime.Config{Secrets: [][]byte{secret}, Store: store}
+	cfg.Cookie.Name = "__Host-shop"
 	if !*secure {
-		cfg.Cookie.Secure = runtime.Off
+		cfg.Cookie.Secure, cfg.Cookie.Name = runtime.Off, "shop" // __Host- cookies need Secure
 	}
-	app, sessions, err := newApp(cfg)
+	app, sessions, err := newApp(cfg, storeName)
 	if err != nil {
-		slog.Error("bad session configuration", "err", err)
-		os.Exit(1)
+		return fmt.Errorf("bad session configuration: %w", err)
 	}
 	defer sessions.Close()
-	srv := &http.Server{Addr: *addr, Handler: app, ReadHeaderTimeout: 5 * time.Second}
-	slog.Info("shop listening", "url", "http://"+*addr, "store", storeName)
-	if err := srv.ListenAndServe(); err != nil {
-		slog.Error("server stopped", "err", err)
-		os.Exit(1)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
 	}
+	srv := &http.Server{Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	slog.Info("shop listening", "url", "http://"+ln.Addr().String(), "store", storeName)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	slog.Info("shop shutting down: finishing the requests under way")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	slog.Info("shop stopped")
+	return nil
 }
