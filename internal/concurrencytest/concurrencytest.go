@@ -312,8 +312,22 @@ func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.R
 func MaxFailed(n int) int { return n / 200 }
 
 // Run runs every scenario against stores made by newStore.
-func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, false) }
+
+// RunSlow is Run for a slow server (FerretDB writes one document at a
+// time): it leaves out the one-manager increments, which the two-manager
+// run covers, and the proof that the scenario races without
+// compare-and-swap, which does not depend on the store.
+func RunSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, true) }
+
+func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow bool) {
+	skipIfSlow := func(t *testing.T) {
+		if slow {
+			t.Skip("covered by the other scenarios; the server is slow")
+		}
+	}
 	t.Run("DisjointFieldsLoseNothing", func(t *testing.T) { // F1
+		skipIfSlow(t)
 		r := Increments(t, newStore(t), 1, 16, 200)
 		t.Logf("with merging: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
 		if r.Persisted != 3200 || r.Failed != 0 {
@@ -387,6 +401,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
+		skipIfSlow(t)
 		r := Increments(t, NoCAS{newStore(t)}, 2, 16, 200)
 		t.Logf("without compare-and-swap: %d of 3200 increments persisted, %d lost", r.Persisted, 3200-r.Persisted)
 		if r.Persisted >= 3200 {

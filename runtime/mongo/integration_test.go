@@ -60,7 +60,7 @@ func TestContract(t *testing.T) {
 func TestConcurrentRequests(t *testing.T) {
 	for name, uri := range servers(t) {
 		t.Run(name, func(t *testing.T) {
-			concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
+			concurrencytest.RunSlow(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
 		})
 	}
 }

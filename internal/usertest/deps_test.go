@@ -1,7 +1,8 @@
-// Package depstest checks, from a user's side, that importing a store
+// Package usertest checks what a user of the module meets, from the user's
+// side, in scratch modules: the README's tour builds as pasted, and importing a store
 // brings its client library into the user's go.mod and importing none
 // brings none.
-package depstest
+package usertest
 
 import (
 	"os"
