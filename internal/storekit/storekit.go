@@ -29,8 +29,9 @@ const PruneBatch = 1000
 
 // Pruner deletes expired sessions on a randomised interval.
 type Pruner struct {
-	stop chan struct{}
-	done sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     sync.WaitGroup
 }
 
 // StartPruner runs prune every interval, give or take half of it (so that
@@ -66,10 +67,11 @@ func StartPruner(interval, timeout time.Duration, prune func(ctx context.Context
 	return p
 }
 
-// Stop stops the pruner and waits for it. A nil Pruner is a no-op.
+// Stop stops the pruner and waits for it. It is idempotent, and a nil
+// Pruner is a no-op.
 func (p *Pruner) Stop() {
 	if p != nil {
-		close(p.stop)
+		p.stopOnce.Do(func() { close(p.stop) })
 		p.done.Wait()
 	}
 }
