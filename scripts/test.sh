@@ -7,10 +7,15 @@
 # each fuzz target.
 #
 # Usage: scripts/test.sh            (from anywhere in the repository)
+#        scripts/test.sh -short     (while developing: vet and the tests,
+#                                    without -race, staticcheck, fuzzing or
+#                                    the slow store cases; about 2 minutes)
 #        FUZZTIME=20000x scripts/test.sh   (shorter fuzzing; the default is 250,000
 #                                          executions a target, 15-30 s here)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+short=false
+[ "${1:-}" = "-short" ] && short=true
 
 # A count, not a duration: Go 1.26's fuzz coordinator can report a bare
 # "context deadline exceeded" when a -fuzztime duration ends while a worker
@@ -39,6 +44,15 @@ export SESSIONGEN_FERRETDB
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 step() { printf '\n== %s\n' "$*"; }
+
+if $short; then
+	step "go vet"
+	go vet ./... && (cd testdata && go vet ./...)
+	step "go test -short"
+	go test -short -count=1 ./... && (cd testdata && go test -short -count=1 ./...)
+	step "short checks passed (scripts/test.sh without -short runs everything)"
+	exit 0
+fi
 
 step "gofmt"
 unformatted=$(git ls-files -co --exclude-standard '*.go' | xargs gofmt -l)
