@@ -237,7 +237,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 		their := valueOf(theirs, k)
 		otherChanged := base == nil || !bytes.Equal(their, valueOf(before, k))
 		switch {
-		case otherChanged && !s.blind.has(i):
+		case otherChanged && s.tx.replayable(i):
 			// Changed only through Update: apply the updates again to
 			// the newer value, and lose neither request's changes.
 			if e, ok := s.replay(i, their); ok {
@@ -305,7 +305,7 @@ func (s *Session) detectInPlace() {
 	for i := range s.m.schema.Keys {
 		if s.read.has(i) && s.changedInPlace(i, c) {
 			s.dirty.set(i)
-			s.blind.set(i)
+			s.tx.markBlind(i)
 		}
 	}
 	s.read.clear()

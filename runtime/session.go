@@ -33,15 +33,14 @@ type Session struct {
 	issued   int64  // unix seconds the current ID was issued; 0 until written
 	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
 	unknown  []entry
-	indexed  []byte        // the record byField locates fields in
-	byField  []loc         // where each field is in indexed, by field index
-	locs     [16]loc       // byField's storage, for schemas of up to 16 fields
-	lazy     bool          // fields are decoded from byField on first use
-	decoded  bits          // fields already decoded from byField
-	dirty    bits          // fields set in this request
-	blind    bits          // dirty fields written blind (a setter, a change in place): the later writer wins
-	read     bits          // reference-typed fields handed out by a getter
-	updates  []fieldUpdate // UpdateF calls, in order: replayed on a newer value after a conflict
+	indexed  []byte   // the record byField locates fields in
+	byField  []loc    // where each field is in indexed, by field index
+	locs     [16]loc  // byField's storage, for schemas of up to 16 fields
+	lazy     bool     // fields are decoded from byField on first use
+	decoded  bits     // fields already decoded from byField
+	dirty    bits     // fields set in this request
+	read     bits     // reference-typed fields handed out by a getter
+	tx       *fieldTx // Update calls to replay on a newer value after a conflict; nil without any
 	err      error
 
 	persistent  bool // the cookie carries Max-Age (Config.Persistent, or RememberMe)
@@ -89,7 +88,7 @@ func (s *Session) Unlock() { s.mu.Unlock() }
 // Call with the lock held.
 func (s *Session) MarkDirty(i int) {
 	s.dirty.set(i)
-	s.blind.set(i)
+	s.tx.markBlind(i)
 }
 
 // MarkRead records that a getter handed out field i, a reference type that

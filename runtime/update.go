@@ -2,6 +2,14 @@ package runtime
 
 import "bytes"
 
+// fieldTx is what a request's Update calls leave to replay. The first
+// Update of a request allocates it, so that requests that never call one
+// carry nothing for it.
+type fieldTx struct {
+	blind   bits          // fields also written blind (a setter, a change in place): not replayable
+	updates []fieldUpdate // in order
+}
+
 // fieldUpdate is one call of a generated UpdateF method: apply changes the
 // field again, on whatever value it holds; after is the field's value
 // (msgpack, without its key) right after the call, the baseline against
@@ -10,6 +18,32 @@ type fieldUpdate struct {
 	i     int
 	apply func()
 	after []byte
+}
+
+// last returns the request's last update of field i, or nil.
+func (tx *fieldTx) last(i int) *fieldUpdate {
+	if tx == nil {
+		return nil
+	}
+	for j := len(tx.updates) - 1; j >= 0; j-- {
+		if tx.updates[j].i == i {
+			return &tx.updates[j]
+		}
+	}
+	return nil
+}
+
+// replayable reports whether field i changed through Update calls only.
+func (tx *fieldTx) replayable(i int) bool {
+	return tx != nil && !tx.blind.has(i) && tx.last(i) != nil
+}
+
+// markBlind records a blind write of field i, if the request has updates
+// to replay at all.
+func (tx *fieldTx) markBlind(i int) {
+	if tx != nil {
+		tx.blind.set(i)
+	}
 }
 
 // Update applies an UpdateF call's change to field i and remembers it.
@@ -21,16 +55,21 @@ type fieldUpdate struct {
 // the request left it instead, and the later writer wins. Generated Update
 // methods call it with the lock held; apply must not call the session.
 func (s *Session) Update(i int, apply func()) {
-	if s.read.has(i) && s.changedInPlace(i, nil) {
-		s.blind.set(i) // changed in place before this update: not replayable
+	if s.tx == nil {
+		s.tx = new(fieldTx)
+	}
+	// Dirty with no update recorded: a setter or a detected change in
+	// place came first. Read and changed since: a change in place did.
+	if s.dirty.has(i) && s.tx.last(i) == nil || s.read.has(i) && s.changedInPlace(i, nil) {
+		s.tx.blind.set(i)
 	}
 	apply()
 	s.dirty.set(i)
-	if s.blind.has(i) || s.m == nil {
+	if s.tx.blind.has(i) || s.m == nil {
 		return
 	}
 	v, _ := s.fieldValue(i, nil)
-	s.updates = append(s.updates, fieldUpdate{i: i, apply: apply, after: bytes.Clone(v)})
+	s.tx.updates = append(s.tx.updates, fieldUpdate{i: i, apply: apply, after: bytes.Clone(v)})
 }
 
 // fieldValue encodes field i into buf and returns its value without the
@@ -52,7 +91,7 @@ func (s *Session) fieldValue(i int, buf []byte) ([]byte, error) {
 // pointers are nil). c, if not nil, lends a buffer.
 func (s *Session) changedInPlace(i int, c *codecState) bool {
 	var was []byte
-	if u := s.lastUpdate(i); u != nil {
+	if u := s.tx.last(i); u != nil {
 		was = u.after
 	} else if s.rec != nil {
 		was = s.raw(i)
@@ -70,16 +109,6 @@ func (s *Session) changedInPlace(i int, c *codecState) bool {
 	return err != nil || !bytes.Equal(now, was)
 }
 
-// lastUpdate returns the request's last update of field i, or nil.
-func (s *Session) lastUpdate(i int) *fieldUpdate {
-	for j := len(s.updates) - 1; j >= 0; j-- {
-		if s.updates[j].i == i {
-			return &s.updates[j]
-		}
-	}
-	return nil
-}
-
 // replay sets field i to theirs (another request's newer value, msgpack;
 // nil when absent: zero), applies the request's updates of it again, in
 // order, and returns the field's entry as it then stands (false when the
@@ -93,15 +122,13 @@ func (s *Session) replay(i int, theirs []byte) (entry, bool) {
 		s.logDropped(s.m.schema.Keys[i], err)
 	}
 	s.decoded.set(i)
-	for _, u := range s.updates {
+	for _, u := range s.tx.updates {
 		if u.i == i {
 			u.apply()
 		}
 	}
 	v, err := s.fieldValue(i, nil)
-	if u := s.lastUpdate(i); u != nil {
-		u.after = v
-	}
+	s.tx.last(i).after = v
 	if err != nil || v == nil {
 		return entry{}, false
 	}
@@ -112,7 +139,5 @@ func (s *Session) replay(i int, theirs []byte) (entry, bool) {
 func (s *Session) saved() {
 	s.dirty.clear()
 	s.read.clear()
-	s.blind.clear()
-	clear(s.updates) // let the closures go
-	s.updates = s.updates[:0]
+	s.tx = nil
 }
