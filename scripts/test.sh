@@ -75,6 +75,9 @@ if git grep -n 'UseCompactInts' -- runtime generator templates; then
 	echo "UseCompactInts in the codec"; exit 1
 fi
 
+step "go.mod and go.sum tidy (go mod tidy -diff prints nothing)"
+go mod tidy -diff && (cd testdata && go mod tidy -diff) && (cd bench && go mod tidy -diff)
+
 step "go vet"
 go vet ./...
 (cd testdata && go vet ./...)

@@ -151,6 +151,7 @@ func TestPruning(t *testing.T) {
 	db := freshDB()
 	s := newStore(t, srv.URI(db), mongo.WithPruneInterval(0))
 	now := time.Now()
+	start := now
 	s.Now = func() time.Time { return now }
 	for i := range 1500 {
 		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*2400*time.Millisecond)); err != nil {
@@ -173,6 +174,15 @@ func TestPruning(t *testing.T) {
 		live, _ := coll.CountDocuments(ctx, bson.D{{Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}})
 		if total != live {
 			t.Fatalf("step %d: %d documents, %d live", step, total, live)
+		}
+		want := int64(0)
+		for i := range 1500 {
+			if start.Add(time.Duration(i) * 2400 * time.Millisecond).After(now) {
+				want++
+			}
+		}
+		if live != want {
+			t.Fatalf("step %d: %d live documents, want %d: pruning took a live session", step, live, want)
 		}
 	}
 	if total, _ := coll.CountDocuments(ctx, bson.D{}); total != 0 {

@@ -125,6 +125,7 @@ func TestPruning(t *testing.T) {
 	srv := pgtest.Start(t)
 	s := newStore(t, srv, postgres.WithPruneInterval(0))
 	now := time.Now()
+	start := now
 	s.Now = func() time.Time { return now }
 	raw := srv.Conn()
 	count := func() (total, live int64) {
@@ -154,6 +155,9 @@ func TestPruning(t *testing.T) {
 		if total != live {
 			t.Fatalf("step %d: %d rows, %d live: expired rows left after pruning", step, total, live)
 		}
+		if want := liveAt(start, now, 2500, 1440*time.Millisecond); live != int64(want) {
+			t.Fatalf("step %d: %d live rows, want %d: pruning took a live session", step, live, want)
+		}
 		if step == 0 {
 			t.Logf("after 5 simulated minutes: pruned %d, %d live rows remain", pruned, live)
 		}
@@ -161,4 +165,16 @@ func TestPruning(t *testing.T) {
 	if total, _ := count(); total != 0 {
 		t.Fatalf("%d rows after the hour, want 0", total)
 	}
+}
+
+// liveAt counts the sessions i < n, made at start to expire at start +
+// i×step, that are still live at now.
+func liveAt(start, now time.Time, n int, step time.Duration) int {
+	live := 0
+	for i := range n {
+		if start.Add(time.Duration(i) * step).After(now) {
+			live++
+		}
+	}
+	return live
 }

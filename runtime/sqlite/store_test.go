@@ -143,6 +143,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 func TestPruning(t *testing.T) {
 	s := newStore(t, filepath.Join(t.TempDir(), "sessions.db"), sqlite.WithPruneInterval(0))
 	now := time.Now()
+	start := now
 	s.Now = func() time.Time { return now }
 	for i := range 2500 {
 		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
@@ -164,8 +165,18 @@ func TestPruning(t *testing.T) {
 				break
 			}
 		}
-		if total, live := count(); total != live {
+		total, live := count()
+		if total != live {
 			t.Fatalf("step %d: %d rows, %d live", step, total, live)
+		}
+		want := 0
+		for i := range 2500 {
+			if start.Add(time.Duration(i) * 1440 * time.Millisecond).After(now) {
+				want++
+			}
+		}
+		if live != want {
+			t.Fatalf("step %d: %d live rows, want %d: pruning took a live session", step, live, want)
 		}
 	}
 	if total, _ := count(); total != 0 {
