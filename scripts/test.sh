@@ -50,6 +50,7 @@ if $short; then
 	go vet ./... && (cd testdata && go vet ./...)
 	step "go test -short"
 	go test -short -count=1 ./... && (cd testdata && go test -short -count=1 ./...)
+	(cd examples/frameworks && go test -short -count=1 ./...)
 	step "short checks passed (scripts/test.sh without -short runs everything)"
 	exit 0
 fi
@@ -77,16 +78,21 @@ fi
 
 step "go.mod and go.sum tidy (go mod tidy -diff prints nothing)"
 go mod tidy -diff && (cd testdata && go mod tidy -diff) && (cd bench && go mod tidy -diff)
+(cd adapters/gin && go mod tidy -diff) && (cd examples/frameworks && go mod tidy -diff)
 
 step "go vet"
 go vet ./...
 (cd testdata && go vet ./...)
 (cd bench && go vet ./...)
+(cd adapters/gin && go vet ./...)
+(cd examples/frameworks && go vet ./...)
 
 step "staticcheck"
 go run "$STATICCHECK" ./...
 (cd testdata && go run "$STATICCHECK" ./...)
 (cd bench && go run "$STATICCHECK" ./...)
+(cd adapters/gin && go run "$STATICCHECK" ./...)
+(cd examples/frameworks && go run "$STATICCHECK" ./...)
 
 step "generated files are fresh (go generate ./... changes nothing)"
 snapshot() { git ls-files -co --exclude-standard | grep -E '\.go$|go\.(mod|sum)$' | sort | xargs sha256sum; }
@@ -94,6 +100,7 @@ before=$(snapshot)
 go generate ./...
 (cd testdata && go generate ./...)
 (cd bench && go generate ./...)
+(cd examples/frameworks && go generate ./...)
 if [ "$before" != "$(snapshot)" ]; then
 	echo "go generate changed files: run it and commit the result"; git status --short; exit 1
 fi
@@ -104,6 +111,8 @@ fi
 step "go test -race"
 go test -race -count=1 ./...
 (cd testdata && go test -race -count=1 ./...)
+(cd adapters/gin && go test -race -count=1 ./...)
+(cd examples/frameworks && go test -race -count=1 ./...)
 
 step "benchmarks run (once each; scripts/bench.sh measures)"
 (cd bench && go test -run '^$' -bench . -benchtime 1x . | grep -E '^(ok|FAIL)')
