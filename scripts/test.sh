@@ -30,12 +30,13 @@ command -v memcached >/dev/null 2>&1 || missing+=(memcached)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the demo's browser tests
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing the servers the tests start: ${missing[*]} (Debian packages)"
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
 	$sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1 SESSIONGEN_REQUIRE_MONGO=1
+export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1 SESSIONGEN_REQUIRE_MONGO=1 SESSIONGEN_REQUIRE_BROWSER=1
 # The MongoDB store's tests run against FerretDB, built once from the Go
 # module proxy into ~/.cache (about 2 minutes the first time).
 echo "FerretDB for the MongoDB store's tests: scripts/ferretdb.sh"

@@ -15,6 +15,7 @@ require (
 	github.com/labstack/echo/v4 v4.13.4
 	github.com/sessiongen/sessiongen v0.0.0
 	github.com/sessiongen/sessiongen/adapters/gin v0.0.0
+	github.com/vmihailenco/msgpack/v5 v5.4.1
 )
 
 require (
@@ -41,7 +42,6 @@ require (
 	github.com/ugorji/go/codec v1.2.12 // indirect
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
-	github.com/vmihailenco/msgpack/v5 v5.4.1 // indirect
 	github.com/vmihailenco/tagparser/v2 v2.0.0 // indirect
 	golang.org/x/arch v0.8.0 // indirect
 	golang.org/x/crypto v0.48.0 // indirect
