@@ -279,3 +279,30 @@ func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, res
 		t.Errorf("after resume: %q", got)
 	}
 }
+
+// RoundTrips counts what the scenarios of PERF.md cost a store, with
+// count reading a counter of the store's operations (a driver's tracer or
+// monitor): A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
+func RoundTrips(t *testing.T, store runtime.Store, count func() int64) {
+	a := NewApp(t, store)
+	cookie, _ := a.Login("ada")
+	for _, tc := range []struct {
+		name, path, cookie string
+		want               int64
+	}{
+		{"A read", "/read", cookie, 1},
+		{"B write", "/write?v=x", cookie, 2},
+		{"C anonymous", "/anon", "", 0},
+		{"D login", "/login?v=bob", "", 1},
+	} {
+		before := count()
+		if rec := a.Do(tc.path, tc.cookie); rec.Code != 200 {
+			t.Fatalf("%s: %d", tc.name, rec.Code)
+		}
+		got := count() - before
+		t.Logf("%s: %d round trips", tc.name, got)
+		if got != tc.want {
+			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
+		}
+	}
+}

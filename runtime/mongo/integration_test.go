@@ -86,27 +86,7 @@ func TestOperationsPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := storefaults.NewApp(t, s)
-	cookie, _ := a.Login("ada")
-	for _, tc := range []struct {
-		name, path, cookie string
-		want               int64
-	}{
-		{"A read", "/read", cookie, 1},
-		{"B write", "/write?v=x", cookie, 2},
-		{"C anonymous", "/anon", "", 0},
-		{"D login", "/login?v=bob", "", 1},
-	} {
-		before := n.Load()
-		if rec := a.Do(tc.path, tc.cookie); rec.Code != 200 {
-			t.Fatalf("%s: %d", tc.name, rec.Code)
-		}
-		got := n.Load() - before
-		t.Logf("%s: %d operations", tc.name, got)
-		if got != tc.want {
-			t.Errorf("%s: %d operations, want %d", tc.name, got, tc.want)
-		}
-	}
+	storefaults.RoundTrips(t, s, n.Load)
 }
 
 func TestKilledServer(t *testing.T) {

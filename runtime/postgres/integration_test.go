@@ -68,27 +68,7 @@ func TestStatementsPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := storefaults.NewApp(t, s)
-	cookie, _ := a.Login("ada")
-	for _, tc := range []struct {
-		name, path, cookie string
-		want               int64
-	}{
-		{"A read", "/read", cookie, 1},
-		{"B write", "/write?v=x", cookie, 2},
-		{"C anonymous", "/anon", "", 0},
-		{"D login", "/login?v=bob", "", 1},
-	} {
-		before := c.n.Load()
-		if rec := a.Do(tc.path, tc.cookie); rec.Code != 200 {
-			t.Fatalf("%s: %d", tc.name, rec.Code)
-		}
-		got := c.n.Load() - before
-		t.Logf("%s: %d statements", tc.name, got)
-		if got != tc.want {
-			t.Errorf("%s: %d statements, want %d", tc.name, got, tc.want)
-		}
-	}
+	storefaults.RoundTrips(t, s, c.n.Load)
 }
 
 func TestKilledServer(t *testing.T) {
