@@ -118,7 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // report prints err one problem a line, each prefixed "sessiongen: ",
-// with paths relative to the current directory.
+// with paths relative to the module's root.
 func report(w io.Writer, err error) {
 	var list generator.ErrorList
 	var broken *generator.BrokenError
@@ -140,9 +140,28 @@ func report(w io.Writer, err error) {
 	}
 }
 
+// relative returns path relative to the root of its module (the nearest
+// directory above it with a go.mod), so that go generate, which runs in
+// the package's directory, and -check, run from anywhere, both print
+// shop/visit.go:5:1, as go vet ./... does from the root. Outside a module
+// it is relative to the current directory.
 func relative(path string) string {
+	if !filepath.IsAbs(path) {
+		return path
+	}
+	for dir := filepath.Dir(path); ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if rel, err := filepath.Rel(dir, path); err == nil {
+				return rel
+			}
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			break
+		}
+	}
 	wd, err := os.Getwd()
-	if err != nil || !filepath.IsAbs(path) {
+	if err != nil {
 		return path
 	}
 	if rel, err := filepath.Rel(wd, path); err == nil && !strings.HasPrefix(rel, "..") {
