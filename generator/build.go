@@ -56,7 +56,7 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 		}
 		m := byPath[path]
 		if m == nil {
-			m = &Model{Package: pkg.Name, Path: path, imports: newImporter(pkg.Types, copySet(taken))}
+			m = &Model{Package: pkg.Name, Path: path, imports: newImporter(pkg.Types, maps.Clone(taken))}
 			byPath[path] = m
 			models = append(models, m)
 		}
@@ -108,14 +108,6 @@ func pkgDir(pkg *packages.Package) string {
 		return filepath.Dir(pkg.GoFiles[0])
 	}
 	return "."
-}
-
-func copySet(m map[string]bool) map[string]bool {
-	c := make(map[string]bool, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 // session builds one session type.

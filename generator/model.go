@@ -3,7 +3,6 @@ package generator
 import (
 	"fmt"
 	"go/token"
-	"io"
 	"strings"
 )
 
@@ -126,32 +125,4 @@ type Guard struct {
 // compiler's "cannot convert" error itself says what to do.
 func guardName(typ string) string {
 	return "_" + strings.NewReplacer(".", "_", "[", "_", "]", "_", ",", "_", " ", "").Replace(typ) + "_changed__run_go_generate"
-}
-
-// Dump writes the model in a readable form, for -debug.
-func (m *Model) Dump(w io.Writer) {
-	fmt.Fprintf(w, "file %s (package %s)\n", m.Path, m.Package)
-	for _, s := range m.Sessions {
-		fmt.Fprintf(w, "session %s from %s\n", s.Name, s.Struct)
-		for _, f := range s.Fields {
-			fmt.Fprintf(w, "  %d %s %s key=%q ref=%v omitempty=%v codec=%s\n", f.Index, f.Name, f.Type, f.Key, f.Ref, f.OmitEmpty, f.Val.describe())
-		}
-	}
-	for _, c := range m.Codecs {
-		parts := []string{c.Kind, c.Type}
-		if c.Key != nil {
-			parts = append(parts, "key="+c.Key.describe())
-		}
-		if c.Elem != nil {
-			parts = append(parts, "elem="+c.Elem.describe())
-		}
-		fmt.Fprintf(w, "codec %s: %s\n", c.Func, strings.Join(parts, " "))
-	}
-}
-
-func (v *Value) describe() string {
-	if v.Kind == KindCall {
-		return "call " + v.Func
-	}
-	return v.Kind
 }

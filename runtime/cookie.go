@@ -16,12 +16,11 @@ import (
 // padding. Covering the name stops a value signed for one cookie from
 // being replayed as another.
 const (
-	idBytes     = 32
-	idLen       = 43 // base64.RawURLEncoding.EncodedLen(idBytes)
-	sigLen      = 43 // base64.RawURLEncoding.EncodedLen(sha256.Size)
-	cookieLen   = idLen + 1 + sigLen
-	maxNameLen  = 256
-	keyDigestSz = sha256.Size
+	idBytes    = 32
+	idLen      = 43 // base64.RawURLEncoding.EncodedLen(idBytes)
+	sigLen     = 43 // base64.RawURLEncoding.EncodedLen(sha256.Size)
+	cookieLen  = idLen + 1 + sigLen
+	maxNameLen = 256
 )
 
 var b64 = base64.RawURLEncoding
