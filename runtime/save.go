@@ -182,21 +182,19 @@ var errNotApplied = errors.New("sessiongen: the record was not created")
 // when the store still does not answer.
 func (s *Session) readBack(ctx context.Context, rec []byte, ver uint64, unknown error) error {
 	fresh, _, err := s.m.store.Load(ctx, s.key)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return unknown // still no answer
+	}
+	s.m.stats.settled.Add(1)
 	switch {
 	case err == nil && bytes.Equal(fresh, rec):
-		s.m.stats.settled.Add(1)
 		return nil
 	case err == nil:
-		s.m.stats.settled.Add(1)
 		return ErrConflict
-	case errors.Is(err, ErrNotFound) && ver == 0:
-		s.m.stats.settled.Add(1)
+	case ver == 0:
 		return errNotApplied
-	case errors.Is(err, ErrNotFound):
-		s.m.stats.settled.Add(1)
-		return err
 	}
-	return unknown
+	return err
 }
 
 // merge returns fresh with the fields this request changed replaced by

@@ -4,6 +4,7 @@
 package neterr
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -23,4 +24,18 @@ func Stale(err error) bool {
 func Dial(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// Retry runs op, and once more when it failed on a stale connection and
+// ctx is still live; reset, if not nil, runs in between (to empty a pool
+// that holds more such connections).
+func Retry(ctx context.Context, op func() error, reset func()) error {
+	err := op()
+	if Stale(err) && ctx.Err() == nil {
+		if reset != nil {
+			reset()
+		}
+		err = op()
+	}
+	return err
 }

@@ -82,18 +82,11 @@ func New(db DB, d Dialect, maxRecord int, timeout time.Duration) *Store {
 type retrying struct{ DB }
 
 func (r retrying) QueryRow(ctx context.Context, sql string, args []any, dest ...any) error {
-	err := r.DB.QueryRow(ctx, sql, args, dest...)
-	if neterr.Stale(err) && ctx.Err() == nil {
-		err = r.DB.QueryRow(ctx, sql, args, dest...)
-	}
-	return err
+	return neterr.Retry(ctx, func() error { return r.DB.QueryRow(ctx, sql, args, dest...) }, nil)
 }
 
-func (r retrying) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	n, err := r.DB.Exec(ctx, sql, args...)
-	if neterr.Stale(err) && ctx.Err() == nil {
-		n, err = r.DB.Exec(ctx, sql, args...)
-	}
+func (r retrying) Exec(ctx context.Context, sql string, args ...any) (n int64, err error) {
+	err = neterr.Retry(ctx, func() (err error) { n, err = r.DB.Exec(ctx, sql, args...); return err }, nil)
 	return n, err
 }
 

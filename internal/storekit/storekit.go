@@ -1,15 +1,31 @@
 // Package storekit holds what the persistent stores share beyond SQL:
-// record versions and the pruner that deletes expired sessions where the
-// server does not.
+// record versions, the rule that sorts a failed operation into the
+// runtime's errors, and the pruner that deletes expired sessions where
+// the server does not.
 package storekit
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime"
 )
+
+// Failure wraps err, an operation's failure, in the runtime's error for
+// it: a write that may have reached the server and went unanswered has an
+// unknown outcome (runtime.ErrOutcomeUnknown); anything else, and a write
+// the store knows did not apply (the server answered with an error, or
+// nothing was sent), leaves the store unavailable (runtime.ErrUnavailable).
+func Failure(err error, write, notApplied bool) error {
+	if write && !notApplied {
+		return fmt.Errorf("%w: %w", runtime.ErrOutcomeUnknown, err)
+	}
+	return fmt.Errorf("%w: %w", runtime.ErrUnavailable, err)
+}
 
 // NewVersion returns a random version in [1, 2^63) other than old: a
 // version changes on every write, and a random one cannot come back to a

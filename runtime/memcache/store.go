@@ -17,6 +17,7 @@ import (
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -194,12 +195,7 @@ func (s *Store) do(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := op()
-	if neterr.Stale(err) && ctx.Err() == nil {
-		s.c.Close()
-		err = op()
-	}
-	return err
+	return neterr.Retry(ctx, op, func() { s.c.Close() })
 }
 
 // expiration converts an absolute expiry into memcached's: relative
@@ -239,8 +235,6 @@ func (s *Store) mapErr(op string, err error, write bool) error {
 		return fmt.Errorf("sessiongen/memcache: %s: %w: %v", op, runtime.ErrTooLarge, err)
 	case errors.Is(err, gomemcache.ErrMalformedKey):
 		return fmt.Errorf("sessiongen/memcache: %s: %w", op, err)
-	case write && !notSent(err):
-		return fmt.Errorf("sessiongen/memcache: %s: %w: %w", op, runtime.ErrOutcomeUnknown, err)
 	}
-	return fmt.Errorf("sessiongen/memcache: %s: %w: %w", op, runtime.ErrUnavailable, err)
+	return fmt.Errorf("sessiongen/memcache: %s: %w", op, storekit.Failure(err, write, notSent(err)))
 }

@@ -352,11 +352,8 @@ func (s *Store) wrap(op string, err error, write bool) error {
 // timeout or a lost connection has an unknown outcome.
 func classify(err error, write bool) error {
 	var reply mongo.ServerError
-	switch {
-	case errors.Is(err, context.Canceled):
-		return err
-	case errors.As(err, &reply), !write, strings.Contains(err.Error(), "server selection"):
-		return fmt.Errorf("%w: %w", runtime.ErrUnavailable, err)
+	if errors.Is(err, context.Canceled) {
+		return err // the request went away
 	}
-	return fmt.Errorf("%w: %w", runtime.ErrOutcomeUnknown, err)
+	return storekit.Failure(err, write, errors.As(err, &reply) || strings.Contains(err.Error(), "server selection"))
 }

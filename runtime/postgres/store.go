@@ -288,11 +288,8 @@ func (d db) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 func classify(err error, write bool) error {
 	var pgErr *pgconn.PgError
 	var connErr *pgconn.ConnectError
-	switch {
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		return err // the request went away
-	case errors.As(err, &pgErr), errors.As(err, &connErr), neterr.Dial(err), pgconn.SafeToRetry(err), !write:
-		return fmt.Errorf("%w: %w", runtime.ErrUnavailable, err)
 	}
-	return fmt.Errorf("%w: %w", runtime.ErrOutcomeUnknown, err)
+	return storekit.Failure(err, write, errors.As(err, &pgErr) || errors.As(err, &connErr) || neterr.Dial(err) || pgconn.SafeToRetry(err))
 }

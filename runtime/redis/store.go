@@ -290,11 +290,7 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 // turned out to be closed by a server that has since restarted: nothing
 // reached the running server, so even a write is safe to send again.
 func (s *Store) do(ctx context.Context, op func() error) error {
-	err := op()
-	if neterr.Stale(err) && ctx.Err() == nil {
-		err = op()
-	}
-	return err
+	return neterr.Retry(ctx, op, nil)
 }
 
 // mapErr turns the client's errors into the runtime's. An answer from
@@ -308,12 +304,7 @@ func (s *Store) mapErr(ctx context.Context, op string, err error, write bool) er
 		return nil
 	case errors.Is(err, goredis.Nil):
 		return fmt.Errorf("sessiongen/redis: %s: %w", op, runtime.ErrNotFound)
-	case errors.As(err, &reply) && !errors.Is(err, goredis.ErrClosed):
-		return fmt.Errorf("sessiongen/redis: %s: %w: %w", op, runtime.ErrUnavailable, err)
-	case neterr.Dial(err):
-		return fmt.Errorf("sessiongen/redis: %s: %w: %w", op, runtime.ErrUnavailable, err)
-	case write:
-		return fmt.Errorf("sessiongen/redis: %s: %w: %w", op, runtime.ErrOutcomeUnknown, err)
 	}
-	return fmt.Errorf("sessiongen/redis: %s: %w: %w", op, runtime.ErrUnavailable, err)
+	answered := errors.As(err, &reply) && !errors.Is(err, goredis.ErrClosed)
+	return fmt.Errorf("sessiongen/redis: %s: %w", op, storekit.Failure(err, write, answered || neterr.Dial(err)))
 }

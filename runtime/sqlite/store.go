@@ -234,5 +234,5 @@ func classify(err error, _ bool) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%w: %w", runtime.ErrUnavailable, err)
+	return storekit.Failure(err, false, true)
 }
