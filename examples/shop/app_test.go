@@ -27,25 +27,24 @@ import (
 // TestShopFlow walks the demo as a visitor does, over TLS with a cookie
 // jar, on each store the -store flag offers, as it opens them.
 func TestShopFlow(t *testing.T) {
-	mc := memcachedtest.Start(t)
-	rd := redistest.Start(t)
-	pg := pgtest.Start(t)
-	mg := mongotest.Start(t)
+	forEachStore(t, func(t *testing.T, store runtime.Store, _ string) { shopFlow(t, store) })
+}
+
+// forEachStore starts a server of every kind the -store flag offers, and
+// runs f in a subtest per store, opened from its URL as the demo opens it.
+func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Store, name string)) {
+	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
 	for _, url := range []string{
-		mg.URI("shop"),
-		"memory:",
-		"memcached://" + mc.Addr,
-		rd.URL(),
-		pg.DSN(),
+		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("shop"),
 		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
 	} {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
-			store, _, closeStore, err := storeurl.Open(context.Background(), url)
+			store, name, closeStore, err := storeurl.Open(context.Background(), url)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer closeStore()
-			shopFlow(t, store)
+			f(t, store, name)
 		})
 	}
 }

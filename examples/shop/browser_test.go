@@ -17,11 +17,6 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
-	"github.com/sessiongen/sessiongen/internal/mongotest"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
-	"github.com/sessiongen/sessiongen/internal/redistest"
-	"github.com/sessiongen/sessiongen/internal/storeurl"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -63,30 +58,19 @@ func TestBrowser(t *testing.T) {
 		t.Skip("starts a browser and every store")
 	}
 	bin := chromium(t)
-	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
-	for _, url := range []string{
-		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("browser"),
-		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
-	} {
-		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
-			store, name, closeStore, err := storeurl.Open(context.Background(), url)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeStore()
-			down := &downable{Store: store}
-			cfg := runtime.Config{Store: down, Secrets: [][]byte{bytes.Repeat([]byte("b"), 32)}}
-			cfg.Cookie.Name = "__Host-shop"
-			app, sessions, err := newApp(cfg, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer sessions.Close()
-			srv := httptest.NewTLSServer(app)
-			defer srv.Close()
-			browse(t, bin, srv, down)
-		})
-	}
+	forEachStore(t, func(t *testing.T, store runtime.Store, name string) {
+		down := &downable{Store: store}
+		cfg := runtime.Config{Store: down, Secrets: [][]byte{bytes.Repeat([]byte("b"), 32)}}
+		cfg.Cookie.Name = "__Host-shop"
+		app, sessions, err := newApp(cfg, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sessions.Close()
+		srv := httptest.NewTLSServer(app)
+		defer srv.Close()
+		browse(t, bin, srv, down)
+	})
 }
 
 func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
