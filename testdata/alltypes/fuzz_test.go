@@ -29,6 +29,7 @@ func (s *keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64
 // recordHarness serves an All session whose stored record a test replaces.
 type recordHarness struct {
 	mem    *runtime.MemoryStore
+	mgr    *AllManager
 	key    string
 	cookie string
 	h      http.Handler
@@ -60,7 +61,7 @@ func newRecordHarness(tb testing.TB) *recordHarness {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/set", nil))
 	c := rec.Result().Cookies()[0]
-	return &recordHarness{mem: mem, key: store.key.Load().(string), cookie: c.Name + "=" + c.Value, h: h}
+	return &recordHarness{mem: mem, mgr: mgr, key: store.key.Load().(string), cookie: c.Name + "=" + c.Value, h: h}
 }
 
 // serve stores record under the session's key and serves a request that
