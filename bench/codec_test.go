@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -160,7 +161,7 @@ func BenchmarkCodec(b *testing.B) {
 		b.ReportMetric(float64(len(sg)), "bytes")
 	})
 	b.Run("sessiongen/decode", func(b *testing.B) {
-		var rd runtime.Reader
+		var rd wire.Reader
 		dec := msgpack.NewDecoder(&rd)
 		out := new(Visit)
 		b.ReportAllocs()

@@ -4,9 +4,9 @@ package bench
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Size10 is
 // safe for use by the goroutines of one request.
 type Size10 struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data size10Data
 }
 
@@ -39,11 +39,15 @@ type _size10Data_changed__run_go_generate struct {
 
 var _ = _size10Data_changed__run_go_generate(size10Data{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var size10Schema = runtime.Schema{
-	Name: "Size10",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type size10ContextKey struct{}
+
+var size10Schema = wire.Schema{
+	Name:       "Size10",
+	ContextKey: size10ContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Size10).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size10)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -51,7 +55,7 @@ var size10Schema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size10).appendField(b, i)
 	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
@@ -72,45 +76,23 @@ var size10Schema = runtime.Schema{
 //	f8	string	F8
 //	f9	string	F9
 
-type size10ContextKey struct{}
-
-// Size10Manager serves Size10 sessions.
+// Size10Manager serves Size10 sessions: its Middleware puts a *Size10 in
+// the context of every request (Size10From gets it back) and saves what
+// changed before the response headers leave.
 type Size10Manager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewSize10Manager returns a manager for Size10 sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewSize10Manager(cfg runtime.Config) (*Size10Manager, error) {
-	m, err := runtime.NewManager(cfg, size10Schema)
+	m, err := runtime.NewManager[Size10](cfg, &size10Schema)
 	if err != nil {
 		return nil, err
 	}
-	return &Size10Manager{m: m}, nil
+	return &Size10Manager{m}, nil
 }
-
-// Middleware puts a Size10 in the context of every request it serves
-// (Size10From gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *Size10Manager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, size10ContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Size10)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *Size10Manager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *Size10Manager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *Size10Manager) Close() error { return m.m.Close() }
 
 // Size10From returns the session of the request whose context is ctx, or
 // nil when the request did not pass through Size10Manager.Middleware.
@@ -364,34 +346,34 @@ func (s *Size10) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa2f0"...)
-		b = runtime.AppendString(b, s.data.F0)
+		b = wire.AppendString(b, s.data.F0)
 	case 1:
 		b = append(b, "\xa2f1"...)
-		b = runtime.AppendString(b, s.data.F1)
+		b = wire.AppendString(b, s.data.F1)
 	case 2:
 		b = append(b, "\xa2f2"...)
-		b = runtime.AppendString(b, s.data.F2)
+		b = wire.AppendString(b, s.data.F2)
 	case 3:
 		b = append(b, "\xa2f3"...)
-		b = runtime.AppendString(b, s.data.F3)
+		b = wire.AppendString(b, s.data.F3)
 	case 4:
 		b = append(b, "\xa2f4"...)
-		b = runtime.AppendString(b, s.data.F4)
+		b = wire.AppendString(b, s.data.F4)
 	case 5:
 		b = append(b, "\xa2f5"...)
-		b = runtime.AppendString(b, s.data.F5)
+		b = wire.AppendString(b, s.data.F5)
 	case 6:
 		b = append(b, "\xa2f6"...)
-		b = runtime.AppendString(b, s.data.F6)
+		b = wire.AppendString(b, s.data.F6)
 	case 7:
 		b = append(b, "\xa2f7"...)
-		b = runtime.AppendString(b, s.data.F7)
+		b = wire.AppendString(b, s.data.F7)
 	case 8:
 		b = append(b, "\xa2f8"...)
-		b = runtime.AppendString(b, s.data.F8)
+		b = wire.AppendString(b, s.data.F8)
 	case 9:
 		b = append(b, "\xa2f9"...)
-		b = runtime.AppendString(b, s.data.F9)
+		b = wire.AppendString(b, s.data.F9)
 	}
 	return b, nil
 }
@@ -433,7 +415,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -441,7 +423,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -449,7 +431,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -457,7 +439,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -465,7 +447,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -473,7 +455,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 5:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -481,7 +463,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 6:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -489,7 +471,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 7:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -497,7 +479,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 8:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -505,7 +487,7 @@ func (s *Size10) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 9:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

@@ -4,9 +4,9 @@ package bench
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Size1 is
 // safe for use by the goroutines of one request.
 type Size1 struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data size1Data
 }
 
@@ -28,11 +28,15 @@ type _size1Data_changed__run_go_generate struct{ F0 string }
 
 var _ = _size1Data_changed__run_go_generate(size1Data{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var size1Schema = runtime.Schema{
-	Name: "Size1",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type size1ContextKey struct{}
+
+var size1Schema = wire.Schema{
+	Name:       "Size1",
+	ContextKey: size1ContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Size1).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size1)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -40,7 +44,7 @@ var size1Schema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size1).appendField(b, i)
 	},
 	Keys: []string{"f0"},
@@ -52,45 +56,23 @@ var size1Schema = runtime.Schema{
 //sessiongen:schema Size1
 //	f0	string	F0
 
-type size1ContextKey struct{}
-
-// Size1Manager serves Size1 sessions.
+// Size1Manager serves Size1 sessions: its Middleware puts a *Size1 in
+// the context of every request (Size1From gets it back) and saves what
+// changed before the response headers leave.
 type Size1Manager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewSize1Manager returns a manager for Size1 sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewSize1Manager(cfg runtime.Config) (*Size1Manager, error) {
-	m, err := runtime.NewManager(cfg, size1Schema)
+	m, err := runtime.NewManager[Size1](cfg, &size1Schema)
 	if err != nil {
 		return nil, err
 	}
-	return &Size1Manager{m: m}, nil
+	return &Size1Manager{m}, nil
 }
-
-// Middleware puts a Size1 in the context of every request it serves
-// (Size1From gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *Size1Manager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, size1ContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Size1)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *Size1Manager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *Size1Manager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *Size1Manager) Close() error { return m.m.Close() }
 
 // Size1From returns the session of the request whose context is ctx, or
 // nil when the request did not pass through Size1Manager.Middleware.
@@ -164,7 +146,7 @@ func (s *Size1) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa2f0"...)
-		b = runtime.AppendString(b, s.data.F0)
+		b = wire.AppendString(b, s.data.F0)
 	}
 	return b, nil
 }
@@ -188,7 +170,7 @@ func (s *Size1) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

@@ -4,9 +4,9 @@ package bench
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Size50 is
 // safe for use by the goroutines of one request.
 type Size50 struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data size50Data
 }
 
@@ -79,11 +79,15 @@ type _size50Data_changed__run_go_generate struct {
 
 var _ = _size50Data_changed__run_go_generate(size50Data{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var size50Schema = runtime.Schema{
-	Name: "Size50",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type size50ContextKey struct{}
+
+var size50Schema = wire.Schema{
+	Name:       "Size50",
+	ContextKey: size50ContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Size50).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Size50)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -91,7 +95,7 @@ var size50Schema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Size50).appendField(b, i)
 	},
 	Keys: []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
@@ -152,45 +156,23 @@ var size50Schema = runtime.Schema{
 //	f48	string	F48
 //	f49	string	F49
 
-type size50ContextKey struct{}
-
-// Size50Manager serves Size50 sessions.
+// Size50Manager serves Size50 sessions: its Middleware puts a *Size50 in
+// the context of every request (Size50From gets it back) and saves what
+// changed before the response headers leave.
 type Size50Manager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewSize50Manager returns a manager for Size50 sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewSize50Manager(cfg runtime.Config) (*Size50Manager, error) {
-	m, err := runtime.NewManager(cfg, size50Schema)
+	m, err := runtime.NewManager[Size50](cfg, &size50Schema)
 	if err != nil {
 		return nil, err
 	}
-	return &Size50Manager{m: m}, nil
+	return &Size50Manager{m}, nil
 }
-
-// Middleware puts a Size50 in the context of every request it serves
-// (Size50From gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *Size50Manager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, size50ContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Size50)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *Size50Manager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *Size50Manager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *Size50Manager) Close() error { return m.m.Close() }
 
 // Size50From returns the session of the request whose context is ctx, or
 // nil when the request did not pass through Size50Manager.Middleware.
@@ -1244,154 +1226,154 @@ func (s *Size50) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa2f0"...)
-		b = runtime.AppendString(b, s.data.F0)
+		b = wire.AppendString(b, s.data.F0)
 	case 1:
 		b = append(b, "\xa2f1"...)
-		b = runtime.AppendString(b, s.data.F1)
+		b = wire.AppendString(b, s.data.F1)
 	case 2:
 		b = append(b, "\xa2f2"...)
-		b = runtime.AppendString(b, s.data.F2)
+		b = wire.AppendString(b, s.data.F2)
 	case 3:
 		b = append(b, "\xa2f3"...)
-		b = runtime.AppendString(b, s.data.F3)
+		b = wire.AppendString(b, s.data.F3)
 	case 4:
 		b = append(b, "\xa2f4"...)
-		b = runtime.AppendString(b, s.data.F4)
+		b = wire.AppendString(b, s.data.F4)
 	case 5:
 		b = append(b, "\xa2f5"...)
-		b = runtime.AppendString(b, s.data.F5)
+		b = wire.AppendString(b, s.data.F5)
 	case 6:
 		b = append(b, "\xa2f6"...)
-		b = runtime.AppendString(b, s.data.F6)
+		b = wire.AppendString(b, s.data.F6)
 	case 7:
 		b = append(b, "\xa2f7"...)
-		b = runtime.AppendString(b, s.data.F7)
+		b = wire.AppendString(b, s.data.F7)
 	case 8:
 		b = append(b, "\xa2f8"...)
-		b = runtime.AppendString(b, s.data.F8)
+		b = wire.AppendString(b, s.data.F8)
 	case 9:
 		b = append(b, "\xa2f9"...)
-		b = runtime.AppendString(b, s.data.F9)
+		b = wire.AppendString(b, s.data.F9)
 	case 10:
 		b = append(b, "\xa3f10"...)
-		b = runtime.AppendString(b, s.data.F10)
+		b = wire.AppendString(b, s.data.F10)
 	case 11:
 		b = append(b, "\xa3f11"...)
-		b = runtime.AppendString(b, s.data.F11)
+		b = wire.AppendString(b, s.data.F11)
 	case 12:
 		b = append(b, "\xa3f12"...)
-		b = runtime.AppendString(b, s.data.F12)
+		b = wire.AppendString(b, s.data.F12)
 	case 13:
 		b = append(b, "\xa3f13"...)
-		b = runtime.AppendString(b, s.data.F13)
+		b = wire.AppendString(b, s.data.F13)
 	case 14:
 		b = append(b, "\xa3f14"...)
-		b = runtime.AppendString(b, s.data.F14)
+		b = wire.AppendString(b, s.data.F14)
 	case 15:
 		b = append(b, "\xa3f15"...)
-		b = runtime.AppendString(b, s.data.F15)
+		b = wire.AppendString(b, s.data.F15)
 	case 16:
 		b = append(b, "\xa3f16"...)
-		b = runtime.AppendString(b, s.data.F16)
+		b = wire.AppendString(b, s.data.F16)
 	case 17:
 		b = append(b, "\xa3f17"...)
-		b = runtime.AppendString(b, s.data.F17)
+		b = wire.AppendString(b, s.data.F17)
 	case 18:
 		b = append(b, "\xa3f18"...)
-		b = runtime.AppendString(b, s.data.F18)
+		b = wire.AppendString(b, s.data.F18)
 	case 19:
 		b = append(b, "\xa3f19"...)
-		b = runtime.AppendString(b, s.data.F19)
+		b = wire.AppendString(b, s.data.F19)
 	case 20:
 		b = append(b, "\xa3f20"...)
-		b = runtime.AppendString(b, s.data.F20)
+		b = wire.AppendString(b, s.data.F20)
 	case 21:
 		b = append(b, "\xa3f21"...)
-		b = runtime.AppendString(b, s.data.F21)
+		b = wire.AppendString(b, s.data.F21)
 	case 22:
 		b = append(b, "\xa3f22"...)
-		b = runtime.AppendString(b, s.data.F22)
+		b = wire.AppendString(b, s.data.F22)
 	case 23:
 		b = append(b, "\xa3f23"...)
-		b = runtime.AppendString(b, s.data.F23)
+		b = wire.AppendString(b, s.data.F23)
 	case 24:
 		b = append(b, "\xa3f24"...)
-		b = runtime.AppendString(b, s.data.F24)
+		b = wire.AppendString(b, s.data.F24)
 	case 25:
 		b = append(b, "\xa3f25"...)
-		b = runtime.AppendString(b, s.data.F25)
+		b = wire.AppendString(b, s.data.F25)
 	case 26:
 		b = append(b, "\xa3f26"...)
-		b = runtime.AppendString(b, s.data.F26)
+		b = wire.AppendString(b, s.data.F26)
 	case 27:
 		b = append(b, "\xa3f27"...)
-		b = runtime.AppendString(b, s.data.F27)
+		b = wire.AppendString(b, s.data.F27)
 	case 28:
 		b = append(b, "\xa3f28"...)
-		b = runtime.AppendString(b, s.data.F28)
+		b = wire.AppendString(b, s.data.F28)
 	case 29:
 		b = append(b, "\xa3f29"...)
-		b = runtime.AppendString(b, s.data.F29)
+		b = wire.AppendString(b, s.data.F29)
 	case 30:
 		b = append(b, "\xa3f30"...)
-		b = runtime.AppendString(b, s.data.F30)
+		b = wire.AppendString(b, s.data.F30)
 	case 31:
 		b = append(b, "\xa3f31"...)
-		b = runtime.AppendString(b, s.data.F31)
+		b = wire.AppendString(b, s.data.F31)
 	case 32:
 		b = append(b, "\xa3f32"...)
-		b = runtime.AppendString(b, s.data.F32)
+		b = wire.AppendString(b, s.data.F32)
 	case 33:
 		b = append(b, "\xa3f33"...)
-		b = runtime.AppendString(b, s.data.F33)
+		b = wire.AppendString(b, s.data.F33)
 	case 34:
 		b = append(b, "\xa3f34"...)
-		b = runtime.AppendString(b, s.data.F34)
+		b = wire.AppendString(b, s.data.F34)
 	case 35:
 		b = append(b, "\xa3f35"...)
-		b = runtime.AppendString(b, s.data.F35)
+		b = wire.AppendString(b, s.data.F35)
 	case 36:
 		b = append(b, "\xa3f36"...)
-		b = runtime.AppendString(b, s.data.F36)
+		b = wire.AppendString(b, s.data.F36)
 	case 37:
 		b = append(b, "\xa3f37"...)
-		b = runtime.AppendString(b, s.data.F37)
+		b = wire.AppendString(b, s.data.F37)
 	case 38:
 		b = append(b, "\xa3f38"...)
-		b = runtime.AppendString(b, s.data.F38)
+		b = wire.AppendString(b, s.data.F38)
 	case 39:
 		b = append(b, "\xa3f39"...)
-		b = runtime.AppendString(b, s.data.F39)
+		b = wire.AppendString(b, s.data.F39)
 	case 40:
 		b = append(b, "\xa3f40"...)
-		b = runtime.AppendString(b, s.data.F40)
+		b = wire.AppendString(b, s.data.F40)
 	case 41:
 		b = append(b, "\xa3f41"...)
-		b = runtime.AppendString(b, s.data.F41)
+		b = wire.AppendString(b, s.data.F41)
 	case 42:
 		b = append(b, "\xa3f42"...)
-		b = runtime.AppendString(b, s.data.F42)
+		b = wire.AppendString(b, s.data.F42)
 	case 43:
 		b = append(b, "\xa3f43"...)
-		b = runtime.AppendString(b, s.data.F43)
+		b = wire.AppendString(b, s.data.F43)
 	case 44:
 		b = append(b, "\xa3f44"...)
-		b = runtime.AppendString(b, s.data.F44)
+		b = wire.AppendString(b, s.data.F44)
 	case 45:
 		b = append(b, "\xa3f45"...)
-		b = runtime.AppendString(b, s.data.F45)
+		b = wire.AppendString(b, s.data.F45)
 	case 46:
 		b = append(b, "\xa3f46"...)
-		b = runtime.AppendString(b, s.data.F46)
+		b = wire.AppendString(b, s.data.F46)
 	case 47:
 		b = append(b, "\xa3f47"...)
-		b = runtime.AppendString(b, s.data.F47)
+		b = wire.AppendString(b, s.data.F47)
 	case 48:
 		b = append(b, "\xa3f48"...)
-		b = runtime.AppendString(b, s.data.F48)
+		b = wire.AppendString(b, s.data.F48)
 	case 49:
 		b = append(b, "\xa3f49"...)
-		b = runtime.AppendString(b, s.data.F49)
+		b = wire.AppendString(b, s.data.F49)
 	}
 	return b, nil
 }
@@ -1513,7 +1495,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1521,7 +1503,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1529,7 +1511,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1537,7 +1519,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1545,7 +1527,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1553,7 +1535,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 5:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1561,7 +1543,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 6:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1569,7 +1551,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 7:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1577,7 +1559,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 8:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1585,7 +1567,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 9:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1593,7 +1575,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 10:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1601,7 +1583,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 11:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1609,7 +1591,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 12:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1617,7 +1599,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 13:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1625,7 +1607,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 14:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1633,7 +1615,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 15:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1641,7 +1623,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 16:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1649,7 +1631,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 17:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1657,7 +1639,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 18:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1665,7 +1647,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 19:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1673,7 +1655,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 20:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1681,7 +1663,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 21:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1689,7 +1671,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 22:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1697,7 +1679,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 23:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1705,7 +1687,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 24:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1713,7 +1695,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 25:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1721,7 +1703,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 26:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1729,7 +1711,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 27:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1737,7 +1719,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 28:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1745,7 +1727,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 29:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1753,7 +1735,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 30:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1761,7 +1743,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 31:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1769,7 +1751,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 32:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1777,7 +1759,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 33:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1785,7 +1767,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 34:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1793,7 +1775,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 35:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1801,7 +1783,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 36:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1809,7 +1791,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 37:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1817,7 +1799,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 38:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1825,7 +1807,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 39:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1833,7 +1815,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 40:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1841,7 +1823,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 41:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1849,7 +1831,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 42:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1857,7 +1839,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 43:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1865,7 +1847,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 44:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1873,7 +1855,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 45:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1881,7 +1863,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 46:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1889,7 +1871,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 47:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1897,7 +1879,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 48:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1905,7 +1887,7 @@ func (s *Size50) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 49:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

@@ -5,11 +5,11 @@ package bench
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -18,7 +18,7 @@ import (
 // first use; its setters mark only their own field for saving. A Visit is
 // safe for use by the goroutines of one request.
 type Visit struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data visitData
 }
 
@@ -41,11 +41,15 @@ type _visitData_changed__run_go_generate struct {
 
 var _ = _visitData_changed__run_go_generate(visitData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var visitSchema = runtime.Schema{
-	Name: "Visit",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type visitContextKey struct{}
+
+var visitSchema = wire.Schema{
+	Name:       "Visit",
+	ContextKey: visitContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Visit)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -53,7 +57,7 @@ var visitSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Visit).appendField(b, i)
 	},
 	Keys: []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
@@ -73,45 +77,23 @@ var visitSchema = runtime.Schema{
 //	prefs	map[string]string	Prefs
 //	in	bool	LoggedIn
 
-type visitContextKey struct{}
-
-// VisitManager serves Visit sessions.
+// VisitManager serves Visit sessions: its Middleware puts a *Visit in
+// the context of every request (VisitFrom gets it back) and saves what
+// changed before the response headers leave.
 type VisitManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewVisitManager returns a manager for Visit sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewVisitManager(cfg runtime.Config) (*VisitManager, error) {
-	m, err := runtime.NewManager(cfg, visitSchema)
+	m, err := runtime.NewManager[Visit](cfg, &visitSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &VisitManager{m: m}, nil
+	return &VisitManager{m}, nil
 }
-
-// Middleware puts a Visit in the context of every request it serves
-// (VisitFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *VisitManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, visitContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Visit)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *VisitManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *VisitManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *VisitManager) Close() error { return m.m.Close() }
 
 // VisitFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through VisitManager.Middleware.
@@ -375,10 +357,10 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa3uid"...)
-		b = runtime.AppendInt(b, s.data.UserID)
+		b = wire.AppendInt(b, s.data.UserID)
 	case 1:
 		b = append(b, "\xa5email"...)
-		b = runtime.AppendString(b, s.data.Email)
+		b = wire.AppendString(b, s.data.Email)
 	case 2:
 		b = append(b, "\xa5roles"...)
 		if b, err = encVisitSliceString(b, s.data.Roles); err != nil {
@@ -386,13 +368,13 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 3:
 		b = append(b, "\xa4csrf"...)
-		b = runtime.AppendString(b, s.data.CSRFToken)
+		b = wire.AppendString(b, s.data.CSRFToken)
 	case 4:
 		if s.data.Flash == "" {
 			return b, nil
 		}
 		b = append(b, "\xa5flash"...)
-		b = runtime.AppendString(b, s.data.Flash)
+		b = wire.AppendString(b, s.data.Flash)
 	case 5:
 		b = append(b, "\xa4cart"...)
 		if b, err = encVisitSliceCartItem(b, s.data.Cart); err != nil {
@@ -400,7 +382,7 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 6:
 		b = append(b, "\xa4seen"...)
-		b = runtime.AppendTime(b, s.data.LastSeen)
+		b = wire.AppendTime(b, s.data.LastSeen)
 	case 7:
 		b = append(b, "\xa5prefs"...)
 		if b, err = encVisitMapStringString(b, s.data.Prefs); err != nil {
@@ -408,7 +390,7 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 8:
 		b = append(b, "\xa2in"...)
-		b = runtime.AppendBool(b, s.data.LoggedIn)
+		b = wire.AppendBool(b, s.data.LoggedIn)
 	}
 	return b, nil
 }
@@ -448,7 +430,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -456,7 +438,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -468,7 +450,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -476,7 +458,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -488,7 +470,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 6:
 		{
-			x, j, err := runtime.ReadTime(b, i)
+			x, j, err := wire.ReadTime(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -500,7 +482,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 8:
 		{
-			x, j, err := runtime.ReadBool(b, i)
+			x, j, err := wire.ReadBool(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -512,28 +494,28 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 
 func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
 	n := 3
-	b = runtime.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, n)
 	b = append(b, "\xa3SKU"...)
-	b = runtime.AppendString(b, v.SKU)
+	b = wire.AppendString(b, v.SKU)
 	b = append(b, "\xa3Qty"...)
-	b = runtime.AppendInt(b, int64(v.Qty))
+	b = wire.AppendInt(b, int64(v.Qty))
 	b = append(b, "\xaaPriceCents"...)
-	b = runtime.AppendInt(b, v.PriceCents)
+	b = wire.AppendInt(b, v.PriceCents)
 	return b, nil
 }
 
 func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
 	*v = CartItem{}
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
-		if key, i, err = runtime.ReadKey(b, i); err != nil {
+		if key, i, err = wire.ReadKey(b, i); err != nil {
 			return i, err
 		}
 		switch string(key) {
 		case "SKU":
 			{
-				x, j, err := runtime.ReadString(b, i)
+				x, j, err := wire.ReadString(b, i)
 				if err != nil {
 					return i, err
 				}
@@ -541,7 +523,7 @@ func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
 			}
 		case "Qty":
 			{
-				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+				x, j, err := wire.ReadInt(b, i, wire.IntSize)
 				if err != nil {
 					return i, err
 				}
@@ -549,14 +531,14 @@ func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
 			}
 		case "PriceCents":
 			{
-				x, j, err := runtime.ReadInt(b, i, 64)
+				x, j, err := wire.ReadInt(b, i, 64)
 				if err != nil {
 					return i, err
 				}
 				v.PriceCents, i = x, j
 			}
 		default:
-			i, err = runtime.Skip(b, i)
+			i, err = wire.Skip(b, i)
 		}
 	}
 	return i, err
@@ -566,9 +548,9 @@ func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
 // encodes to the same bytes.
 func encVisitMapStringString(b []byte, v map[string]string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v string
@@ -580,14 +562,14 @@ func encVisitMapStringString(b []byte, v map[string]string) (_ []byte, err error
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
-		b = runtime.AppendString(b, e.v)
+		b = wire.AppendString(b, e.k)
+		b = wire.AppendString(b, e.v)
 	}
 	return b, nil
 }
 
 func decVisitMapStringString(b []byte, i int, p *map[string]string) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -596,7 +578,7 @@ func decVisitMapStringString(b []byte, i int, p *map[string]string) (_ int, err 
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -604,7 +586,7 @@ func decVisitMapStringString(b []byte, i int, p *map[string]string) (_ int, err 
 		}
 		var e string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -618,9 +600,9 @@ func decVisitMapStringString(b []byte, i int, p *map[string]string) (_ int, err 
 
 func encVisitSliceCartItem(b []byte, v []CartItem) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encVisitCartItem(b, &v[i]); err != nil {
 			return b, err
@@ -630,7 +612,7 @@ func encVisitSliceCartItem(b []byte, v []CartItem) (_ []byte, err error) {
 }
 
 func decVisitSliceCartItem(b []byte, i int, p *[]CartItem) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -647,17 +629,17 @@ func decVisitSliceCartItem(b []byte, i int, p *[]CartItem) (_ int, err error) {
 
 func encVisitSliceString(b []byte, v []string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendString(b, v[i])
+		b = wire.AppendString(b, v[i])
 	}
 	return b, nil
 }
 
 func decVisitSliceString(b []byte, i int, p *[]string) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -665,7 +647,7 @@ func decVisitSliceString(b []byte, i int, p *[]string) (_ int, err error) {
 	v := make([]string, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

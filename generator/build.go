@@ -377,7 +377,7 @@ func intBits(k types.BasicKind) int {
 	case types.Int32, types.Uint32:
 		return 32
 	case types.Int, types.Uint:
-		return 0 // the platform's size: runtime.IntSize
+		return 0 // the platform's size: wire.IntSize
 	}
 	return 64
 }

@@ -170,9 +170,9 @@ type visitData struct {
 	for _, want := range []string{
 		"func (s *Visit) Version() int",
 		`b = append(b, "\xa3ver"...)`,
-		"runtime.AppendBinary(b, &s.data.Addr)",
-		"runtime.ReadBinary(b, i, &s.data.Addr)",
-		"runtime.ReadByteArray(b, i, v[:])",
+		"wire.AppendBinary(b, &s.data.Addr)",
+		"wire.ReadBinary(b, i, &s.data.Addr)",
+		"wire.ReadByteArray(b, i, v[:])",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("generated code lacks %q", want)

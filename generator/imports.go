@@ -10,6 +10,9 @@ import (
 // RuntimePath is the import path of the package generated code uses.
 const RuntimePath = "github.com/sessiongen/sessiongen/runtime"
 
+// WirePath is the import path of the package generated code is made of.
+const WirePath = RuntimePath + "/wire"
+
 // importer picks a local name for every package the generated file uses,
 // one that collides with nothing in the package's scope, no predeclared
 // identifier and no other import (mockgen's approach).

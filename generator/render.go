@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/template"
 
-	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/sessiongen/sessiongen/templates"
 )
 
@@ -18,10 +18,11 @@ func render(m *Model) ([]byte, error) {
 	funcs := template.FuncMap{
 		"imp":     im.name,
 		"rt":      func() string { return im.name(RuntimePath, "runtime") },
+		"wire":    func() string { return im.name(WirePath, "wire") },
 		"msgpack": func() string { return im.name("github.com/vmihailenco/msgpack/v5", "msgpack") },
 		"bits": func(v *Value) string {
 			if v.Bits == 0 {
-				return im.name(RuntimePath, "runtime") + ".IntSize"
+				return im.name(WirePath, "wire") + ".IntSize"
 			}
 			return strconv.Itoa(v.Bits)
 		},
@@ -93,4 +94,4 @@ func from(v *Value, x string) string {
 
 // mpkey returns a Go string literal of key encoded as a msgpack str, as
 // the runtime writes it.
-func mpkey(key string) string { return strconv.Quote(string(runtime.AppendString(nil, key))) }
+func mpkey(key string) string { return strconv.Quote(string(wire.AppendString(nil, key))) }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -144,7 +145,7 @@ func BenchmarkCodec(b *testing.B) {
 	})
 	b.Run("decode", func(b *testing.B) {
 		out := new(testsession.Visit)
-		var rd runtime.Reader
+		var rd wire.Reader
 		dec := msgpack.NewDecoder(&rd)
 		b.ReportAllocs()
 		b.SetBytes(int64(len(encoded)))

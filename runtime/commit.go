@@ -6,7 +6,7 @@ import "time"
 // session and sets or expires the cookie. A session the handler never
 // touched costs nothing. On a store error the error handler answers
 // instead of the handler, and the cookie is left as it was.
-func (s *Session) commit() {
+func (s *session) commit() {
 	s.mu.Lock()
 	if s.headers {
 		s.mu.Unlock()
@@ -32,7 +32,7 @@ func (s *Session) commit() {
 // setCookie sends the cookie the browser should now hold: when the ID
 // changed, when a persistent cookie's expiry moved with the session's, and
 // on every response with Config.Rolling. Call with the lock held.
-func (s *Session) setCookie() {
+func (s *session) setCookie() {
 	want := ""
 	if s.stored {
 		want = s.id
@@ -52,7 +52,7 @@ func (s *Session) setCookie() {
 
 // finish runs after the handler returned. Changes made after the headers
 // left are saved when they need no new cookie, and logged when they do.
-func (s *Session) finish() {
+func (s *session) finish() {
 	if !s.headers {
 		s.commit()
 		return

@@ -19,7 +19,7 @@ func TestSetCookieLineIsNetHTTPs(t *testing.T) {
 		{Name: "sid", Domain: "example.com", Path: "/app", SameSite: http.SameSiteNoneMode, Partitioned: true},
 		{Name: "sid", Secure: Auto, SameSite: http.SameSiteDefaultMode},
 	} {
-		m, err := NewManager(Config{Secrets: secret, Cookie: c}, panickySchema)
+		m, err := NewManager[panicky](Config{Secrets: secret, Cookie: c}, &panickySchema)
 		if err != nil {
 			t.Fatal(err)
 		}

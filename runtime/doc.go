@@ -1,9 +1,10 @@
 // Package runtime serves the typed sessions that sessiongen generates.
 //
 // Generated code wraps it: a generated NewVisitManager validates a Config
-// and returns a manager whose Middleware puts a *Visit in every request's
-// context, and VisitFrom gets it back. Hand-written code rarely calls this
-// package beyond Config, Cookie, the stores and the errors.
+// and returns a manager (embedding a *Manager) whose Middleware puts a
+// *Visit in every request's context, and VisitFrom gets it back. What the
+// generated code itself is made of lives in package runtime/wire, which
+// no hand-written code needs.
 //
 // Per request, the runtime reads the session cookie, "<id>.<signature>",
 // and checks it strictly before any store call: a bad, tampered or missing
@@ -16,10 +17,7 @@
 //
 // A loaded record is checked and indexed, not decoded: a field is decoded
 // when the handler first reads or sets it, and a save encodes the fields
-// the request decoded or set and copies the others byte for byte. The
-// Append and Read functions are the msgpack the generated code writes and
-// reads with, byte for byte what github.com/vmihailenco/msgpack/v5 writes
-// and accepts.
+// the request decoded or set and copies the others byte for byte.
 //
 // The cookie carries only a 256-bit random ID signed with HMAC-SHA256; the
 // data stays server-side under a key derived from a hash of the ID.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
 type visit = testsession.Visit
@@ -637,8 +638,8 @@ func TestUntouchedFieldsAreCopiedByteForByte(t *testing.T) {
 	key := runtime.StoreKey(id)
 	ctx := context.Background()
 	now := time.Now().Unix()
-	rec := runtime.AppendInt([]byte{0x01}, now)                            // format version, created
-	rec = runtime.AppendInt(append(rec, 0x00), now)                        // flags, issued
+	rec := wire.AppendInt([]byte{0x01}, now)                               // format version, created
+	rec = wire.AppendInt(append(rec, 0x00), now)                           // flags, issued
 	wideUID := []byte{0xa3, 'u', 'i', 'd', 0xd3, 0, 0, 0, 0, 0, 0, 0, 42}  // int64 42, not its shortest form
 	badEmail := []byte{0xa5, 'e', 'm', 'a', 'i', 'l', 0x07}                // an int where a string is stored
 	future := []byte{0xa6, 'f', 'u', 't', 'u', 'r', 'e', 0x92, 0x01, 0xc3} // a field of a later release

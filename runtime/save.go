@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"github.com/sessiongen/sessiongen/runtime/wire"
+
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -21,7 +23,7 @@ const (
 // records left by Destroy or Regenerate, and moves the idle deadline.
 // With keep, the request goes on: a copy of what was written stays the
 // baseline for later changes. Call with the lock held.
-func (s *Session) flush(ctx context.Context, keep bool) error {
+func (s *session) flush(ctx context.Context, keep bool) error {
 	if s.err != nil {
 		return s.err
 	}
@@ -71,7 +73,7 @@ func (s *Session) flush(ctx context.Context, keep bool) error {
 //
 // Saves of one session within one process take turns (saveTurns), and a
 // save that lost a race waits for its retry without its turn.
-func (s *Session) write(ctx context.Context, now time.Time, keep bool) error {
+func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.id == "" {
 		s.setID(newID())
 	}
@@ -180,7 +182,7 @@ var errNotApplied = errors.New("sessiongen: the record was not created")
 // ErrConflict when another record stands (merge onto it and retry: a
 // compare-and-swap that was still in flight then fails), and unknown
 // when the store still does not answer.
-func (s *Session) readBack(ctx context.Context, rec []byte, ver uint64, unknown error) error {
+func (s *session) readBack(ctx context.Context, rec []byte, ver uint64, unknown error) error {
 	fresh, _, err := s.m.store.Load(ctx, s.key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return unknown // still no answer
@@ -205,7 +207,7 @@ func (s *Session) readBack(ctx context.Context, rec []byte, ver uint64, unknown 
 // are applied again to fresh's value; when it wrote it blind, the later
 // writer, this one, wins (counted in Stats.Overwritten), unless the field
 // is tagged conflict=error.
-func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
+func (s *session) merge(ours, base, fresh []byte) ([]byte, error) {
 	_, mine, err := entries(ours)
 	if err != nil {
 		return nil, err
@@ -223,7 +225,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 	}
 	out := make([]entry, 0, len(theirs)+len(mine))
 	for _, e := range theirs {
-		if i, ok := s.m.index[string(e.key)]; !ok || !s.dirty.has(i) {
+		if i, ok := s.m.index[string(e.Key)]; !ok || !s.dirty.has(i) {
 			out = append(out, e) // a field this request did not change, or one this code does not know
 		}
 	}
@@ -250,7 +252,7 @@ func (s *Session) merge(ours, base, fresh []byte) ([]byte, error) {
 			s.m.log.Debug("sessiongen: this request set a field that another request changed since this one loaded the session; the later write wins", "type", s.m.schema.Name, "session", s.m.logID(s.key), "key", key)
 		}
 		if v := valueOf(mine, k); v != nil {
-			out = append(out, entry{key: k, val: v})
+			out = append(out, entry{Key: k, Val: v})
 		}
 	}
 	s.created, s.issued = hdr.created, hdr.issued // never merged from a stale copy
@@ -271,8 +273,8 @@ func jitter(d time.Duration) time.Duration {
 // valueOf returns the raw value of key in entries, or nil.
 func valueOf(entries []entry, key []byte) []byte {
 	for _, e := range entries {
-		if bytes.Equal(e.key, key) {
-			return e.val
+		if bytes.Equal(e.Key, key) {
+			return e.Val
 		}
 	}
 	return nil
@@ -280,9 +282,9 @@ func valueOf(entries []entry, key []byte) []byte {
 
 // buildRecord writes a record from raw entries.
 func buildRecord(h header, entries []entry) []byte {
-	b := AppendMapLen(appendHeader(nil, h), len(entries))
+	b := wire.AppendMapLen(appendHeader(nil, h), len(entries))
 	for _, e := range entries {
-		b = append(appendStr(b, e.key), e.val...)
+		b = append(wire.AppendString(b, string(e.Key)), e.Val...)
 	}
 	return b
 }
@@ -294,12 +296,12 @@ func buildRecord(h header, entries []entry) []byte {
 // field that did not change encodes to the very bytes it was compared
 // with: one encode and one comparison per field handed out. Call with the
 // lock held.
-func (s *Session) detectInPlace() {
+func (s *session) detectInPlace() {
 	if !s.read.any() {
 		return
 	}
-	c := codecPool.Get().(*codecState)
-	defer codecPool.Put(c)
+	c := wire.Buffers.Get().(*wire.Buffer)
+	defer wire.Buffers.Put(c)
 	for i := range s.m.schema.Keys {
 		if s.read.has(i) && s.changedInPlace(i, c) {
 			s.dirty.set(i)
@@ -317,7 +319,7 @@ func (s *Session) detectInPlace() {
 // carrying the old cookie follow for Config.RenewGrace. If another request
 // wrote the old record meanwhile, the renewal is abandoned, to be tried by
 // a later request: nothing is lost. Call with the lock held.
-func (s *Session) renew(ctx context.Context, now time.Time) {
+func (s *session) renew(ctx context.Context, now time.Time) {
 	oldID, oldKey, oldVer := s.id, s.key, s.ver
 	next := newID()
 	h := s.header()
@@ -342,4 +344,4 @@ func (s *Session) renew(ctx context.Context, now time.Time) {
 	s.m.touches.mark(s.hash, now)
 }
 
-func (s *Session) gone() { s.empty() }
+func (s *session) gone() { s.empty() }

@@ -7,18 +7,20 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
-// Session is the per-request state of a session: which record it came
-// from, what changed, and what the response must carry. Generated session
-// types embed one and call its methods; hand-written code uses the
-// generated methods instead.
+// session is the per-request state of a session: which record it came
+// from, what changed, and what the response must carry. It implements
+// wire.Session: a generated session type reaches it through the
+// wire.Handle it embeds, which the middleware binds to it.
 //
 // All methods are safe for concurrent use by the goroutines of one request.
-type Session struct {
+type session struct {
 	mu   sync.Mutex
 	m    *Manager
-	data Data
+	data wire.Data
 	req  *http.Request
 	w    writer
 	ctx  valueCtx // the request context that carries this session
@@ -57,14 +59,14 @@ type Session struct {
 	failed    bool // the error handler replaced the response
 }
 
-func (s *Session) init(m *Manager, d Data, w http.ResponseWriter, r *http.Request) {
+func (s *session) init(m *Manager, d wire.Data, w http.ResponseWriter, r *http.Request) {
 	s.m, s.data, s.req = m, d, r
 	s.w = writer{ResponseWriter: w, s: s}
 	s.persistent = m.persistent
 }
 
 // header is the record header for the session as it stands.
-func (s *Session) header() header {
+func (s *session) header() header {
 	h := header{created: s.created, issued: s.issued}
 	if s.persistent {
 		h.flags |= flagPersistent
@@ -73,7 +75,7 @@ func (s *Session) header() header {
 }
 
 // Lock locks the session and loads it on first use.
-func (s *Session) Lock() {
+func (s *session) Lock() {
 	s.mu.Lock()
 	if !s.loaded && s.m != nil {
 		s.load(s.req.Context())
@@ -81,12 +83,12 @@ func (s *Session) Lock() {
 }
 
 // Unlock unlocks the session.
-func (s *Session) Unlock() { s.mu.Unlock() }
+func (s *session) Unlock() { s.mu.Unlock() }
 
 // MarkDirty records that a setter changed field i: a blind write, saved
 // as it stands even when another request changed the field meanwhile.
 // Call with the lock held.
-func (s *Session) MarkDirty(i int) {
+func (s *session) MarkDirty(i int) {
 	s.dirty.set(i)
 	s.tx.markBlind(i)
 }
@@ -94,10 +96,10 @@ func (s *Session) MarkDirty(i int) {
 // MarkRead records that a getter handed out field i, a reference type that
 // can be changed in place; the change is detected when the session is
 // saved. Call with the lock held.
-func (s *Session) MarkRead(i int) { s.read.set(i) }
+func (s *session) MarkRead(i int) { s.read.set(i) }
 
 // load reads the record the request's cookie points to. Call with the lock held.
-func (s *Session) load(ctx context.Context) {
+func (s *session) load(ctx context.Context) {
 	s.loaded = true
 	s.isNew = true
 	id, bad, anomaly := s.m.signer.idFromRequest(s.req)
@@ -146,7 +148,7 @@ func (s *Session) load(ctx context.Context) {
 // open reads a loaded record: it validates and indexes the record and
 // decodes nothing yet. Fields are decoded on first use (Need); a save
 // copies the others as they are.
-func (s *Session) open(rec []byte) (header, error) {
+func (s *session) open(rec []byte) (header, error) {
 	hdr, err := s.indexRecord(rec, &s.m.schema)
 	s.lazy = err == nil
 	s.decoded.clear()
@@ -155,7 +157,7 @@ func (s *Session) open(rec []byte) (header, error) {
 
 // Need decodes field i from the loaded record if it has not been yet.
 // Generated accessors call it with the lock held.
-func (s *Session) Need(i int) {
+func (s *session) Need(i int) {
 	if !s.lazy || s.decoded.has(i) {
 		return
 	}
@@ -177,12 +179,12 @@ func (s *Session) Need(i int) {
 // likely) as a corrupt record: the session starts afresh and the record
 // is deleted at the next save. The fields the handler read before stay
 // as it read them, in its own variables.
-func (s *Session) recoverDecoder() {
+func (s *session) recoverDecoder() {
 	p := recover()
 	if p == nil {
 		return
 	}
-	s.dropRecord(s.req.Context(), s.key, fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p))
+	s.dropRecord(s.req.Context(), s.key, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p))
 	if s.stored {
 		s.oldKey = s.key
 	}
@@ -190,21 +192,17 @@ func (s *Session) recoverDecoder() {
 }
 
 // dropRecord counts and logs a record that cannot be read.
-func (s *Session) dropRecord(ctx context.Context, key string, err error) {
+func (s *session) dropRecord(ctx context.Context, key string, err error) {
 	s.m.stats.corrupt.Add(1)
 	s.m.log.ErrorContext(ctx, "sessiongen: dropping unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(key), "err", err)
 }
 
 // resetData zeroes the generated fields by decoding an empty map.
-func (s *Session) resetData() {
-	d := sliceDecoders.Get().(*sliceDecoder)
-	defer sliceDecoders.Put(d)
-	d.rd.Reset([]byte{0x80})
-	d.dec.Reset(&d.rd)
-	_ = s.data.DecodeMsgpack(d.dec) // cannot fail on an empty map
+func (s *session) resetData() {
+	wire.Zero(s.data)
 }
 
-func (s *Session) setID(id string) {
+func (s *session) setID(id string) {
 	s.id = id
 	s.key, s.hash = "", 0
 	if id != "" {
@@ -214,7 +212,7 @@ func (s *Session) setID(id string) {
 }
 
 // ID returns the session ID, assigning one if the session has none yet.
-func (s *Session) ID() string {
+func (s *session) ID() string {
 	s.Lock()
 	defer s.Unlock()
 	if s.id == "" {
@@ -224,14 +222,14 @@ func (s *Session) ID() string {
 }
 
 // IsNew reports whether the request brought no live session.
-func (s *Session) IsNew() bool {
+func (s *session) IsNew() bool {
 	s.Lock()
 	defer s.Unlock()
 	return s.isNew
 }
 
 // Err returns the error that kept the session from loading, if any.
-func (s *Session) Err() error {
+func (s *session) Err() error {
 	s.Lock()
 	defer s.Unlock()
 	return s.err
@@ -241,15 +239,15 @@ func (s *Session) Err() error {
 // under the old ID is deleted when the session is saved, so a stolen
 // pre-login cookie is worthless after login. Call it on every privilege
 // change.
-func (s *Session) Regenerate() {
+func (s *session) Regenerate() {
 	s.Lock()
 	defer s.Unlock()
-	s.RegenerateLocked()
+	s.Renew()
 }
 
-// RegenerateLocked is Regenerate for callers holding the lock: the
-// generated setters of fields tagged renew.
-func (s *Session) RegenerateLocked() {
+// Renew is Regenerate for callers holding the lock: the generated setters
+// of fields tagged renew.
+func (s *session) Renew() {
 	if s.err != nil {
 		return
 	}
@@ -264,7 +262,7 @@ func (s *Session) RegenerateLocked() {
 // Destroy ends the session: its record is deleted and the cookie expired
 // when the response is committed. The session is empty afterwards; setting
 // a field starts a new one under a new ID.
-func (s *Session) Destroy() {
+func (s *session) Destroy() {
 	s.Lock()
 	defer s.Unlock()
 	if s.err != nil {
@@ -279,7 +277,7 @@ func (s *Session) Destroy() {
 // empty makes the session a new, empty one with no ID yet: after Destroy,
 // when the record vanished under a save, and before Reload reads it again.
 // Call with the lock held.
-func (s *Session) empty() {
+func (s *session) empty() {
 	s.setID("")
 	s.stored, s.ver, s.mustWrite, s.isNew = false, 0, false, true
 	s.created, s.issued, s.rec = 0, 0, nil
@@ -291,7 +289,7 @@ func (s *Session) empty() {
 // RememberMe makes the session's cookie persistent (on: it survives
 // browser restarts, until the session expires) or a browser-session cookie
 // (off). The default is Config.Persistent.
-func (s *Session) RememberMe(on bool) {
+func (s *session) RememberMe(on bool) {
 	s.Lock()
 	defer s.Unlock()
 	if s.err == nil && s.persistent != on {
@@ -301,14 +299,14 @@ func (s *Session) RememberMe(on bool) {
 
 // Touch moves the idle deadline forward at the next save, even if the
 // session did not change.
-func (s *Session) Touch() {
+func (s *session) Touch() {
 	s.Lock()
 	defer s.Unlock()
 	s.touchReq = true
 }
 
 // Save writes what changed now, instead of when the response is committed.
-func (s *Session) Save(ctx context.Context) error {
+func (s *session) Save(ctx context.Context) error {
 	s.Lock()
 	defer s.Unlock()
 	return s.flush(ctx, true)
@@ -316,7 +314,7 @@ func (s *Session) Save(ctx context.Context) error {
 
 // Reload discards this request's changes, Destroy and Regenerate included,
 // and reads the session again from the store.
-func (s *Session) Reload(ctx context.Context) error {
+func (s *session) Reload(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
@@ -330,7 +328,7 @@ func (s *Session) Reload(ctx context.Context) error {
 
 // logDropped counts and logs a field that reads as its zero value because
 // its stored value no longer decodes.
-func (s *Session) logDropped(key string, err error) {
+func (s *session) logDropped(key string, err error) {
 	if s.m == nil {
 		return
 	}

@@ -1,6 +1,10 @@
 package runtime
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/sessiongen/sessiongen/runtime/wire"
+)
 
 // fieldTx is what a request's Update calls leave to replay. The first
 // Update of a request allocates it, so that requests that never call one
@@ -54,7 +58,7 @@ func (tx *fieldTx) markBlind(i int) {
 // blind (a setter, or a change made in place through a getter) is saved as
 // the request left it instead, and the later writer wins. Generated Update
 // methods call it with the lock held; apply must not call the session.
-func (s *Session) Update(i int, apply func()) {
+func (s *session) Update(i int, apply func()) {
 	if s.tx == nil {
 		s.tx = new(fieldTx)
 	}
@@ -74,12 +78,12 @@ func (s *Session) Update(i int, apply func()) {
 
 // fieldValue encodes field i into buf and returns its value without the
 // key; nil when the field is omitted (omitempty and empty).
-func (s *Session) fieldValue(i int, buf []byte) ([]byte, error) {
+func (s *session) fieldValue(i int, buf []byte) ([]byte, error) {
 	b, err := s.m.schema.AppendField(s.data, buf[:0], i)
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
-	_, j, err := ReadKey(b, 0)
+	_, j, err := wire.ReadKey(b, 0)
 	return b[j:], err
 }
 
@@ -89,7 +93,7 @@ func (s *Session) fieldValue(i int, buf []byte) ([]byte, error) {
 // no record holds zero values and what setters and updates put there; a
 // zero value offers nothing to change in place (its slices, maps and
 // pointers are nil). c, if not nil, lends a buffer.
-func (s *Session) changedInPlace(i int, c *codecState) bool {
+func (s *session) changedInPlace(i int, c *wire.Buffer) bool {
 	var was []byte
 	if u := s.tx.last(i); u != nil {
 		was = u.after
@@ -100,11 +104,11 @@ func (s *Session) changedInPlace(i int, c *codecState) bool {
 	}
 	var buf []byte
 	if c != nil {
-		buf = c.buf[:0]
+		buf = c.B[:0]
 	}
 	now, err := s.fieldValue(i, buf)
 	if c != nil && now != nil {
-		c.keep(now[:cap(now)])
+		c.Keep(now[:cap(now)])
 	}
 	return err != nil || !bytes.Equal(now, was)
 }
@@ -113,7 +117,7 @@ func (s *Session) changedInPlace(i int, c *codecState) bool {
 // nil when absent: zero), applies the request's updates of it again, in
 // order, and returns the field's entry as it then stands (false when the
 // field is omitted).
-func (s *Session) replay(i int, theirs []byte) (entry, bool) {
+func (s *session) replay(i int, theirs []byte) (entry, bool) {
 	val := theirs
 	if val == nil {
 		val = []byte{0xc0} // nil: every decoder leaves the field zero
@@ -132,11 +136,11 @@ func (s *Session) replay(i int, theirs []byte) (entry, bool) {
 	if err != nil || v == nil {
 		return entry{}, false
 	}
-	return entry{key: []byte(s.m.schema.Keys[i]), val: v}, true
+	return entry{Key: []byte(s.m.schema.Keys[i]), Val: v}, true
 }
 
 // saved forgets what the request changed, once it is in the store.
-func (s *Session) saved() {
+func (s *session) saved() {
 	s.dirty.clear()
 	s.read.clear()
 	s.tx = nil

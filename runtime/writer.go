@@ -17,7 +17,7 @@ var errReplaced = errors.New("sessiongen: response replaced by the session error
 // nothing, and Unwrap keeps http.ResponseController working.
 type writer struct {
 	http.ResponseWriter
-	s *Session
+	s *session
 }
 
 // WriteHeader commits the session first, except for 1xx responses.

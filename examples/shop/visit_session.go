@@ -4,9 +4,9 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Visit is
 // safe for use by the goroutines of one request.
 type Visit struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data visitData
 }
 
@@ -32,11 +32,15 @@ type _visitData_changed__run_go_generate struct {
 
 var _ = _visitData_changed__run_go_generate(visitData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var visitSchema = runtime.Schema{
-	Name: "Visit",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type visitContextKey struct{}
+
+var visitSchema = wire.Schema{
+	Name:       "Visit",
+	ContextKey: visitContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Visit)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -44,7 +48,7 @@ var visitSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Visit).appendField(b, i)
 	},
 	Keys: []string{"email", "cart", "flash"},
@@ -58,45 +62,23 @@ var visitSchema = runtime.Schema{
 //	cart	[]{qty:int,sku:string}	Cart
 //	flash	string	Flash
 
-type visitContextKey struct{}
-
-// VisitManager serves Visit sessions.
+// VisitManager serves Visit sessions: its Middleware puts a *Visit in
+// the context of every request (VisitFrom gets it back) and saves what
+// changed before the response headers leave.
 type VisitManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewVisitManager returns a manager for Visit sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewVisitManager(cfg runtime.Config) (*VisitManager, error) {
-	m, err := runtime.NewManager(cfg, visitSchema)
+	m, err := runtime.NewManager[Visit](cfg, &visitSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &VisitManager{m: m}, nil
+	return &VisitManager{m}, nil
 }
-
-// Middleware puts a Visit in the context of every request it serves
-// (VisitFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *VisitManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, visitContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Visit)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *VisitManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *VisitManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *VisitManager) Close() error { return m.m.Close() }
 
 // VisitFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through VisitManager.Middleware.
@@ -224,7 +206,7 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 			return b, nil
 		}
 		b = append(b, "\xa5email"...)
-		b = runtime.AppendString(b, s.data.Email)
+		b = wire.AppendString(b, s.data.Email)
 	case 1:
 		if len(s.data.Cart) == 0 {
 			return b, nil
@@ -238,7 +220,7 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 			return b, nil
 		}
 		b = append(b, "\xa5flash"...)
-		b = runtime.AppendString(b, s.data.Flash)
+		b = wire.AppendString(b, s.data.Flash)
 	}
 	return b, nil
 }
@@ -266,7 +248,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -278,7 +260,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -290,26 +272,26 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 
 func encVisitItem(b []byte, v *Item) (_ []byte, err error) {
 	n := 2
-	b = runtime.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, n)
 	b = append(b, "\xa3sku"...)
-	b = runtime.AppendString(b, v.SKU)
+	b = wire.AppendString(b, v.SKU)
 	b = append(b, "\xa3qty"...)
-	b = runtime.AppendInt(b, int64(v.Qty))
+	b = wire.AppendInt(b, int64(v.Qty))
 	return b, nil
 }
 
 func decVisitItem(b []byte, i int, v *Item) (_ int, err error) {
 	*v = Item{}
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
-		if key, i, err = runtime.ReadKey(b, i); err != nil {
+		if key, i, err = wire.ReadKey(b, i); err != nil {
 			return i, err
 		}
 		switch string(key) {
 		case "sku":
 			{
-				x, j, err := runtime.ReadString(b, i)
+				x, j, err := wire.ReadString(b, i)
 				if err != nil {
 					return i, err
 				}
@@ -317,14 +299,14 @@ func decVisitItem(b []byte, i int, v *Item) (_ int, err error) {
 			}
 		case "qty":
 			{
-				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+				x, j, err := wire.ReadInt(b, i, wire.IntSize)
 				if err != nil {
 					return i, err
 				}
 				v.Qty, i = int(x), j
 			}
 		default:
-			i, err = runtime.Skip(b, i)
+			i, err = wire.Skip(b, i)
 		}
 	}
 	return i, err
@@ -332,9 +314,9 @@ func decVisitItem(b []byte, i int, v *Item) (_ int, err error) {
 
 func encVisitSliceItem(b []byte, v []Item) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encVisitItem(b, &v[i]); err != nil {
 			return b, err
@@ -344,7 +326,7 @@ func encVisitSliceItem(b []byte, v []Item) (_ []byte, err error) {
 }
 
 func decVisitSliceItem(b []byte, i int, p *[]Item) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err

@@ -5,10 +5,10 @@ package testsession
 import (
 	"cmp"
 	"context"
-	"net/http"
 	"slices"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -17,7 +17,7 @@ import (
 // first use; its setters mark only their own field for saving. A Counters is
 // safe for use by the goroutines of one request.
 type Counters struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data countersData
 }
 
@@ -51,11 +51,15 @@ type _countersData_changed__run_go_generate struct {
 
 var _ = _countersData_changed__run_go_generate(countersData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var countersSchema = runtime.Schema{
-	Name: "Counters",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type countersContextKey struct{}
+
+var countersSchema = wire.Schema{
+	Name:       "Counters",
+	ContextKey: countersContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Counters).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Counters)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -63,7 +67,7 @@ var countersSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Counters).appendField(b, i)
 	},
 	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note", "items", "tags"},
@@ -95,45 +99,23 @@ var countersSchema = runtime.Schema{
 //	items	[]string	Items
 //	tags	map[string]int	Tags
 
-type countersContextKey struct{}
-
-// CountersManager serves Counters sessions.
+// CountersManager serves Counters sessions: its Middleware puts a *Counters in
+// the context of every request (CountersFrom gets it back) and saves what
+// changed before the response headers leave.
 type CountersManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewCountersManager returns a manager for Counters sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewCountersManager(cfg runtime.Config) (*CountersManager, error) {
-	m, err := runtime.NewManager(cfg, countersSchema)
+	m, err := runtime.NewManager[Counters](cfg, &countersSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &CountersManager{m: m}, nil
+	return &CountersManager{m}, nil
 }
-
-// Middleware puts a Counters in the context of every request it serves
-// (CountersFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *CountersManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, countersContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Counters)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *CountersManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *CountersManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *CountersManager) Close() error { return m.m.Close() }
 
 // CountersFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through CountersManager.Middleware.
@@ -609,58 +591,58 @@ func (s *Counters) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa2C0"...)
-		b = runtime.AppendInt(b, int64(s.data.C0))
+		b = wire.AppendInt(b, int64(s.data.C0))
 	case 1:
 		b = append(b, "\xa2C1"...)
-		b = runtime.AppendInt(b, int64(s.data.C1))
+		b = wire.AppendInt(b, int64(s.data.C1))
 	case 2:
 		b = append(b, "\xa2C2"...)
-		b = runtime.AppendInt(b, int64(s.data.C2))
+		b = wire.AppendInt(b, int64(s.data.C2))
 	case 3:
 		b = append(b, "\xa2C3"...)
-		b = runtime.AppendInt(b, int64(s.data.C3))
+		b = wire.AppendInt(b, int64(s.data.C3))
 	case 4:
 		b = append(b, "\xa2C4"...)
-		b = runtime.AppendInt(b, int64(s.data.C4))
+		b = wire.AppendInt(b, int64(s.data.C4))
 	case 5:
 		b = append(b, "\xa2C5"...)
-		b = runtime.AppendInt(b, int64(s.data.C5))
+		b = wire.AppendInt(b, int64(s.data.C5))
 	case 6:
 		b = append(b, "\xa2C6"...)
-		b = runtime.AppendInt(b, int64(s.data.C6))
+		b = wire.AppendInt(b, int64(s.data.C6))
 	case 7:
 		b = append(b, "\xa2C7"...)
-		b = runtime.AppendInt(b, int64(s.data.C7))
+		b = wire.AppendInt(b, int64(s.data.C7))
 	case 8:
 		b = append(b, "\xa2C8"...)
-		b = runtime.AppendInt(b, int64(s.data.C8))
+		b = wire.AppendInt(b, int64(s.data.C8))
 	case 9:
 		b = append(b, "\xa2C9"...)
-		b = runtime.AppendInt(b, int64(s.data.C9))
+		b = wire.AppendInt(b, int64(s.data.C9))
 	case 10:
 		b = append(b, "\xa3C10"...)
-		b = runtime.AppendInt(b, int64(s.data.C10))
+		b = wire.AppendInt(b, int64(s.data.C10))
 	case 11:
 		b = append(b, "\xa3C11"...)
-		b = runtime.AppendInt(b, int64(s.data.C11))
+		b = wire.AppendInt(b, int64(s.data.C11))
 	case 12:
 		b = append(b, "\xa3C12"...)
-		b = runtime.AppendInt(b, int64(s.data.C12))
+		b = wire.AppendInt(b, int64(s.data.C12))
 	case 13:
 		b = append(b, "\xa3C13"...)
-		b = runtime.AppendInt(b, int64(s.data.C13))
+		b = wire.AppendInt(b, int64(s.data.C13))
 	case 14:
 		b = append(b, "\xa3C14"...)
-		b = runtime.AppendInt(b, int64(s.data.C14))
+		b = wire.AppendInt(b, int64(s.data.C14))
 	case 15:
 		b = append(b, "\xa3C15"...)
-		b = runtime.AppendInt(b, int64(s.data.C15))
+		b = wire.AppendInt(b, int64(s.data.C15))
 	case 16:
 		b = append(b, "\xa3bal"...)
-		b = runtime.AppendInt(b, s.data.Balance)
+		b = wire.AppendInt(b, s.data.Balance)
 	case 17:
 		b = append(b, "\xa4Note"...)
-		b = runtime.AppendString(b, s.data.Note)
+		b = wire.AppendString(b, s.data.Note)
 	case 18:
 		b = append(b, "\xa5items"...)
 		if b, err = encCountersSliceString(b, s.data.Items); err != nil {
@@ -732,7 +714,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -740,7 +722,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -748,7 +730,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -756,7 +738,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -764,7 +746,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -772,7 +754,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 5:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -780,7 +762,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 6:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -788,7 +770,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 7:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -796,7 +778,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 8:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -804,7 +786,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 9:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -812,7 +794,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 10:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -820,7 +802,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 11:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -828,7 +810,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 12:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -836,7 +818,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 13:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -844,7 +826,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 14:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -852,7 +834,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 15:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -860,7 +842,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 16:
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -868,7 +850,7 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 17:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -890,9 +872,9 @@ func (s *Counters) decodeField(b []byte, i, f int) (_ int, err error) {
 // encodes to the same bytes.
 func encCountersMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v int
@@ -904,14 +886,14 @@ func encCountersMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
-		b = runtime.AppendInt(b, int64(e.v))
+		b = wire.AppendString(b, e.k)
+		b = wire.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
 
 func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -920,7 +902,7 @@ func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err err
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -928,7 +910,7 @@ func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err err
 		}
 		var e int
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -942,17 +924,17 @@ func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err err
 
 func encCountersSliceString(b []byte, v []string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendString(b, v[i])
+		b = wire.AppendString(b, v[i])
 	}
 	return b, nil
 }
 
 func decCountersSliceString(b []byte, i int, p *[]string) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -960,7 +942,7 @@ func decCountersSliceString(b []byte, i int, p *[]string) (_ int, err error) {
 	v := make([]string, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

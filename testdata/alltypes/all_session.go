@@ -6,12 +6,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -20,7 +20,7 @@ import (
 // first use; its setters mark only their own field for saving. A All is
 // safe for use by the goroutines of one request.
 type All struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data allData
 }
 
@@ -86,11 +86,15 @@ type _allData_changed__run_go_generate struct {
 
 var _ = _allData_changed__run_go_generate(allData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var allSchema = runtime.Schema{
-	Name: "All",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type allContextKey struct{}
+
+var allSchema = wire.Schema{
+	Name:       "All",
+	ContextKey: allContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*All).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*All)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -98,7 +102,7 @@ var allSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*All).appendField(b, i)
 	},
 	Recursive: true,
@@ -161,45 +165,23 @@ var allSchema = runtime.Schema{
 //	Labels	[]string	Labels
 //	omits	[]int	OmitS
 
-type allContextKey struct{}
-
-// AllManager serves All sessions.
+// AllManager serves All sessions: its Middleware puts a *All in
+// the context of every request (AllFrom gets it back) and saves what
+// changed before the response headers leave.
 type AllManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewAllManager returns a manager for All sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewAllManager(cfg runtime.Config) (*AllManager, error) {
-	m, err := runtime.NewManager(cfg, allSchema)
+	m, err := runtime.NewManager[All](cfg, &allSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &AllManager{m: m}, nil
+	return &AllManager{m}, nil
 }
-
-// Middleware puts a All in the context of every request it serves
-// (AllFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *AllManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, allContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(All)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *AllManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *AllManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *AllManager) Close() error { return m.m.Close() }
 
 // AllFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through AllManager.Middleware.
@@ -1539,70 +1521,70 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa1B"...)
-		b = runtime.AppendBool(b, s.data.B)
+		b = wire.AppendBool(b, s.data.B)
 	case 1:
 		b = append(b, "\xa1I"...)
-		b = runtime.AppendInt(b, int64(s.data.I))
+		b = wire.AppendInt(b, int64(s.data.I))
 	case 2:
 		b = append(b, "\xa2I8"...)
-		b = runtime.AppendInt(b, int64(s.data.I8))
+		b = wire.AppendInt(b, int64(s.data.I8))
 	case 3:
 		b = append(b, "\xa3I16"...)
-		b = runtime.AppendInt(b, int64(s.data.I16))
+		b = wire.AppendInt(b, int64(s.data.I16))
 	case 4:
 		b = append(b, "\xa3I32"...)
-		b = runtime.AppendInt(b, int64(s.data.I32))
+		b = wire.AppendInt(b, int64(s.data.I32))
 	case 5:
 		b = append(b, "\xa3I64"...)
-		b = runtime.AppendInt(b, s.data.I64)
+		b = wire.AppendInt(b, s.data.I64)
 	case 6:
 		b = append(b, "\xa1U"...)
-		b = runtime.AppendUint(b, uint64(s.data.U))
+		b = wire.AppendUint(b, uint64(s.data.U))
 	case 7:
 		b = append(b, "\xa2U8"...)
-		b = runtime.AppendUint(b, uint64(s.data.U8))
+		b = wire.AppendUint(b, uint64(s.data.U8))
 	case 8:
 		b = append(b, "\xa3U16"...)
-		b = runtime.AppendUint(b, uint64(s.data.U16))
+		b = wire.AppendUint(b, uint64(s.data.U16))
 	case 9:
 		b = append(b, "\xa3U32"...)
-		b = runtime.AppendUint(b, uint64(s.data.U32))
+		b = wire.AppendUint(b, uint64(s.data.U32))
 	case 10:
 		b = append(b, "\xa3U64"...)
-		b = runtime.AppendUint(b, s.data.U64)
+		b = wire.AppendUint(b, s.data.U64)
 	case 11:
 		b = append(b, "\xa3F32"...)
-		b = runtime.AppendFloat32(b, s.data.F32)
+		b = wire.AppendFloat32(b, s.data.F32)
 	case 12:
 		b = append(b, "\xa3F64"...)
-		b = runtime.AppendFloat64(b, s.data.F64)
+		b = wire.AppendFloat64(b, s.data.F64)
 	case 13:
 		b = append(b, "\xa1S"...)
-		b = runtime.AppendString(b, s.data.S)
+		b = wire.AppendString(b, s.data.S)
 	case 14:
 		b = append(b, "\xa3Raw"...)
-		b = runtime.AppendBytes(b, s.data.Raw)
+		b = wire.AppendBytes(b, s.data.Raw)
 	case 15:
 		b = append(b, "\xa1T"...)
-		b = runtime.AppendTime(b, s.data.T)
+		b = wire.AppendTime(b, s.data.T)
 	case 16:
 		b = append(b, "\xa1D"...)
-		b = runtime.AppendInt(b, int64(s.data.D))
+		b = wire.AppendInt(b, int64(s.data.D))
 	case 17:
 		b = append(b, "\xa3Lvl"...)
-		b = runtime.AppendInt(b, int64(s.data.Lvl))
+		b = wire.AppendInt(b, int64(s.data.Lvl))
 	case 18:
 		b = append(b, "\xa1N"...)
-		b = runtime.AppendString(b, string(s.data.N))
+		b = wire.AppendString(b, string(s.data.N))
 	case 19:
 		b = append(b, "\xa2Fl"...)
-		b = runtime.AppendBool(b, bool(s.data.Fl))
+		b = wire.AppendBool(b, bool(s.data.Fl))
 	case 20:
 		b = append(b, "\xa1R"...)
-		b = runtime.AppendFloat32(b, float32(s.data.R))
+		b = wire.AppendFloat32(b, float32(s.data.R))
 	case 21:
 		b = append(b, "\xa3Tok"...)
-		b = runtime.AppendBytes(b, []byte(s.data.Tok))
+		b = wire.AppendBytes(b, []byte(s.data.Tok))
 	case 22:
 		b = append(b, "\xa4Strs"...)
 		if b, err = encAllSliceString(b, s.data.Strs); err != nil {
@@ -1686,7 +1668,7 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 			return b, nil
 		}
 		b = append(b, "\xa4omit"...)
-		b = runtime.AppendString(b, s.data.Omit)
+		b = wire.AppendString(b, s.data.Omit)
 	case 38:
 		b = append(b, "\xa2id"...)
 		if b, err = encAllArr16Byte(b, &s.data.Token16); err != nil {
@@ -1699,7 +1681,7 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 40:
 		b = append(b, "\xa4Addr"...)
-		if b, err = runtime.AppendBinary(b, &s.data.Addr); err != nil {
+		if b, err = wire.AppendBinary(b, &s.data.Addr); err != nil {
 			return b, err
 		}
 	case 41:
@@ -1714,12 +1696,12 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 43:
 		b = append(b, "\xa3Col"...)
-		if b, err = runtime.AppendText(b, &s.data.Col); err != nil {
+		if b, err = wire.AppendText(b, &s.data.Col); err != nil {
 			return b, err
 		}
 	case 44:
 		b = append(b, "\xa2Pt"...)
-		if b, err = runtime.AppendCustom(b, &s.data.Pt); err != nil {
+		if b, err = wire.AppendCustom(b, &s.data.Pt); err != nil {
 			return b, err
 		}
 	case 45:
@@ -1729,7 +1711,7 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 46:
 		b = append(b, "\xa3msg"...)
-		b = runtime.AppendString(b, s.data.Msg)
+		b = wire.AppendString(b, s.data.Msg)
 	case 47:
 		b = append(b, "\xa2Tr"...)
 		if b, err = encAllTree(b, s.data.Tr); err != nil {
@@ -1737,7 +1719,7 @@ func (s *All) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 48:
 		b = append(b, "\xa3ver"...)
-		b = runtime.AppendInt(b, int64(s.data.Meta.Version))
+		b = wire.AppendInt(b, int64(s.data.Meta.Version))
 	case 49:
 		b = append(b, "\xa6Labels"...)
 		if b, err = encAllSliceString(b, s.data.Meta.Labels); err != nil {
@@ -1874,7 +1856,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadBool(b, i)
+			x, j, err := wire.ReadBool(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1882,7 +1864,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -1890,7 +1872,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadInt(b, i, 8)
+			x, j, err := wire.ReadInt(b, i, 8)
 			if err != nil {
 				return i, err
 			}
@@ -1898,7 +1880,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadInt(b, i, 16)
+			x, j, err := wire.ReadInt(b, i, 16)
 			if err != nil {
 				return i, err
 			}
@@ -1906,7 +1888,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadInt(b, i, 32)
+			x, j, err := wire.ReadInt(b, i, 32)
 			if err != nil {
 				return i, err
 			}
@@ -1914,7 +1896,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 5:
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -1922,7 +1904,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 6:
 		{
-			x, j, err := runtime.ReadUint(b, i, runtime.IntSize)
+			x, j, err := wire.ReadUint(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -1930,7 +1912,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 7:
 		{
-			x, j, err := runtime.ReadUint(b, i, 8)
+			x, j, err := wire.ReadUint(b, i, 8)
 			if err != nil {
 				return i, err
 			}
@@ -1938,7 +1920,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 8:
 		{
-			x, j, err := runtime.ReadUint(b, i, 16)
+			x, j, err := wire.ReadUint(b, i, 16)
 			if err != nil {
 				return i, err
 			}
@@ -1946,7 +1928,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 9:
 		{
-			x, j, err := runtime.ReadUint(b, i, 32)
+			x, j, err := wire.ReadUint(b, i, 32)
 			if err != nil {
 				return i, err
 			}
@@ -1954,7 +1936,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 10:
 		{
-			x, j, err := runtime.ReadUint(b, i, 64)
+			x, j, err := wire.ReadUint(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -1962,7 +1944,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 11:
 		{
-			x, j, err := runtime.ReadFloat32(b, i)
+			x, j, err := wire.ReadFloat32(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1970,7 +1952,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 12:
 		{
-			x, j, err := runtime.ReadFloat64(b, i)
+			x, j, err := wire.ReadFloat64(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1978,7 +1960,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 13:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1986,7 +1968,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 14:
 		{
-			x, j, err := runtime.ReadBytes(b, i)
+			x, j, err := wire.ReadBytes(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -1994,7 +1976,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 15:
 		{
-			x, j, err := runtime.ReadTime(b, i)
+			x, j, err := wire.ReadTime(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2002,7 +1984,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 16:
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -2010,7 +1992,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 17:
 		{
-			x, j, err := runtime.ReadInt(b, i, 8)
+			x, j, err := wire.ReadInt(b, i, 8)
 			if err != nil {
 				return i, err
 			}
@@ -2018,7 +2000,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 18:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2026,7 +2008,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 19:
 		{
-			x, j, err := runtime.ReadBool(b, i)
+			x, j, err := wire.ReadBool(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2034,7 +2016,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 20:
 		{
-			x, j, err := runtime.ReadFloat32(b, i)
+			x, j, err := wire.ReadFloat32(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2042,7 +2024,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 21:
 		{
-			x, j, err := runtime.ReadBytes(b, i)
+			x, j, err := wire.ReadBytes(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2110,7 +2092,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 37:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2128,7 +2110,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 			return i, err
 		}
 	case 40:
-		if i, err = runtime.ReadBinary(b, i, &s.data.Addr); err != nil {
+		if i, err = wire.ReadBinary(b, i, &s.data.Addr); err != nil {
 			return i, err
 		}
 	case 41:
@@ -2140,11 +2122,11 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 			return i, err
 		}
 	case 43:
-		if i, err = runtime.ReadText(b, i, &s.data.Col); err != nil {
+		if i, err = wire.ReadText(b, i, &s.data.Col); err != nil {
 			return i, err
 		}
 	case 44:
-		if i, err = runtime.ReadCustom(b, i, &s.data.Pt); err != nil {
+		if i, err = wire.ReadCustom(b, i, &s.data.Pt); err != nil {
 			return i, err
 		}
 	case 45:
@@ -2153,7 +2135,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 46:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2165,7 +2147,7 @@ func (s *All) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 48:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -2188,12 +2170,12 @@ func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
 	if v.Zip == "" {
 		n--
 	}
-	b = runtime.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, n)
 	b = append(b, "\xa6street"...)
-	b = runtime.AppendString(b, v.Street)
+	b = wire.AppendString(b, v.Street)
 	if v.Zip != "" {
 		b = append(b, "\xa3zip"...)
-		b = runtime.AppendString(b, v.Zip)
+		b = wire.AppendString(b, v.Zip)
 	}
 	b = append(b, "\xa4Tags"...)
 	if b, err = encAllSliceString(b, v.Tags); err != nil {
@@ -2204,16 +2186,16 @@ func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
 
 func decAllAddress(b []byte, i int, v *Address) (_ int, err error) {
 	*v = Address{}
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
-		if key, i, err = runtime.ReadKey(b, i); err != nil {
+		if key, i, err = wire.ReadKey(b, i); err != nil {
 			return i, err
 		}
 		switch string(key) {
 		case "street":
 			{
-				x, j, err := runtime.ReadString(b, i)
+				x, j, err := wire.ReadString(b, i)
 				if err != nil {
 					return i, err
 				}
@@ -2221,7 +2203,7 @@ func decAllAddress(b []byte, i int, v *Address) (_ int, err error) {
 			}
 		case "zip":
 			{
-				x, j, err := runtime.ReadString(b, i)
+				x, j, err := wire.ReadString(b, i)
 				if err != nil {
 					return i, err
 				}
@@ -2232,22 +2214,22 @@ func decAllAddress(b []byte, i int, v *Address) (_ int, err error) {
 				return i, err
 			}
 		default:
-			i, err = runtime.Skip(b, i)
+			i, err = wire.Skip(b, i)
 		}
 	}
 	return i, err
 }
 
 func encAllArr16Byte(b []byte, v *[16]byte) ([]byte, error) {
-	return runtime.AppendBytes(b, v[:]), nil
+	return wire.AppendBytes(b, v[:]), nil
 }
 
 func decAllArr16Byte(b []byte, i int, v *[16]byte) (int, error) {
-	return runtime.ReadByteArray(b, i, v[:])
+	return wire.ReadByteArray(b, i, v[:])
 }
 
 func encAllArr2Arr3Int8(b []byte, v *[2][3]int8) (_ []byte, err error) {
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encAllArr3Int8(b, &v[i]); err != nil {
 			return b, err
@@ -2257,7 +2239,7 @@ func encAllArr2Arr3Int8(b []byte, v *[2][3]int8) (_ []byte, err error) {
 }
 
 func decAllArr2Arr3Int8(b []byte, i int, v *[2][3]int8) (_ int, err error) {
-	if i, err = runtime.ReadArrayOf(b, i, len(v)); err != nil {
+	if i, err = wire.ReadArrayOf(b, i, len(v)); err != nil {
 		return i, err
 	}
 	for k := range v {
@@ -2269,20 +2251,20 @@ func decAllArr2Arr3Int8(b []byte, i int, v *[2][3]int8) (_ int, err error) {
 }
 
 func encAllArr3Int8(b []byte, v *[3]int8) (_ []byte, err error) {
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendInt(b, int64(v[i]))
+		b = wire.AppendInt(b, int64(v[i]))
 	}
 	return b, nil
 }
 
 func decAllArr3Int8(b []byte, i int, v *[3]int8) (_ int, err error) {
-	if i, err = runtime.ReadArrayOf(b, i, len(v)); err != nil {
+	if i, err = wire.ReadArrayOf(b, i, len(v)); err != nil {
 		return i, err
 	}
 	for k := range v {
 		{
-			x, j, err := runtime.ReadInt(b, i, 8)
+			x, j, err := wire.ReadInt(b, i, 8)
 			if err != nil {
 				return i, err
 			}
@@ -2296,9 +2278,9 @@ func decAllArr3Int8(b []byte, i int, v *[3]int8) (_ int, err error) {
 // encodes to the same bytes.
 func encAllMapInt64String(b []byte, v map[int64]string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k int64
 		v string
@@ -2310,14 +2292,14 @@ func encAllMapInt64String(b []byte, v map[int64]string) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendInt(b, e.k)
-		b = runtime.AppendString(b, e.v)
+		b = wire.AppendInt(b, e.k)
+		b = wire.AppendString(b, e.v)
 	}
 	return b, nil
 }
 
 func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2326,7 +2308,7 @@ func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err erro
 	for ; n > 0; n-- {
 		var k int64
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -2334,7 +2316,7 @@ func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err erro
 		}
 		var e string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2350,9 +2332,9 @@ func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err erro
 // encodes to the same bytes.
 func encAllMapNameLevel(b []byte, v map[Name]Level) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k Name
 		v Level
@@ -2364,14 +2346,14 @@ func encAllMapNameLevel(b []byte, v map[Name]Level) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, string(e.k))
-		b = runtime.AppendInt(b, int64(e.v))
+		b = wire.AppendString(b, string(e.k))
+		b = wire.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
 
 func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2380,7 +2362,7 @@ func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
 	for ; n > 0; n-- {
 		var k Name
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2388,7 +2370,7 @@ func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
 		}
 		var e Level
 		{
-			x, j, err := runtime.ReadInt(b, i, 8)
+			x, j, err := wire.ReadInt(b, i, 8)
 			if err != nil {
 				return i, err
 			}
@@ -2404,9 +2386,9 @@ func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
 // encodes to the same bytes.
 func encAllMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v int
@@ -2418,14 +2400,14 @@ func encAllMapStringInt(b []byte, v map[string]int) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
-		b = runtime.AppendInt(b, int64(e.v))
+		b = wire.AppendString(b, e.k)
+		b = wire.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
 
 func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2434,7 +2416,7 @@ func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2442,7 +2424,7 @@ func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
 		}
 		var e int
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -2458,9 +2440,9 @@ func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
 // encodes to the same bytes.
 func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v Point
@@ -2472,8 +2454,8 @@ func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
-		if b, err = runtime.AppendCustom(b, &e.v); err != nil {
+		b = wire.AppendString(b, e.k)
+		if b, err = wire.AppendCustom(b, &e.v); err != nil {
 			return b, err
 		}
 	}
@@ -2481,7 +2463,7 @@ func encAllMapStringPoint(b []byte, v map[string]Point) (_ []byte, err error) {
 }
 
 func decAllMapStringPoint(b []byte, i int, p *map[string]Point) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2490,14 +2472,14 @@ func decAllMapStringPoint(b []byte, i int, p *map[string]Point) (_ int, err erro
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
 			k, i = x, j
 		}
 		var e Point
-		if i, err = runtime.ReadCustom(b, i, &e); err != nil {
+		if i, err = wire.ReadCustom(b, i, &e); err != nil {
 			return i, err
 		}
 		v[k] = e
@@ -2510,9 +2492,9 @@ func decAllMapStringPoint(b []byte, i int, p *map[string]Point) (_ int, err erro
 // encodes to the same bytes.
 func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v []Address
@@ -2524,7 +2506,7 @@ func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, er
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
+		b = wire.AppendString(b, e.k)
 		if b, err = encAllSliceAddress(b, e.v); err != nil {
 			return b, err
 		}
@@ -2533,7 +2515,7 @@ func encAllMapStringSliceAddress(b []byte, v map[string][]Address) (_ []byte, er
 }
 
 func decAllMapStringSliceAddress(b []byte, i int, p *map[string][]Address) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2542,7 +2524,7 @@ func decAllMapStringSliceAddress(b []byte, i int, p *map[string][]Address) (_ in
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2562,9 +2544,9 @@ func decAllMapStringSliceAddress(b []byte, i int, p *map[string][]Address) (_ in
 // encodes to the same bytes.
 func encAllMapUint16Bool(b []byte, v map[uint16]bool) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k uint16
 		v bool
@@ -2576,14 +2558,14 @@ func encAllMapUint16Bool(b []byte, v map[uint16]bool) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendUint(b, uint64(e.k))
-		b = runtime.AppendBool(b, e.v)
+		b = wire.AppendUint(b, uint64(e.k))
+		b = wire.AppendBool(b, e.v)
 	}
 	return b, nil
 }
 
 func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2592,7 +2574,7 @@ func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error)
 	for ; n > 0; n-- {
 		var k uint16
 		{
-			x, j, err := runtime.ReadUint(b, i, 16)
+			x, j, err := wire.ReadUint(b, i, 16)
 			if err != nil {
 				return i, err
 			}
@@ -2600,7 +2582,7 @@ func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error)
 		}
 		var e bool
 		{
-			x, j, err := runtime.ReadBool(b, i)
+			x, j, err := wire.ReadBool(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2614,9 +2596,9 @@ func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error)
 
 func encAllNode(b []byte, v *Node) (_ []byte, err error) {
 	n := 2
-	b = runtime.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, n)
 	b = append(b, "\xa5Value"...)
-	b = runtime.AppendInt(b, int64(v.Value))
+	b = wire.AppendInt(b, int64(v.Value))
 	b = append(b, "\xa4Next"...)
 	if b, err = encAllPtrNode(b, v.Next); err != nil {
 		return b, err
@@ -2626,16 +2608,16 @@ func encAllNode(b []byte, v *Node) (_ []byte, err error) {
 
 func decAllNode(b []byte, i int, v *Node) (_ int, err error) {
 	*v = Node{}
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
-		if key, i, err = runtime.ReadKey(b, i); err != nil {
+		if key, i, err = wire.ReadKey(b, i); err != nil {
 			return i, err
 		}
 		switch string(key) {
 		case "Value":
 			{
-				x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+				x, j, err := wire.ReadInt(b, i, wire.IntSize)
 				if err != nil {
 					return i, err
 				}
@@ -2646,7 +2628,7 @@ func decAllNode(b []byte, i int, v *Node) (_ int, err error) {
 				return i, err
 			}
 		default:
-			i, err = runtime.Skip(b, i)
+			i, err = wire.Skip(b, i)
 		}
 	}
 	return i, err
@@ -2654,7 +2636,7 @@ func decAllNode(b []byte, i int, v *Node) (_ int, err error) {
 
 func encAllPtrAddress(b []byte, v *Address) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
 	if b, err = encAllAddress(b, v); err != nil {
 		return b, err
@@ -2663,7 +2645,7 @@ func encAllPtrAddress(b []byte, v *Address) (_ []byte, err error) {
 }
 
 func decAllPtrAddress(b []byte, i int, p **Address) (_ int, err error) {
-	if runtime.IsNil(b, i) {
+	if wire.IsNil(b, i) {
 		*p = nil
 		return i + 1, nil
 	}
@@ -2677,20 +2659,20 @@ func decAllPtrAddress(b []byte, i int, p **Address) (_ int, err error) {
 
 func encAllPtrInt(b []byte, v *int) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendInt(b, int64(*v))
+	b = wire.AppendInt(b, int64(*v))
 	return b, nil
 }
 
 func decAllPtrInt(b []byte, i int, p **int) (_ int, err error) {
-	if runtime.IsNil(b, i) {
+	if wire.IsNil(b, i) {
 		*p = nil
 		return i + 1, nil
 	}
 	v := new(int)
 	{
-		x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+		x, j, err := wire.ReadInt(b, i, wire.IntSize)
 		if err != nil {
 			return i, err
 		}
@@ -2702,21 +2684,21 @@ func decAllPtrInt(b []byte, i int, p **int) (_ int, err error) {
 
 func encAllPtrNetip_Addr(b []byte, v *netip.Addr) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	if b, err = runtime.AppendBinary(b, v); err != nil {
+	if b, err = wire.AppendBinary(b, v); err != nil {
 		return b, err
 	}
 	return b, nil
 }
 
 func decAllPtrNetip_Addr(b []byte, i int, p **netip.Addr) (_ int, err error) {
-	if runtime.IsNil(b, i) {
+	if wire.IsNil(b, i) {
 		*p = nil
 		return i + 1, nil
 	}
 	v := new(netip.Addr)
-	if i, err = runtime.ReadBinary(b, i, v); err != nil {
+	if i, err = wire.ReadBinary(b, i, v); err != nil {
 		return i, err
 	}
 	*p = v
@@ -2725,7 +2707,7 @@ func decAllPtrNetip_Addr(b []byte, i int, p **netip.Addr) (_ int, err error) {
 
 func encAllPtrNode(b []byte, v *Node) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
 	if b, err = encAllNode(b, v); err != nil {
 		return b, err
@@ -2734,7 +2716,7 @@ func encAllPtrNode(b []byte, v *Node) (_ []byte, err error) {
 }
 
 func decAllPtrNode(b []byte, i int, p **Node) (_ int, err error) {
-	if runtime.IsNil(b, i) {
+	if wire.IsNil(b, i) {
 		*p = nil
 		return i + 1, nil
 	}
@@ -2750,9 +2732,9 @@ func decAllPtrNode(b []byte, i int, p **Node) (_ int, err error) {
 // encodes to the same bytes.
 func encAllScores(b []byte, v Scores) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendMapLen(b, len(v))
+	b = wire.AppendMapLen(b, len(v))
 	type entry struct {
 		k string
 		v int
@@ -2764,14 +2746,14 @@ func encAllScores(b []byte, v Scores) (_ []byte, err error) {
 	}
 	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.k, b.k) })
 	for _, e := range entries {
-		b = runtime.AppendString(b, e.k)
-		b = runtime.AppendInt(b, int64(e.v))
+		b = wire.AppendString(b, e.k)
+		b = wire.AppendInt(b, int64(e.v))
 	}
 	return b, nil
 }
 
 func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
-	n, i, err := runtime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2780,7 +2762,7 @@ func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
 	for ; n > 0; n-- {
 		var k string
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2788,7 +2770,7 @@ func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
 		}
 		var e int
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -2802,9 +2784,9 @@ func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
 
 func encAllSliceAddress(b []byte, v []Address) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encAllAddress(b, &v[i]); err != nil {
 			return b, err
@@ -2814,7 +2796,7 @@ func encAllSliceAddress(b []byte, v []Address) (_ []byte, err error) {
 }
 
 func decAllSliceAddress(b []byte, i int, p *[]Address) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2831,17 +2813,17 @@ func decAllSliceAddress(b []byte, i int, p *[]Address) (_ int, err error) {
 
 func encAllSliceInt(b []byte, v []int) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendInt(b, int64(v[i]))
+		b = wire.AppendInt(b, int64(v[i]))
 	}
 	return b, nil
 }
 
 func decAllSliceInt(b []byte, i int, p *[]int) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2849,7 +2831,7 @@ func decAllSliceInt(b []byte, i int, p *[]int) (_ int, err error) {
 	v := make([]int, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -2862,17 +2844,17 @@ func decAllSliceInt(b []byte, i int, p *[]int) (_ int, err error) {
 
 func encAllSliceInt64(b []byte, v []int64) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendInt(b, v[i])
+		b = wire.AppendInt(b, v[i])
 	}
 	return b, nil
 }
 
 func decAllSliceInt64(b []byte, i int, p *[]int64) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2880,7 +2862,7 @@ func decAllSliceInt64(b []byte, i int, p *[]int64) (_ int, err error) {
 	v := make([]int64, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -2893,11 +2875,11 @@ func decAllSliceInt64(b []byte, i int, p *[]int64) (_ int, err error) {
 
 func encAllSliceNetip_Addr(b []byte, v []netip.Addr) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		if b, err = runtime.AppendBinary(b, &v[i]); err != nil {
+		if b, err = wire.AppendBinary(b, &v[i]); err != nil {
 			return b, err
 		}
 	}
@@ -2905,14 +2887,14 @@ func encAllSliceNetip_Addr(b []byte, v []netip.Addr) (_ []byte, err error) {
 }
 
 func decAllSliceNetip_Addr(b []byte, i int, p *[]netip.Addr) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
 	}
 	v := make([]netip.Addr, n)
 	for k := range v {
-		if i, err = runtime.ReadBinary(b, i, &v[k]); err != nil {
+		if i, err = wire.ReadBinary(b, i, &v[k]); err != nil {
 			return i, err
 		}
 	}
@@ -2922,9 +2904,9 @@ func decAllSliceNetip_Addr(b []byte, i int, p *[]netip.Addr) (_ int, err error) 
 
 func encAllSliceSliceString(b []byte, v [][]string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encAllSliceString(b, v[i]); err != nil {
 			return b, err
@@ -2934,7 +2916,7 @@ func encAllSliceSliceString(b []byte, v [][]string) (_ []byte, err error) {
 }
 
 func decAllSliceSliceString(b []byte, i int, p *[][]string) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2951,17 +2933,17 @@ func decAllSliceSliceString(b []byte, i int, p *[][]string) (_ int, err error) {
 
 func encAllSliceString(b []byte, v []string) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendString(b, v[i])
+		b = wire.AppendString(b, v[i])
 	}
 	return b, nil
 }
 
 func decAllSliceString(b []byte, i int, p *[]string) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -2969,7 +2951,7 @@ func decAllSliceString(b []byte, i int, p *[]string) (_ int, err error) {
 	v := make([]string, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -2982,17 +2964,17 @@ func decAllSliceString(b []byte, i int, p *[]string) (_ int, err error) {
 
 func encAllTags(b []byte, v Tags) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
-		b = runtime.AppendString(b, v[i])
+		b = wire.AppendString(b, v[i])
 	}
 	return b, nil
 }
 
 func decAllTags(b []byte, i int, p *Tags) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err
@@ -3000,7 +2982,7 @@ func decAllTags(b []byte, i int, p *Tags) (_ int, err error) {
 	v := make(Tags, n)
 	for k := range v {
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -3013,9 +2995,9 @@ func decAllTags(b []byte, i int, p *Tags) (_ int, err error) {
 
 func encAllTree(b []byte, v Tree) (_ []byte, err error) {
 	if v == nil {
-		return runtime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = runtime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encAllTree(b, v[i]); err != nil {
 			return b, err
@@ -3025,7 +3007,7 @@ func encAllTree(b []byte, v Tree) (_ []byte, err error) {
 }
 
 func decAllTree(b []byte, i int, p *Tree) (_ int, err error) {
-	n, i, err := runtime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err

@@ -4,9 +4,9 @@ package multi
 
 import (
 	"context"
-	"net/http"
 
 	sgruntime "github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Admin is
 // safe for use by the goroutines of one request.
 type Admin struct {
-	rt   sgruntime.Session
+	rt   wire.Handle
 	data adminState
 }
 
@@ -31,11 +31,15 @@ type _adminState_changed__run_go_generate struct {
 
 var _ = _adminState_changed__run_go_generate(adminState{})
 
-const _ = sgruntime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var adminSchema = sgruntime.Schema{
-	Name: "Admin",
-	DecodeField: func(d sgruntime.Data, b []byte, i, f int) (int, error) {
+type adminContextKey struct{}
+
+var adminSchema = wire.Schema{
+	Name:       "Admin",
+	ContextKey: adminContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Admin).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Admin)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -43,7 +47,7 @@ var adminSchema = sgruntime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Admin).appendField(b, i)
 	},
 	Keys:          []string{"user", "lvl"},
@@ -57,45 +61,23 @@ var adminSchema = sgruntime.Schema{
 //	user	string	User
 //	lvl	int	Level
 
-type adminContextKey struct{}
-
-// AdminManager serves Admin sessions.
+// AdminManager serves Admin sessions: its Middleware puts a *Admin in
+// the context of every request (AdminFrom gets it back) and saves what
+// changed before the response headers leave.
 type AdminManager struct {
-	m *sgruntime.Manager
+	*sgruntime.Manager
 }
 
 // NewAdminManager returns a manager for Admin sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewAdminManager(cfg sgruntime.Config) (*AdminManager, error) {
-	m, err := sgruntime.NewManager(cfg, adminSchema)
+	m, err := sgruntime.NewManager[Admin](cfg, &adminSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &AdminManager{m: m}, nil
+	return &AdminManager{m}, nil
 }
-
-// Middleware puts a Admin in the context of every request it serves
-// (AdminFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *AdminManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, adminContextKey{}, func() (sgruntime.Data, *sgruntime.Session) {
-		s := new(Admin)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *AdminManager) Store() sgruntime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *AdminManager) Stats() sgruntime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *AdminManager) Close() error { return m.m.Close() }
 
 // AdminFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through AdminManager.Middleware.
@@ -189,10 +171,10 @@ func (s *Admin) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa4user"...)
-		b = sgruntime.AppendString(b, s.data.User)
+		b = wire.AppendString(b, s.data.User)
 	case 1:
 		b = append(b, "\xa3lvl"...)
-		b = sgruntime.AppendInt(b, int64(s.data.Level))
+		b = wire.AppendInt(b, int64(s.data.Level))
 	}
 	return b, nil
 }
@@ -218,7 +200,7 @@ func (s *Admin) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := sgruntime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -226,7 +208,7 @@ func (s *Admin) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := sgruntime.ReadInt(b, i, sgruntime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}

@@ -4,9 +4,9 @@ package multi
 
 import (
 	"context"
-	"net/http"
 
 	sgruntime "github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/sessiongen/sessiongen/testdata/other"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -16,7 +16,7 @@ import (
 // first use; its setters mark only their own field for saving. A Cart is
 // safe for use by the goroutines of one request.
 type Cart struct {
-	rt   sgruntime.Session
+	rt   wire.Handle
 	data cartData
 }
 
@@ -32,11 +32,15 @@ type _cartData_changed__run_go_generate struct {
 
 var _ = _cartData_changed__run_go_generate(cartData{})
 
-const _ = sgruntime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var cartSchema = sgruntime.Schema{
-	Name: "Cart",
-	DecodeField: func(d sgruntime.Data, b []byte, i, f int) (int, error) {
+type cartContextKey struct{}
+
+var cartSchema = wire.Schema{
+	Name:       "Cart",
+	ContextKey: cartContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Cart).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Cart)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -44,7 +48,7 @@ var cartSchema = sgruntime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d sgruntime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Cart).appendField(b, i)
 	},
 	Keys: []string{"lines", "total"},
@@ -57,45 +61,23 @@ var cartSchema = sgruntime.Schema{
 //	lines	[]{price:int64,sku:string}	Lines
 //	total	int64	Total
 
-type cartContextKey struct{}
-
-// CartManager serves Cart sessions.
+// CartManager serves Cart sessions: its Middleware puts a *Cart in
+// the context of every request (CartFrom gets it back) and saves what
+// changed before the response headers leave.
 type CartManager struct {
-	m *sgruntime.Manager
+	*sgruntime.Manager
 }
 
 // NewCartManager returns a manager for Cart sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewCartManager(cfg sgruntime.Config) (*CartManager, error) {
-	m, err := sgruntime.NewManager(cfg, cartSchema)
+	m, err := sgruntime.NewManager[Cart](cfg, &cartSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &CartManager{m: m}, nil
+	return &CartManager{m}, nil
 }
-
-// Middleware puts a Cart in the context of every request it serves
-// (CartFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *CartManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, cartContextKey{}, func() (sgruntime.Data, *sgruntime.Session) {
-		s := new(Cart)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *CartManager) Store() sgruntime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *CartManager) Stats() sgruntime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *CartManager) Close() error { return m.m.Close() }
 
 // CartFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through CartManager.Middleware.
@@ -205,7 +187,7 @@ func (s *Cart) appendField(b []byte, i int) (_ []byte, err error) {
 		}
 	case 1:
 		b = append(b, "\xa5total"...)
-		b = sgruntime.AppendInt(b, int64(s.data.Total))
+		b = wire.AppendInt(b, int64(s.data.Total))
 	}
 	return b, nil
 }
@@ -235,7 +217,7 @@ func (s *Cart) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := sgruntime.ReadInt(b, i, 64)
+			x, j, err := wire.ReadInt(b, i, 64)
 			if err != nil {
 				return i, err
 			}
@@ -247,26 +229,26 @@ func (s *Cart) decodeField(b []byte, i, f int) (_ int, err error) {
 
 func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {
 	n := 2
-	b = sgruntime.AppendMapLen(b, n)
+	b = wire.AppendMapLen(b, n)
 	b = append(b, "\xa3sku"...)
-	b = sgruntime.AppendString(b, v.SKU)
+	b = wire.AppendString(b, v.SKU)
 	b = append(b, "\xa5price"...)
-	b = sgruntime.AppendInt(b, int64(v.Price))
+	b = wire.AppendInt(b, int64(v.Price))
 	return b, nil
 }
 
 func decCartOther_Line(b []byte, i int, v *other.Line) (_ int, err error) {
 	*v = other.Line{}
-	n, i, err := sgruntime.ReadMapLen(b, i)
+	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
-		if key, i, err = sgruntime.ReadKey(b, i); err != nil {
+		if key, i, err = wire.ReadKey(b, i); err != nil {
 			return i, err
 		}
 		switch string(key) {
 		case "sku":
 			{
-				x, j, err := sgruntime.ReadString(b, i)
+				x, j, err := wire.ReadString(b, i)
 				if err != nil {
 					return i, err
 				}
@@ -274,14 +256,14 @@ func decCartOther_Line(b []byte, i int, v *other.Line) (_ int, err error) {
 			}
 		case "price":
 			{
-				x, j, err := sgruntime.ReadInt(b, i, 64)
+				x, j, err := wire.ReadInt(b, i, 64)
 				if err != nil {
 					return i, err
 				}
 				v.Price, i = other.Money(x), j
 			}
 		default:
-			i, err = sgruntime.Skip(b, i)
+			i, err = wire.Skip(b, i)
 		}
 	}
 	return i, err
@@ -289,9 +271,9 @@ func decCartOther_Line(b []byte, i int, v *other.Line) (_ int, err error) {
 
 func encCartSliceOther_Line(b []byte, v []other.Line) (_ []byte, err error) {
 	if v == nil {
-		return sgruntime.AppendNil(b), nil
+		return wire.AppendNil(b), nil
 	}
-	b = sgruntime.AppendArrayLen(b, len(v))
+	b = wire.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = encCartOther_Line(b, &v[i]); err != nil {
 			return b, err
@@ -301,7 +283,7 @@ func encCartSliceOther_Line(b []byte, v []other.Line) (_ []byte, err error) {
 }
 
 func decCartSliceOther_Line(b []byte, i int, p *[]other.Line) (_ int, err error) {
-	n, i, err := sgruntime.ReadArrayLen(b, i)
+	n, i, err := wire.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return i, err

@@ -4,9 +4,9 @@ package shop
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Visit is
 // safe for use by the goroutines of one request.
 type Visit struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data visitData
 }
 
@@ -31,11 +31,15 @@ type _visitData_changed__run_go_generate struct {
 
 var _ = _visitData_changed__run_go_generate(visitData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var visitSchema = runtime.Schema{
-	Name: "Visit",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type visitContextKey struct{}
+
+var visitSchema = wire.Schema{
+	Name:       "Visit",
+	ContextKey: visitContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Visit)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -43,7 +47,7 @@ var visitSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Visit).appendField(b, i)
 	},
 	Keys: []string{"email", "views"},
@@ -56,45 +60,23 @@ var visitSchema = runtime.Schema{
 //	email	string	Email
 //	views	int	Views
 
-type visitContextKey struct{}
-
-// VisitManager serves Visit sessions.
+// VisitManager serves Visit sessions: its Middleware puts a *Visit in
+// the context of every request (VisitFrom gets it back) and saves what
+// changed before the response headers leave.
 type VisitManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewVisitManager returns a manager for Visit sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewVisitManager(cfg runtime.Config) (*VisitManager, error) {
-	m, err := runtime.NewManager(cfg, visitSchema)
+	m, err := runtime.NewManager[Visit](cfg, &visitSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &VisitManager{m: m}, nil
+	return &VisitManager{m}, nil
 }
-
-// Middleware puts a Visit in the context of every request it serves
-// (VisitFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *VisitManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, visitContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Visit)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *VisitManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *VisitManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *VisitManager) Close() error { return m.m.Close() }
 
 // VisitFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through VisitManager.Middleware.
@@ -191,10 +173,10 @@ func (s *Visit) appendField(b []byte, i int) (_ []byte, err error) {
 			return b, nil
 		}
 		b = append(b, "\xa5email"...)
-		b = runtime.AppendString(b, s.data.Email)
+		b = wire.AppendString(b, s.data.Email)
 	case 1:
 		b = append(b, "\xa5views"...)
-		b = runtime.AppendInt(b, int64(s.data.Views))
+		b = wire.AppendInt(b, int64(s.data.Views))
 	}
 	return b, nil
 }
@@ -220,7 +202,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -228,7 +210,7 @@ func (s *Visit) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}

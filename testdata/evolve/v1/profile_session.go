@@ -4,9 +4,9 @@ package v1
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -15,7 +15,7 @@ import (
 // first use; its setters mark only their own field for saving. A Profile is
 // safe for use by the goroutines of one request.
 type Profile struct {
-	rt   runtime.Session
+	rt   wire.Handle
 	data profileData
 }
 
@@ -34,11 +34,15 @@ type _profileData_changed__run_go_generate struct {
 
 var _ = _profileData_changed__run_go_generate(profileData{})
 
-const _ = runtime.GeneratedCodeV2
+const _ = wire.GeneratedCodeV3
 
-var profileSchema = runtime.Schema{
-	Name: "Profile",
-	DecodeField: func(d runtime.Data, b []byte, i, f int) (int, error) {
+type profileContextKey struct{}
+
+var profileSchema = wire.Schema{
+	Name:       "Profile",
+	ContextKey: profileContextKey{},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Profile).rt },
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) {
 		s := d.(*Profile)
 		i, err := s.decodeField(b, i, f)
 		if err != nil {
@@ -46,7 +50,7 @@ var profileSchema = runtime.Schema{
 		}
 		return i, err
 	},
-	AppendField: func(d runtime.Data, b []byte, i int) ([]byte, error) {
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) {
 		return d.(*Profile).appendField(b, i)
 	},
 	Keys: []string{"name", "age", "legacy", "nick", "score"},
@@ -62,45 +66,23 @@ var profileSchema = runtime.Schema{
 //	nick	string	Nick
 //	score	string	Score
 
-type profileContextKey struct{}
-
-// ProfileManager serves Profile sessions.
+// ProfileManager serves Profile sessions: its Middleware puts a *Profile in
+// the context of every request (ProfileFrom gets it back) and saves what
+// changed before the response headers leave.
 type ProfileManager struct {
-	m *runtime.Manager
+	*runtime.Manager
 }
 
 // NewProfileManager returns a manager for Profile sessions. A configuration
 // that could not work (no secret, a short one, cookie attributes browsers
 // reject) is an error here.
 func NewProfileManager(cfg runtime.Config) (*ProfileManager, error) {
-	m, err := runtime.NewManager(cfg, profileSchema)
+	m, err := runtime.NewManager[Profile](cfg, &profileSchema)
 	if err != nil {
 		return nil, err
 	}
-	return &ProfileManager{m: m}, nil
+	return &ProfileManager{m}, nil
 }
-
-// Middleware puts a Profile in the context of every request it serves
-// (ProfileFrom gets it back) and saves what changed before the response
-// headers leave. A request that never uses its session costs no store
-// call and sets no cookie.
-func (m *ProfileManager) Middleware(next http.Handler) http.Handler {
-	return m.m.Middleware(next, profileContextKey{}, func() (runtime.Data, *runtime.Session) {
-		s := new(Profile)
-		return s, &s.rt
-	})
-}
-
-// Store returns the store the manager uses.
-func (m *ProfileManager) Store() runtime.Store { return m.m.Store() }
-
-// Stats returns counts for monitoring: bad cookies, unknown IDs, corrupt
-// records, merged conflicts, failed requests.
-func (m *ProfileManager) Stats() runtime.Stats { return m.m.Stats() }
-
-// Close stops the in-memory store the manager created when Config.Store
-// was nil. A store passed in the Config is the caller's to close.
-func (m *ProfileManager) Close() error { return m.m.Close() }
 
 // ProfileFrom returns the session of the request whose context is ctx, or
 // nil when the request did not pass through ProfileManager.Middleware.
@@ -254,19 +236,19 @@ func (s *Profile) appendField(b []byte, i int) (_ []byte, err error) {
 	switch i {
 	case 0:
 		b = append(b, "\xa4name"...)
-		b = runtime.AppendString(b, s.data.Name)
+		b = wire.AppendString(b, s.data.Name)
 	case 1:
 		b = append(b, "\xa3age"...)
-		b = runtime.AppendInt(b, int64(s.data.Age))
+		b = wire.AppendInt(b, int64(s.data.Age))
 	case 2:
 		b = append(b, "\xa6legacy"...)
-		b = runtime.AppendString(b, s.data.Legacy)
+		b = wire.AppendString(b, s.data.Legacy)
 	case 3:
 		b = append(b, "\xa4nick"...)
-		b = runtime.AppendString(b, s.data.Nick)
+		b = wire.AppendString(b, s.data.Nick)
 	case 4:
 		b = append(b, "\xa5score"...)
-		b = runtime.AppendString(b, s.data.Score)
+		b = wire.AppendString(b, s.data.Score)
 	}
 	return b, nil
 }
@@ -298,7 +280,7 @@ func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
 	switch f {
 	case 0:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -306,7 +288,7 @@ func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 1:
 		{
-			x, j, err := runtime.ReadInt(b, i, runtime.IntSize)
+			x, j, err := wire.ReadInt(b, i, wire.IntSize)
 			if err != nil {
 				return i, err
 			}
@@ -314,7 +296,7 @@ func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 2:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -322,7 +304,7 @@ func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 3:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}
@@ -330,7 +312,7 @@ func (s *Profile) decodeField(b []byte, i, f int) (_ int, err error) {
 		}
 	case 4:
 		{
-			x, j, err := runtime.ReadString(b, i)
+			x, j, err := wire.ReadString(b, i)
 			if err != nil {
 				return i, err
 			}

@@ -1,4 +1,4 @@
-package runtime
+package wire
 
 import (
 	"encoding"
@@ -272,6 +272,16 @@ var sliceDecoders = sync.Pool{New: func() any {
 	d.dec = msgpack.NewDecoder(&d.rd)
 	return d
 }}
+
+// Zero resets d's fields to their zero values, by decoding an empty map
+// into it.
+func Zero(d Data) {
+	sd := sliceDecoders.Get().(*sliceDecoder)
+	defer sliceDecoders.Put(sd)
+	sd.rd.Reset([]byte{0x80})
+	sd.dec.Reset(&sd.rd)
+	_ = d.DecodeMsgpack(sd.dec) // cannot fail on an empty map
+}
 
 // slow decodes the value at b[i:] with msgpack/v5's Decoder.
 func slow[T any](b []byte, i int, read func(*msgpack.Decoder) (T, error)) (T, int, error) {

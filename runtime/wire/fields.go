@@ -1,0 +1,138 @@
+package wire
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Entry is one field of a msgpack map, as raw msgpack.
+type Entry struct {
+	Key []byte // the key's string bytes
+	Val []byte // the value's msgpack encoding
+}
+
+// AppendMap appends d's fields as one msgpack map, in schema order, then
+// the unknown fields. stored, when not nil, reports whether field i was
+// never decoded and returns its bytes as stored (nil when absent): such a
+// field is copied as it is, not decoded and encoded again, so that a
+// write that changes one field encodes one field.
+func AppendMap(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) ([]byte, error) {
+	// The number of entries is known only at the end (an omitempty field
+	// holding its zero value writes nothing): leave room for the largest
+	// map header, then move what precedes it up to close the gap.
+	start := len(b)
+	b = append(b, 0, 0, 0, 0, 0)
+	n := 0
+	for i, key := range sc.Keys {
+		if stored != nil {
+			if v, undecoded := stored(i); undecoded {
+				if v != nil {
+					b = append(AppendString(b, key), v...)
+					n++
+				}
+				continue
+			}
+		}
+		before := len(b)
+		var err error
+		if b, err = sc.AppendField(d, b, i); err != nil {
+			return nil, fmt.Errorf("field %q: %w", key, err)
+		}
+		if len(b) > before {
+			n++
+		}
+	}
+	for _, e := range unknown {
+		b = append(appendStr(b, e.Key), e.Val...)
+		n++
+	}
+	var hdr [5]byte
+	h := AppendMapLen(hdr[:0], n)
+	gap := 5 - len(h)
+	copy(b[gap:], b[:start])
+	copy(b[start+gap:], h)
+	return b[gap:], nil
+}
+
+// DecodeMap decodes the msgpack map at the start of b into d, whose
+// fields the caller has zeroed. It returns the offset after the map and
+// unknown with the fields sc does not know appended (pointing into b). A
+// value that does not fit its field is an error, and so is a decoder's
+// panic.
+func DecodeMap(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Entry, err error) {
+	if sc.Recursive {
+		// Decoding recurses as deep as the data nests: check the depth,
+		// and every length, first.
+		if _, err := Skip(b, 0); err != nil {
+			return 0, unknown, err
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
+		}
+	}()
+	n, i, err := ReadMapLen(b, 0)
+	for next := 0; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = ReadKey(b, i); err != nil {
+			break
+		}
+		f := sc.Field(key, next)
+		if f < 0 {
+			start := i
+			i, err = Skip(b, i)
+			unknown = append(unknown, Entry{Key: key, Val: b[start:i]})
+			continue
+		}
+		if i, err = sc.DecodeField(d, b, i, f); err != nil {
+			return i, unknown, fmt.Errorf("field %q: %w", key, err)
+		}
+		next = f + 1
+	}
+	return i, unknown, err
+}
+
+// EncodeTo writes what AppendMap appends to enc.
+func EncodeTo(enc *msgpack.Encoder, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) error {
+	buf := Buffers.Get().(*Buffer)
+	defer Buffers.Put(buf)
+	b, err := AppendMap(buf.B[:0], sc, d, stored, unknown)
+	if err != nil {
+		return err
+	}
+	buf.Keep(b)
+	_, err = enc.Writer().Write(b)
+	return err
+}
+
+// DecodeFrom reads one map from dec as DecodeMap does. From a decoder
+// reading a *Reader it decodes in place, without copying the value out.
+func DecodeFrom(dec *msgpack.Decoder, sc *Schema, d Data, unknown []Entry) ([]Entry, error) {
+	if r, ok := dec.Buffered().(*Reader); ok {
+		i, unknown, err := DecodeMap(r.b[r.i:], sc, d, unknown)
+		r.i += i
+		return unknown, err
+	}
+	b, err := dec.DecodeRaw()
+	if err != nil {
+		return unknown, err
+	}
+	_, unknown, err = DecodeMap(b, sc, d, unknown)
+	return unknown, err
+}
+
+// Buffer is a pooled encoding buffer.
+type Buffer struct{ B []byte }
+
+// Keep makes b, appended to buf.B, the slice to reuse if it outgrew it.
+func (buf *Buffer) Keep(b []byte) {
+	if cap(b) > cap(buf.B) {
+		buf.B = b[:0]
+	}
+}
+
+// Buffers pools encoding buffers.
+var Buffers = sync.Pool{New: func() any { return &Buffer{B: make([]byte, 0, 512)} }}
