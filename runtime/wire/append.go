@@ -11,11 +11,16 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// The Append functions write msgpack the way msgpack/v5's Encoder does
-// with its default options (integers in their shortest form, floats at
-// their own width, strings as str), byte for byte, by appending to a
-// slice: generated encoders call them, with no interface call and no
-// error per value. Records written by either are the same bytes.
+// The Append functions write msgpack byte for byte as msgpack/v5's
+// Encoder methods of the same kind do (EncodeInt, EncodeUint,
+// EncodeFloat64, EncodeString, EncodeBytes, EncodeTime…): integers in
+// their shortest form, floats at their own width, strings as str. They
+// append to a slice, with no interface call and no error per value.
+//
+// msgpack/v5's Marshal is not the same: it writes a sized integer type
+// (int64, uint32…) at its fixed width unless UseCompactInts is set, so a
+// record it writes can be longer. Both forms are valid msgpack, and the
+// Read functions and msgpack/v5's Decoder accept either.
 
 // AppendNil appends nil.
 func AppendNil(b []byte) []byte { return append(b, 0xc0) }

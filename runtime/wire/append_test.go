@@ -118,10 +118,17 @@ func TestReadMatchesDecoder(t *testing.T) {
 		same("ReadBool", bo, j, err, wantBo, wantErr)
 		f, j, err := ReadFloat64(b, 0)
 		wantF, wantErr := reset().DecodeFloat64()
-		same("ReadFloat64", f, j, err, wantF, wantErr)
-		f32, j, err := ReadFloat32(b, 0)
-		wantF32, wantErr := reset().DecodeFloat32()
-		same("ReadFloat32", f32, j, err, wantF32, wantErr)
+		f32, j32, err32 := ReadFloat32(b, 0)
+		wantF32, wantErr32 := reset().DecodeFloat32()
+		if u, ok := v.(uint64); ok && u > math.MaxInt64 {
+			// msgpack/v5 reads these as negative numbers; they are not.
+			if f != float64(u) || f32 != float32(u) || err != nil || err32 != nil {
+				t.Errorf("ReadFloat of %d: %v, %v (%v, %v)", u, f, f32, err, err32)
+			}
+		} else {
+			same("ReadFloat64", f, j, err, wantF, wantErr)
+			same("ReadFloat32", f32, j32, err32, wantF32, wantErr32)
+		}
 		tm, j, err := ReadTime(b, 0)
 		wantT, wantErr := reset().DecodeTime()
 		same("ReadTime", tm, j, err, wantT, wantErr)

@@ -88,20 +88,50 @@ func ReadBool(b []byte, i int) (bool, int, error) {
 	return false, i, fmt.Errorf("expected a boolean, found %s", codeAt(b, i))
 }
 
-// ReadFloat32 reads a float 32, or what msgpack/v5 decodes as one.
+// ReadFloat32 reads a float 32, or what msgpack/v5 decodes as one: an
+// integer (rounded to the nearest float32).
 func ReadFloat32(b []byte, i int) (float32, int, error) {
 	if i+5 <= len(b) && b[i] == 0xca {
 		return math.Float32frombits(binary.BigEndian.Uint32(b[i+1:])), i + 5, nil
 	}
+	if isInt(b, i) {
+		f, j, err := readIntAsFloat(b, i)
+		return float32(f), j, err
+	}
 	return slow(b, i, (*msgpack.Decoder).DecodeFloat32)
 }
 
-// ReadFloat64 reads a float 64, or what msgpack/v5 decodes as one.
+// ReadFloat64 reads a float 64, or what msgpack/v5 decodes as one: a
+// float 32 or an integer (rounded to the nearest float64).
 func ReadFloat64(b []byte, i int) (float64, int, error) {
 	if i+9 <= len(b) && b[i] == 0xcb {
 		return math.Float64frombits(binary.BigEndian.Uint64(b[i+1:])), i + 9, nil
 	}
+	if isInt(b, i) {
+		return readIntAsFloat(b, i)
+	}
 	return slow(b, i, (*msgpack.Decoder).DecodeFloat64)
+}
+
+// isInt reports whether the value at b[i:] is an integer.
+func isInt(b []byte, i int) bool {
+	if i >= len(b) {
+		return false
+	}
+	c := b[i]
+	return c <= 0x7f || c >= 0xe0 || c >= 0xcc && c <= 0xcf || c >= 0xd0 && c <= 0xd3
+}
+
+// readIntAsFloat reads the integer at b[i:] as a float64. msgpack/v5
+// reads a uint 64 of 2^63 or more as a negative number there; every
+// integer here keeps its sign.
+func readIntAsFloat(b []byte, i int) (float64, int, error) {
+	if b[i] == 0xcf {
+		u, j, err := ReadUint(b, i, 64)
+		return float64(u), j, err
+	}
+	n, j, err := ReadInt(b, i, 64)
+	return float64(n), j, err
 }
 
 // ReadString reads a str (or bin); nil reads as "".
