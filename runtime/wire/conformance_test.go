@@ -134,7 +134,7 @@ func (c *suiteCase) check(t *testing.T, what string, b []byte) {
 		if v, j, err := ReadBytes(b, 0); whole(j, err) && !bytes.Equal(v, want) {
 			t.Errorf("%s: % x, want % x", what, v, want)
 		}
-	case c.Number != nil:
+	case c.Number != nil || c.Bignum != nil:
 		isFloatCode := b[0] == 0xca || b[0] == 0xcb
 		n, u, signedOK, unsignedOK := c.integer()
 		v, j, err := ReadInt(b, 0, 64)
@@ -192,7 +192,7 @@ func (c *suiteCase) check(t *testing.T, what string, b []byte) {
 			_, _, err = ReadBool(cut, 0)
 		case c.Binary != nil:
 			_, _, err = ReadBytes(cut, 0)
-		case c.Number != nil:
+		case c.Number != nil || c.Bignum != nil:
 			_, _, err = ReadFloat64(cut, 0)
 		case c.String != nil:
 			_, _, err = ReadString(cut, 0)
@@ -216,7 +216,7 @@ func (c *suiteCase) checkAppend(t *testing.T, group string) {
 		got = append(got, AppendBool(nil, *c.Bool))
 	case c.Binary != nil:
 		got = append(got, AppendBytes(nil, unhex(t, *c.Binary)))
-	case c.Number != nil:
+	case c.Number != nil || c.Bignum != nil:
 		n, u, signedOK, unsignedOK := c.integer()
 		if signedOK {
 			got = append(got, AppendInt(nil, n))
