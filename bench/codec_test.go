@@ -160,6 +160,30 @@ func BenchmarkCodec(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(sg)), "bytes")
 	})
+	// The codec proper, as the runtime runs it on a save and a load: the
+	// same work as msgp's MarshalMsg and UnmarshalMsg, into and out of a
+	// byte slice.
+	b.Run("sessiongen/append", func(b *testing.B) {
+		buf := make([]byte, 0, 512)
+		b.ReportAllocs()
+		for range b.N {
+			var err error
+			if buf, err = wire.AppendMap(buf[:0], &visitSchema, v, nil, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(buf)), "bytes")
+	})
+	b.Run("sessiongen/decodebytes", func(b *testing.B) {
+		out := new(Visit)
+		b.ReportAllocs()
+		for range b.N {
+			out.data = visitData{}
+			if _, _, err := wire.DecodeMap(sg, &visitSchema, out, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("sessiongen/decode", func(b *testing.B) {
 		var rd wire.Reader
 		dec := msgpack.NewDecoder(&rd)

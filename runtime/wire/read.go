@@ -136,8 +136,24 @@ func readIntAsFloat(b []byte, i int) (float64, int, error) {
 
 // ReadString reads a str (or bin); nil reads as "".
 func ReadString(b []byte, i int) (string, int, error) {
+	if v, j, ok := fixstr(b, i); ok {
+		return string(v), j, nil
+	}
 	v, j, err := readRaw(b, i)
 	return string(v), j, err
+}
+
+// fixstr returns the content of a str of up to 31 bytes at b[i:], the
+// common case, inlined into its callers; ok is false for anything else.
+func fixstr(b []byte, i int) (v []byte, j int, ok bool) {
+	if i >= len(b) || b[i]&0xe0 != 0xa0 {
+		return nil, i, false
+	}
+	j = i + 1 + int(b[i]&0x1f)
+	if j > len(b) {
+		return nil, i, false
+	}
+	return b[i+1 : j], j, true
 }
 
 // ReadBytes reads a bin (or str) into a new slice; nil reads as nil.
@@ -155,6 +171,9 @@ func ReadBytes(b []byte, i int) ([]byte, int, error) {
 // ReadKey reads a map key, a str, without copying it: the result points
 // into b.
 func ReadKey(b []byte, i int) ([]byte, int, error) {
+	if v, j, ok := fixstr(b, i); ok {
+		return v, j, nil
+	}
 	if i < len(b) && (b[i] >= 0xa0 && b[i] <= 0xbf || b[i] >= 0xd9 && b[i] <= 0xdb) {
 		return readRaw(b, i)
 	}
@@ -218,6 +237,11 @@ func ReadTime(b []byte, i int) (time.Time, int, error) {
 
 // ReadMapLen reads a map header; nil reads as -1.
 func ReadMapLen(b []byte, i int) (int, int, error) {
+	if i < len(b) && b[i]&0xf0 == 0x80 { // fixmap: up to 15 entries
+		if n := int(b[i] & 0x0f); n <= (len(b)-i-1)/2 {
+			return n, i + 1, nil
+		}
+	}
 	if IsNil(b, i) {
 		return -1, i + 1, nil
 	}
@@ -226,6 +250,11 @@ func ReadMapLen(b []byte, i int) (int, int, error) {
 
 // ReadArrayLen reads an array header; nil reads as -1.
 func ReadArrayLen(b []byte, i int) (int, int, error) {
+	if i < len(b) && b[i]&0xf0 == 0x90 { // fixarray: up to 15 elements
+		if n := int(b[i] & 0x0f); n <= len(b)-i-1 {
+			return n, i + 1, nil
+		}
+	}
 	switch {
 	case IsNil(b, i):
 		return -1, i + 1, nil
