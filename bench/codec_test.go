@@ -168,7 +168,7 @@ func BenchmarkCodec(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			var err error
-			if buf, err = wire.AppendMap(buf[:0], &visitSchema, v, nil, nil); err != nil {
+			if buf, err = wire.AppendFields(buf[:0], &visitSchema, v, nil, nil); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -179,7 +179,7 @@ func BenchmarkCodec(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			out.data = visitData{}
-			if _, _, err := wire.DecodeMap(sg, &visitSchema, out, nil); err != nil {
+			if _, _, err := wire.DecodeFields(sg, &visitSchema, out, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -113,7 +113,7 @@ func pkgDir(pkg *packages.Package) string {
 // session builds one session type.
 func (b *builder) session(t *target) *Session {
 	st := t.obj.Type().Underlying().(*types.Struct)
-	s := &Session{Name: t.name, Struct: t.obj.Name(), Guard: b.literal(st)}
+	s := &Session{Name: t.name, Struct: t.obj.Name(), Guard: b.literal(st), Doc: t.doc}
 	fieldAST := map[string]*ast.Field{}
 	for _, f := range t.st.Fields.List {
 		for _, n := range f.Names {
@@ -146,6 +146,7 @@ func (b *builder) session(t *target) *Session {
 			methods[a] = "the accessor " + a + " of field " + f.Name
 		}
 		f.Index = len(s.Fields)
+		f.Const = lowerFirst(t.name) + "Field" + f.Name
 		s.Fields = append(s.Fields, f.Field)
 		s.Keys = append(s.Keys, f.Key)
 		if f.ConflictError {
@@ -385,7 +386,7 @@ func intBits(k types.BasicKind) int {
 // helper returns a call to the helper codec for t, building it first.
 func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string) *Value {
 	name := b.prefix + mangle(t, b.pkg.Types)
-	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name, Ptr: kind == "struct" || kind == "array" || kind == "bytearray"}
+	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name}
 	if _, ok := b.codecs[name]; ok {
 		b.recursive = b.recursive || b.building[name]
 		return v // done, or in progress (a recursive type)

@@ -169,9 +169,9 @@ type visitData struct {
 	out := string(files[0].Src)
 	for _, want := range []string{
 		"func (s *Visit) Version() int",
-		`b = append(b, "\xa3ver"...)`,
-		"wire.AppendBinary(b, &s.data.Addr)",
-		"wire.ReadBinary(b, i, &s.data.Addr)",
+		`wire.AppendInt(append(b, "\xa3ver"...), int64(s.data.Meta.Version))`,
+		"wire.AppendBinary(append(b, \"\\xa4Addr\"...), &s.data.Addr)",
+		"wire.DecodeBinary(b, i, &s.data.Addr)",
 		"wire.ReadByteArray(b, i, v[:])",
 	} {
 		if !strings.Contains(out, want) {

@@ -21,6 +21,7 @@ type target struct {
 	obj   *types.TypeName
 	pos   token.Pos // of the directive, or of the type name with -type
 	named bool      // name= was given
+	doc   []string  // the struct's doc comment, without directives
 }
 
 // find returns the structs annotated with //sessiongen:session, plus those
@@ -50,7 +51,7 @@ func find(pkg *packages.Package, typeNames []string, e *errs) []*target {
 					}
 					continue
 				}
-				t := &target{spec: ts, pos: ts.Name.Pos()}
+				t := &target{spec: ts, pos: ts.Name.Pos(), doc: docLines(doc)}
 				if ok {
 					t.pos = dir.Pos()
 					parseArgs(t, dir, args, e) // on error, go on: the fields may hold more
@@ -166,4 +167,14 @@ func sessionName(structName string) string {
 	}
 	r[0] = unicode.ToUpper(r[0])
 	return string(r)
+}
+
+// docLines returns the text of a doc comment, line by line, without its
+// directives (//sessiongen:session, //go:generate) and trailing blank lines.
+func docLines(doc *ast.CommentGroup) []string {
+	text := strings.TrimSpace(doc.Text())
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
 }

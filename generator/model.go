@@ -26,6 +26,7 @@ type Session struct {
 	Recursive bool
 	Name      string   // generated type, e.g. Visit
 	Struct    string   // the user's struct, e.g. visitData
+	Doc       []string // the struct's doc comment, its directives left out
 	Guard     string   // struct type literal identical to the user's struct
 	Fields    []*Field // stored fields, in declaration order
 	Keys      []string // wire keys by field index
@@ -38,7 +39,8 @@ type Field struct {
 	Name       string // Go name, and the accessors' (UserID, SetUserID)
 	Path       string // selector from the struct: Name, or Base.Name for a promoted field
 	Key        string // wire key
-	Index      int    // bit index
+	Index      int    // field number: the index into the schema's keys
+	Const      string // the constant naming Index, e.g. visitFieldEmail
 	Type       string // Go type expression
 	Ref        bool   // can be changed in place through the getter's result
 	Comparable bool   // the setter can compare with ==
@@ -83,7 +85,6 @@ type Value struct {
 	Conv bool   // a named type: convert to and from the primitive
 	Bits int    // size of integer kinds
 	Func string // helper name suffix, for KindCall
-	Ptr  bool   // the helper takes a pointer (structs)
 }
 
 // Value kinds.
@@ -113,6 +114,16 @@ type Codec struct {
 	Fields []*Field
 }
 
+// Omits reports whether a field of the struct is tagged omitempty.
+func (c *Codec) Omits() bool {
+	for _, f := range c.Fields {
+		if f.OmitEmpty {
+			return true
+		}
+	}
+	return false
+}
+
 // Guard is a staleness guard: a conversion that stops compiling when the
 // struct changes after generation.
 type Guard struct {
@@ -126,3 +137,6 @@ type Guard struct {
 func guardName(typ string) string {
 	return "_" + strings.NewReplacer(".", "_", "[", "_", "]", "_", ",", "_", " ", "").Replace(typ) + "_changed__run_go_generate"
 }
+
+// lowerFirst lower-cases the first letter of an identifier: Visit → visit.
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }

@@ -64,7 +64,7 @@ func (s *session) raw(i int) []byte {
 }
 
 // undecoded reports whether field i was never decoded, and returns its
-// bytes in the loaded record (nil when absent): wire.AppendMap copies such
+// bytes in the loaded record (nil when absent): wire.AppendFields copies such
 // a field as it is.
 func (s *session) undecoded(i int) ([]byte, bool) {
 	if !s.lazy || s.decoded.has(i) {
@@ -78,7 +78,7 @@ func (s *session) undecoded(i int) ([]byte, bool) {
 // lock held.
 func (s *session) appendRecord(h header) (rec []byte, put func(), err error) {
 	buf := wire.Buffers.Get().(*wire.Buffer)
-	rec, err = wire.AppendMap(appendHeader(buf.B[:0], h), &s.m.schema, s.data, s.undecoded, s.unknown)
+	rec, err = wire.AppendFields(appendHeader(buf.B[:0], h), &s.m.schema, s.data, s.undecoded, s.unknown)
 	if err != nil {
 		wire.Buffers.Put(buf)
 		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)

@@ -35,6 +35,7 @@ func (e *FieldConflictError) Unwrap() error { return ErrConflict }
 type Manager struct {
 	settings
 	schema     wire.Schema
+	ctxKey     *wire.Schema // the generated code's schema: its context key
 	newSession func() (*session, wire.Data)
 	index      map[string]int // key → field index
 	// cookieLines are the Set-Cookie lines of a browser-session cookie,
@@ -73,6 +74,7 @@ func NewManager[D any, P interface {
 	m := &Manager{
 		settings: s,
 		schema:   *schema,
+		ctxKey:   schema,
 		// The session and the generated value share one allocation.
 		newSession: func() (*session, wire.Data) {
 			u := new(struct {
@@ -162,7 +164,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s, d := m.newSession()
 		m.schema.Handle(d).Bind(s)
-		s.ctx = valueCtx{Context: r.Context(), key: m.schema.ContextKey, val: d}
+		s.ctx = valueCtx{Context: r.Context(), key: m.ctxKey, val: d}
 		r = r.WithContext(&s.ctx) // the context node lives in the session: no allocation of its own
 		s.init(m, d, w, r)
 		next.ServeHTTP(&s.w, r)

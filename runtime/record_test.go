@@ -156,7 +156,6 @@ func (p *panicky) DecodeMsgpack(dec *msgpack.Decoder) error {
 var panickySchema = wire.Schema{
 	Name:        "Panicky",
 	Keys:        []string{"x"},
-	ContextKey:  "k",
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*panicky).rt },
 	DecodeField: func(wire.Data, []byte, int, int) (int, error) { panic("boom") },
 	AppendField: func(_ wire.Data, b []byte, _ int) ([]byte, error) { return b, nil },
@@ -177,7 +176,7 @@ func TestDecoderPanicIsACorruptRecord(t *testing.T) { // E11
 	}
 	var isNew bool
 	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.Context().Value("k").(*panicky)
+		p := r.Context().Value(&panickySchema).(*panicky)
 		p.rt.Lock()
 		p.rt.Need(0)
 		p.rt.Unlock()

@@ -13,12 +13,12 @@ type Entry struct {
 	Val []byte // the value's msgpack encoding
 }
 
-// AppendMap appends d's fields as one msgpack map, in schema order, then
+// AppendFields appends d's fields as one msgpack map, in schema order, then
 // the unknown fields. stored, when not nil, reports whether field i was
 // never decoded and returns its bytes as stored (nil when absent): such a
 // field is copied as it is, not decoded and encoded again, so that a
 // write that changes one field encodes one field.
-func AppendMap(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) ([]byte, error) {
+func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) ([]byte, error) {
 	// The number of entries is known only at the end (an omitempty field
 	// holding its zero value writes nothing): leave room for the largest
 	// map header, then move what precedes it up to close the gap.
@@ -56,12 +56,12 @@ func AppendMap(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), 
 	return b[gap:], nil
 }
 
-// DecodeMap decodes the msgpack map at the start of b into d, whose
+// DecodeFields decodes the msgpack map at the start of b into d, whose
 // fields the caller has zeroed. It returns the offset after the map and
 // unknown with the fields sc does not know appended (pointing into b). A
 // value that does not fit its field is an error, and so is a decoder's
 // panic.
-func DecodeMap(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Entry, err error) {
+func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Entry, err error) {
 	if sc.Recursive {
 		// Decoding recurses as deep as the data nests: check the depth,
 		// and every length, first.
@@ -95,11 +95,11 @@ func DecodeMap(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Entry,
 	return i, unknown, err
 }
 
-// EncodeTo writes what AppendMap appends to enc.
+// EncodeTo writes what AppendFields appends to enc.
 func EncodeTo(enc *msgpack.Encoder, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) error {
 	buf := Buffers.Get().(*Buffer)
 	defer Buffers.Put(buf)
-	b, err := AppendMap(buf.B[:0], sc, d, stored, unknown)
+	b, err := AppendFields(buf.B[:0], sc, d, stored, unknown)
 	if err != nil {
 		return err
 	}
@@ -108,11 +108,11 @@ func EncodeTo(enc *msgpack.Encoder, sc *Schema, d Data, stored func(i int) ([]by
 	return err
 }
 
-// DecodeFrom reads one map from dec as DecodeMap does. From a decoder
+// DecodeFrom reads one map from dec as DecodeFields does. From a decoder
 // reading a *Reader it decodes in place, without copying the value out.
 func DecodeFrom(dec *msgpack.Decoder, sc *Schema, d Data, unknown []Entry) ([]Entry, error) {
 	if r, ok := dec.Buffered().(*Reader); ok {
-		i, unknown, err := DecodeMap(r.b[r.i:], sc, d, unknown)
+		i, unknown, err := DecodeFields(r.b[r.i:], sc, d, unknown)
 		r.i += i
 		return unknown, err
 	}
@@ -120,7 +120,7 @@ func DecodeFrom(dec *msgpack.Decoder, sc *Schema, d Data, unknown []Entry) ([]En
 	if err != nil {
 		return unknown, err
 	}
-	_, unknown, err = DecodeMap(b, sc, d, unknown)
+	_, unknown, err = DecodeFields(b, sc, d, unknown)
 	return unknown, err
 }
 

@@ -66,6 +66,14 @@ func (h *Handle) Lock() {
 	h.mu.Lock()
 }
 
+// Use locks the session, decodes field i on its first use and returns h,
+// so that a generated accessor begins with defer s.rt.Use(i).Unlock().
+func (h *Handle) Use(i int) *Handle {
+	h.Lock()
+	h.Need(i)
+	return h
+}
+
 // Unlock unlocks the session.
 func (h *Handle) Unlock() {
 	if h.s != nil {

@@ -273,14 +273,19 @@ func ReadArrayOf(b []byte, i, n int) (int, error) {
 	return j, err
 }
 
-// ReadByteArray reads a bin of exactly len(dst) bytes into dst.
+// ReadByteArray reads a bin of exactly len(dst) bytes into dst, which it
+// leaves zero on an error.
 func ReadByteArray(b []byte, i int, dst []byte) (int, error) {
 	v, j, err := readRaw(b, i)
 	if err == nil && len(v) != len(dst) {
 		err = fmt.Errorf("%d bytes, want %d", len(v), len(dst))
 	}
+	if err != nil {
+		clear(dst)
+		return j, err
+	}
 	copy(dst, v)
-	return j, err
+	return j, nil
 }
 
 // Skip returns the offset just past the value at b[i:].

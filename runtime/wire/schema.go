@@ -40,15 +40,13 @@ type Data interface {
 }
 
 // Schema describes a generated session type to the runtime. Generated
-// code declares one per type.
+// code declares one per type; its address is the key under which the
+// middleware puts the session in the request's context.
 type Schema struct {
 	// Name is the generated type's name, used in log lines.
 	Name string
 	// Keys holds the wire key of every stored field, by field index.
 	Keys []string
-	// ContextKey is the key under which the runtime puts the session in
-	// the request's context.
-	ContextKey any
 	// Handle returns the handle embedded in d, for the runtime to bind.
 	Handle func(d Data) *Handle
 	// DecodeField decodes the msgpack value at b[i:] into field f of d
@@ -79,4 +77,15 @@ func (sc *Schema) Field(key []byte, next int) int {
 		}
 	}
 	return -1
+}
+
+// DecodeWith adapts a generated decodeField method, which leaves the field
+// zero when it fails, to Schema.DecodeField.
+func DecodeWith[P Data](decode func(P, []byte, int, int) (int, error)) func(Data, []byte, int, int) (int, error) {
+	return func(d Data, b []byte, i, f int) (int, error) { return decode(d.(P), b, i, f) }
+}
+
+// AppendWith adapts a generated appendField method to Schema.AppendField.
+func AppendWith[P Data](appendField func(P, []byte, int) ([]byte, error)) func(Data, []byte, int) ([]byte, error) {
+	return func(d Data, b []byte, i int) ([]byte, error) { return appendField(d.(P), b, i) }
 }

@@ -26,7 +26,7 @@ func goldenValues() map[string]allData {
 	edges := allData{
 		I: 1<<63 - 1, I8: 127, I16: 1<<15 - 1, I32: 1<<31 - 1, I64: -1 << 63,
 		U: 1<<64 - 1, U8: 0, U16: 256, U32: 1 << 16, U64: 1 << 32,
-		F32: float32(-0.0), F64: 1e-300, S: string(bytes.Repeat([]byte("s"), 300)),
+		F64: 1e-300, S: string(bytes.Repeat([]byte("s"), 300)),
 		Raw: bytes.Repeat([]byte{0xff}, 70000), T: time.Unix(1<<34, 1).UTC(),
 		Strs: []string{}, Ints: make([]int64, 20), M: map[string]int{},
 		Nested: [][]string{nil}, Tr: Tree{nil},
