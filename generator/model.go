@@ -1,7 +1,6 @@
 package generator
 
 import (
-	"fmt"
 	"go/token"
 	"strings"
 )
@@ -58,24 +57,15 @@ type Field struct {
 	// Wire is the field's stored shape, recorded for sessiongen -check.
 	Wire  string
 	pos   token.Pos // for -check's errors
-	Empty string    // format with one %s: a boolean expression "x is empty"
+	Empty zeroTest  // how omitempty tests the field
 	Val   *Value
 }
 
 // IsEmpty returns the test "x is empty", for omitempty.
-func (f *Field) IsEmpty(x string) string { return fmt.Sprintf(f.Empty, x) }
+func (f *Field) IsEmpty(x string) string { return f.Empty.test(x, false) }
 
 // IsSet returns the test "x is not empty", for omitempty.
-func (f *Field) IsSet(x string) string { return fmt.Sprintf(negations[f.Empty], x) }
-
-var negations = map[string]string{
-	"%s.IsZero()":  "!%s.IsZero()",
-	"!%s":          "%s",
-	`%s == ""`:     `%s != ""`,
-	"%s == 0":      "%s != 0",
-	"len(%s) == 0": "len(%s) != 0",
-	"%s == nil":    "%s != nil",
-}
+func (f *Field) IsSet(x string) string { return f.Empty.test(x, true) }
 
 // Value says how one Go type is encoded. Primitive kinds are coded inline;
 // KindCall values through a helper Codec.

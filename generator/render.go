@@ -11,16 +11,28 @@ import (
 	"github.com/sessiongen/sessiongen/templates"
 )
 
-// render executes the templates for one file. The body is rendered first:
-// the imports are those it used.
-func render(m *Model) ([]byte, error) {
-	im := m.imports
-	w := func() string { return im.name(WirePath, "wire") }
-	funcs := template.FuncMap{
-		"imp":        im.name,
-		"rt":         func() string { return im.name(RuntimePath, "runtime") },
+// msgpackPath is the import path of the msgpack library generated code
+// implements the interfaces of.
+const msgpackPath = "github.com/vmihailenco/msgpack/v5"
+
+// parsed holds the templates, parsed once. Their functions are bound per
+// file, on a clone (see render); these stand-ins only let them parse.
+var parsed = template.Must(template.New("sessiongen").Funcs(funcs(nil)).ParseFS(templates.FS, "*.tmpl"))
+
+// funcs returns the template functions for a file whose imports im named.
+func funcs(im *importer) template.FuncMap {
+	pkg := func(path string) string { return im.byPath[path] }
+	w := func() string { return pkg(WirePath) }
+	return template.FuncMap{
+		"imp": func(path, _ string) (string, error) {
+			if n, ok := im.byPath[path]; ok {
+				return n, nil
+			}
+			return "", fmt.Errorf("package %s is used but was not imported: settleImports must name it", path)
+		},
+		"rt":         func() string { return pkg(RuntimePath) },
 		"wire":       w,
-		"msgpack":    func() string { return im.name("github.com/vmihailenco/msgpack/v5", "msgpack") },
+		"msgpack":    func() string { return pkg(msgpackPath) },
 		"lowerFirst": lowerFirst,
 		"args":       args,
 		"mpkey":      mpkey,
@@ -36,24 +48,49 @@ func render(m *Model) ([]byte, error) {
 			return "return " + e.Expr + ", nil"
 		},
 	}
-	t, err := template.New("sessiongen").Funcs(funcs).ParseFS(templates.FS, "*.tmpl")
+}
+
+// render executes the templates for one file, whose imports are settled
+// first: the packages of the stored types, named while the model was
+// built, and those the templates use.
+func render(m *Model) ([]byte, error) {
+	settleImports(m)
+	t, err := parsed.Clone()
 	if err != nil {
-		return nil, fmt.Errorf("parse templates: %w", err)
-	}
-	var body bytes.Buffer
-	if err := t.ExecuteTemplate(&body, "body", m); err != nil {
-		return nil, fmt.Errorf("render %s: %w", m.Path, err)
+		return nil, err
 	}
 	var out bytes.Buffer
-	err = t.ExecuteTemplate(&out, "file", map[string]any{
+	err = t.Funcs(funcs(m.imports)).ExecuteTemplate(&out, "file", map[string]any{
 		"Package": m.Package,
-		"Imports": im.specs(),
-		"Body":    body.String(),
+		"Imports": m.imports.specs(),
+		"Model":   m,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", m.Path, err)
 	}
 	return out.Bytes(), nil
+}
+
+// settleImports names every package the templates use for m.
+func settleImports(m *Model) {
+	im := m.imports
+	im.name("context", "context")
+	im.name(RuntimePath, "runtime")
+	im.name(WirePath, "wire")
+	im.name(msgpackPath, "msgpack")
+	for _, c := range m.Codecs {
+		if c.Kind == "map" {
+			im.name("slices", "slices")
+			im.name("cmp", "cmp")
+		}
+	}
+	for _, s := range m.Sessions {
+		for _, f := range s.Fields {
+			if f.Max > 0 {
+				im.name("fmt", "fmt")
+			}
+		}
+	}
 }
 
 // args builds a map from key/value pairs, to pass several values to a template.
