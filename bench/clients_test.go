@@ -18,7 +18,7 @@ import (
 )
 
 // The client choices of the Redis and SQLite stores, measured on the
-// round trips the stores make (PERF.md's A: a load; B: a load and a
+// round trips the stores make (scenario A: a load; B: a load and a
 // compare-and-swap; D: a create), on a 200-byte record.
 
 const casLua = `

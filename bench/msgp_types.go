@@ -9,7 +9,7 @@ type CartItem struct {
 	PriceCents int64
 }
 
-// Workload is the PERF.md session value, for the codecs that take a
+// Workload is the benchmark's session value, for the codecs that take a
 // plain struct (gob, json, msgpack reflection, msgp).
 type Workload struct {
 	UserID    int64

@@ -124,7 +124,8 @@ func libraries(tb testing.TB) map[string]library {
 	}
 }
 
-// BenchmarkRequest runs PERF.md's scenarios A-D through each library's
+// BenchmarkRequest runs the A-D scenarios (A read, B write, C anonymous, D login) through
+// each library's
 // middleware with httptest, and a bare handler as the reference.
 func BenchmarkRequest(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {

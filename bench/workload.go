@@ -1,5 +1,6 @@
-// Package bench measures sessiongen against its peers on the workload of
-// shared/PERF.md, in one run: alexedwards/scs (memstore, gob),
+// Package bench measures sessiongen against its peers on one workload (a
+// signed-in visitor with a cart: read, written, anonymous, logging in), in
+// one run: alexedwards/scs (memstore, gob),
 // gorilla/sessions (CookieStore and FilesystemStore), and for the codec
 // encoding/gob, encoding/json, vmihailenco/msgpack reflection and
 // tinylib/msgp generated code. It is a module of its own so that the main

@@ -8,7 +8,7 @@ import (
 	"github.com/sessiongen/sessiongen/internal/testsession"
 )
 
-// TestAllocationGuards holds the allocations per request of PERF.md's
+// TestAllocationGuards holds the allocations per request of the A-D scenarios'
 // scenarios, above a bare handler in the same harness, at what they are,
 // so that a change cannot make them worse unnoticed. Counts, not times.
 // Lower them when a change improves them.

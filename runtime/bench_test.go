@@ -13,7 +13,8 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// The scenarios of shared/PERF.md, through the middleware with
+// The A-D scenarios (A: a read, B: a write, C: an anonymous visitor,
+// D: a login) on the workload session, through the middleware with
 // httptest, on the in-memory store. Subtract BenchmarkRequest/bare for the
 // cost of sessions.
 
@@ -42,7 +43,7 @@ func benchScenario(b *testing.B, withCookie bool, handler func(*testsession.Visi
 	}
 }
 
-// scenario builds a PERF.md scenario: serve(i) serves one request, the
+// scenario builds an A-D scenario: serve(i) serves one request, the
 // handler getting i.
 func scenario(tb testing.TB, withCookie bool, handler func(*testsession.Visit, int)) (serve func(int), done func()) {
 	mgr, err := testsession.NewVisitManager(runtime.Config{Secrets: [][]byte{secretA}})

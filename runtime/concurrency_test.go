@@ -12,7 +12,7 @@ import (
 )
 
 // TestConcurrentRequests runs the lost-update scenarios on the memory store.
-func TestConcurrentRequests(t *testing.T) { // F1, F2, F3
+func TestConcurrentRequests(t *testing.T) {
 	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
 		s := runtime.NewMemoryStore()
 		t.Cleanup(func() { s.Close() })

@@ -7,7 +7,7 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/storetest"
 )
 
-func TestMemoryStoreContract(t *testing.T) { // D1
+func TestMemoryStoreContract(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) runtime.Store {
 		s := runtime.NewMemoryStore()

@@ -35,7 +35,7 @@ func maxAge(t *testing.T, resp *http.Response) (int, bool) {
 	return c.MaxAge, true
 }
 
-func TestPersistentCookieFollowsTheServerExpiry(t *testing.T) { // C5 with persistent cookies
+func TestPersistentCookieFollowsTheServerExpiry(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	defer runtime.SetClock(clock)()
@@ -146,7 +146,7 @@ func TestSecureAutoTrustsOnlyConfiguredProxies(t *testing.T) {
 	}
 }
 
-func TestRenewFieldRegeneratesTheID(t *testing.T) { // C2: fields tagged renew
+func TestRenewFieldRegeneratesTheID(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, map[string]func(http.ResponseWriter, *http.Request, *visit){
 		"/set": func(w http.ResponseWriter, r *http.Request, v *visit) {
 			v.SetEmail("x@example.com")
@@ -173,7 +173,7 @@ func TestRenewFieldRegeneratesTheID(t *testing.T) { // C2: fields tagged renew
 	}
 }
 
-func TestC7RenewalTimeoutWithGrace(t *testing.T) { // C7
+func TestRenewalTimeoutWithGrace(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	defer runtime.SetClock(clock)()
@@ -213,7 +213,7 @@ func TestC7RenewalTimeoutWithGrace(t *testing.T) { // C7
 	}
 }
 
-func TestC7PrivilegeChangesGetNoGrace(t *testing.T) { // C7: the grace never applies to Regenerate
+func TestPrivilegeChangesGetNoGrace(t *testing.T) {
 	e := newEnv(t, runtime.Config{RenewAfter: time.Hour}, lifecycleRoutes)
 	resp, _ := e.get("/login")
 	old := sessionCookie(resp)

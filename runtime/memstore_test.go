@@ -13,7 +13,7 @@ import (
 
 var ctx = context.Background()
 
-func TestMemoryStoreKeepsAPrivateCopy(t *testing.T) { // D9
+func TestMemoryStoreKeepsAPrivateCopy(t *testing.T) {
 	s := NewMemoryStore()
 	defer s.Close()
 	buf := []byte("record")
@@ -27,7 +27,7 @@ func TestMemoryStoreKeepsAPrivateCopy(t *testing.T) { // D9
 	}
 }
 
-func TestMemoryStoreCompareAndSwap(t *testing.T) { // D1, D2
+func TestMemoryStoreCompareAndSwap(t *testing.T) {
 	s := NewMemoryStore()
 	defer s.Close()
 	exp := time.Now().Add(time.Hour)
@@ -68,7 +68,7 @@ func TestMemoryStoreCompareAndSwap(t *testing.T) { // D1, D2
 	}
 }
 
-func TestMemoryStoreExpiresOnReadAndBySweep(t *testing.T) { // C5, D9
+func TestMemoryStoreExpiresOnReadAndBySweep(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	s := NewMemoryStore(withClock(func() time.Time { return now }), WithSweepInterval(time.Hour))
 	defer s.Close()
@@ -88,7 +88,7 @@ func TestMemoryStoreExpiresOnReadAndBySweep(t *testing.T) { // C5, D9
 	}
 }
 
-func TestMemoryStoreIsBounded(t *testing.T) { // D9
+func TestMemoryStoreIsBounded(t *testing.T) {
 	s := NewMemoryStore(WithMaxEntries(128))
 	defer s.Close()
 	var wg sync.WaitGroup
@@ -140,7 +140,7 @@ func BenchmarkMemoryStoreFull(b *testing.B) {
 	}
 }
 
-func TestMemoryStoreEvictsExpiredFirst(t *testing.T) { // D9
+func TestMemoryStoreEvictsExpiredFirst(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	s := NewMemoryStore(withClock(func() time.Time { return now }), WithMaxEntries(16*memShards))
 	defer s.Close()

@@ -1,8 +1,8 @@
 package runtime_test
 
-// Tests named after the items of shared/RELIABILITY.md §A, §B, §C, §E and
-// G7, each with its ID in a comment, so the checklist can be audited
-// against the code. Items tested elsewhere say where.
+// The security properties of the cookie and the stored record: store keys
+// that are hashes, counted attacks, logs without IDs, the cookie's
+// attributes, rate-limited touches, cookie floods.
 
 import (
 	"context"
@@ -16,17 +16,9 @@ import (
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
-// A1: record_test.go TestIDsAreUniqueAndLong; scripts/test.sh forbids math/rand.
-// A2: record_test.go TestCookieParsingIsStrict.
-// A3: middleware_test.go TestSecretRotation, TestConfigErrors.
-// A4: scripts/test.sh (MACs compared with hmac.Equal only).
-// A5: FuzzParseCookie below; middleware_test.go TestBadCookiesAreNoSession.
-// A6: middleware_test.go TestUnknownSignedIDIsNotAdopted; memcache TestStrictOnMemcached.
-// A8: middleware_test.go TestDuplicateCookiesCannotShadowTheRealOne.
-
 var cookieValue = regexp.MustCompile(`^[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}$`)
 
-func TestA7StoreKeysAreHashesOfTheID(t *testing.T) { // A7
+func TestStoreKeysAreHashesOfTheID(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	id, _, _ := strings.Cut(sessionCookie(resp).Value, ".")
@@ -39,7 +31,7 @@ func TestA7StoreKeysAreHashesOfTheID(t *testing.T) { // A7
 	}
 }
 
-func TestA9StatsCountAttacks(t *testing.T) { // A9
+func TestStatsCountAttacks(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	good := sessionCookie(resp)
@@ -53,7 +45,7 @@ func TestA9StatsCountAttacks(t *testing.T) { // A9
 	}
 }
 
-func TestA10LogsNeverHoldTheID(t *testing.T) { // A10
+func TestLogsNeverHoldTheID(t *testing.T) {
 	mem := runtime.NewMemoryStore()
 	defer mem.Close()
 	e := newEnv(t, runtime.Config{Store: touchFailingStore{mem}}, routes)
@@ -75,7 +67,7 @@ func TestA10LogsNeverHoldTheID(t *testing.T) { // A10
 	}
 }
 
-func TestB1DefaultCookie(t *testing.T) { // B1, B8
+func TestDefaultCookie(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	raw := resp.Header.Get("Set-Cookie")
@@ -86,7 +78,7 @@ func TestB1DefaultCookie(t *testing.T) { // B1, B8
 	}
 }
 
-func TestB3SameSiteIsNeverLeftUnset(t *testing.T) { // B3
+func TestSameSiteIsNeverLeftUnset(t *testing.T) {
 	for _, ss := range []http.SameSite{0, http.SameSiteDefaultMode} {
 		e := newEnv(t, runtime.Config{Cookie: runtime.Cookie{SameSite: ss}}, routes)
 		resp, _ := e.get("/login")
@@ -100,7 +92,7 @@ func TestB3SameSiteIsNeverLeftUnset(t *testing.T) { // B3
 	}
 }
 
-func TestB4ResponsesSettingTheCookieAreNotCached(t *testing.T) { // B4
+func TestResponsesSettingTheCookieAreNotCached(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	for _, path := range []string{"/login", "/logout"} {
 		resp, _ := e.get(path)
@@ -110,9 +102,7 @@ func TestB4ResponsesSettingTheCookieAreNotCached(t *testing.T) { // B4
 	}
 }
 
-// B5: middleware_test.go TestCookieIsCommittedByWriteAndFlush.
-
-func TestB6LogoutCookieExpiresTheSameCookie(t *testing.T) { // B6
+func TestLogoutCookieExpiresTheSameCookie(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	e.get("/login")
 	resp, _ := e.get("/logout")
@@ -124,7 +114,7 @@ func TestB6LogoutCookieExpiresTheSameCookie(t *testing.T) { // B6
 	}
 }
 
-func TestB7PartitionedIsOptIn(t *testing.T) { // B7
+func TestPartitionedIsOptIn(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	if resp, _ := e.get("/login"); strings.Contains(resp.Header.Get("Set-Cookie"), "Partitioned") {
 		t.Fatal("Partitioned by default")
@@ -135,11 +125,7 @@ func TestB7PartitionedIsOptIn(t *testing.T) { // B7
 	}
 }
 
-// C1: middleware_test.go TestAnonymousRequestCostsNothing; memcache TestRoundTripsPerRequest.
-// C2, C3: middleware_test.go TestRegenerateKeepsDataAndKillsOldID, TestDestroyDeletesRecordAndExpiresCookie.
-// C4, C5: middleware_test.go TestIdleAndAbsoluteExpiry; memcache TestExpiryOnMemcached.
-
-func TestC6TouchIsRateLimited(t *testing.T) { // C6
+func TestTouchIsRateLimited(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	clock := func() time.Time { return now }
 	defer runtime.SetClock(clock)()
@@ -169,13 +155,7 @@ func TestC6TouchIsRateLimited(t *testing.T) { // C6
 	}
 }
 
-// C8, C9: memcache TestExpirationEncoding, TestCASSetsTheExpirationAgain.
-// E1, E5, E6, E9: testdata/alltypes (TestDecodeStartsFromZero, TestUnknownKeysAreKept,
-// TestDecodeRejectsWrongTypesAndOverflow, decode asserting nothing is left).
-// E2, E3, E4: record_test.go TestCheckRecordRejectsHostileInput, FuzzCheckRecord, FuzzDecodeRecord below.
-// E7: middleware_test.go TestCorruptRecordIsAFreshSession (an unknown version byte).
-
-func TestG7TooManyCookiesIsNoSession(t *testing.T) { // G7
+func TestTooManyCookiesIsNoSession(t *testing.T) {
 	e := newEnv(t, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	c := sessionCookie(resp)
@@ -196,7 +176,7 @@ func TestG7TooManyCookiesIsNoSession(t *testing.T) { // G7
 // panics, always answers, and makes no store call for a value that is not
 // validly signed (forging a signature is out of a fuzzer's reach, so only
 // the seeds' genuine values may load).
-func FuzzParseCookie(f *testing.F) { // A5
+func FuzzParseCookie(f *testing.F) {
 	e := newEnv(f, runtime.Config{}, routes)
 	resp, _ := e.get("/login")
 	good := sessionCookie(resp)

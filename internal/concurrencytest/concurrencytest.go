@@ -1,5 +1,6 @@
-// Package concurrencytest holds the lost-update scenarios of
-// RELIABILITY.md §F as functions of a store, so that they run against the
+// Package concurrencytest holds the lost-update scenarios (overlapping
+// requests of one visitor, two managers on one store) as functions of a
+// store, so that they run against the
 // in-memory store and a real memcached alike.
 package concurrencytest
 
@@ -326,7 +327,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow bool) {
 			t.Skip("covered by the other scenarios; the server is slow")
 		}
 	}
-	t.Run("DisjointFieldsLoseNothing", func(t *testing.T) { // F1
+	t.Run("DisjointFieldsLoseNothing", func(t *testing.T) {
 		skipIfSlow(t)
 		r := Increments(t, newStore(t), 1, 16, 200)
 		t.Logf("with merging: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
@@ -408,7 +409,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow bool) {
 			t.Fatalf("%d of 3200 increments persisted without CAS: the scenario does not race", r.Persisted)
 		}
 	})
-	t.Run("LogoutIsNeverUndone", func(t *testing.T) { // F3
+	t.Run("LogoutIsNeverUndone", func(t *testing.T) {
 		if SaveAfterLogout(t, newStore(t)) {
 			t.Fatal("a save that loaded before a logout re-created the session")
 		}
@@ -435,7 +436,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow bool) {
 			t.Fatalf("sum %q, want both changes", got)
 		}
 	})
-	t.Run("ConflictErrorField", func(t *testing.T) { // F2
+	t.Run("ConflictErrorField", func(t *testing.T) {
 		a := NewApp(t, newStore(t))
 		defer a.Mgr.Close()
 		cookie := a.Start()

@@ -1,4 +1,4 @@
-// Package storebench times the request scenarios of PERF.md through the
+// Package storebench times the A-D request scenarios through the
 // middleware on any store, for the stores' benchmarks, which put the raw
 // client's round trips next to them in the same run:
 //

@@ -280,7 +280,7 @@ func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, res
 	}
 }
 
-// RoundTrips counts what the scenarios of PERF.md cost a store, with
+// RoundTrips counts what the A-D scenarios cost a store, with
 // count reading a counter of the store's operations (a driver's tracer or
 // monitor): A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
 func RoundTrips(t *testing.T, store runtime.Store, count func() int64) {

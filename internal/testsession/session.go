@@ -1,5 +1,6 @@
 // Package testsession holds a generated session type shaped like the
-// workload of shared/PERF.md, for the runtime's tests and benchmarks.
+// benchmark workload (a signed-in visitor with a cart), for the runtime's
+// tests and benchmarks.
 package testsession
 
 import "time"

@@ -11,7 +11,8 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
-// BenchmarkMemcached times PERF.md's scenarios through the middleware on a
+// BenchmarkMemcached times the A-D scenarios (A read, B write, C anonymous,
+// D login) through the middleware on a
 // real memcached, next to the raw gomemcache round trips each one needs
 // (the floor), in the same run.
 func BenchmarkMemcached(b *testing.B) {

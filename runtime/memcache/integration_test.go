@@ -35,12 +35,12 @@ func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcache.Option) 
 	return s
 }
 
-func TestContract(t *testing.T) { // D1, on a real memcached
+func TestContract(t *testing.T) { // on a real memcached
 	srv := memcachedtest.Start(t)
 	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
-func TestCASSetsTheExpirationAgain(t *testing.T) { // C9
+func TestCASSetsTheExpirationAgain(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	s := newStore(t, srv)
 	s.Save(ctx, "k", []byte("a"), 0, time.Now().Add(2*time.Second))
@@ -54,7 +54,7 @@ func TestCASSetsTheExpirationAgain(t *testing.T) { // C9
 	}
 }
 
-func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) { // D3
+func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	s := newStore(t, srv, memcache.WithMaxRecordSize(1000))
 	s.Save(ctx, "k", []byte("small"), 0, time.Now().Add(time.Hour))
@@ -172,7 +172,7 @@ func roundTrips(srv *memcachedtest.Server) int64 {
 }
 
 // TestRoundTripsPerRequest counts memcached commands per request, as the
-// server sees them, for the scenarios of PERF.md.
+// server sees them, for the A-D scenarios.
 func TestRoundTripsPerRequest(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	a := newApp(t, newStore(t, srv))
@@ -194,7 +194,7 @@ func TestRoundTripsPerRequest(t *testing.T) {
 			t.Errorf("%s: status %d, %d round trips; want 200 and at most %d", tc.name, rec.Code, got, tc.max)
 		}
 	}
-	// C1: cookieless requests store nothing at all.
+	// Cookieless requests store nothing at all.
 	for range 1000 {
 		a.do("/anon", "")
 		a.do("/read", "")
@@ -204,7 +204,7 @@ func TestRoundTripsPerRequest(t *testing.T) {
 	}
 }
 
-func TestStoreKeysNeverHoldTheSessionID(t *testing.T) { // A7
+func TestStoreKeysNeverHoldTheSessionID(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
@@ -221,7 +221,7 @@ func TestStoreKeysNeverHoldTheSessionID(t *testing.T) { // A7
 // TestKilledMemcached: requests with a valid cookie get 503 and keep their
 // cookie while memcached is down; after a restart they recover without
 // reconfiguration (with fresh sessions: memcached lost everything).
-func TestKilledMemcached(t *testing.T) { // G1, G3
+func TestKilledMemcached(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
@@ -254,7 +254,7 @@ func TestKilledMemcached(t *testing.T) { // G1, G3
 
 // TestPausedMemcached: with memcached frozen (SIGSTOP), requests fail
 // within a few timeouts instead of hanging, and leave no goroutine behind.
-func TestPausedMemcached(t *testing.T) { // G2
+func TestPausedMemcached(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	const timeout = 200 * time.Millisecond
 	storefaults.Paused(t, newStore(t, srv, memcache.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
@@ -262,7 +262,7 @@ func TestPausedMemcached(t *testing.T) { // G2
 
 // TestGarbageRecord: a record overwritten by a raw client is a fresh
 // session and a log line, never a crash.
-func TestGarbageRecord(t *testing.T) { // G4
+func TestGarbageRecord(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
@@ -286,7 +286,7 @@ func TestGarbageRecord(t *testing.T) { // G4
 // of 64 concurrent requests reuse their connections; with gomemcache's own
 // default of 2 idle connections, most requests dial anew. Compared in the
 // same run, so scheduling noise cancels out.
-func TestPoolCoversConcurrency(t *testing.T) { // D7
+func TestPoolCoversConcurrency(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	dials := func(store runtime.Store) int64 {
 		a := newApp(t, store)
@@ -317,7 +317,7 @@ func TestPoolCoversConcurrency(t *testing.T) { // D7
 // TestEvictionLooksLikeExpiry fills a memcached of 8 MB with 20,000
 // sessions of about 1 KB: the evicted ones come back as fresh sessions, not
 // errors, and the evictions counter says so.
-func TestEvictionLooksLikeExpiry(t *testing.T) { // D11, G5
+func TestEvictionLooksLikeExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 20,000 sessions")
 	}
@@ -358,7 +358,7 @@ func TestEvictionLooksLikeExpiry(t *testing.T) { // D11, G5
 }
 
 // TestConcurrentRequests runs the lost-update scenarios on a real memcached.
-func TestConcurrentRequests(t *testing.T) { // F1, F2, F3
+func TestConcurrentRequests(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
 		srv.Restart() // an empty server for each scenario
@@ -404,11 +404,11 @@ func get(h http.Handler, path, cookie string) (string, string) {
 	return rec.Body.String(), set
 }
 
-func TestStrictOnMemcached(t *testing.T) { // A6, C2, C3
+func TestStrictOnMemcached(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	h := lifecycleApp(t, srv, time.Hour, 24*time.Hour)
 	_, first := get(h, "/login", "")
-	// C2: Regenerate moves the data to a new ID; the old cookie is dead.
+	// Regenerate moves the data to a new ID; the old cookie is dead.
 	body, second := get(h, "/regen", first)
 	if body != "9" || second == "" || second == first {
 		t.Fatalf("regenerate: %q, new cookie %q", body, second)
@@ -416,12 +416,12 @@ func TestStrictOnMemcached(t *testing.T) { // A6, C2, C3
 	if body, _ := get(h, "/", first); body != "0" {
 		t.Fatalf("old cookie after regenerate: %q, want no session", body)
 	}
-	// C3: Destroy deletes the record; replaying the cookie gives nothing.
+	// Destroy deletes the record; replaying the cookie gives nothing.
 	get(h, "/logout", second)
 	if body, _ := get(h, "/", second); body != "0" {
 		t.Fatalf("cookie after logout: %q, want no session", body)
 	}
-	// A6: the validly signed but unknown ID is not adopted by a write.
+	// The validly signed but unknown ID is not adopted by a write.
 	_, third := get(h, "/login", second)
 	if third == "" || third == second {
 		t.Fatalf("a write with an unknown ID kept it: cookie %q", third)
@@ -431,19 +431,19 @@ func TestStrictOnMemcached(t *testing.T) { // A6, C2, C3
 	}
 }
 
-func TestExpiryOnMemcached(t *testing.T) { // C4, C5, C8
+func TestExpiryOnMemcached(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for memcached TTLs")
 	}
 	srv := memcachedtest.Start(t)
-	// C5: idle 1 s: a request after idle + 2 s (TTLs are ±1 s) finds nothing.
+	// Idle 1 s: a request after idle + 2 s (TTLs are ±1 s) finds nothing.
 	h := lifecycleApp(t, srv, time.Second, time.Hour)
 	_, c := get(h, "/login", "")
 	time.Sleep(3 * time.Second)
 	if body, _ := get(h, "/", c); body != "0" {
 		t.Fatalf("after the idle timeout: %q, want a new session", body)
 	}
-	// C4: lifetime 2 s, idle 1 h: activity does not keep it alive.
+	// Lifetime 2 s, idle 1 h: activity does not keep it alive.
 	h = lifecycleApp(t, srv, time.Hour, 2*time.Second)
 	_, c = get(h, "/login", "")
 	for range 3 {
@@ -453,7 +453,7 @@ func TestExpiryOnMemcached(t *testing.T) { // C4, C5, C8
 	if body, _ := get(h, "/", c); body != "0" {
 		t.Fatalf("after the lifetime: %q, want a new session", body)
 	}
-	// C8: a TTL over 30 days is sent as an absolute time, not read by
+	// A TTL over 30 days is sent as an absolute time, not read by
 	// memcached as 1970 (which would expire the record at once).
 	s := newStore(t, srv)
 	if err := s.Save(ctx, "long", []byte("x"), 0, time.Now().Add(60*24*time.Hour)); err != nil {
@@ -464,7 +464,7 @@ func TestExpiryOnMemcached(t *testing.T) { // C4, C5, C8
 	}
 }
 
-func TestRenewalOnMemcached(t *testing.T) { // C7
+func TestRenewalOnMemcached(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for memcached TTLs")
 	}

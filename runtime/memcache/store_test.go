@@ -14,7 +14,7 @@ import (
 	"github.com/sessiongen/sessiongen/internal/neterr"
 )
 
-func TestExpirationEncoding(t *testing.T) { // C8
+func TestExpirationEncoding(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, tc := range []struct {
 		in   time.Duration
@@ -59,7 +59,7 @@ func TestOptionsAreValidated(t *testing.T) {
 
 // TestAddingANodeMovesFewKeys: 10 → 11 servers. Rendezvous hashing moves
 // about 1/11 of the keys; gomemcache's crc32-mod-n, about 10/11: a mass logout.
-func TestAddingANodeMovesFewKeys(t *testing.T) { // D8
+func TestAddingANodeMovesFewKeys(t *testing.T) {
 	servers := func(n int) []string {
 		var s []string
 		for i := range n {
@@ -101,7 +101,7 @@ func TestAddingANodeMovesFewKeys(t *testing.T) { // D8
 	}
 }
 
-func TestErrorKinds(t *testing.T) { // D4, D6
+func TestErrorKinds(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	read := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	for _, tc := range []struct {

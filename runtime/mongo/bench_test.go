@@ -12,7 +12,8 @@ import (
 	gomongo "go.mongodb.org/mongo-driver/v2/mongo"
 )
 
-// BenchmarkMongo times PERF.md's scenarios through the middleware on
+// BenchmarkMongo times the A-D scenarios (A read, B write, C anonymous,
+// D login) through the middleware on
 // FerretDB, next to raw driver calls doing the same operations on a
 // document of the workload's size: A against FindOne, B against FindOne
 // and the version-filtered UpdateOne, D against InsertOne.

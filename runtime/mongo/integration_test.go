@@ -66,7 +66,7 @@ func TestConcurrentRequests(t *testing.T) {
 }
 
 // TestOperationsPerRequest counts the commands the driver sends for the
-// scenarios of PERF.md: A (read) 1, B (write) 2, C (anonymous) 0, D
+// A-D scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D
 // (login) 1.
 func TestOperationsPerRequest(t *testing.T) {
 	srv := mongotest.Start(t)

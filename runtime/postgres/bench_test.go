@@ -13,7 +13,8 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 )
 
-// BenchmarkPostgres times PERF.md's scenarios through the middleware on a
+// BenchmarkPostgres times the A-D scenarios (A read, B write, C anonymous,
+// D login) through the middleware on a
 // real PostgreSQL, next to raw pgx statements doing the same round trips
 // on a row of the workload's size: A against one SELECT, B against SELECT
 // and the compare-and-swap UPDATE, D against one INSERT. Like the store,

@@ -50,7 +50,7 @@ func (c *counter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQ
 func (c *counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // TestStatementsPerRequest counts the statements sent for the scenarios
-// of PERF.md: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
+// of the A-D scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
 func TestStatementsPerRequest(t *testing.T) {
 	srv := pgtest.Start(t)
 	cfg, err := pgxpool.ParseConfig(srv.DSN())

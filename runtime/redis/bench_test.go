@@ -12,7 +12,8 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/redis"
 )
 
-// BenchmarkRedis times PERF.md's scenarios through the middleware on a
+// BenchmarkRedis times the A-D scenarios (A read, B write, C anonymous,
+// D login) through the middleware on a
 // real Redis, next to raw go-redis calls making the same round trips on a
 // value of the workload's size: A against one GET, B against GET and the
 // compare-and-swap script, D against one SET NX PXAT.

@@ -81,7 +81,7 @@ func mustFromClient(t *testing.T, cl *redistest.Cluster) *redis.Store {
 }
 
 // TestCommandsPerRequest counts what Redis runs for the scenarios of
-// PERF.md: A (read) one GET, B (write) a GET and the compare-and-swap
+// The A-D scenarios: A (read) one GET, B (write) a GET and the compare-and-swap
 // script (whose GETRANGE and SET run inside it, in the same round trip),
 // C (anonymous) nothing, D (login) one SET.
 func TestCommandsPerRequest(t *testing.T) {

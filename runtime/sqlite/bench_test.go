@@ -9,7 +9,8 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
 )
 
-// BenchmarkSQLite times PERF.md's scenarios through the middleware on a
+// BenchmarkSQLite times the A-D scenarios (A read, B write, C anonymous,
+// D login) through the middleware on a
 // SQLite file, next to the in-memory store in the same run.
 func BenchmarkSQLite(b *testing.B) {
 	store, err := sqlite.New(filepath.Join(b.TempDir(), "sessions.db"), sqlite.WithPruneInterval(0))

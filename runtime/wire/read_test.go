@@ -9,7 +9,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-func TestDecodeIntRejectsOverflow(t *testing.T) { // E6
+func TestDecodeIntRejectsOverflow(t *testing.T) {
 	for _, tc := range []struct {
 		v    any
 		bits int

@@ -144,7 +144,7 @@ func TestDecodeRejectsWrongTypesAndOverflow(t *testing.T) {
 	}
 }
 
-func TestDecodeStartsFromZero(t *testing.T) { // E1: no stale data survives
+func TestDecodeStartsFromZero(t *testing.T) {
 	s := &All{data: full()}
 	b, _ := msgpack.Marshal(map[string]any{"S": "only"})
 	if err := s.DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(b))); err != nil {
@@ -204,7 +204,7 @@ func TestSettersThroughTheMiddleware(t *testing.T) {
 
 // TestGoldenBytes pins the wire format: keys, their order, the integer
 // and string encodings. A change here breaks stored sessions.
-func TestGoldenBytes(t *testing.T) { // E8
+func TestGoldenBytes(t *testing.T) {
 	s := &All{data: allData{B: true, I8: -3, S: "hi", Strs: []string{"a"}, M: map[string]int{"b": 2, "a": 1}, Omit: "o"}}
 	got := encode(t, s)
 	var want bytes.Buffer
@@ -231,7 +231,7 @@ func TestGoldenBytes(t *testing.T) { // E8
 	}
 }
 
-func TestMaxLengthIsEnforcedBothWays(t *testing.T) { // E2: per-field bounds from tags
+func TestMaxLengthIsEnforcedBothWays(t *testing.T) {
 	var buf bytes.Buffer
 	err := (&All{data: allData{Omit: "123456789"}}).EncodeMsgpack(msgpack.NewEncoder(&buf))
 	if err == nil || !strings.Contains(err.Error(), "max=8") {
