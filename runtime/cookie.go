@@ -8,7 +8,10 @@ import (
 	"hash"
 	"hash/maphash"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
+	"time"
 )
 
 // The cookie value is "<id>.<sig>": id is 32 random bytes and sig is
@@ -160,4 +163,91 @@ func (m *Manager) logID(key string) string {
 	h := hmac.New(sha256.New, m.logSalt[:])
 	h.Write([]byte(key))
 	return b64.EncodeToString(h.Sum(nil)[:9])
+}
+
+// secure reports whether the cookie for r gets the Secure attribute: always
+// unless Cookie.Secure is Off or Auto; with Auto, when r came over TLS or
+// through a trusted proxy that says X-Forwarded-Proto: https.
+func (m *Manager) secure(r *http.Request) bool {
+	if !m.secureAuto {
+		return m.cookie.Secure
+	}
+	if r.TLS != nil {
+		return true
+	}
+	if len(m.trusted) == 0 || r.Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range m.trusted {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// setCookie adds a Set-Cookie header carrying id, or expiring the cookie
+// when id is "". maxAge > 0 makes it persistent. Responses that set the
+// cookie must not be cached.
+func (m *Manager) setCookie(h http.Header, id string, maxAge int, secure bool) {
+	var line string
+	if id != "" && maxAge == 0 {
+		// The common case, a browser-session cookie with a new value:
+		// net/http's rendering of the attributes, made once, around it.
+		a := &m.cookieLines[b2i(secure)]
+		var b strings.Builder
+		b.Grow(len(a.prefix) + cookieLen + len(a.suffix))
+		b.WriteString(a.prefix)
+		var v [cookieLen]byte
+		b.Write(m.signer.appendSigned(v[:0], id))
+		b.WriteString(a.suffix)
+		line = b.String()
+	} else {
+		c := m.cookie
+		c.Secure = secure
+		if id == "" {
+			c.MaxAge = -1 // Max-Age=0
+			c.Expires = time.Unix(1, 0)
+		} else {
+			c.Value = m.signer.sign(id)
+			c.MaxAge = maxAge
+		}
+		line = c.String()
+	}
+	_, cookies := h["Set-Cookie"]
+	_, vary := h["Vary"]
+	if cookies || vary {
+		h.Add("Set-Cookie", line)
+		h.Set("Cache-Control", "no-store")
+		h.Add("Vary", "Cookie")
+		return
+	}
+	v := []string{line, "no-store", "Cookie"} // one allocation for the three
+	h["Set-Cookie"], h["Cache-Control"], h["Vary"] = v[0:1:1], v[1:2:2], v[2:3:3]
+}
+
+// cookieLine is a Set-Cookie line split around the cookie's value.
+type cookieLine struct{ prefix, suffix string }
+
+// cookieLines renders the cookie's attributes with net/http once per
+// Secure setting, around a placeholder value.
+func cookieLines(c http.Cookie) (lines [2]cookieLine) {
+	placeholder := strings.Repeat("x", cookieLen)
+	for i, secure := range []bool{false, true} {
+		c.Secure, c.Value = secure, placeholder
+		prefix, suffix, _ := strings.Cut(c.String(), placeholder)
+		lines[i] = cookieLine{prefix, suffix}
+	}
+	return lines
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

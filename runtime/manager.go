@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"net/netip"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -172,31 +170,6 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// secure reports whether the cookie for r gets the Secure attribute: always
-// unless Cookie.Secure is Off or Auto; with Auto, when r came over TLS or
-// through a trusted proxy that says X-Forwarded-Proto: https.
-func (m *Manager) secure(r *http.Request) bool {
-	if !m.secureAuto {
-		return m.cookie.Secure
-	}
-	if r.TLS != nil {
-		return true
-	}
-	if len(m.trusted) == 0 || r.Header.Get("X-Forwarded-Proto") != "https" {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	for _, p := range m.trusted {
-		if p.Contains(ap.Addr().Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
 // valueCtx is context.WithValue's node, embedded in the Session so that
 // putting the session in the context allocates nothing more.
 type valueCtx struct {
@@ -220,66 +193,4 @@ func (m *Manager) expiry(created int64, now time.Time) time.Time {
 		return end
 	}
 	return idle
-}
-
-// setCookie adds a Set-Cookie header carrying id, or expiring the cookie
-// when id is "". maxAge > 0 makes it persistent. Responses that set the
-// cookie must not be cached.
-func (m *Manager) setCookie(h http.Header, id string, maxAge int, secure bool) {
-	var line string
-	if id != "" && maxAge == 0 {
-		// The common case, a browser-session cookie with a new value:
-		// net/http's rendering of the attributes, made once, around it.
-		a := &m.cookieLines[b2i(secure)]
-		var b strings.Builder
-		b.Grow(len(a.prefix) + cookieLen + len(a.suffix))
-		b.WriteString(a.prefix)
-		var v [cookieLen]byte
-		b.Write(m.signer.appendSigned(v[:0], id))
-		b.WriteString(a.suffix)
-		line = b.String()
-	} else {
-		c := m.cookie
-		c.Secure = secure
-		if id == "" {
-			c.MaxAge = -1 // Max-Age=0
-			c.Expires = time.Unix(1, 0)
-		} else {
-			c.Value = m.signer.sign(id)
-			c.MaxAge = maxAge
-		}
-		line = c.String()
-	}
-	_, cookies := h["Set-Cookie"]
-	_, vary := h["Vary"]
-	if cookies || vary {
-		h.Add("Set-Cookie", line)
-		h.Set("Cache-Control", "no-store")
-		h.Add("Vary", "Cookie")
-		return
-	}
-	v := []string{line, "no-store", "Cookie"} // one allocation for the three
-	h["Set-Cookie"], h["Cache-Control"], h["Vary"] = v[0:1:1], v[1:2:2], v[2:3:3]
-}
-
-// cookieLine is a Set-Cookie line split around the cookie's value.
-type cookieLine struct{ prefix, suffix string }
-
-// cookieLines renders the cookie's attributes with net/http once per
-// Secure setting, around a placeholder value.
-func cookieLines(c http.Cookie) (lines [2]cookieLine) {
-	placeholder := strings.Repeat("x", cookieLen)
-	for i, secure := range []bool{false, true} {
-		c.Secure, c.Value = secure, placeholder
-		prefix, suffix, _ := strings.Cut(c.String(), placeholder)
-		lines[i] = cookieLine{prefix, suffix}
-	}
-	return lines
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -64,6 +64,53 @@ func entries(rec []byte) (header, []entry, error) {
 	return h, out, err
 }
 
+// fields indexes a loaded record: where each field's value is, and the
+// fields this code does not know, to be written back untouched. It
+// decodes nothing.
+type fields struct {
+	rec     []byte  // the record indexed
+	byField []loc   // where each field's value is in rec, by field index
+	locs    [16]loc // byField's storage, for schemas of up to 16 fields
+	unknown []entry // the fields the schema does not know
+}
+
+// index validates rec and indexes its fields: keys are the schema's, pos
+// the index of each key.
+func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, error) {
+	if n := len(keys); n <= len(f.locs) {
+		f.byField = f.locs[:n] // no allocation for most sessions
+	} else if cap(f.byField) < n {
+		f.byField = make([]loc, n)
+	}
+	f.byField = f.byField[:len(keys)]
+	clear(f.byField)
+	f.unknown = f.unknown[:0]
+	f.rec = rec
+	next := 0
+	hdr, _, err := checkRecord(rec, func(key []byte, v loc) {
+		// A record written by this release has its keys in schema order:
+		// trying next first, one comparison finds the field.
+		i, ok := next, next < len(keys) && keys[next] == string(key)
+		if !ok {
+			i, ok = pos[string(key)]
+		}
+		if !ok {
+			f.unknown = append(f.unknown, entry{Key: key, Val: rec[v.start:v.end]})
+			return
+		}
+		f.byField[i], next = v, i+1 // a key given twice: the last wins, as when decoding
+	})
+	return hdr, err
+}
+
+// raw returns the value of field i in the indexed record, nil if absent.
+func (f *fields) raw(i int) []byte {
+	if v := f.byField[i]; v.start != 0 {
+		return f.rec[v.start:v.end]
+	}
+	return nil
+}
+
 // loc locates a field's value in a record: rec[start:end]. A zero loc
 // is a field the record lacks (no value starts at 0, the header does).
 type loc struct{ start, end uint32 }

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"github.com/sessiongen/sessiongen/runtime/wire"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -10,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
 // maxSaveAttempts bounds the compare-and-swap attempts of one save; the
@@ -164,7 +164,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		// What was written is the baseline for later changes; the fields
 		// decoded so far stay decoded (the handler may hold them).
 		s.rec = bytes.Clone(rec)
-		if _, err := s.indexRecord(s.rec, &s.m.schema); err != nil {
+		if _, err := s.indexRecord(s.rec); err != nil {
 			return fmt.Errorf("sessiongen: read saved session: %w", err)
 		}
 	}
@@ -311,7 +311,6 @@ func (s *session) detectInPlace() {
 	s.read.clear()
 }
 
-// gone handles a record that disappeared under us: the session is over.
 // renew gives the session a new ID because the current one is older than
 // Config.RenewAfter (OWASP's renewal timeout). The record, with this
 // request's changes, is written under the new ID, and the old record is
@@ -344,4 +343,5 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	s.m.touches.mark(s.hash, now)
 }
 
+// gone handles a record that disappeared under us: the session is over.
 func (s *session) gone() { s.empty() }

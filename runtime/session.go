@@ -25,21 +25,18 @@ type session struct {
 	w    writer
 	ctx  valueCtx // the request context that carries this session
 
-	id       string // current ID; "" until one is needed
-	key      string // store key of id
-	hash     uint64 // hash of key, for the touch table
-	cookieID string // the verified ID the request's cookie carried
-	oldKey   string // a record to delete at the next flush
-	ver      uint64 // version of the record under key; 0 when unknown
-	created  int64  // unix seconds
-	issued   int64  // unix seconds the current ID was issued; 0 until written
-	rec      []byte // the record as last seen in the store: the baseline for in-place changes and merges
-	unknown  []entry
-	indexed  []byte   // the record byField locates fields in
-	byField  []loc    // where each field is in indexed, by field index
-	locs     [16]loc  // byField's storage, for schemas of up to 16 fields
-	lazy     bool     // fields are decoded from byField on first use
-	decoded  bits     // fields already decoded from byField
+	id       string   // current ID; "" until one is needed
+	key      string   // store key of id
+	hash     uint64   // hash of key, for the touch table
+	cookieID string   // the verified ID the request's cookie carried
+	oldKey   string   // a record to delete at the next flush
+	ver      uint64   // version of the record under key; 0 when unknown
+	created  int64    // unix seconds
+	issued   int64    // unix seconds the current ID was issued; 0 until written
+	rec      []byte   // the record as last seen in the store: the baseline for in-place changes and merges
+	fields   fields   // the loaded record, indexed
+	lazy     bool     // fields are decoded from the index on first use
+	decoded  bits     // fields already decoded
 	dirty    bits     // fields set in this request
 	read     bits     // reference-typed fields handed out by a getter
 	tx       *fieldTx // Update calls to replay on a newer value after a conflict; nil without any
@@ -74,16 +71,26 @@ func (s *session) header() header {
 	return h
 }
 
-// Lock locks the session and loads it on first use.
-func (s *session) Lock() {
-	s.mu.Lock()
-	if !s.loaded && s.m != nil {
-		s.load(s.req.Context())
-	}
-}
+// Lock locks the session. Loading is a step of its own: Need and use.
+func (s *session) Lock() { s.mu.Lock() }
 
 // Unlock unlocks the session.
 func (s *session) Unlock() { s.mu.Unlock() }
+
+// use locks the session and loads it if this is the request's first use
+// of it: every lifecycle method begins with it.
+func (s *session) use() {
+	s.mu.Lock()
+	s.ensureLoaded()
+}
+
+// ensureLoaded loads the session on the request's first use of it. Call
+// with the lock held.
+func (s *session) ensureLoaded() {
+	if !s.loaded {
+		s.load(s.req.Context())
+	}
+}
 
 // MarkDirty records that a setter changed field i: a blind write, saved
 // as it stands even when another request changed the field meanwhile.
@@ -149,20 +156,22 @@ func (s *session) load(ctx context.Context) {
 // decodes nothing yet. Fields are decoded on first use (Need); a save
 // copies the others as they are.
 func (s *session) open(rec []byte) (header, error) {
-	hdr, err := s.indexRecord(rec, &s.m.schema)
+	hdr, err := s.indexRecord(rec)
 	s.lazy = err == nil
 	s.decoded.clear()
 	return hdr, err
 }
 
-// Need decodes field i from the loaded record if it has not been yet.
-// Generated accessors call it with the lock held.
+// Need loads the session on first use and decodes field i from the
+// loaded record if it has not been yet. Generated accessors call it with
+// the lock held.
 func (s *session) Need(i int) {
+	s.ensureLoaded()
 	if !s.lazy || s.decoded.has(i) {
 		return
 	}
 	s.decoded.set(i)
-	val := s.raw(i)
+	val := s.fields.raw(i)
 	if val == nil {
 		return // not in the record: zero
 	}
@@ -213,8 +222,8 @@ func (s *session) setID(id string) {
 
 // ID returns the session ID, assigning one if the session has none yet.
 func (s *session) ID() string {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	if s.id == "" {
 		s.setID(newID())
 	}
@@ -223,15 +232,15 @@ func (s *session) ID() string {
 
 // IsNew reports whether the request brought no live session.
 func (s *session) IsNew() bool {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	return s.isNew
 }
 
 // Err returns the error that kept the session from loading, if any.
 func (s *session) Err() error {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	return s.err
 }
 
@@ -240,8 +249,8 @@ func (s *session) Err() error {
 // pre-login cookie is worthless after login. Call it on every privilege
 // change.
 func (s *session) Regenerate() {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	s.Renew()
 }
 
@@ -263,8 +272,8 @@ func (s *session) Renew() {
 // when the response is committed. The session is empty afterwards; setting
 // a field starts a new one under a new ID.
 func (s *session) Destroy() {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	if s.err != nil {
 		return
 	}
@@ -290,8 +299,8 @@ func (s *session) empty() {
 // browser restarts, until the session expires) or a browser-session cookie
 // (off). The default is Config.Persistent.
 func (s *session) RememberMe(on bool) {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	if s.err == nil && s.persistent != on {
 		s.persistent, s.headerDirty, s.resend = on, true, true
 	}
@@ -300,15 +309,15 @@ func (s *session) RememberMe(on bool) {
 // Touch moves the idle deadline forward at the next save, even if the
 // session did not change.
 func (s *session) Touch() {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	s.touchReq = true
 }
 
 // Save writes what changed now, instead of when the response is committed.
 func (s *session) Save(ctx context.Context) error {
-	s.Lock()
-	defer s.Unlock()
+	s.use()
+	defer s.mu.Unlock()
 	return s.flush(ctx, true)
 }
 
@@ -329,9 +338,6 @@ func (s *session) Reload(ctx context.Context) error {
 // logDropped counts and logs a field that reads as its zero value because
 // its stored value no longer decodes.
 func (s *session) logDropped(key string, err error) {
-	if s.m == nil {
-		return
-	}
 	s.m.stats.dropped.Add(1)
 	s.m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", s.m.schema.Name, "key", key, "err", err)
 }

@@ -98,7 +98,7 @@ func (s *session) changedInPlace(i int, c *wire.Buffer) bool {
 	if u := s.tx.last(i); u != nil {
 		was = u.after
 	} else if s.rec != nil {
-		was = s.raw(i)
+		was = s.fields.raw(i)
 	} else {
 		return s.stored // saved earlier in this request, baseline dropped: assume changed
 	}
