@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -47,9 +48,24 @@ type Session interface {
 // unbound handle: it holds its fields and the keys it does not know, its
 // lifecycle methods do nothing, and Save and Reload fail.
 type Handle struct {
-	s       Session // nil until bound
+	s Session                  // nil until bound
+	d atomic.Pointer[detached] // an unbound handle's state, made on first use
+}
+
+// detached is what an unbound handle holds: a lock, and the fields another
+// version of the code stored, to be written back.
+type detached struct {
 	mu      sync.Mutex
 	unknown []Entry
+}
+
+// detached returns the unbound handle's state, making it on first use.
+func (h *Handle) detached() *detached {
+	if d := h.d.Load(); d != nil {
+		return d
+	}
+	h.d.CompareAndSwap(nil, new(detached))
+	return h.d.Load()
 }
 
 var errUnbound = errors.New("sessiongen: this session value was not made by a manager's Middleware")
@@ -63,7 +79,7 @@ func (h *Handle) Lock() {
 		h.s.Lock()
 		return
 	}
-	h.mu.Lock()
+	h.detached().mu.Lock()
 }
 
 // Use locks the session, decodes field i on its first use and returns h,
@@ -80,7 +96,7 @@ func (h *Handle) Unlock() {
 		h.s.Unlock()
 		return
 	}
-	h.mu.Unlock()
+	h.detached().mu.Unlock()
 }
 
 // Need decodes field i on its first use. Call with the lock held.
@@ -190,9 +206,10 @@ func (h *Handle) Encode(enc *msgpack.Encoder, sc *Schema, d Data) error {
 	if h.s != nil {
 		return h.s.Encode(enc, sc, d)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return EncodeTo(enc, sc, d, nil, h.unknown)
+	u := h.detached()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return EncodeTo(enc, sc, d, nil, u.unknown)
 }
 
 // Decode reads one map from dec into d, whose fields the caller zeroed.
@@ -200,8 +217,9 @@ func (h *Handle) Decode(dec *msgpack.Decoder, sc *Schema, d Data) (err error) {
 	if h.s != nil {
 		return h.s.Decode(dec, sc, d)
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.unknown, err = DecodeFrom(dec, sc, d, h.unknown[:0])
+	u := h.detached()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.unknown, err = DecodeFrom(dec, sc, d, u.unknown[:0])
 	return err
 }
