@@ -50,8 +50,8 @@ var size10Schema = wire.Schema{
 	Name:        "Size10",
 	Keys:        []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size10).rt },
-	DecodeField: wire.DecodeWith((*Size10).decodeField),
-	AppendField: wire.AppendWith((*Size10).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size10).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size10).appendField(b, i) },
 }
 
 // Size10Manager serves Size10 sessions: its Middleware puts a *Size10 in

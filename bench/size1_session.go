@@ -32,8 +32,8 @@ var size1Schema = wire.Schema{
 	Name:        "Size1",
 	Keys:        []string{"f0"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size1).rt },
-	DecodeField: wire.DecodeWith((*Size1).decodeField),
-	AppendField: wire.AppendWith((*Size1).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size1).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size1).appendField(b, i) },
 }
 
 // Size1Manager serves Size1 sessions: its Middleware puts a *Size1 in

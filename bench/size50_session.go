@@ -130,8 +130,8 @@ var size50Schema = wire.Schema{
 	Name:        "Size50",
 	Keys:        []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size50).rt },
-	DecodeField: wire.DecodeWith((*Size50).decodeField),
-	AppendField: wire.AppendWith((*Size50).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size50).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size50).appendField(b, i) },
 }
 
 // Size50Manager serves Size50 sessions: its Middleware puts a *Size50 in

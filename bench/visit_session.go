@@ -51,8 +51,8 @@ var visitSchema = wire.Schema{
 	Name:        "Visit",
 	Keys:        []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
-	DecodeField: wire.DecodeWith((*Visit).decodeField),
-	AppendField: wire.AppendWith((*Visit).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Visit).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Visit).appendField(b, i) },
 }
 
 // VisitManager serves Visit sessions: its Middleware puts a *Visit in

@@ -76,8 +76,8 @@ var countersSchema = wire.Schema{
 	Name:          "Counters",
 	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note", "items", "tags"},
 	Handle:        func(d wire.Data) *wire.Handle { return &d.(*Counters).rt },
-	DecodeField:   wire.DecodeWith((*Counters).decodeField),
-	AppendField:   wire.AppendWith((*Counters).appendField),
+	DecodeField:   func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Counters).decodeField(b, i, f) },
+	AppendField:   func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Counters).appendField(b, i) },
 	ConflictError: []string{"bal"},
 }
 

@@ -78,14 +78,3 @@ func (sc *Schema) Field(key []byte, next int) int {
 	}
 	return -1
 }
-
-// DecodeWith adapts a generated decodeField method, which leaves the field
-// zero when it fails, to Schema.DecodeField.
-func DecodeWith[P Data](decode func(P, []byte, int, int) (int, error)) func(Data, []byte, int, int) (int, error) {
-	return func(d Data, b []byte, i, f int) (int, error) { return decode(d.(P), b, i, f) }
-}
-
-// AppendWith adapts a generated appendField method to Schema.AppendField.
-func AppendWith[P Data](appendField func(P, []byte, int) ([]byte, error)) func(Data, []byte, int) ([]byte, error) {
-	return func(d Data, b []byte, i int) ([]byte, error) { return appendField(d.(P), b, i) }
-}

@@ -137,8 +137,8 @@ var allSchema = wire.Schema{
 	Name:        "All",
 	Keys:        []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*All).rt },
-	DecodeField: wire.DecodeWith((*All).decodeField),
-	AppendField: wire.AppendWith((*All).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*All).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*All).appendField(b, i) },
 	Recursive:   true,
 }
 

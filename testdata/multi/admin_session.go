@@ -34,8 +34,8 @@ var adminSchema = wire.Schema{
 	Name:          "Admin",
 	Keys:          []string{"user", "lvl"},
 	Handle:        func(d wire.Data) *wire.Handle { return &d.(*Admin).rt },
-	DecodeField:   wire.DecodeWith((*Admin).decodeField),
-	AppendField:   wire.AppendWith((*Admin).appendField),
+	DecodeField:   func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Admin).decodeField(b, i, f) },
+	AppendField:   func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Admin).appendField(b, i) },
 	ConflictError: []string{"lvl"},
 }
 

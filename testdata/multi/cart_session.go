@@ -35,8 +35,8 @@ var cartSchema = wire.Schema{
 	Name:        "Cart",
 	Keys:        []string{"lines", "total"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Cart).rt },
-	DecodeField: wire.DecodeWith((*Cart).decodeField),
-	AppendField: wire.AppendWith((*Cart).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Cart).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Cart).appendField(b, i) },
 }
 
 // CartManager serves Cart sessions: its Middleware puts a *Cart in

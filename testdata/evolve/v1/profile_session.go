@@ -40,8 +40,8 @@ var profileSchema = wire.Schema{
 	Name:        "Profile",
 	Keys:        []string{"name", "age", "legacy", "nick", "score"},
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Profile).rt },
-	DecodeField: wire.DecodeWith((*Profile).decodeField),
-	AppendField: wire.AppendWith((*Profile).appendField),
+	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Profile).decodeField(b, i, f) },
+	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Profile).appendField(b, i) },
 }
 
 // ProfileManager serves Profile sessions: its Middleware puts a *Profile in
