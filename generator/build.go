@@ -24,8 +24,8 @@ type builder struct {
 	e      *errs
 	imp    *importer
 	prefix string // helper name prefix: the session's name
-	codecs map[string]*Codec
-	guards map[string]*Guard
+	codecs map[string]*codecModel
+	guards map[string]*guardModel
 	// building holds the codecs being built; meeting one again means a
 	// type contains itself (type Tree []Tree).
 	building  map[string]bool
@@ -33,11 +33,11 @@ type builder struct {
 }
 
 // build makes the models of the files to write, one per output file.
-func build(pkg *packages.Package, targets []*target, output string, e *errs) []*Model {
+func build(pkg *packages.Package, targets []*target, output string, e *errs) []*fileModel {
 	taken := packageNames(pkg)
 	dir := pkgDir(pkg)
-	byPath := map[string]*Model{}
-	var models []*Model
+	byPath := map[string]*fileModel{}
+	var models []*fileModel
 	generated := map[string]token.Pos{}
 	for _, t := range targets {
 		if t.name == "" {
@@ -56,7 +56,7 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 		}
 		m := byPath[path]
 		if m == nil {
-			m = &Model{Package: pkg.Name, Path: path, imports: newImporter(pkg.Types, maps.Clone(taken))}
+			m = &fileModel{Package: pkg.Name, Path: path, imports: newImporter(pkg.Types, maps.Clone(taken))}
 			byPath[path] = m
 			models = append(models, m)
 		}
@@ -68,7 +68,7 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 			}
 			generated[n] = t.pos
 		}
-		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*Codec{}, guards: map[string]*Guard{}, building: map[string]bool{}}
+		b := &builder{pkg: pkg, e: e, imp: m.imports, prefix: t.name, codecs: map[string]*codecModel{}, guards: map[string]*guardModel{}, building: map[string]bool{}}
 		if s := b.session(t); s != nil {
 			s.Recursive = b.recursive
 			m.Sessions = append(m.Sessions, s)
@@ -111,9 +111,9 @@ func pkgDir(pkg *packages.Package) string {
 }
 
 // session builds one session type.
-func (b *builder) session(t *target) *Session {
+func (b *builder) session(t *target) *sessionModel {
 	st := t.obj.Type().Underlying().(*types.Struct)
-	s := &Session{Name: t.name, Struct: t.obj.Name(), Guard: b.literal(st), Doc: t.doc}
+	s := &sessionModel{Name: t.name, Struct: t.obj.Name(), Guard: b.literal(st), Doc: t.doc}
 	fieldAST := map[string]*ast.Field{}
 	for _, f := range t.st.Fields.List {
 		for _, n := range f.Names {
@@ -132,6 +132,9 @@ func (b *builder) session(t *target) *Session {
 			continue
 		}
 		keys[f.Key] = f.Name
+		// collect built every field's Value: the type tree is complete, and
+		// the stored shape and whether the type shares memory read off it.
+		f.Wire, f.Ref = f.Val.Wire(), f.Val.Ref()
 		accessors := []string{f.Name, "Set" + f.Name}
 		if f.Ref {
 			accessors = append(accessors, "Update"+f.Name)
@@ -147,7 +150,7 @@ func (b *builder) session(t *target) *Session {
 		}
 		f.Index = len(s.Fields)
 		f.Const = lowerFirst(t.name) + "Field" + f.Name
-		s.Fields = append(s.Fields, f.Field)
+		s.Fields = append(s.Fields, f.fieldModel)
 		s.Keys = append(s.Keys, f.Key)
 		if f.ConflictError {
 			s.ConflictKeys = append(s.ConflictKeys, f.Key)
@@ -161,7 +164,7 @@ func (b *builder) session(t *target) *Session {
 
 // placed is a field with the positions its errors point at.
 type placed struct {
-	*Field
+	*fieldModel
 	pos, namePos token.Pos
 }
 
@@ -197,7 +200,7 @@ func (b *builder) collect(st *types.Struct, prefix string, fieldAST map[string]*
 			continue
 		}
 		f.Path = prefix + f.Name
-		out = append(out, placed{Field: f, pos: tagPos, namePos: v.Pos()})
+		out = append(out, placed{fieldModel: f, pos: tagPos, namePos: v.Pos()})
 	}
 	return out
 }
@@ -228,12 +231,12 @@ func (b *builder) promoted(v *types.Var) (*types.Struct, bool) {
 
 // field reads one exported field: its tag, key and codec. A nil field
 // with ok true is a field tagged session:"-".
-func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, bool) {
+func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*fieldModel, bool) {
 	key, opts, stored := sessionTag(v.Name(), tag)
 	if !stored {
 		return nil, true
 	}
-	f := &Field{Name: v.Name(), Path: v.Name(), Key: key}
+	f := &fieldModel{Name: v.Name(), Path: v.Name(), Key: key}
 	for _, opt := range opts {
 		switch {
 		case opt == "omitempty":
@@ -268,14 +271,10 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 		return nil, false
 	}
 	f.Type = types.TypeString(t, b.imp.qualifier)
-	f.Wire = b.wire(t, map[types.Type]bool{})
 	f.pos = v.Pos()
-	f.Ref = isRef(t)
-	if bt, ok := t.Underlying().(*types.Basic); ok && bt.Info()&(types.IsBoolean|types.IsNumeric|types.IsString) != 0 {
-		f.Comparable = true
-	}
-	f.Empty = emptyTest(t)
-	if f.Max > 0 && !hasLen(t) {
+	f.Comparable = f.Val.comparable
+	f.Empty = f.Val.zero
+	if f.Max > 0 && !f.Val.hasLen {
 		b.e.at(tagPos, "max= on %s of type %s: it bounds strings, slices and maps only", v.Name(), f.Type)
 		return nil, false
 	}
@@ -288,14 +287,31 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*Field, boo
 
 // value says how to encode t, recording helper codecs as needed. Unsupported
 // types are reported at pos and give nil.
-func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
+func (b *builder) value(t types.Type, pos token.Pos, field string) *valueModel {
 	t = types.Unalias(t)
+	v := b.describe(t, pos, field)
+	if v != nil {
+		_, v.named = t.(*types.Named)
+		v.pathType = types.TypeString(t, func(p *types.Package) string { return p.Path() })
+		v.zero, v.hasLen = emptyTest(t), hasLen(t)
+		if u, ok := t.Underlying().(*types.Basic); ok && u.Info()&(types.IsBoolean|types.IsNumeric|types.IsString) != 0 {
+			v.comparable = true
+		}
+	}
+	return v
+}
+
+// describe says how t is encoded, building helper codecs as needed.
+func (b *builder) describe(t types.Type, pos token.Pos, field string) *valueModel {
 	typ := types.TypeString(t, b.imp.qualifier)
 	if isTime(t) {
-		return &Value{Kind: KindTime, Type: typ}
+		return &valueModel{Kind: kindTime, Type: typ, leafWire: "time"}
 	}
 	if k := b.selfCoded(t); k != "" {
-		return &Value{Kind: k, Type: typ}
+		// What a type that encodes itself holds is its own business: a
+		// copy may share memory with it if any of its fields could.
+		path := types.TypeString(t, func(p *types.Package) string { return p.Path() })
+		return &valueModel{Kind: k, Type: typ, leafWire: k + ":" + path, leafRef: isRef(t)}
 	}
 	if _, ok := t.(*types.TypeParam); ok {
 		b.e.at(pos, "field %s has type parameter type %s: session fields need concrete types", field, typ)
@@ -308,20 +324,20 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 	_, named := t.(*types.Named)
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
-		v := &Value{Type: typ, Conv: named}
+		v := &valueModel{Type: typ, leafWire: u.Name()}
 		switch k := u.Kind(); {
 		case k == types.Bool:
-			v.Kind = KindBool
+			v.Kind = kindBool
 		case k == types.Int || k == types.Int8 || k == types.Int16 || k == types.Int32 || k == types.Int64:
-			v.Kind, v.Bits = KindInt, intBits(k)
+			v.Kind = kindInt
 		case k == types.Uint || k == types.Uint8 || k == types.Uint16 || k == types.Uint32 || k == types.Uint64:
-			v.Kind, v.Bits = KindUint, intBits(k)
+			v.Kind = kindUint
 		case k == types.Float32:
-			v.Kind = KindFloat32
+			v.Kind = kindFloat32
 		case k == types.Float64:
-			v.Kind = KindFloat64
+			v.Kind = kindFloat64
 		case k == types.String:
-			v.Kind = KindString
+			v.Kind = kindString
 		case k == types.Invalid:
 			b.e.at(pos, "field %s has type %s, which does not type-check (a struct that contains itself without a pointer is one such type): fix the type first; go vet shows why", field, typ)
 			return nil
@@ -332,7 +348,7 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 		return v
 	case *types.Slice:
 		if e, ok := u.Elem().(*types.Basic); ok && e.Kind() == types.Uint8 {
-			return &Value{Kind: KindBytes, Type: typ, Conv: named}
+			return &valueModel{Kind: kindBytes, Type: typ, leafWire: "bytes", leafRef: true}
 		}
 		return b.helper(t, "slice", pos, field)
 	case *types.Map:
@@ -370,14 +386,16 @@ func (b *builder) value(t types.Type, pos token.Pos, field string) *Value {
 }
 
 // helper returns a call to the helper codec for t, building it first.
-func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string) *Value {
+func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string) *valueModel {
 	name := b.prefix + mangle(t, b.pkg.Types)
-	v := &Value{Kind: KindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name}
-	if _, ok := b.codecs[name]; ok {
+	v := &valueModel{Kind: kindCall, Type: types.TypeString(t, b.imp.qualifier), Func: name}
+	if c, ok := b.codecs[name]; ok {
 		b.recursive = b.recursive || b.building[name]
+		v.codec = c
 		return v // done, or in progress (a recursive type)
 	}
-	c := &Codec{Func: name, Type: v.Type, Kind: kind}
+	c := &codecModel{Func: name, Type: v.Type, Kind: kind}
+	v.codec = c
 	b.codecs[name] = c
 	b.building[name] = true
 	defer delete(b.building, name)
@@ -395,6 +413,9 @@ func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string)
 		ok = c.Elem != nil
 	case *types.Array:
 		c.Len = u.Len()
+		if kind == "bytearray" {
+			c.byteName = u.Elem().(*types.Basic).Name() // byte or uint8, as written
+		}
 		if kind == "array" {
 			c.Elem = b.value(u.Elem(), pos, field)
 			ok = c.Elem != nil
@@ -412,7 +433,7 @@ func (b *builder) helper(t types.Type, kind string, pos token.Pos, field string)
 // fields, keyed like the session's own, embedded structs promoted. A
 // struct of another package with unexported fields would lose them, so it
 // is refused unless it encodes itself (MarshalBinary and friends).
-func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos token.Pos) bool {
+func (b *builder) structFields(c *codecModel, n *types.Named, st *types.Struct, pos token.Pos) bool {
 	if p := n.Obj().Pkg(); p != nil && p != b.pkg.Types {
 		for i := 0; i < st.NumFields(); i++ {
 			if !st.Field(i).Exported() && !st.Field(i).Embedded() {
@@ -433,7 +454,7 @@ func (b *builder) structFields(c *Codec, n *types.Named, st *types.Struct, pos t
 			return false
 		}
 		keys[f.Key] = f.Name
-		c.Fields = append(c.Fields, f.Field)
+		c.Fields = append(c.Fields, f.fieldModel)
 	}
 	b.guard(n, st)
 	return len(b.e.list) == before
@@ -451,7 +472,7 @@ func (b *builder) guard(n *types.Named, st *types.Struct) {
 		}
 	}
 	typ := types.TypeString(n, b.imp.qualifier)
-	b.guards[typ] = &Guard{Type: typ, Literal: b.literal(st), Name: guardName(typ)}
+	b.guards[typ] = &guardModel{Type: typ, Literal: b.literal(st), Name: guardName(typ)}
 }
 
 // sortedValues returns m's values in the order of their keys: generated

@@ -8,10 +8,10 @@ import (
 )
 
 // RuntimePath is the import path of the package generated code uses.
-const RuntimePath = "github.com/sessiongen/sessiongen/runtime"
+const runtimePath = "github.com/sessiongen/sessiongen/runtime"
 
 // WirePath is the import path of the package generated code is made of.
-const WirePath = RuntimePath + "/wire"
+const wirePath = runtimePath + "/wire"
 
 // importer picks a local name for every package the generated file uses,
 // one that collides with nothing in the package's scope, no predeclared

@@ -22,7 +22,7 @@ var parsed = template.Must(template.New("sessiongen").Funcs(funcs(nil)).ParseFS(
 // funcs returns the template functions for a file whose imports im named.
 func funcs(im *importer) template.FuncMap {
 	pkg := func(path string) string { return im.byPath[path] }
-	w := func() string { return pkg(WirePath) }
+	w := func() string { return pkg(wirePath) }
 	return template.FuncMap{
 		"imp": func(path, _ string) (string, error) {
 			if n, ok := im.byPath[path]; ok {
@@ -30,17 +30,17 @@ func funcs(im *importer) template.FuncMap {
 			}
 			return "", fmt.Errorf("package %s is used but was not imported: settleImports must name it", path)
 		},
-		"rt":         func() string { return pkg(RuntimePath) },
+		"rt":         func() string { return pkg(runtimePath) },
 		"wire":       w,
 		"msgpack":    func() string { return pkg(msgpackPath) },
 		"lowerFirst": lowerFirst,
 		"args":       args,
 		"mpkey":      mpkey,
-		"decode":     func(v *Value, x string) string { return decodeCall(w(), v, x) },
-		"encFn":      func(v *Value) string { return encodeFunc(w(), v) },
-		"decFn":      func(v *Value) string { return decodeFunc(w(), v) },
-		"appendExpr": func(v *Value, b, x string) appendCall { return appendExpr(w(), v, b, x) },
-		"ret": func(v *Value, b, x string) string {
+		"decode":     func(v *valueModel, x string) string { return decodeCall(w(), v, x) },
+		"encFn":      func(v *valueModel) string { return encodeFunc(w(), v) },
+		"decFn":      func(v *valueModel) string { return decodeFunc(w(), v) },
+		"appendExpr": func(v *valueModel, b, x string) appendCall { return appendExpr(w(), v, b, x) },
+		"ret": func(v *valueModel, b, x string) string {
 			e := appendExpr(w(), v, b, x)
 			if e.Fallible {
 				return "return " + e.Expr
@@ -53,7 +53,7 @@ func funcs(im *importer) template.FuncMap {
 // render executes the templates for one file, whose imports are settled
 // first: the packages of the stored types, named while the model was
 // built, and those the templates use.
-func render(m *Model) ([]byte, error) {
+func render(m *fileModel) ([]byte, error) {
 	settleImports(m)
 	t, err := parsed.Clone()
 	if err != nil {
@@ -72,11 +72,11 @@ func render(m *Model) ([]byte, error) {
 }
 
 // settleImports names every package the templates use for m.
-func settleImports(m *Model) {
+func settleImports(m *fileModel) {
 	im := m.imports
 	im.name("context", "context")
-	im.name(RuntimePath, "runtime")
-	im.name(WirePath, "wire")
+	im.name(runtimePath, "runtime")
+	im.name(wirePath, "wire")
 	im.name(msgpackPath, "msgpack")
 	for _, c := range m.Codecs {
 		if c.Kind == "map" {
@@ -113,15 +113,15 @@ func addr(x string) string {
 // kindName is how the wire package's Encode and Decode functions name
 // each kind.
 var kindName = map[string]string{
-	KindBool: "Bool", KindInt: "Int", KindUint: "Uint", KindFloat32: "Float32", KindFloat64: "Float64",
-	KindString: "String", KindBytes: "Bytes", KindTime: "Time", KindCustom: "Custom", KindBinary: "Binary",
-	KindText: "Text",
+	kindBool: "Bool", kindInt: "Int", kindUint: "Uint", kindFloat32: "Float32", kindFloat64: "Float64",
+	kindString: "String", kindBytes: "Bytes", kindTime: "Time", kindCustom: "Custom", kindBinary: "Binary",
+	kindText: "Text",
 }
 
 // decodeFunc names a function that decodes a value of v's type:
 // func(b []byte, i int, p *T) (int, error).
-func decodeFunc(wire string, v *Value) string {
-	if v.Kind == KindCall {
+func decodeFunc(wire string, v *valueModel) string {
+	if v.Kind == kindCall {
 		return "dec" + v.Func
 	}
 	return wire + ".Decode" + kindName[v.Kind]
@@ -129,8 +129,8 @@ func decodeFunc(wire string, v *Value) string {
 
 // encodeFunc names a function that appends a value of v's type:
 // func(b []byte, p *T) ([]byte, error).
-func encodeFunc(wire string, v *Value) string {
-	if v.Kind == KindCall {
+func encodeFunc(wire string, v *valueModel) string {
+	if v.Kind == kindCall {
 		return "enc" + v.Func
 	}
 	return wire + ".Encode" + kindName[v.Kind]
@@ -139,7 +139,7 @@ func encodeFunc(wire string, v *Value) string {
 // decodeCall returns a call that decodes the value at b[i:] into x, an
 // addressable expression of v's type, and returns the offset after it
 // and an error, leaving x zero on an error.
-func decodeCall(wire string, v *Value, x string) string {
+func decodeCall(wire string, v *valueModel, x string) string {
 	return decodeFunc(wire, v) + "(b, i, " + addr(x) + ")"
 }
 
@@ -151,20 +151,20 @@ type appendCall struct {
 }
 
 // appendExpr returns an expression that appends x, of v's type, to b.
-func appendExpr(wire string, v *Value, b, x string) appendCall {
+func appendExpr(wire string, v *valueModel, b, x string) appendCall {
 	native := map[string]string{
-		KindBool: "bool", KindInt: "int64", KindUint: "uint64", KindFloat32: "float32",
-		KindFloat64: "float64", KindString: "string", KindBytes: "[]byte",
+		kindBool: "bool", kindInt: "int64", kindUint: "uint64", kindFloat32: "float32",
+		kindFloat64: "float64", kindString: "string", kindBytes: "[]byte",
 	}
 	fn := map[string]string{
-		KindBool: "AppendBool", KindInt: "AppendInt", KindUint: "AppendUint", KindFloat32: "AppendFloat32",
-		KindFloat64: "AppendFloat64", KindString: "AppendString", KindBytes: "AppendBytes", KindTime: "AppendTime",
-		KindCustom: "AppendCustom", KindBinary: "AppendBinary", KindText: "AppendText",
+		kindBool: "AppendBool", kindInt: "AppendInt", kindUint: "AppendUint", kindFloat32: "AppendFloat32",
+		kindFloat64: "AppendFloat64", kindString: "AppendString", kindBytes: "AppendBytes", kindTime: "AppendTime",
+		kindCustom: "AppendCustom", kindBinary: "AppendBinary", kindText: "AppendText",
 	}
 	switch v.Kind {
-	case KindCall:
+	case kindCall:
 		return appendCall{"enc" + v.Func + "(" + b + ", " + addr(x) + ")", true}
-	case KindCustom, KindBinary, KindText:
+	case kindCustom, kindBinary, kindText:
 		return appendCall{wire + "." + fn[v.Kind] + "(" + b + ", " + addr(x) + ")", true}
 	}
 	if n, ok := native[v.Kind]; ok && v.Type != n {

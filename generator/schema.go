@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"go/types"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -21,53 +18,6 @@ import (
 //	//	cart	[]{price:int64,qty:int,sku:string}	Cart
 
 const schemaMarker = "//sessiongen:schema "
-
-// wire describes the wire type of t. seen stops recursive types.
-func (b *builder) wire(t types.Type, seen map[types.Type]bool) string {
-	t = types.Unalias(t)
-	if isTime(t) {
-		return "time"
-	}
-	if k := b.selfCoded(t); k != "" {
-		return k + ":" + types.TypeString(t, func(p *types.Package) string { return p.Path() })
-	}
-	if seen[t] {
-		return "recursive:" + types.TypeString(t, func(p *types.Package) string { return p.Path() })
-	}
-	if _, named := t.(*types.Named); named {
-		seen[t] = true
-		defer delete(seen, t)
-	}
-	switch u := t.Underlying().(type) {
-	case *types.Basic:
-		switch u.Kind() {
-		case types.Int:
-			return "int"
-		case types.Uint:
-			return "uint"
-		}
-		return u.Name()
-	case *types.Slice:
-		if e, ok := u.Elem().(*types.Basic); ok && e.Kind() == types.Uint8 {
-			return "bytes"
-		}
-		return "[]" + b.wire(u.Elem(), seen)
-	case *types.Array:
-		return "[" + strconv.FormatInt(u.Len(), 10) + "]" + b.wire(u.Elem(), seen)
-	case *types.Map:
-		return "map[" + b.wire(u.Key(), seen) + "]" + b.wire(u.Elem(), seen)
-	case *types.Pointer:
-		return "*" + b.wire(u.Elem(), seen)
-	case *types.Struct:
-		var parts []string
-		for _, f := range b.collectQuiet(u) {
-			parts = append(parts, f.Key+":"+b.wire(f.t, seen))
-		}
-		sort.Strings(parts)
-		return "{" + strings.Join(parts, ",") + "}"
-	}
-	return "?"
-}
 
 // schemaLine is one stored field of a recorded schema.
 type schemaLine struct{ key, wire, field string }
@@ -207,36 +157,10 @@ func cutTop(s string, sep byte) (before, after string, found bool) {
 	return s, "", false
 }
 
-// keyedType is a stored field of a nested struct, for its wire type.
-type keyedType struct {
-	Key string
-	t   types.Type
-}
-
-// collectQuiet lists the stored fields of st as collect does, without
-// reporting errors (build reports them once, on the codec).
-func (b *builder) collectQuiet(st *types.Struct) []keyedType {
-	var out []keyedType
-	for i := 0; i < st.NumFields(); i++ {
-		v := st.Field(i)
-		if inner, ok := b.promoted(v); ok {
-			out = append(out, b.collectQuiet(inner)...)
-			continue
-		}
-		if !v.Exported() {
-			continue
-		}
-		if key, _, stored := sessionTag(v.Name(), st.Tag(i)); stored {
-			out = append(out, keyedType{Key: key, t: v.Type()})
-		}
-	}
-	return out
-}
-
 // checkSchema compares a session with the schema recorded where it will
 // be written, and reports the changes that would drop or misread stored
 // values.
-func checkSchema(path string, s *Session, e *errs) error {
+func checkSchema(path string, s *sessionModel, e *errs) error {
 	recorded, found, err := readSchema(path, s.Name)
 	if err != nil || !found {
 		return err

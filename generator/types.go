@@ -9,20 +9,6 @@ import (
 // What the generator asks of a Go type: how it encodes itself, whether a
 // copy shares memory, how its emptiness is tested, how a helper is named.
 
-func intBits(k types.BasicKind) int {
-	switch k {
-	case types.Int8, types.Uint8:
-		return 8
-	case types.Int16, types.Uint16:
-		return 16
-	case types.Int32, types.Uint32:
-		return 32
-	case types.Int, types.Uint:
-		return 0 // the platform's size: wire.IntSize
-	}
-	return 64
-}
-
 // selfCoded reports how a type encodes itself, if it does: msgpack's
 // CustomEncoder and CustomDecoder, encoding.BinaryMarshaler and
 // BinaryUnmarshaler, or TextMarshaler and TextUnmarshaler, in that order
@@ -58,11 +44,11 @@ func (b *builder) selfCoded(t types.Type) string {
 	switch {
 	case has("EncodeMsgpack", "*github.com/vmihailenco/msgpack/v5.Encoder", "error") &&
 		has("DecodeMsgpack", "*github.com/vmihailenco/msgpack/v5.Decoder", "error"):
-		return KindCustom
+		return kindCustom
 	case has("MarshalBinary", "", "[]byte,error") && has("UnmarshalBinary", "[]byte", "error"):
-		return KindBinary
+		return kindBinary
 	case has("MarshalText", "", "[]byte,error") && has("UnmarshalText", "[]byte", "error"):
-		return KindText
+		return kindText
 	}
 	return ""
 }
