@@ -62,17 +62,17 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; exit 1
 fi
 
-step "static rules (RELIABILITY.md A1, A4, E10)"
-# A1: IDs and everything else in the runtime draw randomness from crypto/rand only.
+step "static rules (crypto/rand only, MACs by hmac.Equal, no compact ints)"
+# IDs and everything else in the runtime draw randomness from crypto/rand only.
 if git grep -n '"math/rand' -- 'runtime/*.go' ':!*_test.go'; then
 	echo "math/rand in the runtime: use crypto/rand"; exit 1
 fi
-# A4: MACs are compared with hmac.Equal only, never == or bytes.Equal.
+# MACs are compared with hmac.Equal only, never == or bytes.Equal.
 if grep -nE '==|!=|bytes\.Equal' runtime/cookie.go | grep -E 'mac|sig|want|got' | grep -v 'len('; then
 	echo "a MAC compared without hmac.Equal in runtime/cookie.go"; exit 1
 fi
 grep -q 'hmac.Equal' runtime/cookie.go || { echo "runtime/cookie.go no longer uses hmac.Equal"; exit 1; }
-# E10: compact ints change the types seen through interfaces; never turn them on.
+# Compact ints change the types seen through interfaces; never turn them on.
 if git grep -n 'UseCompactInts' -- runtime generator templates; then
 	echo "UseCompactInts in the codec"; exit 1
 fi

@@ -18,9 +18,9 @@ import (
 // append to a slice, with no interface call and no error per value.
 //
 // msgpack/v5's Marshal is not the same: it writes a sized integer type
-// (int64, uint32…) at its fixed width unless UseCompactInts is set, so a
-// record it writes can be longer. Both forms are valid msgpack, and the
-// Read functions and msgpack/v5's Decoder accept either.
+// (int64, uint32…) at its fixed width unless compact integers are turned
+// on, so a record it writes can be longer. Both forms are valid msgpack,
+// and the Read functions and msgpack/v5's Decoder accept either.
 
 // AppendNil appends nil.
 func AppendNil(b []byte) []byte { return append(b, 0xc0) }
