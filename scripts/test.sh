@@ -124,7 +124,7 @@ go test -count=1 -run 'TestAllocationGuards' -v ./runtime | grep -E 'allocations
 
 step "fuzz ($FUZZTIME each, under a 3 GB address-space limit)"
 # 3 GB, not 2: Go's fuzz coordinator maps 100 MB per worker on top of the runtime's
-# reservations. Every allocation bomb of RELIABILITY.md E3 asks for 4 GiB or more.
+# reservations. Every allocation bomb among the hostile inputs asks for 4 GiB or more.
 fuzz() { # module directory, package, target
 	(cd "$1" && ulimit -v 3000000 && go test -run '^$' -fuzz "^$3\$" -fuzztime "$FUZZTIME" "$2")
 }
