@@ -40,13 +40,7 @@ func funcs(im *importer) template.FuncMap {
 		"encFn":      func(v *valueModel) string { return encodeFunc(w(), v) },
 		"decFn":      func(v *valueModel) string { return decodeFunc(w(), v) },
 		"appendExpr": func(v *valueModel, b, x string) appendCall { return appendExpr(w(), v, b, x) },
-		"ret": func(v *valueModel, b, x string) string {
-			e := appendExpr(w(), v, b, x)
-			if e.Fallible {
-				return "return " + e.Expr
-			}
-			return "return " + e.Expr + ", nil"
-		},
+		"ret": func(v *valueModel, b, x string) string { return "return " + appendExpr(w(), v, b, x).Call() },
 	}
 }
 
@@ -148,6 +142,14 @@ func decodeCall(wire string, v *valueModel, x string) string {
 type appendCall struct {
 	Expr     string
 	Fallible bool
+}
+
+// Call is the expression as one of type ([]byte, error).
+func (a appendCall) Call() string {
+	if a.Fallible {
+		return a.Expr
+	}
+	return a.Expr + ", nil"
 }
 
 // appendExpr returns an expression that appends x, of v's type, to b.

@@ -12,37 +12,25 @@ import (
 // error. A generated encoder or decoder of a struct has the same shape,
 // and so do the Encode and Decode functions of every primitive kind.
 
-// AppendSlice appends v as an array, each element with enc; a nil slice
-// as nil.
-func AppendSlice[S ~[]T, T any](b []byte, v S, enc func([]byte, *T) ([]byte, error)) (_ []byte, err error) {
+// AppendSliceLen starts a slice: the header of an array of len(v)
+// elements, or nil for a nil slice. The caller appends the elements.
+func AppendSliceLen[S ~[]T, T any](b []byte, v S) []byte {
 	if v == nil {
-		return AppendNil(b), nil
+		return AppendNil(b)
 	}
-	b = AppendArrayLen(b, len(v))
-	for i := range v {
-		if b, err = enc(b, &v[i]); err != nil {
-			return b, err
-		}
-	}
-	return b, nil
+	return AppendArrayLen(b, len(v))
 }
 
-// ReadSlice reads an array into a new slice, each element with dec; nil
-// reads as nil.
-func ReadSlice[S ~[]T, T any](b []byte, i int, p *S, dec func([]byte, int, *T) (int, error)) (_ int, err error) {
-	*p = nil
+// ReadSliceLen reads an array header into *p: a new slice of its length
+// (nil for nil), whose elements the caller decodes. On an error *p is nil.
+func ReadSliceLen[S ~[]T, T any](b []byte, i int, p *S) (int, int, error) {
 	n, i, err := ReadArrayLen(b, i)
 	if err != nil || n < 0 {
-		return i, err
+		*p = nil
+		return 0, i, err
 	}
-	v := make(S, n)
-	for k := 0; err == nil && k < n; k++ {
-		i, err = dec(b, i, &v[k])
-	}
-	if err == nil {
-		*p = v
-	}
-	return i, err
+	*p = make(S, n)
+	return n, i, nil
 }
 
 // AppendArray appends the elements of an array, v[:], each with enc.
