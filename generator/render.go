@@ -40,7 +40,7 @@ func funcs(im *importer) template.FuncMap {
 		"encFn":      func(v *valueModel) string { return encodeFunc(w(), v) },
 		"decFn":      func(v *valueModel) string { return decodeFunc(w(), v) },
 		"appendExpr": func(v *valueModel, b, x string) appendCall { return appendExpr(w(), v, b, x) },
-		"ret": func(v *valueModel, b, x string) string { return "return " + appendExpr(w(), v, b, x).Call() },
+		"ret":        func(v *valueModel, b, x string) string { return "return " + appendExpr(w(), v, b, x).Call() },
 	}
 }
 
