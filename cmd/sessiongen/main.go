@@ -39,6 +39,9 @@
 //	            Run it in CI before go generate.
 //	-version    print the version and exit
 //
+// To read a stored session while debugging, see the command
+// sessiongen-inspect (sessiongen inspect says how to run it).
+//
 // The directive takes one argument, name=X, the generated type's name.
 // Without it the name is the struct's with its first letter upper-cased
 // and a trailing "Data" removed (visitData → Visit).
@@ -99,6 +102,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *version {
 		fmt.Fprintln(stdout, "sessiongen", buildVersion())
 		return 0
+	}
+	if fs.Arg(0) == "inspect" {
+		v := buildVersion()
+		if !strings.HasPrefix(v, "v") {
+			v = "latest"
+		}
+		fmt.Fprintf(stderr, "sessiongen: inspect is a command of its own, so that generating code never brings every store's client into your module:\n\n\tgo run %s/cmd/sessiongen-inspect@%s -store URL COOKIE-OR-ID\n", modulePath, v)
+		return 2
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(stderr, "sessiongen: one directory at most, got %d\n", fs.NArg())

@@ -56,6 +56,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"-bogus"}, 2, "flag provided but not defined"},
 		{[]string{"a", "b"}, 2, "one directory at most"},
 		{[]string{"-version"}, 0, ""},
+		{[]string{"inspect", "x"}, 2, "cmd/sessiongen-inspect@"},
 		{[]string{"-h"}, 0, "usage: sessiongen"},
 		{[]string{dir}, 1, "p.go:5:2: field ID needs a method ID"},
 		{[]string{filepath.Join(dir, "missing")}, 1, "sessiongen: "},

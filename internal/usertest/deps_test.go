@@ -39,15 +39,24 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 		{"runtime", "runtime/postgres"},
 		{"runtime", "runtime/sqlite"},
 		{"runtime", "runtime/mongo"},
+		// go tool sessiongen, the generator, brings no store client either:
+		// that is why the inspector, which opens every store, is a command
+		// of its own.
+		{"runtime", "tool:cmd/sessiongen"},
 	} {
 		dir := t.TempDir()
 		var src strings.Builder
 		src.WriteString("package main\n\nimport (\n")
+		tools := ""
 		for _, p := range imports {
+			if tool, ok := strings.CutPrefix(p, "tool:"); ok {
+				tools += "\ntool github.com/sessiongen/sessiongen/" + tool + "\n"
+				continue
+			}
 			src.WriteString("\t_ \"github.com/sessiongen/sessiongen/" + p + "\"\n")
 		}
 		src.WriteString(")\n\nfunc main() {}\n")
-		mod := "module scratch\n\ngo 1.24.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n"
+		mod := "module scratch\n\ngo 1.24.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n" + tools
 		os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644)
 		os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644)
 		cmd := exec.Command(gobin, "mod", "tidy")

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/storeurl"
+	"github.com/sessiongen/sessiongen/internal/testsession"
+	"github.com/sessiongen/sessiongen/runtime"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"sessiongen-inspect": main})
+}
+
+// TestScripts runs testdata/script/*.txtar against real memcached, Redis,
+// PostgreSQL and SQLite stores, each holding one session the test wrote
+// through a manager: $<STORE>_URL names the store, $<STORE>_COOKIE the
+// session's cookie value and $<STORE>_ID its bare ID.
+func TestScripts(t *testing.T) {
+	mc, rd, pg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t)
+	env := map[string]string{}
+	for name, url := range map[string]string{
+		"MEMCACHED": "memcached://" + mc.Addr,
+		"REDIS":     rd.URL(),
+		"POSTGRES":  pg.DSN(),
+		"SQLITE":    "sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
+	} {
+		cookie := writeSession(t, url)
+		env[name+"_URL"], env[name+"_COOKIE"] = url, cookie
+		env[name+"_ID"], _, _ = strings.Cut(cookie, ".")
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		Setup: func(e *testscript.Env) error {
+			for k, v := range env {
+				e.Setenv(k, v)
+			}
+			return nil
+		},
+	})
+}
+
+// writeSession stores a session, and a field the code does not know, in
+// the store at url and returns its cookie's value.
+func writeSession(t *testing.T, url string) string {
+	t.Helper()
+	store, _, closeStore, err := storeurl.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	mgr, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mgr.Close()
+	h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := testsession.VisitFrom(r.Context())
+		v.SetEmail("ada@example.com")
+		v.SetCart([]testsession.CartItem{{SKU: "tea", Qty: 2, PriceCents: 350}})
+		v.SetPrefs(map[string]string{"theme": "dark"})
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 {
+		t.Fatalf("%s: %d cookies", url, len(cookies))
+	}
+	// Another session type on the same cookie adds a field of its own,
+	// unknown to Visit, and keeps Visit's.
+	other, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.AddCookie(cookies[0])
+	other.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		testsession.CountersFrom(r.Context()).SetC0(7)
+	})).ServeHTTP(httptest.NewRecorder(), req)
+	return cookies[0].Value
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{nil, 2, "usage: sessiongen-inspect"},
+		{[]string{"-store", "memory:"}, 2, "usage"},
+		{[]string{"-store", "bogus://x", "abc"}, 1, "unknown scheme"},
+		{[]string{"-store", "memory:", "not-an-id"}, 1, "neither a session cookie's value nor a session ID"},
+		{[]string{"-store", "memory:", strings.Repeat("A", 43)}, 1, "no such session"},
+		{[]string{"-store", "memory:", "-dir", os.TempDir(), strings.Repeat("A", 43)}, 1, "no generated session"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.out) {
+			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.out)
+		}
+	}
+}
