@@ -117,4 +117,3 @@ func redactID(s string) string {
 	}
 	return s
 }
-
