@@ -11,21 +11,6 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
-// FieldConflictError reports that a field tagged conflict=error was
-// changed by two overlapping requests. It matches ErrConflict with
-// errors.Is. The handler can Reload and try again.
-type FieldConflictError struct {
-	Key string // the field's key
-}
-
-// Error names the field.
-func (e *FieldConflictError) Error() string {
-	return fmt.Sprintf("sessiongen: field %q was changed by another request since this one loaded the session", e.Key)
-}
-
-// Unwrap makes errors.Is(err, ErrConflict) hold.
-func (e *FieldConflictError) Unwrap() error { return ErrConflict }
-
 // Manager serves one generated session type: it reads and signs cookies,
 // loads and saves records, and runs the middleware. A generated manager
 // (NewVisitManager's *VisitManager) embeds one, so its methods are the

@@ -31,6 +31,21 @@ var (
 	ErrTooLarge = errors.New("sessiongen: session record too large")
 )
 
+// FieldConflictError reports that a field tagged conflict=error was
+// changed by two overlapping requests. It matches ErrConflict with
+// errors.Is. The handler can Reload and try again.
+type FieldConflictError struct {
+	Key string // the field's key
+}
+
+// Error names the field.
+func (e *FieldConflictError) Error() string {
+	return fmt.Sprintf("sessiongen: field %q was changed by another request since this one loaded the session", e.Key)
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *FieldConflictError) Unwrap() error { return ErrConflict }
+
 // Store keeps session records. The runtime hands it opaque bytes under
 // keys derived from a hash of the session ID, so a dump of the store holds
 // no usable cookie. Implementations must be safe for concurrent use.

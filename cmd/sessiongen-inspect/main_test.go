@@ -12,6 +12,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/mongotest"
 	"github.com/sessiongen/sessiongen/internal/pgtest"
 	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/internal/storeurl"
@@ -24,16 +25,17 @@ func TestMain(m *testing.M) {
 }
 
 // TestScripts runs testdata/script/*.txtar against real memcached, Redis,
-// PostgreSQL and SQLite stores, each holding one session the test wrote
+// PostgreSQL, MongoDB (FerretDB) and SQLite stores, each holding one session the test wrote
 // through a manager: $<STORE>_URL names the store, $<STORE>_COOKIE the
 // session's cookie value and $<STORE>_ID its bare ID.
 func TestScripts(t *testing.T) {
-	mc, rd, pg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t)
+	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
 	env := map[string]string{}
 	for name, url := range map[string]string{
 		"MEMCACHED": "memcached://" + mc.Addr,
 		"REDIS":     rd.URL(),
 		"POSTGRES":  pg.DSN(),
+		"MONGO":     mg.URI("inspect"),
 		"SQLITE":    "sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
 	} {
 		cookie := writeSession(t, url)
