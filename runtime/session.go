@@ -18,42 +18,48 @@ import (
 //
 // All methods are safe for concurrent use by the goroutines of one request.
 type session struct {
+	// The request it belongs to.
 	mu   sync.Mutex
 	m    *Manager
-	data wire.Data
+	data wire.Data // the generated value, whose fields the handler reads and sets
 	req  *http.Request
 	w    writer
 	ctx  valueCtx // the request context that carries this session
 
-	id       string   // current ID; "" until one is needed
-	key      string   // store key of id
-	hash     uint64   // hash of key, for the touch table
-	cookieID string   // the verified ID the request's cookie carried
-	oldKey   string   // a record to delete at the next flush
-	ver      uint64   // version of the record under key; 0 when unknown
-	created  int64    // unix seconds
-	issued   int64    // unix seconds the current ID was issued; 0 until written
-	rec      []byte   // the record as last seen in the store: the baseline for in-place changes and merges
-	fields   fields   // the loaded record, indexed
-	lazy     bool     // fields are decoded from the index on first use
-	decoded  bits     // fields already decoded
-	dirty    bits     // fields set in this request
-	read     bits     // reference-typed fields handed out by a getter
-	tx       *fieldTx // Update calls to replay on a newer value after a conflict; nil without any
-	err      error
+	// Which session: its ID and where it is stored.
+	id       string // current ID; "" until one is needed
+	key      string // store key of id
+	hash     uint64 // hash of key, for the touch table
+	cookieID string // the verified ID the request's cookie carried
+	oldKey   string // a record to delete at the next flush
 
-	persistent  bool // the cookie carries Max-Age (Config.Persistent, or RememberMe)
-	headerDirty bool // persistent changed: the record must be written
-	extended    bool // this request moved the expiry (a write or a touch)
-	resend      bool // the cookie's attributes changed (RememberMe)
+	// The record, as loaded or last written.
+	ver     uint64 // version of the record under key; 0 when unknown
+	created int64  // unix seconds
+	issued  int64  // unix seconds the current ID was issued; 0 until written
+	rec     []byte // the baseline for in-place changes and merges
+	fields  fields // the loaded record, indexed
+	decoded bits   // fields already decoded from the index
+	lazy    bool   // fields are decoded from the index on first use
+	stored  bool   // a record exists under key, as far as we know
 
-	loaded    bool // load ran (the handler touched the session)
-	stored    bool // a record exists under key, as far as we know
-	isNew     bool // the request brought no live session
-	mustWrite bool // the whole record must be written (after Regenerate)
-	touchReq  bool // Touch was called
-	headers   bool // the response headers were committed
-	failed    bool // the error handler replaced the response
+	// What this request changed.
+	dirty       bits     // fields set
+	read        bits     // reference-typed fields handed out by a getter
+	tx          *fieldTx // Update calls to replay on a newer value after a conflict; nil without any
+	mustWrite   bool     // the whole record must be written (after Regenerate)
+	headerDirty bool     // persistent changed: the record must be written
+	touchReq    bool     // Touch was called
+	persistent  bool     // the cookie carries Max-Age (Config.Persistent, or RememberMe)
+
+	// Where the request stands.
+	err      error // why the session could not be loaded
+	loaded   bool  // load ran (the handler touched the session)
+	isNew    bool  // the request brought no live session
+	extended bool  // this request moved the expiry (a write or a touch)
+	resend   bool  // the cookie's attributes changed (RememberMe)
+	headers  bool  // the response headers were committed
+	failed   bool  // the error handler replaced the response
 }
 
 func (s *session) init(m *Manager, d wire.Data, w http.ResponseWriter, r *http.Request) {
