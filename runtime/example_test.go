@@ -1,6 +1,7 @@
 package runtime_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -76,4 +77,29 @@ func ExampleNewMemoryStore() {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/login", nil)) // stores one
 	fmt.Println(store.Len())
 	// Output: 1
+}
+
+// Inspect shows what a store holds for a session cookie, for a support
+// tool or an admin page: every stored field by key, with no generated
+// type needed, and the store key rather than the ID.
+func ExampleInspect() {
+	store := runtime.NewMemoryStore()
+	defer store.Close()
+	sessions, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{secret}})
+	if err != nil {
+		panic(err)
+	}
+	h := sessions.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		testsession.VisitFrom(r.Context()).SetEmail("ada@example.com")
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	cookie := rec.Result().Cookies()[0]
+
+	r, err := runtime.Inspect(context.Background(), store, cookie.Value)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.Fields["email"], r.Persistent, len(r.Key))
+	// Output: ada@example.com false 43
 }
