@@ -33,6 +33,15 @@ func (s *session) commit() {
 // changed, when a persistent cookie's expiry moved with the session's, and
 // on every response with Config.Rolling. Call with the lock held.
 func (s *session) setCookie() {
+	if s.jar != nil {
+		maxAge := 0
+		if s.stored && s.persistent {
+			now := s.m.now()
+			maxAge = max(1, int(s.m.expiry(s.created, now).Sub(now)/time.Second))
+		}
+		s.jar.setCookies(s.w.Header(), maxAge, s.m.secure(s.req))
+		return
+	}
 	want := ""
 	if s.stored {
 		want = s.id
@@ -68,6 +77,11 @@ func (s *session) finish() {
 		return
 	}
 	ctx := s.req.Context()
+	if s.jar != nil {
+		// The session is the cookie, and the headers are gone.
+		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; with sessions in cookies no change can be saved then. Change the session before writing the response.", "type", s.m.schema.Name)
+		return
+	}
 	if write && (s.id == "" || s.id != s.cookieID) {
 		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; the change needs a new cookie and was not saved. Change the session before writing the response.", "type", s.m.schema.Name)
 		if s.mustWrite || s.oldKey == "" {

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sessiongen/sessiongen/internal/clientside"
 )
 
 // Config configures a session manager. Every field has a working default:
@@ -147,6 +149,7 @@ type settings struct {
 	lifetime     time.Duration
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	log          *slog.Logger
+	sealed       *sealedMode // the store keeps sessions in cookies (runtime/cookiestore)
 }
 
 func (cfg Config) settings() (settings, error) {
@@ -213,6 +216,19 @@ func (cfg Config) settings() (settings, error) {
 		errs = append(errs, err)
 	}
 	s.cookie = c
+	if cs, ok := cfg.Store.(clientside.Store); ok && err == nil && len(s.secrets) > 0 {
+		sealer, opts, err := cs.ClientSide(c.Name, s.secrets)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		s.sealed = &sealedMode{sealer: sealer, opts: opts}
+		if cfg.IdleTimeout == 0 {
+			s.idle = opts.IdleTimeout
+		}
+		if s.renewAfter > 0 {
+			bad("RenewAfter does not apply to a cookie store: the session ID is inside the seal; keep IdleTimeout short instead")
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return settings{}, fmt.Errorf("sessiongen: invalid Config: %w", err)
 	}

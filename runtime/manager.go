@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -82,6 +83,9 @@ func NewManager[D any, P interface {
 			return nil, fmt.Errorf("sessiongen: schema %s: key %q used twice", schema.Name, k)
 		}
 		m.index[k] = i
+	}
+	if m.sealed != nil && len(schema.ConflictError) > 0 {
+		return nil, fmt.Errorf("sessiongen: schema %s: fields tagged conflict=error (%s) need a server-side store: with sessions in cookies the browser keeps the last of two overlapping writes, and nothing can detect the conflict", schema.Name, strings.Join(schema.ConflictError, ", "))
 	}
 	for _, k := range schema.ConflictError {
 		i, ok := m.index[k]

@@ -42,14 +42,14 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 		}
 	}
 	if s.oldKey != "" {
-		if err := s.m.store.Delete(ctx, s.oldKey); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.st.Delete(ctx, s.oldKey); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("sessiongen: delete old session: %w", err)
 		}
 		s.m.touches.forget(keyHash(s.oldKey))
 		s.oldKey = ""
 	}
 	if !write && s.stored && (s.touchReq || s.m.touches.due(s.hash, now, s.m.idle)) {
-		err := s.m.store.Touch(ctx, s.key, s.m.expiry(s.created, now))
+		err := s.st.Touch(ctx, s.key, s.m.expiry(s.created, now))
 		switch {
 		case err == nil:
 			s.m.touches.mark(s.hash, now)
@@ -98,7 +98,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	refetch := s.stored && ver == 0 // we wrote it earlier in this request: version unknown
 	for attempt := 1; ; attempt++ {
 		if refetch {
-			fresh, fver, err := s.m.store.Load(ctx, s.key)
+			fresh, fver, err := s.st.Load(ctx, s.key)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				s.gone()
@@ -111,7 +111,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			}
 			ver, base, merged = fver, fresh, true
 		}
-		err := s.m.store.Save(ctx, s.key, rec, ver, s.m.expiry(s.created, now))
+		err := s.st.Save(ctx, s.key, rec, ver, s.m.expiry(s.created, now))
 		if errors.Is(err, ErrOutcomeUnknown) || unsure && ver == 0 && errors.Is(err, ErrConflict) {
 			// A create that finds a record after an unanswered create
 			// may have found its own.
@@ -183,7 +183,7 @@ var errNotApplied = errors.New("sessiongen: the record was not created")
 // compare-and-swap that was still in flight then fails), and unknown
 // when the store still does not answer.
 func (s *session) readBack(ctx context.Context, rec []byte, ver uint64, unknown error) error {
-	fresh, _, err := s.m.store.Load(ctx, s.key)
+	fresh, _, err := s.st.Load(ctx, s.key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return unknown // still no answer
 	}
@@ -329,11 +329,11 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	}
 	defer put()
 	nextKey := storeKey(next)
-	if err := s.m.store.Save(ctx, nextKey, rec, 0, s.m.expiry(s.created, now)); err != nil {
+	if err := s.st.Save(ctx, nextKey, rec, 0, s.m.expiry(s.created, now)); err != nil {
 		return
 	}
-	if err := s.m.store.Save(ctx, oldKey, forwardRecord(oldID, next), oldVer, now.Add(s.m.renewGrace)); err != nil {
-		_ = s.m.store.Delete(ctx, nextKey)
+	if err := s.st.Save(ctx, oldKey, forwardRecord(oldID, next), oldVer, now.Add(s.m.renewGrace)); err != nil {
+		_ = s.st.Delete(ctx, nextKey)
 		return
 	}
 	s.setID(next)

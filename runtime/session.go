@@ -21,7 +21,9 @@ type session struct {
 	// The request it belongs to.
 	mu   sync.Mutex
 	m    *Manager
-	data wire.Data // the generated value, whose fields the handler reads and sets
+	st   Store          // the manager's store, or jar
+	jar  *sealedCookies // the request's cookies, when the store keeps sessions in them
+	data wire.Data      // the generated value, whose fields the handler reads and sets
 	req  *http.Request
 	w    writer
 	ctx  valueCtx // the request context that carries this session
@@ -66,6 +68,11 @@ func (s *session) init(m *Manager, d wire.Data, w http.ResponseWriter, r *http.R
 	s.m, s.data, s.req = m, d, r
 	s.w = writer{ResponseWriter: w, s: s}
 	s.persistent = m.persistent
+	s.st = m.store
+	if m.sealed != nil {
+		s.jar = &sealedCookies{s: s}
+		s.st = s.jar
+	}
 }
 
 // header is the record header for the session as it stands.
@@ -115,7 +122,16 @@ func (s *session) MarkRead(i int) { s.read.set(i) }
 func (s *session) load(ctx context.Context) {
 	s.loaded = true
 	s.isNew = true
-	id, bad, anomaly := s.m.signer.idFromRequest(s.req)
+	var id string
+	var bad int
+	var anomaly bool
+	if s.jar != nil {
+		var unopened bool
+		id, unopened = s.jar.open(s.req, s.m.now())
+		bad = b2i(unopened)
+	} else {
+		id, bad, anomaly = s.m.signer.idFromRequest(s.req)
+	}
 	s.m.stats.badCookies.Add(uint64(bad))
 	if anomaly {
 		s.m.stats.ambiguous.Add(1)
@@ -126,12 +142,12 @@ func (s *session) load(ctx context.Context) {
 	}
 	s.cookieID = id
 	key := storeKey(id)
-	rec, ver, err := s.m.store.Load(ctx, key)
+	rec, ver, err := s.st.Load(ctx, key)
 	if newID, ok := forwardTarget(rec, id); ok && err == nil {
 		// The ID was renewed moments ago (Config.RenewAfter): follow it,
 		// once, and this response hands the browser the new cookie.
 		id, key = newID, storeKey(newID)
-		rec, ver, err = s.m.store.Load(ctx, key)
+		rec, ver, err = s.st.Load(ctx, key)
 	}
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -7,6 +7,7 @@
 //	postgres://user:pass@host:port/db        PostgreSQL (postgresql:// too)
 //	mongodb://[user:pass@]host:port/db       MongoDB (or FerretDB; mongodb+srv:// too)
 //	sqlite:path/to/sessions.db               a SQLite file
+//	cookie:                                  no store: each session sealed in its cookie
 package storeurl
 
 import (
@@ -15,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
@@ -23,7 +25,7 @@ import (
 )
 
 // Forms lists the accepted URL forms, for usage messages.
-const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, mongodb://host/db, sqlite:path"
+const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, mongodb://host/db, sqlite:path, cookie:"
 
 // Open returns the store rawURL names and a function that closes it.
 // Its name is what the demo shows: the kind of store and where it is,
@@ -59,6 +61,12 @@ func Open(ctx context.Context, rawURL string) (store runtime.Store, name string,
 			return nil, "", nil, err
 		}
 		return s, "MongoDB " + hostOf(rest), s.Close, nil
+	case "cookie":
+		s, err := cookiestore.New()
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, "sealed cookies (no server-side store)", func() error { return nil }, nil
 	case "sqlite":
 		s, err := sqlite.New(strings.TrimPrefix(rest, "//"))
 		if err != nil {

@@ -39,6 +39,7 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 		{"runtime", "runtime/postgres"},
 		{"runtime", "runtime/sqlite"},
 		{"runtime", "runtime/mongo"},
+		{"runtime", "runtime/cookiestore"},
 		// go tool sessiongen, the generator, brings no store client either:
 		// that is why the inspector, which opens every store, is a command
 		// of its own.
@@ -66,6 +67,10 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 			t.Fatalf("go mod tidy with %v: %v\n%s", imports, err, out)
 		}
 		got, _ := os.ReadFile(filepath.Join(dir, "go.mod"))
+		// The cookie store's cryptography comes with the cookie store only.
+		if imports[len(imports)-1] == "runtime/memcache" && strings.Contains(string(got), "golang.org/x/crypto") {
+			t.Errorf("importing %v: go.mod lists golang.org/x/crypto\n%s", imports, got)
+		}
 		for pkg, client := range clients {
 			want := imports[len(imports)-1] == pkg
 			if has := strings.Contains(string(got), client); has != want {

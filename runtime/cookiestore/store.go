@@ -1,0 +1,105 @@
+// Package cookiestore keeps each session in its own cookie, sealed: no
+// server-side store at all, and sessions survive every restart.
+//
+//	store, err := cookiestore.New()
+//	sessions, err := shop.NewVisitManager(runtime.Config{Store: store, Secrets: secrets})
+//
+// Switching from a server-side store is that one line. The session's
+// record (as the generated codec writes it), its ID and its idle deadline
+// are encrypted and authenticated with XChaCha20-Poly1305 under keys
+// derived (HKDF-SHA256) from Config.Secrets, bound to this purpose and to
+// the cookie's name: the first secret seals, all open, so secrets rotate
+// as they do for signing. A session larger than one cookie holds is cut
+// over chunk cookies (name.0, name.1, …), set and expired together.
+//
+// Its limits, which no client-side session escapes: two overlapping
+// requests of one visitor each send back a whole cookie, and the browser
+// keeps the last (there is no server to merge fields on, so fields tagged
+// conflict=error are refused when the manager is made); Destroy expires
+// the cookie in this browser but cannot revoke a copy someone stole, which
+// stays valid until its idle deadline, so the default idle timeout here is
+// short (DefaultIdleTimeout); Config.RenewAfter does not apply (the ID is
+// inside the seal).
+package cookiestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessiongen/sessiongen/internal/clientside"
+	"github.com/sessiongen/sessiongen/internal/seal"
+)
+
+// Defaults for the options.
+const (
+	// DefaultMaxChunks is how many cookies a session may take.
+	DefaultMaxChunks = 4
+	// ChunkSize is the bytes of value one cookie holds, under the 4,096
+	// bytes browsers keep per cookie with room for its name and attributes.
+	ChunkSize = 3800
+	// DefaultIdleTimeout applies when Config.IdleTimeout is zero: a stolen
+	// copy of the cookie works until then.
+	DefaultIdleTimeout = 15 * time.Minute
+)
+
+// Store keeps sessions in cookies. Use it only as runtime.Config.Store:
+// its Store methods are not called, and fail.
+type Store struct {
+	maxChunks int
+	idle      time.Duration
+}
+
+// An Option configures New.
+type Option func(*Store)
+
+// WithMaxChunks sets how many cookies a session may take (default 4, at
+// most 16). A save that needs more fails, and the previous cookies stay.
+func WithMaxChunks(n int) Option { return func(s *Store) { s.maxChunks = n } }
+
+// WithIdleTimeout sets the idle timeout used when Config.IdleTimeout is
+// zero (default DefaultIdleTimeout).
+func WithIdleTimeout(d time.Duration) Option { return func(s *Store) { s.idle = d } }
+
+// New returns a cookie store.
+func New(opts ...Option) (*Store, error) {
+	s := &Store{maxChunks: DefaultMaxChunks, idle: DefaultIdleTimeout}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.maxChunks < 1 || s.maxChunks > 16 {
+		return nil, fmt.Errorf("cookiestore: WithMaxChunks(%d): between 1 and 16", s.maxChunks)
+	}
+	if s.idle < time.Second {
+		return nil, fmt.Errorf("cookiestore: WithIdleTimeout(%v): at least a second", s.idle)
+	}
+	return s, nil
+}
+
+// ClientSide is how the runtime seals sessions for this store.
+func (s *Store) ClientSide(cookieName string, secrets [][]byte) (clientside.Sealer, clientside.Options, error) {
+	sl, err := seal.New(cookieName, secrets, s.maxChunks*ChunkSize)
+	if err != nil {
+		return nil, clientside.Options{}, err
+	}
+	return sealer{sl}, clientside.Options{MaxChunks: s.maxChunks, ChunkSize: ChunkSize, IdleTimeout: s.idle}, nil
+}
+
+type sealer struct{ *seal.Sealer }
+
+func (sealer) SealedLen(n int) int { return seal.SealedLen(n) }
+
+var errNotAStore = errors.New("cookiestore: sessions are in the cookies; this Store is only for runtime.Config.Store")
+
+// Load fails: the runtime reads sessions from the cookies.
+func (s *Store) Load(context.Context, string) ([]byte, uint64, error) { return nil, 0, errNotAStore }
+
+// Save fails: the runtime writes sessions into the cookies.
+func (s *Store) Save(context.Context, string, []byte, uint64, time.Time) error { return errNotAStore }
+
+// Touch fails: the runtime re-seals the cookie to move the idle deadline.
+func (s *Store) Touch(context.Context, string, time.Time) error { return errNotAStore }
+
+// Delete fails: the runtime expires the cookies.
+func (s *Store) Delete(context.Context, string) error { return errNotAStore }
