@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -269,5 +271,34 @@ func TestConfigurationsThatCannotWork(t *testing.T) {
 		if _, err := cookiestore.New(o); err == nil {
 			t.Error("a bad option was accepted")
 		}
+	}
+}
+
+// TestChunksThroughABrowsersJar: a chunked session goes through
+// net/http's cookie jar, as a browser holds it, and back.
+func TestChunksThroughABrowsersJar(t *testing.T) {
+	a := newApp(t, runtime.Config{})
+	srv := httptest.NewTLSServer(a.h)
+	defer srv.Close()
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	for _, path := range []string{"/big", "/read"} {
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	u, _ := url.Parse(srv.URL)
+	if n := len(c.Jar.Cookies(u)); a.got.roles != 600 || a.got.isNew || n < 2 {
+		t.Fatalf("through the jar: %d roles, new %v, %d cookies", a.got.roles, a.got.isNew, n)
+	}
+	resp, err := c.Get(srv.URL + "/small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if n := len(c.Jar.Cookies(u)); n != 1 {
+		t.Fatalf("after shrinking the jar holds %d cookies", n)
 	}
 }

@@ -11,13 +11,26 @@ import (
 	"testing"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 	"github.com/sessiongen/sessiongen/testdata/evolve/v1"
 	"github.com/sessiongen/sessiongen/testdata/evolve/v2"
 )
 
+// TestRollingDeploy runs the two releases over one store: in memory, and
+// with each session sealed in its cookie.
 func TestRollingDeploy(t *testing.T) {
-	store := runtime.NewMemoryStore()
-	defer store.Close()
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	cookies, err := cookiestore.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, store := range map[string]runtime.Store{"memory": mem, "cookie": cookies} {
+		t.Run(name, func(t *testing.T) { rollingDeploy(t, store) })
+	}
+}
+
+func rollingDeploy(t *testing.T, store runtime.Store) {
 	var logs bytes.Buffer
 	cfg := runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("e"), 32)}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	m1, err := v1.NewProfileManager(cfg)
