@@ -26,7 +26,6 @@ type app struct {
 	t    *testing.T
 	h    http.Handler
 	logs *bytes.Buffer
-	seen *testsession.Visit // the last request's session, read in the handler
 	got  struct {
 		email string
 		roles int
