@@ -2,7 +2,12 @@ package bench
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/gob"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,6 +16,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 	"github.com/gorilla/sessions"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 )
 
 var secret = bytes.Repeat([]byte("k"), 32)
@@ -89,38 +95,49 @@ func libraries(tb testing.TB) map[string]library {
 	fs := sessions.NewFilesystemStore(tb.TempDir(), secret)
 	fs.MaxLength(0)
 
-	mgr, err := NewVisitManager(runtime.Config{Secrets: [][]byte{secret}})
+	sessiongen := func(store runtime.Store) library {
+		mgr, err := NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{secret}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return library{
+			wrap: mgr.Middleware,
+			login: func(w http.ResponseWriter, r *http.Request, full bool) {
+				v := VisitFrom(r.Context())
+				if full {
+					fill(v)
+					return
+				}
+				s := sample()
+				v.SetUserID(s.UserID)
+				v.SetEmail(s.Email)
+				v.SetRoles(s.Roles)
+			},
+			read: func(w http.ResponseWriter, r *http.Request) {
+				v := VisitFrom(r.Context())
+				sinkInt, sinkStr = v.UserID(), v.Email()
+			},
+			write: func(w http.ResponseWriter, r *http.Request, i int) { VisitFrom(r.Context()).SetFlash(flashes[i%2]) },
+		}
+	}
+	cookies, err := cookiestore.New()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sgLib := library{
-		wrap: mgr.Middleware,
-		login: func(w http.ResponseWriter, r *http.Request, full bool) {
-			v := VisitFrom(r.Context())
-			if full {
-				fill(v)
-				return
-			}
-			s := sample()
-			v.SetUserID(s.UserID)
-			v.SetEmail(s.Email)
-			v.SetRoles(s.Roles)
-		},
-		read: func(w http.ResponseWriter, r *http.Request) {
-			v := VisitFrom(r.Context())
-			sinkInt, sinkStr = v.UserID(), v.Email()
-		},
-		write: func(w http.ResponseWriter, r *http.Request, i int) { VisitFrom(r.Context()).SetFlash(flashes[i%2]) },
-	}
+	sgLib, sgCookie := sessiongen(nil), sessiongen(cookies)
 	got := func() (int64, string) { return sinkInt, sinkStr }
-	scsLib.got, sgLib.got = got, got
-	g1, g2 := gorilla(sessions.NewCookieStore(secret)), gorilla(fs)
-	g1.got, g2.got = got, got
+	scsLib.got, sgLib.got, sgCookie.got = got, got, got
+	// gorilla's CookieStore signs only, unless given a second key: then it
+	// encrypts (AES-CTR and HMAC), as sessiongen's cookie store always does.
+	g1, g2, g3 := gorilla(sessions.NewCookieStore(secret)), gorilla(fs), gorilla(sessions.NewCookieStore(secret, secret[:32]))
+	g1.got, g2.got, g3.got = got, got, got
 	return map[string]library{
-		"sessiongen-memory":  sgLib,
-		"scs-memstore":       scsLib,
-		"gorilla-cookie":     g1,
-		"gorilla-filesystem": g2,
+		"sessiongen-memory":     sgLib,
+		"sessiongen-cookie":     sgCookie,
+		"scs-memstore":          scsLib,
+		"gorilla-cookie":        g1,
+		"gorilla-cookie-sealed": g3,
+		"gorilla-filesystem":    g2,
 	}
 }
 
@@ -183,4 +200,47 @@ func BenchmarkRequest(b *testing.B) {
 		run("C-anonymous", false, func(http.ResponseWriter, *http.Request, int) {})
 		run("D-login", false, func(w http.ResponseWriter, r *http.Request, _ int) { lib.login(w, r, false) })
 	}
+}
+
+// BenchmarkCookieBytes seals the workload session into cookies, each
+// iteration, and reports their bytes (names and values): sessiongen's
+// sealed cookie against gorilla's CookieStore, signed and sealed, and
+// against the workload as JSON sealed with AES-256-GCM.
+func BenchmarkCookieBytes(b *testing.B) {
+	libs := libraries(b)
+	for _, name := range []string{"sessiongen-cookie", "gorilla-cookie", "gorilla-cookie-sealed"} {
+		lib := libs[name]
+		h := lib.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { lib.login(w, r, true) }))
+		b.Run(name, func(b *testing.B) {
+			size := 0
+			for range b.N {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				size = 0
+				for _, c := range rec.Result().Cookies() {
+					size += len(c.Name) + 1 + len(c.Value)
+				}
+			}
+			b.ReportMetric(float64(size), "cookie-bytes")
+		})
+	}
+	b.Run("json-aes-gcm", func(b *testing.B) {
+		block, err := aes.NewCipher(secret)
+		if err != nil {
+			b.Fatal(err)
+		}
+		gcm, _ := cipher.NewGCM(block)
+		size := 0
+		for range b.N {
+			plain, err := json.Marshal(sample())
+			if err != nil {
+				b.Fatal(err)
+			}
+			nonce := make([]byte, gcm.NonceSize())
+			rand.Read(nonce)
+			size = len("s=") + base64.RawURLEncoding.EncodedLen(len(nonce)+len(plain)+gcm.Overhead())
+			_ = gcm.Seal(nonce, nonce, plain, nil)
+		}
+		b.ReportMetric(float64(size), "cookie-bytes")
+	})
 }
