@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 )
 
 // catalogue is what the shop sells, by SKU.
@@ -18,6 +19,7 @@ var catalogue = map[string]string{"tea": "Green tea", "mug": "Mug", "pot": "Teap
 // shop is the demo's handlers and what its page shows about itself.
 type shop struct {
 	storeName string // which store holds the sessions
+	sealed    bool   // the session is in the cookie, sealed (-store cookie:)
 	cookie    string // the session cookie's name and attributes, never its value
 }
 
@@ -31,7 +33,7 @@ func newApp(cfg runtime.Config, storeName string) (http.Handler, *VisitManager, 
 	if err != nil {
 		return nil, nil, err
 	}
-	s := &shop{storeName: storeName, cookie: describeCookie(cfg.Cookie)}
+	s := &shop{storeName: storeName, cookie: describeCookie(cfg.Cookie), sealed: sealedStore(cfg.Store)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("POST /login", login)
@@ -95,7 +97,8 @@ function addFive(form) {
 <p>Store: <b>{{.Store}}</b>. Session: {{if .New}}none yet (nothing is stored until something changes){{else}}stored{{end}}.</p>
 <p>Fields of <code>Visit</code>: <code>Email string</code> = {{printf "%q" .Email}},
 <code>Cart []Item</code> = {{len .Cart}} line(s), <code>Flash string</code> (shown once, then cleared).</p>
-<p>Cookie: <code>{{.Cookie}}</code>; its value is a random ID and a signature, never your data.</p>
+{{if .Sealed}}<p>Cookie: <code>{{.Cookie}}</code> (and <code>.1</code>, <code>.2</code>… when the session outgrows one); its value is this session, encrypted and authenticated: the browser cannot read or change it.</p>
+{{else}}<p>Cookie: <code>{{.Cookie}}</code>; its value is a random ID and a signature, never your data.</p>{{end}}
 </div>
 `))
 
@@ -120,7 +123,7 @@ func (s *shop) home(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	page.Execute(w, map[string]any{
 		"Email": v.Email(), "Cart": lines, "Items": items, "Flash": flash, "Catalogue": catalogue,
-		"Store": s.storeName, "Cookie": s.cookie, "New": v.IsNew(),
+		"Store": s.storeName, "Cookie": s.cookie, "New": v.IsNew(), "Sealed": s.sealed,
 	})
 }
 
@@ -191,4 +194,10 @@ func logout(w http.ResponseWriter, r *http.Request) {
 	v.Destroy()                       // the record is deleted and the old cookie dies...
 	v.SetFlash("You are logged out.") // ...and this starts a fresh anonymous session
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// sealedStore reports whether the store keeps sessions in the cookie.
+func sealedStore(s runtime.Store) bool {
+	_, ok := s.(*cookiestore.Store)
+	return ok
 }

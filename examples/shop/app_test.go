@@ -36,7 +36,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Store, name s
 	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
 	for _, url := range []string{
 		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("shop"),
-		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"),
+		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), "cookie:",
 	} {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			store, name, closeStore, err := storeurl.Open(context.Background(), url)

@@ -248,13 +248,27 @@ func TestSecretsRotate(t *testing.T) {
 	}
 }
 
-func TestIdleDeadlineIsInsideTheSeal(t *testing.T) {
-	a := newApp(t, runtime.Config{IdleTimeout: time.Second})
-	cookies := jar(nil, a.do("/set?email=ada@example.com", nil))
-	time.Sleep(2100 * time.Millisecond) // the deadline is in whole seconds
-	a.do("/read", cookies)
-	if !a.got.isNew {
-		t.Fatal("a seal past its idle deadline opened: a stolen copy would work forever")
+// TestDeadlinesAreInsideTheSeal: a cookie past its idle deadline, or a
+// session past its absolute lifetime however active, opens no session: a
+// stolen copy does not work forever.
+func TestDeadlinesAreInsideTheSeal(t *testing.T) {
+	idle := newApp(t, runtime.Config{IdleTimeout: time.Second})
+	idleCookies := jar(nil, idle.do("/set?email=ada@example.com", nil))
+	lifetime := newApp(t, runtime.Config{IdleTimeout: time.Hour, Lifetime: 3 * time.Second})
+	lifeCookies := jar(nil, lifetime.do("/set?email=ada@example.com", nil))
+	time.Sleep(1100 * time.Millisecond)
+	lifeCookies = jar(lifeCookies, lifetime.do("/set?email=grace@example.com", lifeCookies)) // activity, under 2 s in
+	if lifetime.got.isNew {
+		t.Fatal("the session ended before its lifetime")
+	}
+	time.Sleep(2300 * time.Millisecond) // deadlines are whole seconds
+	idle.do("/read", idleCookies)
+	if !idle.got.isNew {
+		t.Error("a seal past its idle deadline opened")
+	}
+	lifetime.do("/read", lifeCookies)
+	if !lifetime.got.isNew {
+		t.Error("a session past its absolute lifetime opened")
 	}
 }
 
