@@ -48,16 +48,23 @@ const sealedHeader = idBytes + 8
 func (c *sealedCookies) open(r *http.Request, now time.Time) (id string, bad bool) {
 	mode, name := c.s.m.sealed, c.s.m.cookie.Name
 	var value strings.Builder
+	limit, tooLong := mode.opts.MaxChunks*mode.opts.ChunkSize, false
 	for i := range mode.opts.MaxChunks {
 		// In order; a missing, repeated or reordered chunk makes a value
-		// that does not authenticate.
+		// that does not authenticate. Nothing past the limit is copied:
+		// the client chooses these lengths.
 		if ck, err := r.Cookie(name + "." + strconv.Itoa(i)); err == nil {
 			c.present = i + 1
-			value.WriteString(ck.Value)
+			if tooLong = tooLong || value.Len()+len(ck.Value) > limit; !tooLong {
+				value.WriteString(ck.Value)
+			}
 		}
 	}
 	if c.present == 0 {
 		return "", false
+	}
+	if tooLong {
+		return "", true
 	}
 	payload, err := mode.sealer.Open(value.String())
 	if err != nil || len(payload) < sealedHeader {

@@ -207,6 +207,7 @@ func TestBadCookiesAreNoSession(t *testing.T) {
 	v := cookies[0].Value
 	bad := map[string][]*http.Cookie{
 		"truncated": {{Name: cookies[0].Name, Value: v[:len(v)-1]}},
+		"oversized": {{Name: cookies[0].Name, Value: strings.Repeat("A", 4*cookiestore.ChunkSize+1)}},
 		"garbage":   {{Name: cookies[0].Name, Value: "garbage"}},
 		"doubled":   {{Name: cookies[0].Name, Value: v}, {Name: "__Host-session.1", Value: v}},
 	}
