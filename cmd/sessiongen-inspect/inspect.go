@@ -45,7 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "", "the `package` directory whose generated file names the fields")
 	typ := fs.String("type", "", "the session `type` to read from -dir, when it holds several")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] COOKIE-OR-ID")
+		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] -- COOKIE-OR-ID")
+		fmt.Fprintln(stderr, "(the -- keeps a value that begins with - from reading as a flag: IDs may)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

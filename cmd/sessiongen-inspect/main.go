@@ -3,13 +3,14 @@
 //
 // Usage:
 //
-//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] COOKIE-OR-ID
+//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] -- COOKIE-OR-ID
 //
 // The store URL takes the demo's -store forms (memcached://host:port,
 // redis://host:port/0, postgres://user@host/db, mongodb://host/db,
 // sqlite:path). The argument is the value of the session cookie
 // ("<id>.<signature>"; its signature is not checked) or a bare session
-// ID. The output holds the record's header (created, issued, version,
+// ID, after -- (base64url values may begin with -, which would read as
+// a flag). The output holds the record's header (created, issued, version,
 // store key) and every stored field by key, including keys the current
 // code does not know; with -dir, each field also gets its Go name and
 // stored type from the schema recorded in the package's generated file.

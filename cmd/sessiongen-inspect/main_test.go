@@ -106,6 +106,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-store", "bogus://x", "abc"}, 1, "unknown scheme"},
 		{[]string{"-store", "memory:", "not-an-id"}, 1, "neither a session cookie's value nor a session ID"},
 		{[]string{"-store", "memory:", strings.Repeat("A", 43)}, 1, "no such session"},
+		{[]string{"-store", "memory:", "--", "-" + strings.Repeat("A", 42)}, 1, "no such session"}, // IDs may begin with -
 		{[]string{"-store", "memory:", "-dir", os.TempDir(), strings.Repeat("A", 43)}, 1, "no generated session"},
 	} {
 		var stdout, stderr bytes.Buffer

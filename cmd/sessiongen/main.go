@@ -108,7 +108,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if !strings.HasPrefix(v, "v") {
 			v = "latest"
 		}
-		fmt.Fprintf(stderr, "sessiongen: inspect is a command of its own, so that generating code never brings every store's client into your module:\n\n\tgo run %s/cmd/sessiongen-inspect@%s -store URL COOKIE-OR-ID\n", modulePath, v)
+		fmt.Fprintf(stderr, "sessiongen: inspect is a command of its own, so that generating code never brings every store's client into your module:\n\n\tgo run %s/cmd/sessiongen-inspect@%s -store URL -- COOKIE-OR-ID\n", modulePath, v)
 		return 2
 	}
 	if fs.NArg() > 1 {
