@@ -8,6 +8,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"regexp"
 	"strings"
 	"testing"
@@ -196,7 +197,9 @@ func FuzzParseCookie(f *testing.F) {
 		if rec.Code != 200 {
 			t.Fatalf("status %d for cookie value %q", rec.Code, value)
 		}
-		valid := runtime.ValidCookieValue(good.Name, secretA, value)
+		// net/http trims the whitespace around a cookie's value, as
+		// browsers send none: a valid value with a trailing space is valid.
+		valid := runtime.ValidCookieValue(good.Name, secretA, textproto.TrimString(value))
 		if loads := e.store.loads.Load(); loads != 0 && !valid || loads != 1 && valid {
 			t.Fatalf("cookie value %q (valid %v) caused %d store loads", value, valid, loads)
 		}
