@@ -37,12 +37,7 @@ func Inspect(ctx context.Context, store Store, cookieOrID string) (*Record, erro
 	if len(id) != idLen || !isB64(id) {
 		return nil, fmt.Errorf("sessiongen: %q is neither a session cookie's value nor a session ID", redactID(cookieOrID))
 	}
-	key := storeKey(id)
-	rec, ver, err := store.Load(ctx, key)
-	if newID, ok := forwardTarget(rec, id); ok && err == nil {
-		key = storeKey(newID)
-		rec, ver, err = store.Load(ctx, key)
-	}
+	_, key, rec, ver, err := loadFollowing(ctx, store, id)
 	if err != nil {
 		return nil, fmt.Errorf("sessiongen: load %s: %w", key, err)
 	}

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -188,6 +189,19 @@ func forwardRecord(oldID, newID string) []byte {
 		b = append(b, raw[i]^pad[i])
 	}
 	return b
+}
+
+// loadFollowing loads the record of session id from st and, when it is a
+// forward left by a renewal, the record of the ID it points to, once. It
+// returns the ID and key the record is under.
+func loadFollowing(ctx context.Context, st Store, id string) (string, string, []byte, uint64, error) {
+	key := storeKey(id)
+	rec, ver, err := st.Load(ctx, key)
+	if newID, ok := forwardTarget(rec, id); ok && err == nil {
+		id, key = newID, storeKey(newID)
+		rec, ver, err = st.Load(ctx, key)
+	}
+	return id, key, rec, ver, err
 }
 
 // forwardTarget returns the ID a forward record points to, given the ID

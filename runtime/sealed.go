@@ -32,7 +32,6 @@ type sealedMode struct {
 type sealedCookies struct {
 	s       *session
 	key     string // store key of the ID the cookies carried
-	id      string
 	rec     []byte
 	present int    // chunk cookies the request brought: name.0 … name.present-1 at most
 	payload []byte // the seal to send; nil when there is none
@@ -73,9 +72,9 @@ func (c *sealedCookies) open(r *http.Request, now time.Time) (id string, bad boo
 	if time.Unix(int64(binary.BigEndian.Uint64(payload[idBytes:])), 0).Before(now) {
 		return "", false // past its idle deadline: expired, as a store would have dropped it
 	}
-	c.id = b64.EncodeToString(payload[:idBytes])
-	c.key, c.rec = storeKey(c.id), payload[sealedHeader:]
-	return c.id, false
+	id = b64.EncodeToString(payload[:idBytes])
+	c.key, c.rec = storeKey(id), payload[sealedHeader:]
+	return id, false
 }
 
 // Load implements Store over the request's cookies.

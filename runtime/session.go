@@ -141,14 +141,9 @@ func (s *session) load(ctx context.Context) {
 		return
 	}
 	s.cookieID = id
-	key := storeKey(id)
-	rec, ver, err := s.st.Load(ctx, key)
-	if newID, ok := forwardTarget(rec, id); ok && err == nil {
-		// The ID was renewed moments ago (Config.RenewAfter): follow it,
-		// once, and this response hands the browser the new cookie.
-		id, key = newID, storeKey(newID)
-		rec, ver, err = s.st.Load(ctx, key)
-	}
+	// An ID renewed moments ago (Config.RenewAfter) is followed, once,
+	// and this response hands the browser the new cookie.
+	id, key, rec, ver, err := loadFollowing(ctx, s.st, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.m.stats.unknownIDs.Add(1)
