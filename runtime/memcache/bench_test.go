@@ -63,3 +63,18 @@ func BenchmarkMemcached(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkReplicas times A-D on three servers with one replica and with
+// two, in the same run: a read asks both replicas at once, a save waits
+// for the primary's compare-and-swap only.
+func BenchmarkReplicas(b *testing.B) {
+	srvs := []*memcachedtest.Server{memcachedtest.Start(b), memcachedtest.Start(b), memcachedtest.Start(b)}
+	addrs := []string{srvs[0].Addr, srvs[1].Addr, srvs[2].Addr}
+	for _, n := range []int{1, 2} {
+		store, err := memcache.NewWithOptions(addrs, memcache.WithReplicas(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) { storebench.Run(b, store) })
+	}
+}

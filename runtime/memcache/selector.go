@@ -53,14 +53,36 @@ func NewSelector(servers ...string) (*Selector, error) {
 
 // PickServer implements gomemcache.ServerSelector.
 func (s *Selector) PickServer(key string) (net.Addr, error) {
+	var top [1]int
+	s.rank(key, top[:])
+	return s.addrs[top[0]], nil
+}
+
+// rank fills dst with the indexes of the len(dst) servers of highest
+// weight for key, highest first: a key's replicas. Any n of them keep
+// rendezvous hashing's property: adding a server moves a key's replica
+// only where the new server outranks it.
+func (s *Selector) rank(key string, dst []int) {
 	k := hash64(key)
-	best, bestScore := 0, uint64(0)
+	var scores [maxReplicas]uint64
+	n := 0
 	for i, seed := range s.seeds {
-		if score := mix(seed ^ k); i == 0 || score > bestScore {
-			best, bestScore = i, score
+		score := mix(seed ^ k)
+		// insertion into the top len(dst), kept sorted by score
+		j := n
+		if j == len(dst) {
+			if score <= scores[j-1] {
+				continue
+			}
+			j--
+		} else {
+			n++
 		}
+		for ; j > 0 && scores[j-1] < score; j-- {
+			scores[j], dst[j] = scores[j-1], dst[j-1]
+		}
+		scores[j], dst[j] = score, i
 	}
-	return s.addrs[best], nil
 }
 
 // Each implements gomemcache.ServerSelector.

@@ -28,6 +28,7 @@ type Store struct {
 	timeout   time.Duration
 	prefix    string
 	maxRecord int
+	rep       *replicas // nil with one replica
 	now       func() time.Time
 }
 
@@ -52,6 +53,7 @@ type options struct {
 	timeout      time.Duration
 	maxIdleConns int
 	maxRecord    int
+	replicas     int
 }
 
 // WithPrefix sets the prefix of every key. Default: "sess:". Several
@@ -74,8 +76,18 @@ func WithMaxIdleConns(n int) Option { return func(o *options) { o.maxIdleConns =
 // stored record intact. Default: 64 KiB; at most MaxRecordSize.
 func WithMaxRecordSize(n int) Option { return func(o *options) { o.maxRecord = n } }
 
+// WithReplicas keeps each session on n of the servers (default 1, at
+// most 5 and at most the number of servers), chosen by the same
+// rendezvous hashing, and read and written in parallel. With n = 2, any
+// one server can die, restart empty, or pause and come back with old
+// data, and no one is logged out or sees older data than they saved.
+// The cost: each write and read goes to n servers (in parallel, so the
+// latency is about that of one), n times the memory, and a tombstone of
+// about 60 bytes per ended session, kept at least a day (see Store).
+func WithReplicas(n int) Option { return func(o *options) { o.replicas = n } }
+
 func build(opts []Option) (options, error) {
-	o := options{prefix: DefaultPrefix, timeout: DefaultTimeout, maxIdleConns: DefaultMaxIdleConns, maxRecord: DefaultMaxRecordSize}
+	o := options{prefix: DefaultPrefix, timeout: DefaultTimeout, maxIdleConns: DefaultMaxIdleConns, maxRecord: DefaultMaxRecordSize, replicas: 1}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -91,6 +103,9 @@ func build(opts []Option) (options, error) {
 	}
 	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
 		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	}
+	if o.replicas < 1 || o.replicas > maxReplicas {
+		errs = append(errs, fmt.Errorf("replicas %d: must be between 1 and %d", o.replicas, maxReplicas))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, fmt.Errorf("sessiongen/memcache: %w", err)
@@ -112,35 +127,57 @@ func NewWithOptions(servers []string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.replicas > len(servers) {
+		return nil, fmt.Errorf("sessiongen/memcache: %d replicas need at least as many servers; %d given", o.replicas, len(servers))
+	}
 	c := gomemcache.NewFromSelector(sel)
 	c.Timeout, c.MaxIdleConns = o.timeout, o.maxIdleConns
-	return &Store{c: c, sel: sel, timeout: o.timeout, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}, nil
+	s := &Store{c: c, sel: sel, timeout: o.timeout, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}
+	if o.replicas > 1 {
+		s.rep = newReplicas(sel, o.replicas, o)
+	}
+	return s, nil
 }
 
 // NewFromClient returns a store on a client you configured yourself. Only
-// the prefix and record-size options apply. It panics on invalid options,
-// which are a programming error.
+// the prefix and record-size options apply; replicas need New. It panics
+// on invalid options, which are a programming error.
 func NewFromClient(c *gomemcache.Client, opts ...Option) *Store {
 	o, err := build(opts)
+	if err == nil && o.replicas > 1 {
+		err = errors.New("sessiongen/memcache: WithReplicas needs the server list: use NewWithOptions")
+	}
 	if err != nil {
 		panic(err)
 	}
 	return &Store{c: c, timeout: DefaultTimeout, prefix: o.prefix, maxRecord: o.maxRecord, now: time.Now}
 }
 
-// Client returns the underlying gomemcache client.
+// Client returns the underlying gomemcache client. With replicas, it
+// reaches only the first replica of each key and knows nothing of the
+// replicas' envelope: use it for statistics, not for sessions.
 func (s *Store) Client() *gomemcache.Client { return s.c }
 
 // Load implements runtime.Store with gets, so the version is memcached's
 // CAS value (never GetAndTouch: its gat command returns CAS 0).
 func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	if s.rep != nil {
+		return s.rep.load(ctx, key)
+	}
 	var it *gomemcache.Item
 	err := s.do(ctx, func() (err error) {
 		it, err = s.c.Get(s.prefix + key)
 		return err
 	})
 	if err != nil {
-		return nil, 0, s.mapErr("load", err, false)
+		return nil, 0, mapErr("load", err, false)
+	}
+	if it.Flags == flagEnvelope { // written with replicas
+		c, ok := open(it.Flags, it.Value, it.CasID)
+		if !ok || c.tombstone {
+			return nil, 0, fmt.Errorf("sessiongen/memcache: load: %w", runtime.ErrNotFound)
+		}
+		return c.rec, it.CasID, nil
 	}
 	return it.Value, it.CasID, nil
 }
@@ -153,13 +190,16 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	if len(rec) > s.maxRecord {
 		return fmt.Errorf("sessiongen/memcache: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
 	}
+	if s.rep != nil {
+		return s.rep.save(ctx, key, rec, version, expiry)
+	}
 	it := &gomemcache.Item{Key: s.prefix + key, Value: rec, Expiration: s.expiration(expiry), CasID: version}
 	if version == 0 {
 		err := s.do(ctx, func() error { return s.c.Add(it) })
 		if errors.Is(err, gomemcache.ErrNotStored) { // the key exists
 			return fmt.Errorf("sessiongen/memcache: add: %w", runtime.ErrConflict)
 		}
-		return s.mapErr("add", err, true)
+		return mapErr("add", err, true)
 	}
 	err := s.do(ctx, func() error { return s.c.CompareAndSwap(it) })
 	if errors.Is(err, gomemcache.ErrNotStored) {
@@ -167,21 +207,27 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		// documents ErrNotStored for it: either way the record is gone.
 		err = gomemcache.ErrCacheMiss
 	}
-	return s.mapErr("cas", err, true)
+	return mapErr("cas", err, true)
 }
 
 // Touch implements runtime.Store. It does not change the CAS value.
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
-	return s.mapErr("touch", s.do(ctx, func() error { return s.c.Touch(s.prefix+key, s.expiration(expiry)) }), false)
+	if s.rep != nil {
+		return s.rep.touch(ctx, key, expiry)
+	}
+	return mapErr("touch", s.do(ctx, func() error { return s.c.Touch(s.prefix+key, s.expiration(expiry)) }), false)
 }
 
 // Delete implements runtime.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.rep != nil {
+		return s.rep.delete(ctx, key)
+	}
 	err := s.do(ctx, func() error { return s.c.Delete(s.prefix + key) })
 	if errors.Is(err, gomemcache.ErrCacheMiss) {
 		return nil
 	}
-	return s.mapErr("delete", err, false)
+	return mapErr("delete", err, false)
 }
 
 // do runs an operation, and once more on a freshly dialled connection
@@ -221,7 +267,7 @@ func expiration(expiry, now time.Time) int32 {
 
 // mapErr turns gomemcache's errors into the runtime's. A write that
 // failed after it could have been sent has an unknown outcome.
-func (s *Store) mapErr(op string, err error, write bool) error {
+func mapErr(op string, err error, write bool) error {
 	switch {
 	case err == nil:
 		return nil
