@@ -42,7 +42,7 @@ type replicas struct {
 	n       int
 	prefix  string
 	hints   *hints
-	maxTTL  atomic.Int64 // the longest TTL written, in seconds
+	maxTTL  atomic.Int64  // the longest TTL written, in seconds
 	repairs chan struct{} // bounds the background repairs after a read
 	copies  chan struct{} // bounds the background copies after a save
 	now     func() time.Time
