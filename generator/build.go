@@ -155,6 +155,12 @@ func (b *builder) session(t *target) *sessionModel {
 		if f.ConflictError {
 			s.ConflictKeys = append(s.ConflictKeys, f.Key)
 		}
+		if f.Owner {
+			if s.Owner != nil {
+				b.e.at(f.pos, "%s and %s are both tagged owner: a session has one owner; drop the option from one", s.Owner.Name, f.Name)
+			}
+			s.Owner = f.fieldModel
+		}
 	}
 	if len(b.e.list) > before {
 		return nil
@@ -205,6 +211,23 @@ func (b *builder) collect(st *types.Struct, prefix string, fieldAST map[string]*
 	return out
 }
 
+// ownerFunc names the runtime/wire function that turns an owner field of
+// type t into the owner's string, or "" if t cannot name an owner.
+func ownerFunc(t types.Type) string {
+	u, ok := t.Underlying().(*types.Basic)
+	switch {
+	case !ok:
+		return ""
+	case u.Info()&types.IsString != 0:
+		return "OwnerString"
+	case u.Info()&types.IsUnsigned != 0 && u.Info()&types.IsInteger != 0:
+		return "OwnerUint"
+	case u.Info()&types.IsInteger != 0:
+		return "OwnerInt"
+	}
+	return ""
+}
+
 // sessionTag reads a field's session tag: its key (default: the field's
 // name), its options, and whether it is stored at all (session:"-").
 func sessionTag(name, tag string) (key string, opts []string, stored bool) {
@@ -249,6 +272,8 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*fieldModel
 			f.Renew = true
 		case opt == "flash":
 			f.Flash = true
+		case opt == "owner":
+			f.Owner = true
 		case strings.HasPrefix(opt, "max="):
 			n, err := strconv.Atoi(strings.TrimPrefix(opt, "max="))
 			if err != nil || n < 1 {
@@ -257,7 +282,7 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*fieldModel
 			}
 			f.Max = n
 		default:
-			b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, flash, max=N, renew, conflict=error, conflict=last)", opt, v.Name())
+			b.e.at(tagPos, "unknown option %q in session tag of %s (known: omitempty, flash, max=N, renew, owner, conflict=error, conflict=last)", opt, v.Name())
 			return nil, false
 		}
 	}
@@ -277,6 +302,12 @@ func (b *builder) field(v *types.Var, tag string, tagPos token.Pos) (*fieldModel
 	if f.Max > 0 && !f.Val.hasLen {
 		b.e.at(tagPos, "max= on %s of type %s: it bounds strings, slices and maps only", v.Name(), f.Type)
 		return nil, false
+	}
+	if f.Owner {
+		if f.OwnerFunc = ownerFunc(t); f.OwnerFunc == "" {
+			b.e.at(tagPos, "owner on %s of type %s: an owner is a string or an integer (a user ID): tag such a field instead", v.Name(), f.Type)
+			return nil, false
+		}
 	}
 	if (f.OmitEmpty || f.Flash) && f.Empty == zeroNone {
 		b.e.at(tagPos, "omitempty and flash need a zero test, which %s of type %s lacks: drop the option", v.Name(), f.Type)
@@ -445,8 +476,8 @@ func (b *builder) structFields(c *codecModel, n *types.Named, st *types.Struct, 
 	before := len(b.e.list)
 	keys := map[string]string{}
 	for _, f := range b.collect(st, "", nil) {
-		if f.ConflictError || f.Renew || f.Flash {
-			b.e.at(f.pos, "option on %s.%s: conflict=error, renew and flash apply to the session's own fields", c.Type, f.Name)
+		if f.ConflictError || f.Renew || f.Flash || f.Owner {
+			b.e.at(f.pos, "option on %s.%s: conflict=error, renew, flash and owner apply to the session's own fields", c.Type, f.Name)
 			return false
 		}
 		if other, dup := keys[f.Key]; dup {

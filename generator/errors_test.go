@@ -213,3 +213,38 @@ type genData[T any] struct{ V T }
 		t.Errorf("the recursive slice type Tree was refused: %v", err)
 	}
 }
+
+// TestOwnerTagErrors: one owner per session, of a type that can name a
+// user, on the session's own fields; each refusal names file:line:col.
+func TestOwnerTagErrors(t *testing.T) {
+	src := `package p
+
+//sessiongen:session name=A
+type aData struct {
+	UID   int64    ` + "`session:\"uid,owner\"`" + `
+	Email string   ` + "`session:\"email,owner\"`" + `
+	Roles []string ` + "`session:\"roles,owner\"`" + `
+}
+`
+	_, err := generateSource(t, src)
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("err %v, want an ErrorList", err)
+	}
+	want := []string{
+		`p.go:6:17: UID and Email are both tagged owner: a session has one owner`,
+		`p.go:7:17: owner on Roles of type []string: an owner is a string or an integer`,
+	}
+	got := make([]string, len(list))
+	for i, e := range list {
+		got[i] = strings.TrimPrefix(e.Error(), filepath.Dir(e.Pos.Filename)+string(filepath.Separator))
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("error %d:\n got %s\nwant %s…", i, got[i], want[i])
+		}
+	}
+}

@@ -33,7 +33,8 @@ type sessionModel struct {
 	Fields    []*fieldModel // stored fields, in declaration order
 	Keys      []string      // wire keys by field index
 
-	ConflictKeys []string // keys of the fields tagged conflict=error
+	ConflictKeys []string    // keys of the fields tagged conflict=error
+	Owner        *fieldModel // the field tagged owner, or nil
 }
 
 // fieldModel is a stored field.
@@ -57,6 +58,11 @@ type fieldModel struct {
 	Max int
 	// Flash: a read-once field; PopName returns it and clears it.
 	Flash bool
+	// Owner: the field names the session's owner (a user ID), for
+	// LogoutAll and Sessions; OwnerFunc is the runtime/wire function that
+	// turns it into a string.
+	Owner     bool
+	OwnerFunc string
 	// Wire is the field's stored shape, recorded for sessiongen -check.
 	Wire  string
 	pos   token.Pos // for -check's errors

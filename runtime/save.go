@@ -89,6 +89,14 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	if s.issued == 0 {
 		s.issued = now.Unix()
 	}
+	// An owned session is listed under its owner before it is stored
+	// under a key the owner's index does not hold: a new owner, a new ID.
+	owned := s.m.schema.Owner != nil && s.jar == nil && (s.dirty.has(s.m.schema.OwnerField) || s.oldKey != "")
+	if owned {
+		if err := s.indexOwner(ctx, s.key, now); err != nil {
+			return err
+		}
+	}
 	rec, put, err := s.appendRecord(s.header())
 	if err != nil {
 		return err
@@ -127,6 +135,11 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			return nil
 		case errors.Is(err, ErrConflict) && ver == 0 && !s.stored:
 			s.setID(newID()) // the new ID was taken (never in practice): pick another
+			if owned {
+				if err := s.indexOwner(ctx, s.key, now); err != nil {
+					return err
+				}
+			}
 			continue
 		case errors.Is(err, ErrConflict) && attempt < maxSaveAttempts && s.m.merge:
 			s.m.stats.conflicts.Add(1)
@@ -329,6 +342,11 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	}
 	defer put()
 	nextKey := storeKey(next)
+	if s.m.schema.Owner != nil && s.jar == nil {
+		if err := s.indexOwner(ctx, nextKey, now); err != nil {
+			return
+		}
+	}
 	if err := s.st.Save(ctx, nextKey, rec, 0, s.m.expiry(s.created, now)); err != nil {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/memcachedtest"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -280,5 +281,15 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 	t.Logf("16 writers, two managers, one server killed: %d of 1600 increments kept, %d requests failed and were retried, %d conflicts merged", r.Persisted, r.Failed, r.Conflicts)
 	if r.Persisted != 1600 {
 		t.Fatalf("%d of 1600 increments kept", r.Persisted)
+	}
+}
+
+// TestOwners: per-owner logout on memcached, with one replica and two.
+func TestOwners(t *testing.T) {
+	srvs := three(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
+			ownertest.Run(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/mongotest"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -184,5 +185,16 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 		if _, err := mongo.New(ctx, tc.uri, tc.opts...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%q): %v, want an error about %s", tc.uri, err, tc.want)
 		}
+	}
+}
+
+// TestOwners: per-owner logout on the MongoDB wire protocol, two
+// managers sharing one database.
+func TestOwners(t *testing.T) {
+	for name, uri := range servers(t) {
+		t.Run(name, func(t *testing.T) {
+			db := uri(freshDB())
+			ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/pgtest"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -157,4 +158,11 @@ func liveAt(start, now time.Time, n int, step time.Duration) int {
 		}
 	}
 	return live
+}
+
+// TestOwners: per-owner logout on a real PostgreSQL, two managers
+// sharing it.
+func TestOwners(t *testing.T) {
+	srv := pgtest.Start(t)
+	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

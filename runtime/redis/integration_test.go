@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -199,4 +200,10 @@ func TestOversizedRecordIsRefused(t *testing.T) {
 	if c := srv.Calls(); c["set"] != 0 {
 		t.Fatalf("an oversized record reached Redis: %v", c)
 	}
+}
+
+// TestOwners: per-owner logout on a real Redis, two managers sharing it.
+func TestOwners(t *testing.T) {
+	srv := redistest.Start(t)
+	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

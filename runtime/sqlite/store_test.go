@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
+	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
@@ -182,4 +183,11 @@ func TestPruning(t *testing.T) {
 	if total, _ := count(); total != 0 {
 		t.Fatalf("%d rows after the hour, want 0", total)
 	}
+}
+
+// TestOwners: per-owner logout on one SQLite file, two managers (two
+// connections) sharing it.
+func TestOwners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }

@@ -73,6 +73,9 @@ var errUnbound = errors.New("sessiongen: this session value was not made by a ma
 // Bind binds h to s.
 func (h *Handle) Bind(s Session) { h.s = s }
 
+// Bound returns the session Bind bound, or nil.
+func (h *Handle) Bound() Session { return h.s }
+
 // Lock locks the session and loads it on first use.
 func (h *Handle) Lock() {
 	if h.s != nil {

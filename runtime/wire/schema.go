@@ -62,7 +62,31 @@ type Schema struct {
 	Recursive bool
 	// ConflictError lists the keys of fields tagged conflict=error.
 	ConflictError []string
+	// Owner, for a type with a field tagged owner, returns that field's
+	// value as a string ("" for its zero value: no owner); OwnerField is
+	// its index.
+	Owner      func(d Data) string
+	OwnerField int
 }
+
+// OwnerInt is the owner string of an integer owner field.
+func OwnerInt[T ~int | ~int8 | ~int16 | ~int32 | ~int64](v T) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.FormatInt(int64(v), 10)
+}
+
+// OwnerUint is the owner string of an unsigned integer owner field.
+func OwnerUint[T ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64](v T) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(v), 10)
+}
+
+// OwnerString is the owner string of a string owner field.
+func OwnerString[T ~string](v T) string { return string(v) }
 
 // Field returns the index of the field stored under key, or -1. Records
 // have their keys in schema order: with next, the index after the

@@ -1,0 +1,260 @@
+package runtime
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/wire"
+)
+
+// Per-owner logout. A session type with an owner field (tagged
+// session:"uid,owner") keeps, per owner, an index record in the same
+// store as the sessions: the store keys of that owner's sessions, each
+// with its creation time and absolute deadline. A save that sets or
+// changes the owner, or gives an owned session a new ID, adds the key to
+// the index first (a load and a compare-and-swap of the index), so no
+// session of an owner is ever missing from the index; nothing else
+// touches it. Entries of ended sessions, or of sessions that changed
+// owner, are left behind and dropped when the index is next read or
+// written: Sessions and LogoutAll load every listed session and keep
+// only the live ones whose owner field still names the owner.
+//
+// The index lives in the store, so LogoutAll reaches the sessions every
+// instance of the application created, and needs no other storage.
+
+// maxOwnedSessions bounds one owner's index: a new session beyond it
+// ends the owner's oldest one (a bot logging in without end cannot make
+// the index grow without bound).
+const maxOwnedSessions = 500
+
+// ownerIndexRetries bounds the compare-and-swap loop on one index.
+const ownerIndexRetries = 20
+
+// OwnedSession is one live session of an owner, as Sessions lists it: the
+// "your devices" page.
+type OwnedSession struct {
+	Created time.Time // when the session began
+	// Issued is when its current ID was issued: its last login,
+	// regeneration or renewal.
+	Issued  time.Time
+	Current bool // it is the session of the request whose context was passed
+	key     string
+	m       *Manager
+}
+
+// End ends the session: its next request starts a fresh one.
+func (o OwnedSession) End(ctx context.Context) error {
+	if err := o.m.store.Delete(ctx, o.key); err != nil {
+		return fmt.Errorf("sessiongen: end session: %w", err)
+	}
+	if o.Current {
+		if s := o.m.current(ctx); s != nil {
+			s.Destroy()
+		}
+	}
+	return nil
+}
+
+// ownerEntry is one session in an owner's index.
+type ownerEntry struct {
+	key      string
+	created  int64 // unix seconds
+	deadline int64 // unix seconds: the end of the absolute lifetime
+}
+
+// ownerKey is the store key of an owner's index: distinct per session
+// type, and never a session's key (those are 43 bytes).
+func (m *Manager) ownerKey(owner string) string {
+	d := sha256.Sum256([]byte("sessiongen owner\x00" + m.schema.Name + "\x00" + owner))
+	return "owner-" + b64.EncodeToString(d[:])
+}
+
+// ownsSessions reports whether the manager can list an owner's sessions,
+// and why not.
+func (m *Manager) ownsSessions() error {
+	switch {
+	case m.schema.Owner == nil:
+		return fmt.Errorf("sessiongen: %s has no owner field (tag one session:\"name,owner\"): %w", m.schema.Name, errors.ErrUnsupported)
+	case m.sealed != nil:
+		return fmt.Errorf("sessiongen: sessions kept in cookies cannot be listed or ended from the server (shorten IdleTimeout, or use a server-side store): %w", errors.ErrUnsupported)
+	}
+	return nil
+}
+
+// indexOwner adds the session's key to its owner's index, if the session
+// has an owner. Called before the session is saved under key.
+func (s *session) indexOwner(ctx context.Context, key string, now time.Time) error {
+	owner := s.m.schema.Owner(s.data)
+	if owner == "" {
+		return nil
+	}
+	add := ownerEntry{key: key, created: s.created, deadline: time.Unix(s.created, 0).Add(s.m.lifetime).Unix()}
+	_, err := s.m.updateIndex(ctx, owner, now, func(es []ownerEntry) []ownerEntry {
+		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
+		if len(es) >= maxOwnedSessions {
+			_ = s.m.store.Delete(ctx, es[0].key) // the oldest
+			es = es[1:]
+		}
+		return append(es, add)
+	})
+	return err
+}
+
+// updateIndex applies change to an owner's index by compare-and-swap,
+// after dropping entries past their deadline. It returns the entries
+// that change was given the last time.
+func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, change func([]ownerEntry) []ownerEntry) ([]ownerEntry, error) {
+	key := m.ownerKey(owner)
+	for range ownerIndexRetries {
+		rec, ver, err := m.store.Load(ctx, key)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("sessiongen: load the owner's sessions: %w", err)
+		}
+		es, err := decodeIndex(rec)
+		if err != nil {
+			m.log.WarnContext(ctx, "sessiongen: an owner's index was unreadable; starting it again", "type", m.schema.Name, "err", err)
+		}
+		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.deadline <= now.Unix() })
+		seen := slices.Clone(es)
+		es = change(es)
+		switch {
+		case len(es) == 0 && ver != 0:
+			err = m.store.Delete(ctx, key)
+		case len(es) == 0:
+		default:
+			last := slices.MaxFunc(es, func(a, b ownerEntry) int { return int(a.deadline - b.deadline) })
+			err = m.store.Save(ctx, key, encodeIndex(es), ver, time.Unix(last.deadline, 0))
+		}
+		if errors.Is(err, ErrConflict) || (errors.Is(err, ErrNotFound) && ver != 0) {
+			continue // another session of the owner was indexed meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sessiongen: save the owner's sessions: %w", err)
+		}
+		return seen, nil
+	}
+	return nil, fmt.Errorf("sessiongen: save the owner's sessions: %w", ErrConflict)
+}
+
+// owned loads the sessions an owner's index lists and returns those that
+// are live and still name the owner.
+func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]OwnedSession, error) {
+	cur := ""
+	if s := m.current(ctx); s != nil {
+		s.mu.Lock()
+		cur = s.key
+		s.mu.Unlock()
+	}
+	var out []OwnedSession
+	for _, e := range es {
+		rec, _, err := m.store.Load(ctx, e.key)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sessiongen: load an owner's session: %w", err)
+		}
+		who, issued, ok := m.ownerOf(rec)
+		if !ok || who != owner {
+			continue
+		}
+		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, Current: e.key == cur, key: e.key, m: m})
+	}
+	slices.SortStableFunc(out, func(a, b OwnedSession) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// ownerOf decodes the owner field of a record, and when its ID was issued.
+func (m *Manager) ownerOf(rec []byte) (owner string, issued time.Time, ok bool) {
+	h, fs, err := entries(rec)
+	if err != nil || h.flags&flagForward != 0 {
+		return "", time.Time{}, false
+	}
+	_, d := m.newSession()
+	for _, f := range fs {
+		if j, ok := m.index[string(f.Key)]; ok && j == m.schema.OwnerField {
+			if _, err := m.schema.DecodeField(d, f.Val, 0, m.schema.OwnerField); err != nil {
+				return "", time.Time{}, false
+			}
+		}
+	}
+	if h.issued == 0 {
+		h.issued = h.created
+	}
+	return m.schema.Owner(d), time.Unix(h.issued, 0), true
+}
+
+// current returns the session of this manager that ctx carries, if any.
+func (m *Manager) current(ctx context.Context) *session {
+	d, _ := ctx.Value(m.ctxKey).(wire.Data)
+	if d == nil {
+		return nil
+	}
+	s, _ := m.schema.Handle(d).Bound().(*session)
+	return s
+}
+
+// Sessions lists the live sessions whose owner field is owner, with
+// their creation and last-write times, oldest first, for a "your
+// devices" page; each can be ended. (The time of a session's last write
+// is not kept: it would cost every write.) It costs a load of the owner's index
+// and one per session listed. A session type without an owner field, or
+// kept in cookies, is an error matching errors.ErrUnsupported.
+func (m *Manager) Sessions(ctx context.Context, owner string) ([]OwnedSession, error) {
+	if err := m.ownsSessions(); err != nil {
+		return nil, err
+	}
+	if owner == "" {
+		return nil, nil
+	}
+	rec, _, err := m.store.Load(ctx, m.ownerKey(owner))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen: load the owner's sessions: %w", err)
+	}
+	es, err := decodeIndex(rec)
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen: read the owner's sessions: %w", err)
+	}
+	return m.owned(ctx, owner, es)
+}
+
+// LogoutAll ends every session whose owner field is owner, on every
+// instance of the application that shares the store, the request's own
+// included (call it after a password change, or for "log out
+// everywhere"). It costs a load per listed session, a delete per live
+// one, and a write of the owner's index. A session type without an
+// owner field, or kept in cookies, is an error matching
+// errors.ErrUnsupported.
+func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
+	if err := m.ownsSessions(); err != nil {
+		return err
+	}
+	if owner == "" {
+		return nil
+	}
+	ended := map[string]bool{}
+	var failed error
+	_, err := m.updateIndex(ctx, owner, m.now(), func(es []ownerEntry) []ownerEntry {
+		live, err := m.owned(ctx, owner, slices.DeleteFunc(slices.Clone(es), func(e ownerEntry) bool { return ended[e.key] }))
+		if err != nil {
+			failed = err
+			return es
+		}
+		for _, o := range live {
+			if err := o.End(ctx); err != nil {
+				failed = err
+				return es
+			}
+			ended[o.key] = true
+		}
+		return nil
+	})
+	return errors.Join(failed, err)
+}
