@@ -39,6 +39,8 @@ func newApp(cfg runtime.Config, storeName string) (http.Handler, *VisitManager, 
 	mux.HandleFunc("POST /login", login)
 	mux.HandleFunc("POST /cart", addToCart)
 	mux.HandleFunc("POST /logout", logout)
+	mux.HandleFunc("GET /sessions", s.devices(sessions))
+	mux.HandleFunc("POST /sessions/others", endOthers(sessions))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n")) // never touches the session: no store call, no cookie
 	})
@@ -89,6 +91,7 @@ function addFive(form) {
 }
 </script>
 <form method=post action=/logout><button>Log out</button></form>
+<p><a href="/sessions">Your sessions</a>: where else you are signed in.</p>
 {{else}}
 <form method=post action=/login><input name=email placeholder="you@example.com"><button>Log in</button></form>
 {{end}}

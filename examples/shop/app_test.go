@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +22,7 @@ import (
 	"github.com/sessiongen/sessiongen/internal/redistest"
 	"github.com/sessiongen/sessiongen/internal/storeurl"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
@@ -262,4 +264,58 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("the demo did not stop")
 	}
+}
+
+// TestYourSessionsPage: signed in from two browsers, each lists both
+// sessions and marks its own; "log out everywhere else" from one ends the
+// other, on every store that keeps sessions on the server; the cookie
+// store says it cannot.
+func TestYourSessionsPage(t *testing.T) {
+	forEachStore(t, func(t *testing.T, store runtime.Store, _ string) {
+		app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sessions.Close()
+		srv := httptest.NewTLSServer(app)
+		defer srv.Close()
+		browser := func() func(method, path string, form url.Values) string {
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Transport: srv.Client().Transport, Jar: jar} // srv.Client() is one client
+			return func(method, path string, form url.Values) string {
+				req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return string(b)
+			}
+		}
+		one, two := browser(), browser()
+		email := url.Values{"email": {fmt.Sprintf("grace%d@example.com", time.Now().UnixNano())}}
+		one("POST", "/login", email)
+		two("POST", "/login", email)
+		page := one("GET", "/sessions", nil)
+		if _, ok := store.(*cookiestore.Store); ok {
+			if !strings.Contains(page, "cannot list them") {
+				t.Fatalf("the cookie store's sessions page:\n%s", page)
+			}
+			return
+		}
+		if strings.Count(page, "<li>signed in") != 2 || strings.Count(page, "(this browser)") != 1 {
+			t.Fatalf("sessions page from the first browser:\n%s", page)
+		}
+		if got := one("POST", "/sessions/others", nil); !strings.Contains(got, "Logged out everywhere else.") || !strings.Contains(got, "Signed in as") {
+			t.Fatalf("after log out everywhere else:\n%s", got)
+		}
+		if got := two("GET", "/", nil); strings.Contains(got, "Signed in") {
+			t.Fatalf("the other browser is still signed in:\n%s", got)
+		}
+		if page := one("GET", "/sessions", nil); strings.Count(page, "<li>signed in") != 1 {
+			t.Fatalf("sessions page after:\n%s", page)
+		}
+	})
 }

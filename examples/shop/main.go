@@ -7,6 +7,7 @@
 //	go run ./examples/shop -store mongodb://127.0.0.1:27017/shop
 //	go run ./examples/shop -store sqlite:./sessions.db
 //	go run ./examples/shop -store memcached://127.0.0.1:11211,127.0.0.1:11212
+//	go run ./examples/shop -store memcached://a:11211,b:11211,c:11211 -replicas 2
 //
 // Sessions live in memory and end when the process does, unless -store
 // names a store to keep them in: Redis, PostgreSQL, MongoDB and SQLite keep them
@@ -50,6 +51,7 @@ func run(ctx context.Context, args []string) error {
 	secure := flags.Bool("secure", false, "mark the session cookie Secure (needs HTTPS)")
 	storeURL := flags.String("store", "memory:", "where sessions live: "+storeurl.Forms)
 	servers := flags.String("memcached", "", "comma-separated memcached `host:port` list (the same as -store memcached://…)")
+	replicas := flags.Int("replicas", 1, "with memcached: keep each session on `n` of the servers, so that one can die without logging anyone out")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func run(ctx context.Context, args []string) error {
 		rand.Read(secret)
 		slog.Info("SESSION_SECRET is not set: using a random secret, so sessions end with the process whatever the store; set it (32 bytes or more) to keep them across restarts")
 	}
-	store, storeName, closeStore, err := storeurl.Open(ctx, *storeURL)
+	store, storeName, closeStore, err := storeurl.OpenReplicated(ctx, *storeURL, *replicas)
 	if err != nil {
 		return fmt.Errorf("bad -store: %w", err)
 	}

@@ -12,7 +12,7 @@ type Item struct {
 //
 //sessiongen:session name=Visit
 type visitData struct {
-	Email string `session:"email,omitempty"`
+	Email string `session:"email,omitempty,owner"`
 	Cart  []Item `session:"cart,omitempty"`
 	Flash string `session:"flash,omitempty"`
 }

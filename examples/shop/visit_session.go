@@ -24,11 +24,8 @@ type Visit struct {
 //	cart	[]{qty:int,sku:string}	Cart
 //	flash	string	Flash
 
-const ( // field numbers: indexes into visitSchema.Keys
-	visitFieldEmail = iota
-	visitFieldCart
-	visitFieldFlash
-)
+// Field numbers: indexes into visitSchema.Keys.
+const visitFieldEmail, visitFieldCart, visitFieldFlash = 0, 1, 2
 
 var visitSchema = wire.Schema{
 	Name:        "Visit",
@@ -36,6 +33,8 @@ var visitSchema = wire.Schema{
 	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
 	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Visit).decodeField(b, i, f) },
 	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Visit).appendField(b, i) },
+	Owner:       func(d wire.Data) string { return wire.OwnerString(d.(*Visit).data.Email) },
+	OwnerField:  visitFieldEmail,
 }
 
 // VisitManager serves Visit sessions through its Middleware.

@@ -31,6 +31,12 @@ const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[
 // Its name is what the demo shows: the kind of store and where it is,
 // never a password.
 func Open(ctx context.Context, rawURL string) (store runtime.Store, name string, closeFn func() error, err error) {
+	return OpenReplicated(ctx, rawURL, 1)
+}
+
+// OpenReplicated is Open with memcached keeping each session on replicas
+// of its servers (memcache.WithReplicas); other stores ignore replicas.
+func OpenReplicated(ctx context.Context, rawURL string, replicas int) (store runtime.Store, name string, closeFn func() error, err error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
 	switch scheme {
 	case "", "memory":
@@ -38,11 +44,15 @@ func Open(ctx context.Context, rawURL string) (store runtime.Store, name string,
 		return m, "memory (this process only)", m.Close, nil
 	case "memcached":
 		servers := strings.Split(strings.TrimPrefix(rest, "//"), ",")
-		s, err := memcache.New(servers...)
+		s, err := memcache.NewWithOptions(servers, memcache.WithReplicas(max(replicas, 1)))
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return s, "memcached " + strings.Join(servers, ","), func() error { return nil }, nil
+		name := "memcached " + strings.Join(servers, ",")
+		if replicas > 1 {
+			name += fmt.Sprintf(", each session on %d of them", replicas)
+		}
+		return s, name, func() error { return nil }, nil
 	case "redis", "rediss", "unix":
 		s, err := redis.New(rawURL)
 		if err != nil {

@@ -24,10 +24,8 @@ type Account struct {
 //	uid	int64	UserID
 //	dev	string	Device
 
-const ( // field numbers: indexes into accountSchema.Keys
-	accountFieldUserID = iota
-	accountFieldDevice
-)
+// Field numbers: indexes into accountSchema.Keys.
+const accountFieldUserID, accountFieldDevice = 0, 1
 
 var accountSchema = wire.Schema{
 	Name:        "Account",

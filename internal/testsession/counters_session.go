@@ -47,28 +47,8 @@ type Counters struct {
 //	items	[]string	Items
 //	tags	map[string]int	Tags
 
-const ( // field numbers: indexes into countersSchema.Keys
-	countersFieldC0 = iota
-	countersFieldC1
-	countersFieldC2
-	countersFieldC3
-	countersFieldC4
-	countersFieldC5
-	countersFieldC6
-	countersFieldC7
-	countersFieldC8
-	countersFieldC9
-	countersFieldC10
-	countersFieldC11
-	countersFieldC12
-	countersFieldC13
-	countersFieldC14
-	countersFieldC15
-	countersFieldBalance
-	countersFieldNote
-	countersFieldItems
-	countersFieldTags
-)
+// Field numbers: indexes into countersSchema.Keys.
+const countersFieldC0, countersFieldC1, countersFieldC2, countersFieldC3, countersFieldC4, countersFieldC5, countersFieldC6, countersFieldC7, countersFieldC8, countersFieldC9, countersFieldC10, countersFieldC11, countersFieldC12, countersFieldC13, countersFieldC14, countersFieldC15, countersFieldBalance, countersFieldNote, countersFieldItems, countersFieldTags = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
 
 var countersSchema = wire.Schema{
 	Name:          "Counters",

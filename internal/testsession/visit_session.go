@@ -34,18 +34,8 @@ type Visit struct {
 //	in	bool	LoggedIn
 //	n	int	Counter
 
-const ( // field numbers: indexes into visitSchema.Keys
-	visitFieldUserID = iota
-	visitFieldEmail
-	visitFieldRoles
-	visitFieldCSRFToken
-	visitFieldFlash
-	visitFieldCart
-	visitFieldLastSeen
-	visitFieldPrefs
-	visitFieldLoggedIn
-	visitFieldCounter
-)
+// Field numbers: indexes into visitSchema.Keys.
+const visitFieldUserID, visitFieldEmail, visitFieldRoles, visitFieldCSRFToken, visitFieldFlash, visitFieldCart, visitFieldLastSeen, visitFieldPrefs, visitFieldLoggedIn, visitFieldCounter = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 var visitSchema = wire.Schema{
 	Name:        "Visit",

@@ -77,59 +77,8 @@ type All struct {
 //	Labels	[]string	Labels
 //	omits	[]int	OmitS
 
-const ( // field numbers: indexes into allSchema.Keys
-	allFieldB = iota
-	allFieldI
-	allFieldI8
-	allFieldI16
-	allFieldI32
-	allFieldI64
-	allFieldU
-	allFieldU8
-	allFieldU16
-	allFieldU32
-	allFieldU64
-	allFieldF32
-	allFieldF64
-	allFieldS
-	allFieldRaw
-	allFieldT
-	allFieldD
-	allFieldLvl
-	allFieldN
-	allFieldFl
-	allFieldR
-	allFieldTok
-	allFieldStrs
-	allFieldInts
-	allFieldNested
-	allFieldM
-	allFieldMI
-	allFieldMU
-	allFieldMS
-	allFieldMN
-	allFieldP
-	allFieldPA
-	allFieldA
-	allFieldAs
-	allFieldTg
-	allFieldSc
-	allFieldList
-	allFieldOmit
-	allFieldToken16
-	allFieldGrid
-	allFieldAddr
-	allFieldPAddr
-	allFieldAddrs
-	allFieldCol
-	allFieldPt
-	allFieldPts
-	allFieldMsg
-	allFieldTr
-	allFieldVersion
-	allFieldLabels
-	allFieldOmitS
-)
+// Field numbers: indexes into allSchema.Keys.
+const allFieldB, allFieldI, allFieldI8, allFieldI16, allFieldI32, allFieldI64, allFieldU, allFieldU8, allFieldU16, allFieldU32, allFieldU64, allFieldF32, allFieldF64, allFieldS, allFieldRaw, allFieldT, allFieldD, allFieldLvl, allFieldN, allFieldFl, allFieldR, allFieldTok, allFieldStrs, allFieldInts, allFieldNested, allFieldM, allFieldMI, allFieldMU, allFieldMS, allFieldMN, allFieldP, allFieldPA, allFieldA, allFieldAs, allFieldTg, allFieldSc, allFieldList, allFieldOmit, allFieldToken16, allFieldGrid, allFieldAddr, allFieldPAddr, allFieldAddrs, allFieldCol, allFieldPt, allFieldPts, allFieldMsg, allFieldTr, allFieldVersion, allFieldLabels, allFieldOmitS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50
 
 var allSchema = wire.Schema{
 	Name:        "All",

@@ -23,10 +23,8 @@ type Admin struct {
 //	user	string	User
 //	lvl	int	Level
 
-const ( // field numbers: indexes into adminSchema.Keys
-	adminFieldUser = iota
-	adminFieldLevel
-)
+// Field numbers: indexes into adminSchema.Keys.
+const adminFieldUser, adminFieldLevel = 0, 1
 
 var adminSchema = wire.Schema{
 	Name:          "Admin",

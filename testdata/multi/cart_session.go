@@ -24,10 +24,8 @@ type Cart struct {
 //	lines	[]{price:int64,sku:string}	Lines
 //	total	int64	Total
 
-const ( // field numbers: indexes into cartSchema.Keys
-	cartFieldLines = iota
-	cartFieldTotal
-)
+// Field numbers: indexes into cartSchema.Keys.
+const cartFieldLines, cartFieldTotal = 0, 1
 
 var cartSchema = wire.Schema{
 	Name:        "Cart",

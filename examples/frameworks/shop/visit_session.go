@@ -23,10 +23,8 @@ type Visit struct {
 //	email	string	Email
 //	views	int	Views
 
-const ( // field numbers: indexes into visitSchema.Keys
-	visitFieldEmail = iota
-	visitFieldViews
-)
+// Field numbers: indexes into visitSchema.Keys.
+const visitFieldEmail, visitFieldViews = 0, 1
 
 var visitSchema = wire.Schema{
 	Name:        "Visit",

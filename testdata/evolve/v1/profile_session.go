@@ -26,13 +26,8 @@ type Profile struct {
 //	nick	string	Nick
 //	score	string	Score
 
-const ( // field numbers: indexes into profileSchema.Keys
-	profileFieldName = iota
-	profileFieldAge
-	profileFieldLegacy
-	profileFieldNick
-	profileFieldScore
-)
+// Field numbers: indexes into profileSchema.Keys.
+const profileFieldName, profileFieldAge, profileFieldLegacy, profileFieldNick, profileFieldScore = 0, 1, 2, 3, 4
 
 var profileSchema = wire.Schema{
 	Name:        "Profile",

@@ -26,13 +26,8 @@ type Profile struct {
 //	score	int	Score
 //	email	string	Email
 
-const ( // field numbers: indexes into profileSchema.Keys
-	profileFieldName = iota
-	profileFieldAge
-	profileFieldNickname
-	profileFieldScore
-	profileFieldEmail
-)
+// Field numbers: indexes into profileSchema.Keys.
+const profileFieldName, profileFieldAge, profileFieldNickname, profileFieldScore, profileFieldEmail = 0, 1, 2, 3, 4
 
 var profileSchema = wire.Schema{
 	Name:        "Profile",
