@@ -103,3 +103,35 @@ func ExampleInspect() {
 	fmt.Println(r.Fields["email"], r.Persistent, len(r.Key))
 	// Output: ada@example.com false 43
 }
+
+// A session type with a field tagged owner (Account's UserID, tagged
+// session:"uid,owner") lists a user's sessions and logs them all out.
+func ExampleManager_LogoutAll() {
+	accounts, err := testsession.NewAccountManager(runtime.Config{Secrets: [][]byte{secret}})
+	if err != nil {
+		panic(err)
+	}
+	defer accounts.Close()
+	h := accounts.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := testsession.AccountFrom(r.Context())
+		a.SetUserID(7) // a login
+		a.SetDevice(r.UserAgent())
+		a.Regenerate()
+	}))
+	for _, device := range []string{"phone", "laptop"} {
+		req := httptest.NewRequest("GET", "/login", nil)
+		req.Header.Set("User-Agent", device)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	ctx := context.Background()
+	list, _ := accounts.Sessions(ctx, 7)
+	fmt.Println(len(list), "sessions")
+	if err := accounts.LogoutAll(ctx, 7); err != nil {
+		panic(err)
+	}
+	list, _ = accounts.Sessions(ctx, 7)
+	fmt.Println(len(list), "sessions")
+	// Output:
+	// 2 sessions
+	// 0 sessions
+}

@@ -37,4 +37,16 @@ func ExampleNewWithOptions() {
 	_ = store
 }
 
+// Keep each session on two of three servers: any one of them can die,
+// restart or pause without logging anyone out.
+func ExampleWithReplicas() {
+	store, err := memcache.NewWithOptions([]string{"10.0.0.5:11211", "10.0.0.6:11211", "10.0.0.7:11211"},
+		memcache.WithReplicas(2),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = store
+}
+
 var secret = []byte("0123456789abcdef0123456789abcdef")

@@ -7,6 +7,13 @@
 // memcached has no authentication and speaks plaintext: keep it on a
 // private network. Its data is volatile: a restart ends every session, and
 // under memory pressure it evicts records, which looks like expiry.
+//
+// WithReplicas(n) keeps each session on n servers, so that one server can
+// die, restart empty, or pause and return with old copies without logging
+// anyone out or showing anyone older data: reads ask every replica and
+// take the newest copy, a save is a compare-and-swap on the first replica
+// that answers and is copied to the others in the background, and a
+// logout leaves a tombstone on each (about 60 bytes, kept at least a day).
 package memcache
 
 import (
