@@ -1,8 +1,8 @@
 package memcache
 
 import (
+	"crypto/rand"
 	"encoding/binary"
-	"math/rand/v2"
 	"time"
 )
 
@@ -64,5 +64,7 @@ func open(flags uint32, value []byte, cas uint64) (c copyOf, ok bool) {
 // are random, so two writers racing from one version make distinct
 // versions, and every replica agrees which is newer. It stays below 2^63.
 func nextVersion(loaded uint64) uint64 {
-	return ((loaded>>24)+1)<<24 | rand.Uint64N(1<<24)
+	var b [4]byte
+	rand.Read(b[1:])
+	return ((loaded>>24)+1)<<24 | uint64(binary.BigEndian.Uint32(b[:]))
 }
