@@ -31,18 +31,8 @@ type Size10 struct {
 //	f8	string	F8
 //	f9	string	F9
 
-const ( // field numbers: indexes into size10Schema.Keys
-	size10FieldF0 = iota
-	size10FieldF1
-	size10FieldF2
-	size10FieldF3
-	size10FieldF4
-	size10FieldF5
-	size10FieldF6
-	size10FieldF7
-	size10FieldF8
-	size10FieldF9
-)
+// Field numbers: indexes into size10Schema.Keys.
+const size10FieldF0, size10FieldF1, size10FieldF2, size10FieldF3, size10FieldF4, size10FieldF5, size10FieldF6, size10FieldF7, size10FieldF8, size10FieldF9 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 var size10Schema = wire.Schema{
 	Name:        "Size10",

@@ -22,9 +22,8 @@ type Size1 struct {
 //sessiongen:schema Size1
 //	f0	string	F0
 
-const ( // field numbers: indexes into size1Schema.Keys
-	size1FieldF0 = iota
-)
+// Field numbers: indexes into size1Schema.Keys.
+const size1FieldF0 = 0
 
 var size1Schema = wire.Schema{
 	Name:        "Size1",

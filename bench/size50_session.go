@@ -71,58 +71,8 @@ type Size50 struct {
 //	f48	string	F48
 //	f49	string	F49
 
-const ( // field numbers: indexes into size50Schema.Keys
-	size50FieldF0 = iota
-	size50FieldF1
-	size50FieldF2
-	size50FieldF3
-	size50FieldF4
-	size50FieldF5
-	size50FieldF6
-	size50FieldF7
-	size50FieldF8
-	size50FieldF9
-	size50FieldF10
-	size50FieldF11
-	size50FieldF12
-	size50FieldF13
-	size50FieldF14
-	size50FieldF15
-	size50FieldF16
-	size50FieldF17
-	size50FieldF18
-	size50FieldF19
-	size50FieldF20
-	size50FieldF21
-	size50FieldF22
-	size50FieldF23
-	size50FieldF24
-	size50FieldF25
-	size50FieldF26
-	size50FieldF27
-	size50FieldF28
-	size50FieldF29
-	size50FieldF30
-	size50FieldF31
-	size50FieldF32
-	size50FieldF33
-	size50FieldF34
-	size50FieldF35
-	size50FieldF36
-	size50FieldF37
-	size50FieldF38
-	size50FieldF39
-	size50FieldF40
-	size50FieldF41
-	size50FieldF42
-	size50FieldF43
-	size50FieldF44
-	size50FieldF45
-	size50FieldF46
-	size50FieldF47
-	size50FieldF48
-	size50FieldF49
-)
+// Field numbers: indexes into size50Schema.Keys.
+const size50FieldF0, size50FieldF1, size50FieldF2, size50FieldF3, size50FieldF4, size50FieldF5, size50FieldF6, size50FieldF7, size50FieldF8, size50FieldF9, size50FieldF10, size50FieldF11, size50FieldF12, size50FieldF13, size50FieldF14, size50FieldF15, size50FieldF16, size50FieldF17, size50FieldF18, size50FieldF19, size50FieldF20, size50FieldF21, size50FieldF22, size50FieldF23, size50FieldF24, size50FieldF25, size50FieldF26, size50FieldF27, size50FieldF28, size50FieldF29, size50FieldF30, size50FieldF31, size50FieldF32, size50FieldF33, size50FieldF34, size50FieldF35, size50FieldF36, size50FieldF37, size50FieldF38, size50FieldF39, size50FieldF40, size50FieldF41, size50FieldF42, size50FieldF43, size50FieldF44, size50FieldF45, size50FieldF46, size50FieldF47, size50FieldF48, size50FieldF49 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49
 
 var size50Schema = wire.Schema{
 	Name:        "Size50",

@@ -33,17 +33,8 @@ type Visit struct {
 //	prefs	map[string]string	Prefs
 //	in	bool	LoggedIn
 
-const ( // field numbers: indexes into visitSchema.Keys
-	visitFieldUserID = iota
-	visitFieldEmail
-	visitFieldRoles
-	visitFieldCSRFToken
-	visitFieldFlash
-	visitFieldCart
-	visitFieldLastSeen
-	visitFieldPrefs
-	visitFieldLoggedIn
-)
+// Field numbers: indexes into visitSchema.Keys.
+const visitFieldUserID, visitFieldEmail, visitFieldRoles, visitFieldCSRFToken, visitFieldFlash, visitFieldCart, visitFieldLastSeen, visitFieldPrefs, visitFieldLoggedIn = 0, 1, 2, 3, 4, 5, 6, 7, 8
 
 var visitSchema = wire.Schema{
 	Name:        "Visit",
