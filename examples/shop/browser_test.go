@@ -51,8 +51,9 @@ func chromium(t *testing.T) string {
 // TestBrowser walks the demo in headless Chromium on every store the
 // -store flag offers, over HTTPS with the __Host- cookie: log in, add to
 // the cart, reload, a second tab sees the cart, a logout in one tab logs
-// the other out, a tampered cookie is no session, and a store outage is
-// the outage page (sealed cookies have no store to lose). A failing step
+// the other out, a tampered cookie is no session, signed in from a second
+// browser "log out everywhere else" ends it, and a store outage is the
+// outage page (sealed cookies have no store to lose, and no list). A failing step
 // leaves a screenshot.
 func TestBrowser(t *testing.T) {
 	if testing.Short() {
@@ -193,9 +194,35 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 	}), chromedp.Reload())
 	expect(tabA, "tampered cookie", "Log in")
 
+	// Signed in from two browsers: each lists both; "log out everywhere
+	// else" in one ends the other.
+	run(tabA, "log in as grace", chromedp.SendKeys(`input[name=email]`, "grace@example.com", chromedp.ByQuery),
+		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	expect(tabA, "log in as grace", "Signed in as grace@example.com")
+	other, cancelOther := chromedp.NewContext(tabA, chromedp.WithNewBrowserContext()) // its own cookies
+	defer cancelOther()
+	run(other, "another browser", chromedp.Navigate(srv.URL), chromedp.SendKeys(`input[name=email]`, "grace@example.com", chromedp.ByQuery),
+		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	expect(other, "another browser", "Signed in as grace@example.com")
+	run(tabA, "your sessions", chromedp.Navigate(srv.URL+"/sessions"))
 	if down == nil {
+		expect(tabA, "your sessions", "cannot list them")
+		run(tabA, "back", chromedp.Navigate(srv.URL))
 		return
 	}
+	expect(tabA, "your sessions", "(this browser)")
+	var list string
+	run(tabA, "read the list", chromedp.Text("ul", &list, chromedp.ByQuery))
+	if n := strings.Count(list, "signed in "); n != 2 {
+		t.Fatalf("your sessions lists %d, want 2:\n%s", n, list)
+	}
+	run(tabA, "log out everywhere else", chromedp.Click(`form[action="/sessions/others"] button`, chromedp.ByQuery))
+	expect(tabA, "log out everywhere else", "Logged out everywhere else.")
+	run(other, "the other browser after", chromedp.Reload())
+	expect(other, "the other browser after", "Log in")
+	run(tabA, "log out", chromedp.Navigate(srv.URL), chromedp.Click(`form[action="/logout"] button`, chromedp.ByQuery))
+	expect(tabA, "log out", "You are logged out.")
+
 	// A store outage: the styled page, which says the session is kept.
 	run(tabA, "log in before the outage", chromedp.SendKeys(`input[name=email]`, "ada@example.com", chromedp.ByQuery),
 		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
