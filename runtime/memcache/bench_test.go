@@ -1,6 +1,7 @@
 package memcache_test
 
 import (
+	"net"
 	"strconv"
 	"testing"
 	"time"
@@ -77,4 +78,64 @@ func BenchmarkReplicas(b *testing.B) {
 		}
 		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) { storebench.Run(b, store) })
 	}
+}
+
+// BenchmarkReplicasOverANetwork is BenchmarkReplicas with each server
+// behind a proxy that holds every chunk for 1 ms each way (time.Sleep's
+// resolution here makes a round trip about 2.4 ms: a slow network, or
+// servers in another zone), where the time goes to waiting rather than to
+// the CPU: there the replicas' parallel requests cost one round trip.
+func BenchmarkReplicasOverANetwork(b *testing.B) {
+	var addrs []string
+	for range 3 {
+		srv := memcachedtest.Start(b)
+		addrs = append(addrs, delayed(b, srv.Addr, time.Millisecond))
+	}
+	for _, n := range []int{1, 2} {
+		store, err := memcache.NewWithOptions(addrs, memcache.WithReplicas(n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) { storebench.Run(b, store) })
+	}
+}
+
+// delayed starts a proxy to addr that holds every chunk for d before
+// passing it on, in both directions, and returns its address.
+func delayed(tb testing.TB, addr string, d time.Duration) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	pipe := func(dst, src net.Conn) {
+		defer dst.Close()
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				return
+			}
+			time.Sleep(d)
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", addr)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go pipe(s, c)
+			go pipe(c, s)
+		}
+	}()
+	return l.Addr().String()
 }
