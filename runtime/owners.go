@@ -40,10 +40,11 @@ type OwnedSession struct {
 	Created time.Time // when the session began
 	// Issued is when its current ID was issued: its last login,
 	// regeneration or renewal.
-	Issued  time.Time
-	Current bool // it is the session of the request whose context was passed
-	key     string
-	m       *Manager
+	Issued    time.Time
+	LastWrite time.Time // when a request last saved it (not a touch)
+	Current   bool      // it is the session of the request whose context was passed
+	key       string
+	m         *Manager
 }
 
 // End ends the session: its next request starts a fresh one.
@@ -158,34 +159,58 @@ func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]O
 		if err != nil {
 			return nil, fmt.Errorf("sessiongen: load an owner's session: %w", err)
 		}
-		who, issued, ok := m.ownerOf(rec)
+		who, issued, written, ok := m.ownerOf(rec)
 		if !ok || who != owner {
 			continue
 		}
-		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, Current: e.key == cur, key: e.key, m: m})
+		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, LastWrite: written, Current: e.key == cur, key: e.key, m: m})
 	}
 	slices.SortStableFunc(out, func(a, b OwnedSession) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
-// ownerOf decodes the owner field of a record, and when its ID was issued.
-func (m *Manager) ownerOf(rec []byte) (owner string, issued time.Time, ok bool) {
+// ownerOf decodes the owner field of a record, when its ID was issued,
+// and when it was last written.
+func (m *Manager) ownerOf(rec []byte) (owner string, issued, written time.Time, ok bool) {
 	h, fs, err := entries(rec)
 	if err != nil || h.flags&flagForward != 0 {
-		return "", time.Time{}, false
+		return "", time.Time{}, time.Time{}, false
 	}
 	_, d := m.newSession()
+	wrote := h.issued
 	for _, f := range fs {
 		if j, ok := m.index[string(f.Key)]; ok && j == m.schema.OwnerField {
 			if _, err := m.schema.DecodeField(d, f.Val, 0, m.schema.OwnerField); err != nil {
-				return "", time.Time{}, false
+				return "", time.Time{}, time.Time{}, false
+			}
+		} else if string(f.Key) == writtenKey {
+			if t, _, err := wire.ReadInt(f.Val, 0, 64); err == nil {
+				wrote = t
 			}
 		}
 	}
 	if h.issued == 0 {
 		h.issued = h.created
 	}
-	return m.schema.Owner(d), time.Unix(h.issued, 0), true
+	return m.schema.Owner(d), time.Unix(h.issued, 0), time.Unix(max(wrote, h.issued), 0), true
+}
+
+// writtenKey is the key under which the record of an owned session keeps
+// the time of its last write: a key no generated field can have (keys are
+// printable), which other versions of the code keep as an unknown field.
+const writtenKey = "\x01written"
+
+// stampWritten sets the time of the last write among a record's fields
+// the schema does not know.
+func stampWritten(unknown []entry, now time.Time) []entry {
+	val := wire.AppendInt(nil, now.Unix())
+	for i := range unknown {
+		if string(unknown[i].Key) == writtenKey {
+			unknown[i].Val = val
+			return unknown
+		}
+	}
+	return append(unknown, entry{Key: []byte(writtenKey), Val: val})
 }
 
 // current returns the session of this manager that ctx carries, if any.
@@ -200,8 +225,7 @@ func (m *Manager) current(ctx context.Context) *session {
 
 // Sessions lists the live sessions whose owner field is owner, with
 // their creation and last-write times, oldest first, for a "your
-// devices" page; each can be ended. (The time of a session's last write
-// is not kept: it would cost every write.) It costs a load of the owner's index
+// devices" page; each can be ended. It costs a load of the owner's index
 // and one per session listed. A session type without an owner field, or
 // kept in cookies, is an error matching errors.ErrUnsupported.
 func (m *Manager) Sessions(ctx context.Context, owner string) ([]OwnedSession, error) {

@@ -97,6 +97,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			return err
 		}
 	}
+	if s.m.schema.Owner != nil && s.jar == nil {
+		s.fields.unknown = stampWritten(s.fields.unknown, now)
+	}
 	rec, put, err := s.appendRecord(s.header())
 	if err != nil {
 		return err

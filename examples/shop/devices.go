@@ -11,7 +11,7 @@ var devicesPage = template.Must(template.New("devices").Parse(`<!doctype html>
 <h1>Your sessions</h1>
 {{if .Unsupported}}<p class=error>{{.Unsupported}}</p>
 {{else}}<p>Where <b>{{.Email}}</b> is signed in, on every server of the shop that shares its store:</p>
-<ul>{{range .List}}<li>signed in {{.Issued.Format "2006-01-02 15:04:05"}}, session begun {{.Created.Format "2006-01-02 15:04:05"}}{{if .Current}} <b>(this browser)</b>{{end}}</li>{{end}}</ul>
+<ul>{{range .List}}<li>signed in {{.Issued.Format "2006-01-02 15:04:05"}}, last active {{.LastWrite.Format "2006-01-02 15:04:05"}}, session begun {{.Created.Format "2006-01-02 15:04:05"}}{{if .Current}} <b>(this browser)</b>{{end}}</li>{{end}}</ul>
 <form method=post action=/sessions/others><button>Log out everywhere else</button></form>
 {{end}}<p><a href="/">Back to the shop</a></p>
 `))
@@ -35,7 +35,7 @@ func (s *shop) devices(sessions *VisitManager) http.HandlerFunc {
 			return
 		}
 		for i := range list {
-			list[i].Created, list[i].Issued = list[i].Created.Local(), list[i].Issued.Local()
+			list[i].Created, list[i].Issued, list[i].LastWrite = list[i].Created.Local(), list[i].Issued.Local(), list[i].LastWrite.Local()
 		}
 		data["List"] = list
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -139,7 +139,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			t.Fatalf("Sessions after three logins through two managers: %d, %v; want 3", len(list), err)
 		}
 		for _, s := range list {
-			if s.Created.IsZero() || s.Issued.Before(s.Created) || s.Current {
+			if s.Created.IsZero() || s.Issued.Before(s.Created) || s.LastWrite.Before(s.Issued) || s.Current {
 				t.Fatalf("listed session: %+v", s)
 			}
 		}
@@ -176,6 +176,17 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 		if list, _ := a.Mgr.Sessions(ctx, uid); len(list) != 0 {
 			t.Fatalf("after LogoutAll: %d listed", len(list))
+		}
+	})
+	t.Run("LastWriteMoves", func(t *testing.T) {
+		a := NewApp(t, newStore(t))
+		uid := time.Now().UnixNano()
+		_, c := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
+		time.Sleep(1100 * time.Millisecond) // the times are in seconds
+		a.Do(t, "/dev?dev=renamed", c)
+		list, err := a.Mgr.Sessions(ctx, uid)
+		if err != nil || len(list) != 1 || !list[0].LastWrite.After(list[0].Issued) {
+			t.Fatalf("after a write a second after login: %+v, %v; want LastWrite after Issued", list, err)
 		}
 	})
 	t.Run("LogoutAllFromOneOfTheSessions", func(t *testing.T) {
