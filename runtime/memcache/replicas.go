@@ -148,7 +148,7 @@ func (r *replicas) load(ctx context.Context, key string) ([]byte, uint64, error)
 		case !ran.has(i):
 			continue
 		case res[i].err != nil:
-			firstErr = cmp(firstErr, res[i].err)
+			firstErr = firstOf(firstErr, res[i].err)
 			continue
 		case res[i].found && res[i].c.tombstone:
 			tomb = true
@@ -181,7 +181,8 @@ func (r *replicas) load(ctx context.Context, key string) ([]byte, uint64, error)
 	return res[best].c.rec, h.version, nil
 }
 
-func cmp(first, err error) error {
+// firstOf keeps the first error met.
+func firstOf(first, err error) error {
 	if first != nil {
 		return first
 	}

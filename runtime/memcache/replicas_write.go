@@ -207,7 +207,7 @@ func (r *replicas) settle(op string, ran asked, outcome []error, write bool) err
 		case errors.Is(err, gomemcache.ErrCacheMiss):
 			miss = true
 		default:
-			failed = cmp(failed, err)
+			failed = firstOf(failed, err)
 		}
 	}
 	if miss && failed == nil {
