@@ -86,6 +86,11 @@ func (m *Manager) ownsSessions() error {
 	return nil
 }
 
+// keepsOwner reports whether the session's type has an owner field and
+// its store keeps sessions on the server: then its owner is indexed and
+// its last write stamped.
+func (s *session) keepsOwner() bool { return s.m.schema.Owner != nil && s.jar == nil }
+
 // indexOwner adds the session's key to its owner's index, if the session
 // has an owner. Called before the session is saved under key.
 func (s *session) indexOwner(ctx context.Context, key string, now time.Time) error {

@@ -91,13 +91,13 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	// An owned session is listed under its owner before it is stored
 	// under a key the owner's index does not hold: a new owner, a new ID.
-	owned := s.m.schema.Owner != nil && s.jar == nil && (s.dirty.has(s.m.schema.OwnerField) || s.oldKey != "")
+	owned := s.keepsOwner() && (s.dirty.has(s.m.schema.OwnerField) || s.oldKey != "")
 	if owned {
 		if err := s.indexOwner(ctx, s.key, now); err != nil {
 			return err
 		}
 	}
-	if s.m.schema.Owner != nil && s.jar == nil {
+	if s.keepsOwner() {
 		s.fields.unknown = stampWritten(s.fields.unknown, now)
 	}
 	rec, put, err := s.appendRecord(s.header())
@@ -345,7 +345,7 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	}
 	defer put()
 	nextKey := storeKey(next)
-	if s.m.schema.Owner != nil && s.jar == nil {
+	if s.keepsOwner() {
 		if err := s.indexOwner(ctx, nextKey, now); err != nil {
 			return
 		}
