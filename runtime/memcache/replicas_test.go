@@ -195,18 +195,29 @@ func TestRestartedReplicaIsRefilled(t *testing.T) {
 	srvs := three(t)
 	u := newUsers(t, replicated(t, srvs, 2))
 	cookies := u.loginAll(90)
+	held := srvs[0].Stats()["curr_items"]
 	srvs[0].Restart() // empty
 	waitUp(u, cookies[0])
-	if failed, out, wrong := u.census(cookies, "first"); failed+out+wrong != 0 {
-		t.Fatalf("after a restart: %d failed, %d logged out, %d wrong", failed, out, wrong)
+	// A repair is best effort: a read that finds the server slow (a loaded
+	// machine) leaves that session to the next read. So read every session
+	// until the server holds again what it held, a few times at most.
+	var items int64
+	var reads int
+	for reads = 1; ; reads++ {
+		if failed, out, wrong := u.census(cookies, "first"); failed+out+wrong != 0 {
+			t.Fatalf("after a restart, read %d: %d failed, %d logged out, %d wrong", reads, failed, out, wrong)
+		}
+		time.Sleep(300 * time.Millisecond) // the background copies
+		if items = srvs[0].Stats()["curr_items"]; items >= held || reads == 4 {
+			break
+		}
+		t.Logf("after reading every session %d time(s), server 0 holds %d of its %d items", reads, items, held)
 	}
-	time.Sleep(300 * time.Millisecond) // the background copies
-	items := srvs[0].Stats()["curr_items"]
 	srvs[1].Stop()
 	failed, out, wrong := u.census(cookies, "first")
-	t.Logf("server 0 restarted empty, then every session read once: it holds %d items again; then server 1 killed: %d of 90 failed, %d logged out", items, failed, out)
-	if items == 0 || failed+out+wrong != 0 {
-		t.Fatalf("refill: %d items; after the second server died: %d failed, %d logged out, %d wrong", items, failed, out, wrong)
+	t.Logf("server 0 held %d items, restarted empty, then every session read %d time(s): it holds %d again; then server 1 killed: %d of 90 failed, %d logged out", held, reads, items, failed, out)
+	if items < held || failed+out+wrong != 0 {
+		t.Fatalf("refill: %d of %d items; after the second server died: %d failed, %d logged out, %d wrong", items, held, failed, out, wrong)
 	}
 }
 
