@@ -3,6 +3,7 @@ package memcache_test
 import (
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +68,11 @@ func BenchmarkMemcached(b *testing.B) {
 
 // BenchmarkReplicas times A-D on three servers with one replica and with
 // two, in the same run: a read asks both replicas at once, a save waits
-// for the primary's compare-and-swap only.
+// for the primary's compare-and-swap only. Beside them, the raw client's
+// floor: one get, and a get on each of two servers, in turn and at once.
+// On loopback a round trip is CPU rather than waiting, so two gets cost
+// about twice one whichever way they are sent; BenchmarkReplicasOverANetwork
+// shows the cost where round trips are waited for.
 func BenchmarkReplicas(b *testing.B) {
 	srvs := []*memcachedtest.Server{memcachedtest.Start(b), memcachedtest.Start(b), memcachedtest.Start(b)}
 	addrs := []string{srvs[0].Addr, srvs[1].Addr, srvs[2].Addr}
@@ -78,6 +83,44 @@ func BenchmarkReplicas(b *testing.B) {
 		}
 		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) { storebench.Run(b, store) })
 	}
+
+	// The floor: one gomemcache get, and a get on two servers at once.
+	var raw []*gomemcache.Client
+	for _, a := range addrs[:2] {
+		c := gomemcache.New(a)
+		c.MaxIdleConns = memcache.DefaultMaxIdleConns
+		c.Set(&gomemcache.Item{Key: "raw", Value: storebench.Record, Expiration: 3600})
+		raw = append(raw, c)
+	}
+	b.Run("raw-get", func(b *testing.B) {
+		for range b.N {
+			if _, err := raw[0].Get("raw"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("raw-get-on-two-in-turn", func(b *testing.B) {
+		for range b.N {
+			for _, c := range raw {
+				if _, err := c.Get("raw"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("raw-get-on-two", func(b *testing.B) {
+		for range b.N {
+			var wg sync.WaitGroup
+			var err1 error
+			wg.Add(1)
+			go func() { defer wg.Done(); _, err1 = raw[1].Get("raw") }()
+			_, err0 := raw[0].Get("raw")
+			wg.Wait()
+			if err0 != nil || err1 != nil {
+				b.Fatal(err0, err1)
+			}
+		}
+	})
 }
 
 // BenchmarkReplicasOverANetwork is BenchmarkReplicas with each server
