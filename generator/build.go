@@ -39,6 +39,7 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 	byPath := map[string]*fileModel{}
 	var models []*fileModel
 	generated := map[string]token.Pos{}
+	guarded := map[string]bool{} // a nested struct's guard is declared once per package
 	for _, t := range targets {
 		if t.name == "" {
 			t.name = sessionName(t.spec.Name.Name)
@@ -73,7 +74,12 @@ func build(pkg *packages.Package, targets []*target, output string, e *errs) []*
 			s.Recursive = b.recursive
 			m.Sessions = append(m.Sessions, s)
 			m.Codecs = append(m.Codecs, sortedValues(b.codecs)...)
-			m.Guards = append(m.Guards, sortedValues(b.guards)...)
+			for _, g := range sortedValues(b.guards) {
+				if !guarded[g.Type] {
+					guarded[g.Type] = true
+					m.Guards = append(m.Guards, g)
+				}
+			}
 		}
 	}
 	return models
