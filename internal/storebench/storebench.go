@@ -10,8 +10,10 @@ package storebench
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
@@ -20,27 +22,62 @@ import (
 
 // Run runs A–D as sub-benchmarks on store.
 func Run(b *testing.B, store runtime.Store) {
-	mgr, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)}})
+	mgr, err := testsession.NewVisitManager(config(store))
 	if err != nil {
 		b.Fatal(err)
 	}
-	login := func(v *testsession.Visit) {
-		v.SetUserID(42)
+	run(b, mgr, testsession.VisitFrom)
+}
+
+// RunOwned runs A–D on store with OwnedVisit, Visit with an owner field:
+// D's login sets the owner, which indexes the session; A–C pay nothing
+// for it.
+func RunOwned(b *testing.B, store runtime.Store) {
+	mgr, err := testsession.NewOwnedVisitManager(config(store))
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, mgr, testsession.OwnedVisitFrom)
+}
+
+func config(store runtime.Store) runtime.Config {
+	return runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)}}
+}
+
+// visit is what the scenarios call, on Visit and OwnedVisit alike.
+type visit interface {
+	UserID() int64
+	Email() string
+	SetUserID(int64)
+	SetEmail(string)
+	SetRoles([]string)
+	SetFlash(string)
+}
+
+// users numbers the logins of D, so that no owner collects thousands of
+// sessions.
+var users atomic.Int64
+
+func run[V visit](b *testing.B, mgr interface {
+	Middleware(http.Handler) http.Handler
+}, from func(context.Context) V) {
+	login := func(v V) {
+		v.SetUserID(users.Add(1))
 		v.SetEmail("ada@example.com")
 		v.SetRoles([]string{"admin", "staff"})
 	}
 	setup := httptest.NewRecorder()
 	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		login(testsession.VisitFrom(r.Context()))
+		login(from(r.Context()))
 	})).ServeHTTP(setup, httptest.NewRequest("GET", "/", nil))
 	c := setup.Result().Cookies()[0]
 	cookie := c.Name + "=" + c.Value
 
-	scenario := func(withCookie bool, handler func(*testsession.Visit, int)) func(*testing.B) {
+	scenario := func(withCookie bool, handler func(V, int)) func(*testing.B) {
 		return func(b *testing.B) {
 			i := 0
 			h := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				handler(testsession.VisitFrom(r.Context()), i)
+				handler(from(r.Context()), i)
 				w.WriteHeader(http.StatusNoContent)
 			}))
 			req := httptest.NewRequest("GET", "/", nil)
@@ -57,13 +94,14 @@ func Run(b *testing.B, store runtime.Store) {
 			}
 		}
 	}
-	var sink any
+	var id int64
+	var email string
 	flashes := []string{"a", "b"}
-	b.Run("A-read", scenario(true, func(v *testsession.Visit, _ int) { sink = v.UserID(); sink = v.Email() }))
-	b.Run("B-write", scenario(true, func(v *testsession.Visit, i int) { v.SetFlash(flashes[i%2]) }))
-	b.Run("C-anonymous", scenario(false, func(*testsession.Visit, int) {}))
-	b.Run("D-login", scenario(false, func(v *testsession.Visit, _ int) { login(v) }))
-	_ = sink
+	b.Run("A-read", scenario(true, func(v V, _ int) { id, email = v.UserID(), v.Email() }))
+	b.Run("B-write", scenario(true, func(v V, i int) { v.SetFlash(flashes[i%2]) }))
+	b.Run("C-anonymous", scenario(false, func(V, int) {}))
+	b.Run("D-login", scenario(false, func(v V, _ int) { login(v) }))
+	_, _ = id, email
 }
 
 // Record is a stand-in for the workload's record, for the raw clients'

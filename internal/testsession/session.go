@@ -29,3 +29,20 @@ type visitData struct {
 	LoggedIn  bool              `session:"in"`
 	Counter   int               `session:"n"`
 }
+
+// OwnedVisit is Visit with an owner field (the user ID), for the
+// benchmarks that price per-owner logout against Visit in the same run.
+//
+//sessiongen:session name=OwnedVisit
+type ownedVisitData struct {
+	UserID    int64             `session:"uid,renew,owner"`
+	Email     string            `session:"email"`
+	Roles     []string          `session:"roles"`
+	CSRFToken string            `session:"csrf"`
+	Flash     string            `session:"flash,omitempty"`
+	Cart      []CartItem        `session:"cart"`
+	LastSeen  time.Time         `session:"seen"`
+	Prefs     map[string]string `session:"prefs"`
+	LoggedIn  bool              `session:"in"`
+	Counter   int               `session:"n"`
+}

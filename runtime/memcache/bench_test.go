@@ -24,6 +24,7 @@ func BenchmarkMemcached(b *testing.B) {
 		b.Fatal(err)
 	}
 	storebench.Run(b, store)
+	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // the same, with an owner field
 
 	// The floor: the same round trips with gomemcache alone, on a record
 	// of the same size.

@@ -25,6 +25,7 @@ func BenchmarkMongo(b *testing.B) {
 	}
 	defer store.Close()
 	storebench.Run(b, store)
+	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // the same, with an owner field
 
 	raw := srv.Client().Database("bench").Collection("raw")
 	if _, err := raw.Indexes().CreateOne(ctx, gomongo.IndexModel{Keys: bson.D{{Key: "exp", Value: 1}}}); err != nil { // as the store's collection has

@@ -29,6 +29,7 @@ func BenchmarkPostgres(b *testing.B) {
 	}
 	defer store.Close()
 	storebench.Run(b, store)
+	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // the same, with an owner field
 
 	raw, err := pgxpool.New(context.Background(), srv.DSN())
 	if err != nil {

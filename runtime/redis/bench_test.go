@@ -25,6 +25,7 @@ func BenchmarkRedis(b *testing.B) {
 	}
 	defer store.Close()
 	storebench.Run(b, store)
+	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // the same, with an owner field
 
 	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1})
 	defer raw.Close()

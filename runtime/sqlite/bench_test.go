@@ -19,7 +19,9 @@ func BenchmarkSQLite(b *testing.B) {
 	}
 	defer store.Close()
 	b.Run("sqlite", func(b *testing.B) { storebench.Run(b, store) })
+	b.Run("sqlite-owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // with an owner field
 	mem := runtime.NewMemoryStore()
 	defer mem.Close()
 	b.Run("memory", func(b *testing.B) { storebench.Run(b, mem) })
+	b.Run("memory-owned", func(b *testing.B) { storebench.RunOwned(b, mem) })
 }
