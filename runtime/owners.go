@@ -205,17 +205,17 @@ func (m *Manager) ownerOf(rec []byte) (owner string, issued, written time.Time, 
 // printable), which other versions of the code keep as an unknown field.
 const writtenKey = "\x01written"
 
-// stampWritten sets the time of the last write among a record's fields
+// stampWritten sets the time of the last write among the record's fields
 // the schema does not know.
-func stampWritten(unknown []entry, now time.Time) []entry {
-	val := wire.AppendInt(nil, now.Unix())
-	for i := range unknown {
-		if string(unknown[i].Key) == writtenKey {
-			unknown[i].Val = val
-			return unknown
+func (f *fields) stampWritten(now time.Time) {
+	val := wire.AppendInt(f.written[:0], now.Unix())
+	for i := range f.unknown {
+		if string(f.unknown[i].Key) == writtenKey {
+			f.unknown[i].Val = val
+			return
 		}
 	}
-	return append(unknown, entry{Key: []byte(writtenKey), Val: val})
+	f.unknown = append(f.unknown, entry{Key: []byte(writtenKey), Val: val})
 }
 
 // current returns the session of this manager that ctx carries, if any.

@@ -69,10 +69,12 @@ func entries(rec []byte) (header, []entry, error) {
 // fields this code does not know, to be written back untouched. It
 // decodes nothing.
 type fields struct {
-	rec     []byte  // the record indexed
-	byField []loc   // where each field's value is in rec, by field index
-	locs    [16]loc // byField's storage, for schemas of up to 16 fields
-	unknown []entry // the fields the schema does not know
+	rec     []byte   // the record indexed
+	byField []loc    // where each field's value is in rec, by field index
+	locs    [16]loc  // byField's storage, for schemas of up to 16 fields
+	unknown []entry  // the fields the schema does not know
+	unk     [1]entry // unknown's storage for one: an owned session's last write
+	written [9]byte  // the value of that one, as stampWritten encodes it
 }
 
 // index validates rec and indexes its fields: keys are the schema's, pos
@@ -85,6 +87,9 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 	}
 	f.byField = f.byField[:len(keys)]
 	clear(f.byField)
+	if f.unknown == nil {
+		f.unknown = f.unk[:0]
+	}
 	f.unknown = f.unknown[:0]
 	f.rec = rec
 	next := 0

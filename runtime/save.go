@@ -98,7 +98,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		}
 	}
 	if s.keepsOwner() {
-		s.fields.unknown = stampWritten(s.fields.unknown, now)
+		s.fields.stampWritten(now)
 	}
 	rec, put, err := s.appendRecord(s.header())
 	if err != nil {
