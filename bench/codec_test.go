@@ -44,6 +44,7 @@ func filledVisit(tb testing.TB) *Visit {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { mgr.Close() })
 	var v *Visit
 	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v = VisitFrom(r.Context())
@@ -56,6 +57,7 @@ func filledVisit(tb testing.TB) *Visit {
 // "bytes" metric is the encoded size.
 func BenchmarkCodec(b *testing.B) {
 	w := sample()
+	v := filledVisit(b) // first: every codec runs beside the same heap
 	gob.Register(Workload{})
 	b.Run("gob/encode", func(b *testing.B) { // a fresh encoder each time, as scs does
 		var buf bytes.Buffer
@@ -146,7 +148,6 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		}
 	})
-	v := filledVisit(b)
 	var sgBuf bytes.Buffer
 	v.EncodeMsgpack(msgpack.NewEncoder(&sgBuf))
 	sg := bytes.Clone(sgBuf.Bytes())
