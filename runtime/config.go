@@ -66,7 +66,9 @@ type Config struct {
 	// renewal timeout), so that a stolen cookie stops working even in an
 	// active session. Requests still carrying the old cookie may follow it
 	// for RenewGrace. Privilege changes (Regenerate, fields tagged renew)
-	// never get a grace. Default: 0, no renewal.
+	// never get a grace. An ID's age is counted in whole seconds, so
+	// RenewAfter is at least one second and exact to a second. Default:
+	// 0, no renewal.
 	RenewAfter time.Duration
 
 	// RenewGrace is how long the old ID of a renewal keeps working, for

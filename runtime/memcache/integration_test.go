@@ -471,7 +471,9 @@ func TestRenewalOnMemcached(t *testing.T) {
 	srv := memcachedtest.Start(t)
 	mgr, err := testsession.NewVisitManager(runtime.Config{
 		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("r"), 32)},
-		RenewAfter: time.Second, RenewGrace: time.Second,
+		// Two seconds, not one: an ID's age is counted in whole seconds,
+		// so a one-second ID can be due again moments after it is issued.
+		RenewAfter: 2 * time.Second, RenewGrace: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +486,7 @@ func TestRenewalOnMemcached(t *testing.T) {
 		fmt.Fprint(w, v.UserID())
 	}))
 	_, first := get(h, "/login", "")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	body, second := get(h, "/", first)
 	if body != "5" || second == "" || second == first {
 		t.Fatalf("renewal: %q, cookie %q", body, second)
@@ -492,7 +494,7 @@ func TestRenewalOnMemcached(t *testing.T) {
 	if body, via := get(h, "/", first); body != "5" || via != second {
 		t.Fatalf("old cookie within the grace: %q, cookie %q; want the session and the new cookie", body, via)
 	}
-	time.Sleep(2500 * time.Millisecond)
+	time.Sleep(3500 * time.Millisecond)
 	if body, _ := get(h, "/", first); body != "0" {
 		t.Fatalf("old cookie after the grace: %q", body)
 	}
