@@ -317,8 +317,8 @@ func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
 	return b, nil
 }
 
+// decVisitCartItem fills *v, which is zero (new, or cleared by the caller).
 func decVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
-	*v = CartItem{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte

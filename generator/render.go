@@ -37,6 +37,7 @@ func funcs(im *importer) template.FuncMap {
 		"args":       args,
 		"mpkey":      mpkey,
 		"decode":     func(v *valueModel, x string) string { return decodeCall(w(), v, x) },
+		"isStruct":   func(v *valueModel) bool { return v.codec != nil && v.codec.Kind == "struct" },
 		"encFn":      func(v *valueModel) string { return encodeFunc(w(), v) },
 		"decFn":      func(v *valueModel) string { return decodeFunc(w(), v) },
 		"appendExpr": func(v *valueModel, b, x string) appendCall { return appendExpr(w(), v, b, x) },

@@ -186,8 +186,8 @@ func encVisitItem(b []byte, v *Item) (_ []byte, err error) {
 	return b, nil
 }
 
+// decVisitItem fills *v, which is zero (new, or cleared by the caller).
 func decVisitItem(b []byte, i int, v *Item) (_ int, err error) {
-	*v = Item{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte

@@ -353,8 +353,8 @@ func encOwnedVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {
 	return b, nil
 }
 
+// decOwnedVisitCartItem fills *v, which is zero (new, or cleared by the caller).
 func decOwnedVisitCartItem(b []byte, i int, v *CartItem) (_ int, err error) {
-	*v = CartItem{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte

@@ -1266,6 +1266,7 @@ func (s *All) decodeField(b []byte, i, f int) (int, error) {
 	case allFieldPA:
 		return decAllPtrAddress(b, i, &s.data.PA)
 	case allFieldA:
+		s.data.A = Address{} // its decoder fills a zero struct
 		return decAllAddress(b, i, &s.data.A)
 	case allFieldAs:
 		return decAllSliceAddress(b, i, &s.data.As)
@@ -1331,8 +1332,8 @@ func encAllAddress(b []byte, v *Address) (_ []byte, err error) {
 	return b, nil
 }
 
+// decAllAddress fills *v, which is zero (new, or cleared by the caller).
 func decAllAddress(b []byte, i int, v *Address) (_ int, err error) {
-	*v = Address{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
@@ -1677,8 +1678,8 @@ func encAllNode(b []byte, v *Node) (_ []byte, err error) {
 	return b, nil
 }
 
+// decAllNode fills *v, which is zero (new, or cleared by the caller).
 func decAllNode(b []byte, i int, v *Node) (_ int, err error) {
-	*v = Node{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte

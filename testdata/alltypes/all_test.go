@@ -153,6 +153,17 @@ func TestDecodeStartsFromZero(t *testing.T) {
 	if !reflect.DeepEqual(s.data, allData{S: "only"}) {
 		t.Fatalf("stale fields survived decoding: %+v", s.data)
 	}
+	// A struct field given in part, over one set in full: the keys not
+	// given read as zero, also when the field alone is decoded (a lazy read).
+	s = &All{data: full()}
+	s.data.A = Address{Street: "old", Zip: "123", Tags: []string{"t"}}
+	rec, _ := msgpack.Marshal(map[string]any{"street": "x"})
+	if _, err := allSchema.DecodeField(s, rec, 0, allFieldA); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s.data.A, Address{Street: "x"}) {
+		t.Fatalf("stale keys of a struct field survived decoding it: %+v", s.data.A)
+	}
 }
 
 // Through the middleware: setters mark only their field, and the record

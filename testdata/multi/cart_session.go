@@ -159,8 +159,8 @@ func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {
 	return b, nil
 }
 
+// decCartOther_Line fills *v, which is zero (new, or cleared by the caller).
 func decCartOther_Line(b []byte, i int, v *other.Line) (_ int, err error) {
-	*v = other.Line{}
 	n, i, err := wire.ReadMapLen(b, i)
 	for ; err == nil && n > 0; n-- {
 		var key []byte
