@@ -85,7 +85,8 @@ func BenchmarkReplicas(b *testing.B) {
 		b.Run("replicas="+strconv.Itoa(n), func(b *testing.B) { storebench.Run(b, store) })
 	}
 
-	// The floor: one gomemcache get, and a get on two servers at once.
+	// The floor: one gomemcache get, and a get on two servers, in turn and
+	// at once.
 	var raw []*gomemcache.Client
 	for _, a := range addrs[:2] {
 		c := gomemcache.New(a)
