@@ -62,6 +62,20 @@ func newReplicas(sel *Selector, n int, o options) *replicas {
 	return r
 }
 
+// place returns the ranks of key's replicas (in ix: no allocation) and
+// its memcached key.
+func (r *replicas) place(key string, ix *[maxReplicas]int) ([]int, string) {
+	ranks, k := ix[:r.n], r.prefix+key
+	r.sel.rank(k, ranks)
+	return ranks, k
+}
+
+// lostRace reports whether a write on one replica was refused because
+// the copy changed or went away since it was read.
+func lostRace(err error) bool {
+	return errors.Is(err, gomemcache.ErrCASConflict) || errors.Is(err, gomemcache.ErrCacheMiss) || errors.Is(err, gomemcache.ErrNotStored)
+}
+
 // asked says which replicas, by rank, an operation ran on.
 type asked uint8
 
@@ -129,8 +143,7 @@ type read struct {
 
 func (r *replicas) load(ctx context.Context, key string) ([]byte, uint64, error) {
 	var ix [maxReplicas]int
-	ranks, k := ix[:r.n], r.prefix+key
-	r.sel.rank(k, ranks)
+	ranks, k := r.place(key, &ix)
 	var res [maxReplicas]read
 	ran := r.each(ranks, func(i int, nd *node) {
 		var it *gomemcache.Item

@@ -18,8 +18,7 @@ import (
 // command was sent, or that gave no answer, hands over to the next.
 func (r *replicas) save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
 	var ix [maxReplicas]int
-	ranks, k := ix[:r.n], r.prefix+key
-	r.sel.rank(k, ranks)
+	ranks, k := r.place(key, &ix)
 	r.noteTTL(expiry)
 	newVersion := nextVersion(version)
 	value := seal(newVersion, expiry, kindRecord, rec)
@@ -117,7 +116,7 @@ func (r *replicas) copyTo(ctx context.Context, nd *node, it *gomemcache.Item, ve
 			it.CasID = got.CasID
 			err = r.do(ctx, nd, func(c *gomemcache.Client) error { return c.CompareAndSwap(it) })
 		}
-		if !errors.Is(err, gomemcache.ErrCASConflict) && !errors.Is(err, gomemcache.ErrNotStored) && !errors.Is(err, gomemcache.ErrCacheMiss) {
+		if !lostRace(err) {
 			return // written, or the server is not answering
 		}
 	}
@@ -138,7 +137,7 @@ func (r *replicas) add(ctx context.Context, nd *node, it *gomemcache.Item) error
 func (r *replicas) cas(ctx context.Context, nd *node, it *gomemcache.Item, version uint64, hinted bool) error {
 	if hinted {
 		err := r.do(ctx, nd, func(c *gomemcache.Client) error { return c.CompareAndSwap(it) })
-		if !errors.Is(err, gomemcache.ErrCASConflict) && !errors.Is(err, gomemcache.ErrCacheMiss) && !errors.Is(err, gomemcache.ErrNotStored) {
+		if !lostRace(err) {
 			return err
 		}
 	}
@@ -157,7 +156,7 @@ func (r *replicas) cas(ctx context.Context, nd *node, it *gomemcache.Item, versi
 	}
 	it.CasID = got.CasID
 	err = r.do(ctx, nd, func(c *gomemcache.Client) error { return c.CompareAndSwap(it) })
-	if errors.Is(err, gomemcache.ErrCASConflict) || errors.Is(err, gomemcache.ErrCacheMiss) || errors.Is(err, gomemcache.ErrNotStored) {
+	if lostRace(err) {
 		return runtime.ErrConflict
 	}
 	return err
@@ -166,8 +165,7 @@ func (r *replicas) cas(ctx context.Context, nd *node, it *gomemcache.Item, versi
 // touch moves the expiry on every replica that is up.
 func (r *replicas) touch(ctx context.Context, key string, expiry time.Time) error {
 	var ix [maxReplicas]int
-	ranks, k := ix[:r.n], r.prefix+key
-	r.sel.rank(k, ranks)
+	ranks, k := r.place(key, &ix)
 	r.noteTTL(expiry)
 	exp := expiration(expiry, r.now())
 	var outcome [maxReplicas]error
@@ -180,8 +178,7 @@ func (r *replicas) touch(ctx context.Context, key string, expiry time.Time) erro
 // delete leaves a tombstone on every replica that is up.
 func (r *replicas) delete(ctx context.Context, key string) error {
 	var ix [maxReplicas]int
-	ranks, k := ix[:r.n], r.prefix+key
-	r.sel.rank(k, ranks)
+	ranks, k := r.place(key, &ix)
 	value, exp := r.tombstone()
 	var outcome [maxReplicas]error
 	ran := r.each(ranks, func(i int, nd *node) {
