@@ -116,13 +116,11 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, change func([]ownerEntry) []ownerEntry) ([]ownerEntry, error) {
 	key := m.ownerKey(owner)
 	for range ownerIndexRetries {
-		rec, ver, err := m.store.Load(ctx, key)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("sessiongen: load the owner's sessions: %w", err)
-		}
-		es, err := decodeIndex(rec)
-		if err != nil {
+		es, ver, err := m.loadIndex(ctx, key)
+		if errors.Is(err, errCorrupt) {
 			m.log.WarnContext(ctx, "sessiongen: an owner's index was unreadable; starting it again", "type", m.schema.Name, "err", err)
+		} else if err != nil {
+			return nil, err
 		}
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.deadline <= now.Unix() })
 		seen := slices.Clone(es)
@@ -144,6 +142,24 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 		return seen, nil
 	}
 	return nil, fmt.Errorf("sessiongen: save the owner's sessions: %w", ErrConflict)
+}
+
+// loadIndex loads an owner's index and its version; a missing index is
+// empty. An unreadable one is an error matching errCorrupt, with the
+// version to overwrite it at.
+func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint64, error) {
+	rec, ver, err := m.store.Load(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("sessiongen: load the owner's sessions: %w", err)
+	}
+	es, err := decodeIndex(rec)
+	if err != nil {
+		return nil, ver, fmt.Errorf("sessiongen: read the owner's sessions: %w", err)
+	}
+	return es, ver, nil
 }
 
 // owned loads the sessions an owner's index lists and returns those that
@@ -240,16 +256,9 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]OwnedSession, e
 	if owner == "" {
 		return nil, nil
 	}
-	rec, _, err := m.store.Load(ctx, m.ownerKey(owner))
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil
-	}
+	es, _, err := m.loadIndex(ctx, m.ownerKey(owner))
 	if err != nil {
-		return nil, fmt.Errorf("sessiongen: load the owner's sessions: %w", err)
-	}
-	es, err := decodeIndex(rec)
-	if err != nil {
-		return nil, fmt.Errorf("sessiongen: read the owner's sessions: %w", err)
+		return nil, err
 	}
 	return m.owned(ctx, owner, es)
 }
