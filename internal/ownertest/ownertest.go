@@ -27,12 +27,12 @@ import (
 type App struct {
 	Mgr *testsession.AccountManager
 	h   http.Handler
-	ops *Counting
+	ops *counting
 }
 
 // NewApp serves store through a new manager.
 func NewApp(t testing.TB, store runtime.Store) *App {
-	ops := &Counting{Store: store}
+	ops := &counting{Store: store}
 	mgr, err := testsession.NewAccountManager(runtime.Config{Store: ops, Secrets: [][]byte{bytes.Repeat([]byte("o"), 32)}})
 	if err != nil {
 		t.Fatal(err)
@@ -94,32 +94,32 @@ func (a *App) Do(t testing.TB, path, cookie string) (string, string) {
 	return rec.Body.String(), cookie
 }
 
-// Counting counts a store's operations.
-type Counting struct {
+// counting counts a store's operations.
+type counting struct {
 	runtime.Store
-	Loads, Saves, Deletes atomic.Int64
+	loads, saves, deletes atomic.Int64
 }
 
 // Load implements runtime.Store.
-func (c *Counting) Load(ctx context.Context, key string) ([]byte, uint64, error) {
-	c.Loads.Add(1)
+func (c *counting) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+	c.loads.Add(1)
 	return c.Store.Load(ctx, key)
 }
 
 // Save implements runtime.Store.
-func (c *Counting) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
-	c.Saves.Add(1)
+func (c *counting) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+	c.saves.Add(1)
 	return c.Store.Save(ctx, key, rec, v, exp)
 }
 
 // Delete implements runtime.Store.
-func (c *Counting) Delete(ctx context.Context, key string) error {
-	c.Deletes.Add(1)
+func (c *counting) Delete(ctx context.Context, key string) error {
+	c.deletes.Add(1)
 	return c.Store.Delete(ctx, key)
 }
 
-func (c *Counting) count() [3]int64 {
-	return [3]int64{c.Loads.Load(), c.Saves.Load(), c.Deletes.Load()}
+func (c *counting) count() [3]int64 {
+	return [3]int64{c.loads.Load(), c.saves.Load(), c.deletes.Load()}
 }
 
 // Run runs the scenarios on stores made by newStore (each call may return
