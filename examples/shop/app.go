@@ -39,7 +39,7 @@ func newApp(cfg runtime.Config, storeName string) (http.Handler, *VisitManager, 
 	mux.HandleFunc("POST /login", login)
 	mux.HandleFunc("POST /cart", addToCart)
 	mux.HandleFunc("POST /logout", logout)
-	mux.HandleFunc("GET /sessions", s.devices(sessions))
+	mux.HandleFunc("GET /sessions", devices(sessions))
 	mux.HandleFunc("POST /sessions/others", endOthers(sessions))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n")) // never touches the session: no store call, no cookie

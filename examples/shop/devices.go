@@ -18,7 +18,7 @@ var devicesPage = template.Must(template.New("devices").Parse(`<!doctype html>
 
 // devices lists where the visitor is signed in: the sessions whose Email
 // (the owner field) is theirs.
-func (s *shop) devices(sessions *VisitManager) http.HandlerFunc {
+func devices(sessions *VisitManager) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		email := VisitFrom(r.Context()).Email()
 		if email == "" {
