@@ -316,27 +316,25 @@ func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.R
 func MaxFailed(n int) int { return n / 200 }
 
 // Run runs every scenario against stores made by newStore.
-func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, false) }
+func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, false, false) }
 
 // RunSlow is Run for a slow server (FerretDB writes one document at a
 // time): it leaves out the one-manager increments, which the two-manager
 // run covers, and the proof that the scenario races without
 // compare-and-swap, which does not depend on the store.
-func RunSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, true) }
+func RunSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, true, false) }
 
 // RunTombstones is Run for a store that leaves a tombstone where a
 // session ended (memcached with replicas): there, even a save without
 // compare-and-swap cannot bring an ended session back, and the test
 // checks that instead of the proof that the scenario races.
 func RunTombstones(t *testing.T, newStore func(t *testing.T) runtime.Store) {
-	tombstones = true
-	defer func() { tombstones = false }()
-	run(t, newStore, false)
+	run(t, newStore, false, true)
 }
 
-var tombstones bool // set by RunTombstones
-
-func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow bool) {
+// run runs the scenarios; slow leaves out what RunSlow does, tombstones
+// checks what RunTombstones does.
+func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombstones bool) {
 	skipIfSlow := func(t *testing.T) {
 		if slow {
 			t.Skip("covered by the other scenarios; the server is slow")
