@@ -44,7 +44,7 @@ func TestReplicasContract(t *testing.T) {
 
 // TestReplicasLoseNoUpdate runs the lost-update scenarios (16 writers, two
 // managers) on three servers with two replicas, where each write is a
-// compare-and-swap on two servers at once.
+// compare-and-swap on the key's primary, copied to the other replica.
 func TestReplicasLoseNoUpdate(t *testing.T) {
 	srvs := three(t)
 	concurrencytest.RunTombstones(t, func(t *testing.T) runtime.Store {
