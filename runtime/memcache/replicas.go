@@ -25,10 +25,12 @@ const minTombstoneTTL = 24 * time.Hour
 //
 //   - Load asks every replica and returns the copy of highest version; a
 //     tombstone on any replica means the session ended. Replicas found
-//     older or empty get the winning copy in the background.
+//     empty get the winning copy in the background.
 //   - Save is a compare-and-swap on the key's first replica that is up
 //     (its primary), which decides between concurrent saves; the other
 //     replicas get the copy in the background, only over an older one.
+//     A save whose primary dies before its copy lands is lost if the
+//     next save of that session, on the next replica, comes first.
 //     Saves that went to two primaries (while processes disagree, for up
 //     to a probe interval, on whether a server is back) both succeed,
 //     and readers keep the higher version: the other one is lost.

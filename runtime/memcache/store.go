@@ -87,7 +87,9 @@ func WithMaxRecordSize(n int) Option { return func(o *options) { o.maxRecord = n
 // most 5 and at most the number of servers), chosen by the same
 // rendezvous hashing, and read and written in parallel. With n = 2, any
 // one server can die, restart empty, or pause and come back with old
-// data, and no one is logged out or sees older data than they saved.
+// data, and no one is logged out or sees older data than they saved,
+// except for a save acknowledged in the round trip before its primary
+// died, before its copy reached the other replica (see README).
 // The cost: each write and read goes to n servers (in parallel, so the
 // latency is about that of one), n times the memory, and a tombstone of
 // about 60 bytes per ended session, kept at least a day (see Store).
