@@ -31,15 +31,14 @@ type Size10 struct {
 //	f8	string	F8
 //	f9	string	F9
 
-// Field numbers: indexes into size10Schema.Keys.
-const size10FieldF0, size10FieldF1, size10FieldF2, size10FieldF3, size10FieldF4, size10FieldF5, size10FieldF6, size10FieldF7, size10FieldF8, size10FieldF9 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+const size10FieldF0, size10FieldF1, size10FieldF2, size10FieldF3, size10FieldF4, size10FieldF5, size10FieldF6, size10FieldF7, size10FieldF8, size10FieldF9 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 // field numbers: indexes into size10Schema.Keys
 
 var size10Schema = wire.Schema{
-	Name:        "Size10",
-	Keys:        []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size10).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size10).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size10).appendField(b, i) },
+	Name:   "Size10",
+	Keys:   []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Size10).rt },
+	Decode: size10Decode,
+	Append: size10Append,
 }
 
 // Size10Manager serves Size10 sessions through its Middleware.
@@ -96,10 +95,8 @@ func (s *Size10) F0() string {
 // SetF0 sets the F0 field and marks it for saving.
 func (s *Size10) SetF0(v string) {
 	defer s.rt.Use(size10FieldF0).Unlock()
-	if s.data.F0 != v {
-		s.data.F0 = v
-		s.rt.MarkDirty(size10FieldF0)
-	}
+	s.rt.MarkDirtyIf(size10FieldF0, s.data.F0 != v)
+	s.data.F0 = v
 }
 
 // F1 returns the F1 field (key "f1").
@@ -111,10 +108,8 @@ func (s *Size10) F1() string {
 // SetF1 sets the F1 field and marks it for saving.
 func (s *Size10) SetF1(v string) {
 	defer s.rt.Use(size10FieldF1).Unlock()
-	if s.data.F1 != v {
-		s.data.F1 = v
-		s.rt.MarkDirty(size10FieldF1)
-	}
+	s.rt.MarkDirtyIf(size10FieldF1, s.data.F1 != v)
+	s.data.F1 = v
 }
 
 // F2 returns the F2 field (key "f2").
@@ -126,10 +121,8 @@ func (s *Size10) F2() string {
 // SetF2 sets the F2 field and marks it for saving.
 func (s *Size10) SetF2(v string) {
 	defer s.rt.Use(size10FieldF2).Unlock()
-	if s.data.F2 != v {
-		s.data.F2 = v
-		s.rt.MarkDirty(size10FieldF2)
-	}
+	s.rt.MarkDirtyIf(size10FieldF2, s.data.F2 != v)
+	s.data.F2 = v
 }
 
 // F3 returns the F3 field (key "f3").
@@ -141,10 +134,8 @@ func (s *Size10) F3() string {
 // SetF3 sets the F3 field and marks it for saving.
 func (s *Size10) SetF3(v string) {
 	defer s.rt.Use(size10FieldF3).Unlock()
-	if s.data.F3 != v {
-		s.data.F3 = v
-		s.rt.MarkDirty(size10FieldF3)
-	}
+	s.rt.MarkDirtyIf(size10FieldF3, s.data.F3 != v)
+	s.data.F3 = v
 }
 
 // F4 returns the F4 field (key "f4").
@@ -156,10 +147,8 @@ func (s *Size10) F4() string {
 // SetF4 sets the F4 field and marks it for saving.
 func (s *Size10) SetF4(v string) {
 	defer s.rt.Use(size10FieldF4).Unlock()
-	if s.data.F4 != v {
-		s.data.F4 = v
-		s.rt.MarkDirty(size10FieldF4)
-	}
+	s.rt.MarkDirtyIf(size10FieldF4, s.data.F4 != v)
+	s.data.F4 = v
 }
 
 // F5 returns the F5 field (key "f5").
@@ -171,10 +160,8 @@ func (s *Size10) F5() string {
 // SetF5 sets the F5 field and marks it for saving.
 func (s *Size10) SetF5(v string) {
 	defer s.rt.Use(size10FieldF5).Unlock()
-	if s.data.F5 != v {
-		s.data.F5 = v
-		s.rt.MarkDirty(size10FieldF5)
-	}
+	s.rt.MarkDirtyIf(size10FieldF5, s.data.F5 != v)
+	s.data.F5 = v
 }
 
 // F6 returns the F6 field (key "f6").
@@ -186,10 +173,8 @@ func (s *Size10) F6() string {
 // SetF6 sets the F6 field and marks it for saving.
 func (s *Size10) SetF6(v string) {
 	defer s.rt.Use(size10FieldF6).Unlock()
-	if s.data.F6 != v {
-		s.data.F6 = v
-		s.rt.MarkDirty(size10FieldF6)
-	}
+	s.rt.MarkDirtyIf(size10FieldF6, s.data.F6 != v)
+	s.data.F6 = v
 }
 
 // F7 returns the F7 field (key "f7").
@@ -201,10 +186,8 @@ func (s *Size10) F7() string {
 // SetF7 sets the F7 field and marks it for saving.
 func (s *Size10) SetF7(v string) {
 	defer s.rt.Use(size10FieldF7).Unlock()
-	if s.data.F7 != v {
-		s.data.F7 = v
-		s.rt.MarkDirty(size10FieldF7)
-	}
+	s.rt.MarkDirtyIf(size10FieldF7, s.data.F7 != v)
+	s.data.F7 = v
 }
 
 // F8 returns the F8 field (key "f8").
@@ -216,10 +199,8 @@ func (s *Size10) F8() string {
 // SetF8 sets the F8 field and marks it for saving.
 func (s *Size10) SetF8(v string) {
 	defer s.rt.Use(size10FieldF8).Unlock()
-	if s.data.F8 != v {
-		s.data.F8 = v
-		s.rt.MarkDirty(size10FieldF8)
-	}
+	s.rt.MarkDirtyIf(size10FieldF8, s.data.F8 != v)
+	s.data.F8 = v
 }
 
 // F9 returns the F9 field (key "f9").
@@ -231,16 +212,12 @@ func (s *Size10) F9() string {
 // SetF9 sets the F9 field and marks it for saving.
 func (s *Size10) SetF9(v string) {
 	defer s.rt.Use(size10FieldF9).Unlock()
-	if s.data.F9 != v {
-		s.data.F9 = v
-		s.rt.MarkDirty(size10FieldF9)
-	}
+	s.rt.MarkDirtyIf(size10FieldF9, s.data.F9 != v)
+	s.data.F9 = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Size10) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &size10Schema, s)
-}
+func (s *Size10) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &size10Schema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Size10) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -248,58 +225,76 @@ func (s *Size10) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &size10Schema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Size10) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case size10FieldF0:
-		return wire.AppendString(append(b, "\xa2f0"...), s.data.F0), nil
-	case size10FieldF1:
-		return wire.AppendString(append(b, "\xa2f1"...), s.data.F1), nil
-	case size10FieldF2:
-		return wire.AppendString(append(b, "\xa2f2"...), s.data.F2), nil
-	case size10FieldF3:
-		return wire.AppendString(append(b, "\xa2f3"...), s.data.F3), nil
-	case size10FieldF4:
-		return wire.AppendString(append(b, "\xa2f4"...), s.data.F4), nil
-	case size10FieldF5:
-		return wire.AppendString(append(b, "\xa2f5"...), s.data.F5), nil
-	case size10FieldF6:
-		return wire.AppendString(append(b, "\xa2f6"...), s.data.F6), nil
-	case size10FieldF7:
-		return wire.AppendString(append(b, "\xa2f7"...), s.data.F7), nil
-	case size10FieldF8:
-		return wire.AppendString(append(b, "\xa2f8"...), s.data.F8), nil
-	case size10FieldF9:
-		return wire.AppendString(append(b, "\xa2f9"...), s.data.F9), nil
+// size10Append appends the fields in r and counts them; see wire.Schema.
+func size10Append(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Size10)
+	if r.Has(size10FieldF0) {
+		b, n = wire.AppendString(append(b, "\xa2f0"...), s.data.F0), n+1
 	}
-	return b, nil
+	if r.Has(size10FieldF1) {
+		b, n = wire.AppendString(append(b, "\xa2f1"...), s.data.F1), n+1
+	}
+	if r.Has(size10FieldF2) {
+		b, n = wire.AppendString(append(b, "\xa2f2"...), s.data.F2), n+1
+	}
+	if r.Has(size10FieldF3) {
+		b, n = wire.AppendString(append(b, "\xa2f3"...), s.data.F3), n+1
+	}
+	if r.Has(size10FieldF4) {
+		b, n = wire.AppendString(append(b, "\xa2f4"...), s.data.F4), n+1
+	}
+	if r.Has(size10FieldF5) {
+		b, n = wire.AppendString(append(b, "\xa2f5"...), s.data.F5), n+1
+	}
+	if r.Has(size10FieldF6) {
+		b, n = wire.AppendString(append(b, "\xa2f6"...), s.data.F6), n+1
+	}
+	if r.Has(size10FieldF7) {
+		b, n = wire.AppendString(append(b, "\xa2f7"...), s.data.F7), n+1
+	}
+	if r.Has(size10FieldF8) {
+		b, n = wire.AppendString(append(b, "\xa2f8"...), s.data.F8), n+1
+	}
+	if r.Has(size10FieldF9) {
+		b, n = wire.AppendString(append(b, "\xa2f9"...), s.data.F9), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Size10) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case size10FieldF0:
-		return wire.DecodeString(b, i, &s.data.F0)
-	case size10FieldF1:
-		return wire.DecodeString(b, i, &s.data.F1)
-	case size10FieldF2:
-		return wire.DecodeString(b, i, &s.data.F2)
-	case size10FieldF3:
-		return wire.DecodeString(b, i, &s.data.F3)
-	case size10FieldF4:
-		return wire.DecodeString(b, i, &s.data.F4)
-	case size10FieldF5:
-		return wire.DecodeString(b, i, &s.data.F5)
-	case size10FieldF6:
-		return wire.DecodeString(b, i, &s.data.F6)
-	case size10FieldF7:
-		return wire.DecodeString(b, i, &s.data.F7)
-	case size10FieldF8:
-		return wire.DecodeString(b, i, &s.data.F8)
-	case size10FieldF9:
-		return wire.DecodeString(b, i, &s.data.F9)
+// size10Decode reads n keys and values from b[i:] into d; see wire.Schema.
+func size10Decode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Size10)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "f0":
+			i, err = wire.DecodeString(b, i, &s.data.F0)
+		case "f1":
+			i, err = wire.DecodeString(b, i, &s.data.F1)
+		case "f2":
+			i, err = wire.DecodeString(b, i, &s.data.F2)
+		case "f3":
+			i, err = wire.DecodeString(b, i, &s.data.F3)
+		case "f4":
+			i, err = wire.DecodeString(b, i, &s.data.F4)
+		case "f5":
+			i, err = wire.DecodeString(b, i, &s.data.F5)
+		case "f6":
+			i, err = wire.DecodeString(b, i, &s.data.F6)
+		case "f7":
+			i, err = wire.DecodeString(b, i, &s.data.F7)
+		case "f8":
+			i, err = wire.DecodeString(b, i, &s.data.F8)
+		case "f9":
+			i, err = wire.DecodeString(b, i, &s.data.F9)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

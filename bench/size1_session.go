@@ -22,15 +22,14 @@ type Size1 struct {
 //sessiongen:schema Size1
 //	f0	string	F0
 
-// Field numbers: indexes into size1Schema.Keys.
-const size1FieldF0 = 0
+const size1FieldF0 = 0 // field numbers: indexes into size1Schema.Keys
 
 var size1Schema = wire.Schema{
-	Name:        "Size1",
-	Keys:        []string{"f0"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size1).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size1).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size1).appendField(b, i) },
+	Name:   "Size1",
+	Keys:   []string{"f0"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Size1).rt },
+	Decode: size1Decode,
+	Append: size1Append,
 }
 
 // Size1Manager serves Size1 sessions through its Middleware.
@@ -87,16 +86,12 @@ func (s *Size1) F0() string {
 // SetF0 sets the F0 field and marks it for saving.
 func (s *Size1) SetF0(v string) {
 	defer s.rt.Use(size1FieldF0).Unlock()
-	if s.data.F0 != v {
-		s.data.F0 = v
-		s.rt.MarkDirty(size1FieldF0)
-	}
+	s.rt.MarkDirtyIf(size1FieldF0, s.data.F0 != v)
+	s.data.F0 = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Size1) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &size1Schema, s)
-}
+func (s *Size1) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &size1Schema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Size1) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -104,22 +99,31 @@ func (s *Size1) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &size1Schema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Size1) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case size1FieldF0:
-		return wire.AppendString(append(b, "\xa2f0"...), s.data.F0), nil
+// size1Append appends the fields in r and counts them; see wire.Schema.
+func size1Append(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Size1)
+	if r.Has(size1FieldF0) {
+		b, n = wire.AppendString(append(b, "\xa2f0"...), s.data.F0), n+1
 	}
-	return b, nil
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Size1) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case size1FieldF0:
-		return wire.DecodeString(b, i, &s.data.F0)
+// size1Decode reads n keys and values from b[i:] into d; see wire.Schema.
+func size1Decode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Size1)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "f0":
+			i, err = wire.DecodeString(b, i, &s.data.F0)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

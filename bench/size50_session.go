@@ -71,15 +71,14 @@ type Size50 struct {
 //	f48	string	F48
 //	f49	string	F49
 
-// Field numbers: indexes into size50Schema.Keys.
-const size50FieldF0, size50FieldF1, size50FieldF2, size50FieldF3, size50FieldF4, size50FieldF5, size50FieldF6, size50FieldF7, size50FieldF8, size50FieldF9, size50FieldF10, size50FieldF11, size50FieldF12, size50FieldF13, size50FieldF14, size50FieldF15, size50FieldF16, size50FieldF17, size50FieldF18, size50FieldF19, size50FieldF20, size50FieldF21, size50FieldF22, size50FieldF23, size50FieldF24, size50FieldF25, size50FieldF26, size50FieldF27, size50FieldF28, size50FieldF29, size50FieldF30, size50FieldF31, size50FieldF32, size50FieldF33, size50FieldF34, size50FieldF35, size50FieldF36, size50FieldF37, size50FieldF38, size50FieldF39, size50FieldF40, size50FieldF41, size50FieldF42, size50FieldF43, size50FieldF44, size50FieldF45, size50FieldF46, size50FieldF47, size50FieldF48, size50FieldF49 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49
+const size50FieldF0, size50FieldF1, size50FieldF2, size50FieldF3, size50FieldF4, size50FieldF5, size50FieldF6, size50FieldF7, size50FieldF8, size50FieldF9, size50FieldF10, size50FieldF11, size50FieldF12, size50FieldF13, size50FieldF14, size50FieldF15, size50FieldF16, size50FieldF17, size50FieldF18, size50FieldF19, size50FieldF20, size50FieldF21, size50FieldF22, size50FieldF23, size50FieldF24, size50FieldF25, size50FieldF26, size50FieldF27, size50FieldF28, size50FieldF29, size50FieldF30, size50FieldF31, size50FieldF32, size50FieldF33, size50FieldF34, size50FieldF35, size50FieldF36, size50FieldF37, size50FieldF38, size50FieldF39, size50FieldF40, size50FieldF41, size50FieldF42, size50FieldF43, size50FieldF44, size50FieldF45, size50FieldF46, size50FieldF47, size50FieldF48, size50FieldF49 = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49 // field numbers: indexes into size50Schema.Keys
 
 var size50Schema = wire.Schema{
-	Name:        "Size50",
-	Keys:        []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Size50).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Size50).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Size50).appendField(b, i) },
+	Name:   "Size50",
+	Keys:   []string{"f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11", "f12", "f13", "f14", "f15", "f16", "f17", "f18", "f19", "f20", "f21", "f22", "f23", "f24", "f25", "f26", "f27", "f28", "f29", "f30", "f31", "f32", "f33", "f34", "f35", "f36", "f37", "f38", "f39", "f40", "f41", "f42", "f43", "f44", "f45", "f46", "f47", "f48", "f49"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Size50).rt },
+	Decode: size50Decode,
+	Append: size50Append,
 }
 
 // Size50Manager serves Size50 sessions through its Middleware.
@@ -136,10 +135,8 @@ func (s *Size50) F0() string {
 // SetF0 sets the F0 field and marks it for saving.
 func (s *Size50) SetF0(v string) {
 	defer s.rt.Use(size50FieldF0).Unlock()
-	if s.data.F0 != v {
-		s.data.F0 = v
-		s.rt.MarkDirty(size50FieldF0)
-	}
+	s.rt.MarkDirtyIf(size50FieldF0, s.data.F0 != v)
+	s.data.F0 = v
 }
 
 // F1 returns the F1 field (key "f1").
@@ -151,10 +148,8 @@ func (s *Size50) F1() string {
 // SetF1 sets the F1 field and marks it for saving.
 func (s *Size50) SetF1(v string) {
 	defer s.rt.Use(size50FieldF1).Unlock()
-	if s.data.F1 != v {
-		s.data.F1 = v
-		s.rt.MarkDirty(size50FieldF1)
-	}
+	s.rt.MarkDirtyIf(size50FieldF1, s.data.F1 != v)
+	s.data.F1 = v
 }
 
 // F2 returns the F2 field (key "f2").
@@ -166,10 +161,8 @@ func (s *Size50) F2() string {
 // SetF2 sets the F2 field and marks it for saving.
 func (s *Size50) SetF2(v string) {
 	defer s.rt.Use(size50FieldF2).Unlock()
-	if s.data.F2 != v {
-		s.data.F2 = v
-		s.rt.MarkDirty(size50FieldF2)
-	}
+	s.rt.MarkDirtyIf(size50FieldF2, s.data.F2 != v)
+	s.data.F2 = v
 }
 
 // F3 returns the F3 field (key "f3").
@@ -181,10 +174,8 @@ func (s *Size50) F3() string {
 // SetF3 sets the F3 field and marks it for saving.
 func (s *Size50) SetF3(v string) {
 	defer s.rt.Use(size50FieldF3).Unlock()
-	if s.data.F3 != v {
-		s.data.F3 = v
-		s.rt.MarkDirty(size50FieldF3)
-	}
+	s.rt.MarkDirtyIf(size50FieldF3, s.data.F3 != v)
+	s.data.F3 = v
 }
 
 // F4 returns the F4 field (key "f4").
@@ -196,10 +187,8 @@ func (s *Size50) F4() string {
 // SetF4 sets the F4 field and marks it for saving.
 func (s *Size50) SetF4(v string) {
 	defer s.rt.Use(size50FieldF4).Unlock()
-	if s.data.F4 != v {
-		s.data.F4 = v
-		s.rt.MarkDirty(size50FieldF4)
-	}
+	s.rt.MarkDirtyIf(size50FieldF4, s.data.F4 != v)
+	s.data.F4 = v
 }
 
 // F5 returns the F5 field (key "f5").
@@ -211,10 +200,8 @@ func (s *Size50) F5() string {
 // SetF5 sets the F5 field and marks it for saving.
 func (s *Size50) SetF5(v string) {
 	defer s.rt.Use(size50FieldF5).Unlock()
-	if s.data.F5 != v {
-		s.data.F5 = v
-		s.rt.MarkDirty(size50FieldF5)
-	}
+	s.rt.MarkDirtyIf(size50FieldF5, s.data.F5 != v)
+	s.data.F5 = v
 }
 
 // F6 returns the F6 field (key "f6").
@@ -226,10 +213,8 @@ func (s *Size50) F6() string {
 // SetF6 sets the F6 field and marks it for saving.
 func (s *Size50) SetF6(v string) {
 	defer s.rt.Use(size50FieldF6).Unlock()
-	if s.data.F6 != v {
-		s.data.F6 = v
-		s.rt.MarkDirty(size50FieldF6)
-	}
+	s.rt.MarkDirtyIf(size50FieldF6, s.data.F6 != v)
+	s.data.F6 = v
 }
 
 // F7 returns the F7 field (key "f7").
@@ -241,10 +226,8 @@ func (s *Size50) F7() string {
 // SetF7 sets the F7 field and marks it for saving.
 func (s *Size50) SetF7(v string) {
 	defer s.rt.Use(size50FieldF7).Unlock()
-	if s.data.F7 != v {
-		s.data.F7 = v
-		s.rt.MarkDirty(size50FieldF7)
-	}
+	s.rt.MarkDirtyIf(size50FieldF7, s.data.F7 != v)
+	s.data.F7 = v
 }
 
 // F8 returns the F8 field (key "f8").
@@ -256,10 +239,8 @@ func (s *Size50) F8() string {
 // SetF8 sets the F8 field and marks it for saving.
 func (s *Size50) SetF8(v string) {
 	defer s.rt.Use(size50FieldF8).Unlock()
-	if s.data.F8 != v {
-		s.data.F8 = v
-		s.rt.MarkDirty(size50FieldF8)
-	}
+	s.rt.MarkDirtyIf(size50FieldF8, s.data.F8 != v)
+	s.data.F8 = v
 }
 
 // F9 returns the F9 field (key "f9").
@@ -271,10 +252,8 @@ func (s *Size50) F9() string {
 // SetF9 sets the F9 field and marks it for saving.
 func (s *Size50) SetF9(v string) {
 	defer s.rt.Use(size50FieldF9).Unlock()
-	if s.data.F9 != v {
-		s.data.F9 = v
-		s.rt.MarkDirty(size50FieldF9)
-	}
+	s.rt.MarkDirtyIf(size50FieldF9, s.data.F9 != v)
+	s.data.F9 = v
 }
 
 // F10 returns the F10 field (key "f10").
@@ -286,10 +265,8 @@ func (s *Size50) F10() string {
 // SetF10 sets the F10 field and marks it for saving.
 func (s *Size50) SetF10(v string) {
 	defer s.rt.Use(size50FieldF10).Unlock()
-	if s.data.F10 != v {
-		s.data.F10 = v
-		s.rt.MarkDirty(size50FieldF10)
-	}
+	s.rt.MarkDirtyIf(size50FieldF10, s.data.F10 != v)
+	s.data.F10 = v
 }
 
 // F11 returns the F11 field (key "f11").
@@ -301,10 +278,8 @@ func (s *Size50) F11() string {
 // SetF11 sets the F11 field and marks it for saving.
 func (s *Size50) SetF11(v string) {
 	defer s.rt.Use(size50FieldF11).Unlock()
-	if s.data.F11 != v {
-		s.data.F11 = v
-		s.rt.MarkDirty(size50FieldF11)
-	}
+	s.rt.MarkDirtyIf(size50FieldF11, s.data.F11 != v)
+	s.data.F11 = v
 }
 
 // F12 returns the F12 field (key "f12").
@@ -316,10 +291,8 @@ func (s *Size50) F12() string {
 // SetF12 sets the F12 field and marks it for saving.
 func (s *Size50) SetF12(v string) {
 	defer s.rt.Use(size50FieldF12).Unlock()
-	if s.data.F12 != v {
-		s.data.F12 = v
-		s.rt.MarkDirty(size50FieldF12)
-	}
+	s.rt.MarkDirtyIf(size50FieldF12, s.data.F12 != v)
+	s.data.F12 = v
 }
 
 // F13 returns the F13 field (key "f13").
@@ -331,10 +304,8 @@ func (s *Size50) F13() string {
 // SetF13 sets the F13 field and marks it for saving.
 func (s *Size50) SetF13(v string) {
 	defer s.rt.Use(size50FieldF13).Unlock()
-	if s.data.F13 != v {
-		s.data.F13 = v
-		s.rt.MarkDirty(size50FieldF13)
-	}
+	s.rt.MarkDirtyIf(size50FieldF13, s.data.F13 != v)
+	s.data.F13 = v
 }
 
 // F14 returns the F14 field (key "f14").
@@ -346,10 +317,8 @@ func (s *Size50) F14() string {
 // SetF14 sets the F14 field and marks it for saving.
 func (s *Size50) SetF14(v string) {
 	defer s.rt.Use(size50FieldF14).Unlock()
-	if s.data.F14 != v {
-		s.data.F14 = v
-		s.rt.MarkDirty(size50FieldF14)
-	}
+	s.rt.MarkDirtyIf(size50FieldF14, s.data.F14 != v)
+	s.data.F14 = v
 }
 
 // F15 returns the F15 field (key "f15").
@@ -361,10 +330,8 @@ func (s *Size50) F15() string {
 // SetF15 sets the F15 field and marks it for saving.
 func (s *Size50) SetF15(v string) {
 	defer s.rt.Use(size50FieldF15).Unlock()
-	if s.data.F15 != v {
-		s.data.F15 = v
-		s.rt.MarkDirty(size50FieldF15)
-	}
+	s.rt.MarkDirtyIf(size50FieldF15, s.data.F15 != v)
+	s.data.F15 = v
 }
 
 // F16 returns the F16 field (key "f16").
@@ -376,10 +343,8 @@ func (s *Size50) F16() string {
 // SetF16 sets the F16 field and marks it for saving.
 func (s *Size50) SetF16(v string) {
 	defer s.rt.Use(size50FieldF16).Unlock()
-	if s.data.F16 != v {
-		s.data.F16 = v
-		s.rt.MarkDirty(size50FieldF16)
-	}
+	s.rt.MarkDirtyIf(size50FieldF16, s.data.F16 != v)
+	s.data.F16 = v
 }
 
 // F17 returns the F17 field (key "f17").
@@ -391,10 +356,8 @@ func (s *Size50) F17() string {
 // SetF17 sets the F17 field and marks it for saving.
 func (s *Size50) SetF17(v string) {
 	defer s.rt.Use(size50FieldF17).Unlock()
-	if s.data.F17 != v {
-		s.data.F17 = v
-		s.rt.MarkDirty(size50FieldF17)
-	}
+	s.rt.MarkDirtyIf(size50FieldF17, s.data.F17 != v)
+	s.data.F17 = v
 }
 
 // F18 returns the F18 field (key "f18").
@@ -406,10 +369,8 @@ func (s *Size50) F18() string {
 // SetF18 sets the F18 field and marks it for saving.
 func (s *Size50) SetF18(v string) {
 	defer s.rt.Use(size50FieldF18).Unlock()
-	if s.data.F18 != v {
-		s.data.F18 = v
-		s.rt.MarkDirty(size50FieldF18)
-	}
+	s.rt.MarkDirtyIf(size50FieldF18, s.data.F18 != v)
+	s.data.F18 = v
 }
 
 // F19 returns the F19 field (key "f19").
@@ -421,10 +382,8 @@ func (s *Size50) F19() string {
 // SetF19 sets the F19 field and marks it for saving.
 func (s *Size50) SetF19(v string) {
 	defer s.rt.Use(size50FieldF19).Unlock()
-	if s.data.F19 != v {
-		s.data.F19 = v
-		s.rt.MarkDirty(size50FieldF19)
-	}
+	s.rt.MarkDirtyIf(size50FieldF19, s.data.F19 != v)
+	s.data.F19 = v
 }
 
 // F20 returns the F20 field (key "f20").
@@ -436,10 +395,8 @@ func (s *Size50) F20() string {
 // SetF20 sets the F20 field and marks it for saving.
 func (s *Size50) SetF20(v string) {
 	defer s.rt.Use(size50FieldF20).Unlock()
-	if s.data.F20 != v {
-		s.data.F20 = v
-		s.rt.MarkDirty(size50FieldF20)
-	}
+	s.rt.MarkDirtyIf(size50FieldF20, s.data.F20 != v)
+	s.data.F20 = v
 }
 
 // F21 returns the F21 field (key "f21").
@@ -451,10 +408,8 @@ func (s *Size50) F21() string {
 // SetF21 sets the F21 field and marks it for saving.
 func (s *Size50) SetF21(v string) {
 	defer s.rt.Use(size50FieldF21).Unlock()
-	if s.data.F21 != v {
-		s.data.F21 = v
-		s.rt.MarkDirty(size50FieldF21)
-	}
+	s.rt.MarkDirtyIf(size50FieldF21, s.data.F21 != v)
+	s.data.F21 = v
 }
 
 // F22 returns the F22 field (key "f22").
@@ -466,10 +421,8 @@ func (s *Size50) F22() string {
 // SetF22 sets the F22 field and marks it for saving.
 func (s *Size50) SetF22(v string) {
 	defer s.rt.Use(size50FieldF22).Unlock()
-	if s.data.F22 != v {
-		s.data.F22 = v
-		s.rt.MarkDirty(size50FieldF22)
-	}
+	s.rt.MarkDirtyIf(size50FieldF22, s.data.F22 != v)
+	s.data.F22 = v
 }
 
 // F23 returns the F23 field (key "f23").
@@ -481,10 +434,8 @@ func (s *Size50) F23() string {
 // SetF23 sets the F23 field and marks it for saving.
 func (s *Size50) SetF23(v string) {
 	defer s.rt.Use(size50FieldF23).Unlock()
-	if s.data.F23 != v {
-		s.data.F23 = v
-		s.rt.MarkDirty(size50FieldF23)
-	}
+	s.rt.MarkDirtyIf(size50FieldF23, s.data.F23 != v)
+	s.data.F23 = v
 }
 
 // F24 returns the F24 field (key "f24").
@@ -496,10 +447,8 @@ func (s *Size50) F24() string {
 // SetF24 sets the F24 field and marks it for saving.
 func (s *Size50) SetF24(v string) {
 	defer s.rt.Use(size50FieldF24).Unlock()
-	if s.data.F24 != v {
-		s.data.F24 = v
-		s.rt.MarkDirty(size50FieldF24)
-	}
+	s.rt.MarkDirtyIf(size50FieldF24, s.data.F24 != v)
+	s.data.F24 = v
 }
 
 // F25 returns the F25 field (key "f25").
@@ -511,10 +460,8 @@ func (s *Size50) F25() string {
 // SetF25 sets the F25 field and marks it for saving.
 func (s *Size50) SetF25(v string) {
 	defer s.rt.Use(size50FieldF25).Unlock()
-	if s.data.F25 != v {
-		s.data.F25 = v
-		s.rt.MarkDirty(size50FieldF25)
-	}
+	s.rt.MarkDirtyIf(size50FieldF25, s.data.F25 != v)
+	s.data.F25 = v
 }
 
 // F26 returns the F26 field (key "f26").
@@ -526,10 +473,8 @@ func (s *Size50) F26() string {
 // SetF26 sets the F26 field and marks it for saving.
 func (s *Size50) SetF26(v string) {
 	defer s.rt.Use(size50FieldF26).Unlock()
-	if s.data.F26 != v {
-		s.data.F26 = v
-		s.rt.MarkDirty(size50FieldF26)
-	}
+	s.rt.MarkDirtyIf(size50FieldF26, s.data.F26 != v)
+	s.data.F26 = v
 }
 
 // F27 returns the F27 field (key "f27").
@@ -541,10 +486,8 @@ func (s *Size50) F27() string {
 // SetF27 sets the F27 field and marks it for saving.
 func (s *Size50) SetF27(v string) {
 	defer s.rt.Use(size50FieldF27).Unlock()
-	if s.data.F27 != v {
-		s.data.F27 = v
-		s.rt.MarkDirty(size50FieldF27)
-	}
+	s.rt.MarkDirtyIf(size50FieldF27, s.data.F27 != v)
+	s.data.F27 = v
 }
 
 // F28 returns the F28 field (key "f28").
@@ -556,10 +499,8 @@ func (s *Size50) F28() string {
 // SetF28 sets the F28 field and marks it for saving.
 func (s *Size50) SetF28(v string) {
 	defer s.rt.Use(size50FieldF28).Unlock()
-	if s.data.F28 != v {
-		s.data.F28 = v
-		s.rt.MarkDirty(size50FieldF28)
-	}
+	s.rt.MarkDirtyIf(size50FieldF28, s.data.F28 != v)
+	s.data.F28 = v
 }
 
 // F29 returns the F29 field (key "f29").
@@ -571,10 +512,8 @@ func (s *Size50) F29() string {
 // SetF29 sets the F29 field and marks it for saving.
 func (s *Size50) SetF29(v string) {
 	defer s.rt.Use(size50FieldF29).Unlock()
-	if s.data.F29 != v {
-		s.data.F29 = v
-		s.rt.MarkDirty(size50FieldF29)
-	}
+	s.rt.MarkDirtyIf(size50FieldF29, s.data.F29 != v)
+	s.data.F29 = v
 }
 
 // F30 returns the F30 field (key "f30").
@@ -586,10 +525,8 @@ func (s *Size50) F30() string {
 // SetF30 sets the F30 field and marks it for saving.
 func (s *Size50) SetF30(v string) {
 	defer s.rt.Use(size50FieldF30).Unlock()
-	if s.data.F30 != v {
-		s.data.F30 = v
-		s.rt.MarkDirty(size50FieldF30)
-	}
+	s.rt.MarkDirtyIf(size50FieldF30, s.data.F30 != v)
+	s.data.F30 = v
 }
 
 // F31 returns the F31 field (key "f31").
@@ -601,10 +538,8 @@ func (s *Size50) F31() string {
 // SetF31 sets the F31 field and marks it for saving.
 func (s *Size50) SetF31(v string) {
 	defer s.rt.Use(size50FieldF31).Unlock()
-	if s.data.F31 != v {
-		s.data.F31 = v
-		s.rt.MarkDirty(size50FieldF31)
-	}
+	s.rt.MarkDirtyIf(size50FieldF31, s.data.F31 != v)
+	s.data.F31 = v
 }
 
 // F32 returns the F32 field (key "f32").
@@ -616,10 +551,8 @@ func (s *Size50) F32() string {
 // SetF32 sets the F32 field and marks it for saving.
 func (s *Size50) SetF32(v string) {
 	defer s.rt.Use(size50FieldF32).Unlock()
-	if s.data.F32 != v {
-		s.data.F32 = v
-		s.rt.MarkDirty(size50FieldF32)
-	}
+	s.rt.MarkDirtyIf(size50FieldF32, s.data.F32 != v)
+	s.data.F32 = v
 }
 
 // F33 returns the F33 field (key "f33").
@@ -631,10 +564,8 @@ func (s *Size50) F33() string {
 // SetF33 sets the F33 field and marks it for saving.
 func (s *Size50) SetF33(v string) {
 	defer s.rt.Use(size50FieldF33).Unlock()
-	if s.data.F33 != v {
-		s.data.F33 = v
-		s.rt.MarkDirty(size50FieldF33)
-	}
+	s.rt.MarkDirtyIf(size50FieldF33, s.data.F33 != v)
+	s.data.F33 = v
 }
 
 // F34 returns the F34 field (key "f34").
@@ -646,10 +577,8 @@ func (s *Size50) F34() string {
 // SetF34 sets the F34 field and marks it for saving.
 func (s *Size50) SetF34(v string) {
 	defer s.rt.Use(size50FieldF34).Unlock()
-	if s.data.F34 != v {
-		s.data.F34 = v
-		s.rt.MarkDirty(size50FieldF34)
-	}
+	s.rt.MarkDirtyIf(size50FieldF34, s.data.F34 != v)
+	s.data.F34 = v
 }
 
 // F35 returns the F35 field (key "f35").
@@ -661,10 +590,8 @@ func (s *Size50) F35() string {
 // SetF35 sets the F35 field and marks it for saving.
 func (s *Size50) SetF35(v string) {
 	defer s.rt.Use(size50FieldF35).Unlock()
-	if s.data.F35 != v {
-		s.data.F35 = v
-		s.rt.MarkDirty(size50FieldF35)
-	}
+	s.rt.MarkDirtyIf(size50FieldF35, s.data.F35 != v)
+	s.data.F35 = v
 }
 
 // F36 returns the F36 field (key "f36").
@@ -676,10 +603,8 @@ func (s *Size50) F36() string {
 // SetF36 sets the F36 field and marks it for saving.
 func (s *Size50) SetF36(v string) {
 	defer s.rt.Use(size50FieldF36).Unlock()
-	if s.data.F36 != v {
-		s.data.F36 = v
-		s.rt.MarkDirty(size50FieldF36)
-	}
+	s.rt.MarkDirtyIf(size50FieldF36, s.data.F36 != v)
+	s.data.F36 = v
 }
 
 // F37 returns the F37 field (key "f37").
@@ -691,10 +616,8 @@ func (s *Size50) F37() string {
 // SetF37 sets the F37 field and marks it for saving.
 func (s *Size50) SetF37(v string) {
 	defer s.rt.Use(size50FieldF37).Unlock()
-	if s.data.F37 != v {
-		s.data.F37 = v
-		s.rt.MarkDirty(size50FieldF37)
-	}
+	s.rt.MarkDirtyIf(size50FieldF37, s.data.F37 != v)
+	s.data.F37 = v
 }
 
 // F38 returns the F38 field (key "f38").
@@ -706,10 +629,8 @@ func (s *Size50) F38() string {
 // SetF38 sets the F38 field and marks it for saving.
 func (s *Size50) SetF38(v string) {
 	defer s.rt.Use(size50FieldF38).Unlock()
-	if s.data.F38 != v {
-		s.data.F38 = v
-		s.rt.MarkDirty(size50FieldF38)
-	}
+	s.rt.MarkDirtyIf(size50FieldF38, s.data.F38 != v)
+	s.data.F38 = v
 }
 
 // F39 returns the F39 field (key "f39").
@@ -721,10 +642,8 @@ func (s *Size50) F39() string {
 // SetF39 sets the F39 field and marks it for saving.
 func (s *Size50) SetF39(v string) {
 	defer s.rt.Use(size50FieldF39).Unlock()
-	if s.data.F39 != v {
-		s.data.F39 = v
-		s.rt.MarkDirty(size50FieldF39)
-	}
+	s.rt.MarkDirtyIf(size50FieldF39, s.data.F39 != v)
+	s.data.F39 = v
 }
 
 // F40 returns the F40 field (key "f40").
@@ -736,10 +655,8 @@ func (s *Size50) F40() string {
 // SetF40 sets the F40 field and marks it for saving.
 func (s *Size50) SetF40(v string) {
 	defer s.rt.Use(size50FieldF40).Unlock()
-	if s.data.F40 != v {
-		s.data.F40 = v
-		s.rt.MarkDirty(size50FieldF40)
-	}
+	s.rt.MarkDirtyIf(size50FieldF40, s.data.F40 != v)
+	s.data.F40 = v
 }
 
 // F41 returns the F41 field (key "f41").
@@ -751,10 +668,8 @@ func (s *Size50) F41() string {
 // SetF41 sets the F41 field and marks it for saving.
 func (s *Size50) SetF41(v string) {
 	defer s.rt.Use(size50FieldF41).Unlock()
-	if s.data.F41 != v {
-		s.data.F41 = v
-		s.rt.MarkDirty(size50FieldF41)
-	}
+	s.rt.MarkDirtyIf(size50FieldF41, s.data.F41 != v)
+	s.data.F41 = v
 }
 
 // F42 returns the F42 field (key "f42").
@@ -766,10 +681,8 @@ func (s *Size50) F42() string {
 // SetF42 sets the F42 field and marks it for saving.
 func (s *Size50) SetF42(v string) {
 	defer s.rt.Use(size50FieldF42).Unlock()
-	if s.data.F42 != v {
-		s.data.F42 = v
-		s.rt.MarkDirty(size50FieldF42)
-	}
+	s.rt.MarkDirtyIf(size50FieldF42, s.data.F42 != v)
+	s.data.F42 = v
 }
 
 // F43 returns the F43 field (key "f43").
@@ -781,10 +694,8 @@ func (s *Size50) F43() string {
 // SetF43 sets the F43 field and marks it for saving.
 func (s *Size50) SetF43(v string) {
 	defer s.rt.Use(size50FieldF43).Unlock()
-	if s.data.F43 != v {
-		s.data.F43 = v
-		s.rt.MarkDirty(size50FieldF43)
-	}
+	s.rt.MarkDirtyIf(size50FieldF43, s.data.F43 != v)
+	s.data.F43 = v
 }
 
 // F44 returns the F44 field (key "f44").
@@ -796,10 +707,8 @@ func (s *Size50) F44() string {
 // SetF44 sets the F44 field and marks it for saving.
 func (s *Size50) SetF44(v string) {
 	defer s.rt.Use(size50FieldF44).Unlock()
-	if s.data.F44 != v {
-		s.data.F44 = v
-		s.rt.MarkDirty(size50FieldF44)
-	}
+	s.rt.MarkDirtyIf(size50FieldF44, s.data.F44 != v)
+	s.data.F44 = v
 }
 
 // F45 returns the F45 field (key "f45").
@@ -811,10 +720,8 @@ func (s *Size50) F45() string {
 // SetF45 sets the F45 field and marks it for saving.
 func (s *Size50) SetF45(v string) {
 	defer s.rt.Use(size50FieldF45).Unlock()
-	if s.data.F45 != v {
-		s.data.F45 = v
-		s.rt.MarkDirty(size50FieldF45)
-	}
+	s.rt.MarkDirtyIf(size50FieldF45, s.data.F45 != v)
+	s.data.F45 = v
 }
 
 // F46 returns the F46 field (key "f46").
@@ -826,10 +733,8 @@ func (s *Size50) F46() string {
 // SetF46 sets the F46 field and marks it for saving.
 func (s *Size50) SetF46(v string) {
 	defer s.rt.Use(size50FieldF46).Unlock()
-	if s.data.F46 != v {
-		s.data.F46 = v
-		s.rt.MarkDirty(size50FieldF46)
-	}
+	s.rt.MarkDirtyIf(size50FieldF46, s.data.F46 != v)
+	s.data.F46 = v
 }
 
 // F47 returns the F47 field (key "f47").
@@ -841,10 +746,8 @@ func (s *Size50) F47() string {
 // SetF47 sets the F47 field and marks it for saving.
 func (s *Size50) SetF47(v string) {
 	defer s.rt.Use(size50FieldF47).Unlock()
-	if s.data.F47 != v {
-		s.data.F47 = v
-		s.rt.MarkDirty(size50FieldF47)
-	}
+	s.rt.MarkDirtyIf(size50FieldF47, s.data.F47 != v)
+	s.data.F47 = v
 }
 
 // F48 returns the F48 field (key "f48").
@@ -856,10 +759,8 @@ func (s *Size50) F48() string {
 // SetF48 sets the F48 field and marks it for saving.
 func (s *Size50) SetF48(v string) {
 	defer s.rt.Use(size50FieldF48).Unlock()
-	if s.data.F48 != v {
-		s.data.F48 = v
-		s.rt.MarkDirty(size50FieldF48)
-	}
+	s.rt.MarkDirtyIf(size50FieldF48, s.data.F48 != v)
+	s.data.F48 = v
 }
 
 // F49 returns the F49 field (key "f49").
@@ -871,16 +772,12 @@ func (s *Size50) F49() string {
 // SetF49 sets the F49 field and marks it for saving.
 func (s *Size50) SetF49(v string) {
 	defer s.rt.Use(size50FieldF49).Unlock()
-	if s.data.F49 != v {
-		s.data.F49 = v
-		s.rt.MarkDirty(size50FieldF49)
-	}
+	s.rt.MarkDirtyIf(size50FieldF49, s.data.F49 != v)
+	s.data.F49 = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Size50) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &size50Schema, s)
-}
+func (s *Size50) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &size50Schema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Size50) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -888,218 +785,276 @@ func (s *Size50) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &size50Schema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Size50) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case size50FieldF0:
-		return wire.AppendString(append(b, "\xa2f0"...), s.data.F0), nil
-	case size50FieldF1:
-		return wire.AppendString(append(b, "\xa2f1"...), s.data.F1), nil
-	case size50FieldF2:
-		return wire.AppendString(append(b, "\xa2f2"...), s.data.F2), nil
-	case size50FieldF3:
-		return wire.AppendString(append(b, "\xa2f3"...), s.data.F3), nil
-	case size50FieldF4:
-		return wire.AppendString(append(b, "\xa2f4"...), s.data.F4), nil
-	case size50FieldF5:
-		return wire.AppendString(append(b, "\xa2f5"...), s.data.F5), nil
-	case size50FieldF6:
-		return wire.AppendString(append(b, "\xa2f6"...), s.data.F6), nil
-	case size50FieldF7:
-		return wire.AppendString(append(b, "\xa2f7"...), s.data.F7), nil
-	case size50FieldF8:
-		return wire.AppendString(append(b, "\xa2f8"...), s.data.F8), nil
-	case size50FieldF9:
-		return wire.AppendString(append(b, "\xa2f9"...), s.data.F9), nil
-	case size50FieldF10:
-		return wire.AppendString(append(b, "\xa3f10"...), s.data.F10), nil
-	case size50FieldF11:
-		return wire.AppendString(append(b, "\xa3f11"...), s.data.F11), nil
-	case size50FieldF12:
-		return wire.AppendString(append(b, "\xa3f12"...), s.data.F12), nil
-	case size50FieldF13:
-		return wire.AppendString(append(b, "\xa3f13"...), s.data.F13), nil
-	case size50FieldF14:
-		return wire.AppendString(append(b, "\xa3f14"...), s.data.F14), nil
-	case size50FieldF15:
-		return wire.AppendString(append(b, "\xa3f15"...), s.data.F15), nil
-	case size50FieldF16:
-		return wire.AppendString(append(b, "\xa3f16"...), s.data.F16), nil
-	case size50FieldF17:
-		return wire.AppendString(append(b, "\xa3f17"...), s.data.F17), nil
-	case size50FieldF18:
-		return wire.AppendString(append(b, "\xa3f18"...), s.data.F18), nil
-	case size50FieldF19:
-		return wire.AppendString(append(b, "\xa3f19"...), s.data.F19), nil
-	case size50FieldF20:
-		return wire.AppendString(append(b, "\xa3f20"...), s.data.F20), nil
-	case size50FieldF21:
-		return wire.AppendString(append(b, "\xa3f21"...), s.data.F21), nil
-	case size50FieldF22:
-		return wire.AppendString(append(b, "\xa3f22"...), s.data.F22), nil
-	case size50FieldF23:
-		return wire.AppendString(append(b, "\xa3f23"...), s.data.F23), nil
-	case size50FieldF24:
-		return wire.AppendString(append(b, "\xa3f24"...), s.data.F24), nil
-	case size50FieldF25:
-		return wire.AppendString(append(b, "\xa3f25"...), s.data.F25), nil
-	case size50FieldF26:
-		return wire.AppendString(append(b, "\xa3f26"...), s.data.F26), nil
-	case size50FieldF27:
-		return wire.AppendString(append(b, "\xa3f27"...), s.data.F27), nil
-	case size50FieldF28:
-		return wire.AppendString(append(b, "\xa3f28"...), s.data.F28), nil
-	case size50FieldF29:
-		return wire.AppendString(append(b, "\xa3f29"...), s.data.F29), nil
-	case size50FieldF30:
-		return wire.AppendString(append(b, "\xa3f30"...), s.data.F30), nil
-	case size50FieldF31:
-		return wire.AppendString(append(b, "\xa3f31"...), s.data.F31), nil
-	case size50FieldF32:
-		return wire.AppendString(append(b, "\xa3f32"...), s.data.F32), nil
-	case size50FieldF33:
-		return wire.AppendString(append(b, "\xa3f33"...), s.data.F33), nil
-	case size50FieldF34:
-		return wire.AppendString(append(b, "\xa3f34"...), s.data.F34), nil
-	case size50FieldF35:
-		return wire.AppendString(append(b, "\xa3f35"...), s.data.F35), nil
-	case size50FieldF36:
-		return wire.AppendString(append(b, "\xa3f36"...), s.data.F36), nil
-	case size50FieldF37:
-		return wire.AppendString(append(b, "\xa3f37"...), s.data.F37), nil
-	case size50FieldF38:
-		return wire.AppendString(append(b, "\xa3f38"...), s.data.F38), nil
-	case size50FieldF39:
-		return wire.AppendString(append(b, "\xa3f39"...), s.data.F39), nil
-	case size50FieldF40:
-		return wire.AppendString(append(b, "\xa3f40"...), s.data.F40), nil
-	case size50FieldF41:
-		return wire.AppendString(append(b, "\xa3f41"...), s.data.F41), nil
-	case size50FieldF42:
-		return wire.AppendString(append(b, "\xa3f42"...), s.data.F42), nil
-	case size50FieldF43:
-		return wire.AppendString(append(b, "\xa3f43"...), s.data.F43), nil
-	case size50FieldF44:
-		return wire.AppendString(append(b, "\xa3f44"...), s.data.F44), nil
-	case size50FieldF45:
-		return wire.AppendString(append(b, "\xa3f45"...), s.data.F45), nil
-	case size50FieldF46:
-		return wire.AppendString(append(b, "\xa3f46"...), s.data.F46), nil
-	case size50FieldF47:
-		return wire.AppendString(append(b, "\xa3f47"...), s.data.F47), nil
-	case size50FieldF48:
-		return wire.AppendString(append(b, "\xa3f48"...), s.data.F48), nil
-	case size50FieldF49:
-		return wire.AppendString(append(b, "\xa3f49"...), s.data.F49), nil
+// size50Append appends the fields in r and counts them; see wire.Schema.
+func size50Append(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Size50)
+	if r.Has(size50FieldF0) {
+		b, n = wire.AppendString(append(b, "\xa2f0"...), s.data.F0), n+1
 	}
-	return b, nil
+	if r.Has(size50FieldF1) {
+		b, n = wire.AppendString(append(b, "\xa2f1"...), s.data.F1), n+1
+	}
+	if r.Has(size50FieldF2) {
+		b, n = wire.AppendString(append(b, "\xa2f2"...), s.data.F2), n+1
+	}
+	if r.Has(size50FieldF3) {
+		b, n = wire.AppendString(append(b, "\xa2f3"...), s.data.F3), n+1
+	}
+	if r.Has(size50FieldF4) {
+		b, n = wire.AppendString(append(b, "\xa2f4"...), s.data.F4), n+1
+	}
+	if r.Has(size50FieldF5) {
+		b, n = wire.AppendString(append(b, "\xa2f5"...), s.data.F5), n+1
+	}
+	if r.Has(size50FieldF6) {
+		b, n = wire.AppendString(append(b, "\xa2f6"...), s.data.F6), n+1
+	}
+	if r.Has(size50FieldF7) {
+		b, n = wire.AppendString(append(b, "\xa2f7"...), s.data.F7), n+1
+	}
+	if r.Has(size50FieldF8) {
+		b, n = wire.AppendString(append(b, "\xa2f8"...), s.data.F8), n+1
+	}
+	if r.Has(size50FieldF9) {
+		b, n = wire.AppendString(append(b, "\xa2f9"...), s.data.F9), n+1
+	}
+	if r.Has(size50FieldF10) {
+		b, n = wire.AppendString(append(b, "\xa3f10"...), s.data.F10), n+1
+	}
+	if r.Has(size50FieldF11) {
+		b, n = wire.AppendString(append(b, "\xa3f11"...), s.data.F11), n+1
+	}
+	if r.Has(size50FieldF12) {
+		b, n = wire.AppendString(append(b, "\xa3f12"...), s.data.F12), n+1
+	}
+	if r.Has(size50FieldF13) {
+		b, n = wire.AppendString(append(b, "\xa3f13"...), s.data.F13), n+1
+	}
+	if r.Has(size50FieldF14) {
+		b, n = wire.AppendString(append(b, "\xa3f14"...), s.data.F14), n+1
+	}
+	if r.Has(size50FieldF15) {
+		b, n = wire.AppendString(append(b, "\xa3f15"...), s.data.F15), n+1
+	}
+	if r.Has(size50FieldF16) {
+		b, n = wire.AppendString(append(b, "\xa3f16"...), s.data.F16), n+1
+	}
+	if r.Has(size50FieldF17) {
+		b, n = wire.AppendString(append(b, "\xa3f17"...), s.data.F17), n+1
+	}
+	if r.Has(size50FieldF18) {
+		b, n = wire.AppendString(append(b, "\xa3f18"...), s.data.F18), n+1
+	}
+	if r.Has(size50FieldF19) {
+		b, n = wire.AppendString(append(b, "\xa3f19"...), s.data.F19), n+1
+	}
+	if r.Has(size50FieldF20) {
+		b, n = wire.AppendString(append(b, "\xa3f20"...), s.data.F20), n+1
+	}
+	if r.Has(size50FieldF21) {
+		b, n = wire.AppendString(append(b, "\xa3f21"...), s.data.F21), n+1
+	}
+	if r.Has(size50FieldF22) {
+		b, n = wire.AppendString(append(b, "\xa3f22"...), s.data.F22), n+1
+	}
+	if r.Has(size50FieldF23) {
+		b, n = wire.AppendString(append(b, "\xa3f23"...), s.data.F23), n+1
+	}
+	if r.Has(size50FieldF24) {
+		b, n = wire.AppendString(append(b, "\xa3f24"...), s.data.F24), n+1
+	}
+	if r.Has(size50FieldF25) {
+		b, n = wire.AppendString(append(b, "\xa3f25"...), s.data.F25), n+1
+	}
+	if r.Has(size50FieldF26) {
+		b, n = wire.AppendString(append(b, "\xa3f26"...), s.data.F26), n+1
+	}
+	if r.Has(size50FieldF27) {
+		b, n = wire.AppendString(append(b, "\xa3f27"...), s.data.F27), n+1
+	}
+	if r.Has(size50FieldF28) {
+		b, n = wire.AppendString(append(b, "\xa3f28"...), s.data.F28), n+1
+	}
+	if r.Has(size50FieldF29) {
+		b, n = wire.AppendString(append(b, "\xa3f29"...), s.data.F29), n+1
+	}
+	if r.Has(size50FieldF30) {
+		b, n = wire.AppendString(append(b, "\xa3f30"...), s.data.F30), n+1
+	}
+	if r.Has(size50FieldF31) {
+		b, n = wire.AppendString(append(b, "\xa3f31"...), s.data.F31), n+1
+	}
+	if r.Has(size50FieldF32) {
+		b, n = wire.AppendString(append(b, "\xa3f32"...), s.data.F32), n+1
+	}
+	if r.Has(size50FieldF33) {
+		b, n = wire.AppendString(append(b, "\xa3f33"...), s.data.F33), n+1
+	}
+	if r.Has(size50FieldF34) {
+		b, n = wire.AppendString(append(b, "\xa3f34"...), s.data.F34), n+1
+	}
+	if r.Has(size50FieldF35) {
+		b, n = wire.AppendString(append(b, "\xa3f35"...), s.data.F35), n+1
+	}
+	if r.Has(size50FieldF36) {
+		b, n = wire.AppendString(append(b, "\xa3f36"...), s.data.F36), n+1
+	}
+	if r.Has(size50FieldF37) {
+		b, n = wire.AppendString(append(b, "\xa3f37"...), s.data.F37), n+1
+	}
+	if r.Has(size50FieldF38) {
+		b, n = wire.AppendString(append(b, "\xa3f38"...), s.data.F38), n+1
+	}
+	if r.Has(size50FieldF39) {
+		b, n = wire.AppendString(append(b, "\xa3f39"...), s.data.F39), n+1
+	}
+	if r.Has(size50FieldF40) {
+		b, n = wire.AppendString(append(b, "\xa3f40"...), s.data.F40), n+1
+	}
+	if r.Has(size50FieldF41) {
+		b, n = wire.AppendString(append(b, "\xa3f41"...), s.data.F41), n+1
+	}
+	if r.Has(size50FieldF42) {
+		b, n = wire.AppendString(append(b, "\xa3f42"...), s.data.F42), n+1
+	}
+	if r.Has(size50FieldF43) {
+		b, n = wire.AppendString(append(b, "\xa3f43"...), s.data.F43), n+1
+	}
+	if r.Has(size50FieldF44) {
+		b, n = wire.AppendString(append(b, "\xa3f44"...), s.data.F44), n+1
+	}
+	if r.Has(size50FieldF45) {
+		b, n = wire.AppendString(append(b, "\xa3f45"...), s.data.F45), n+1
+	}
+	if r.Has(size50FieldF46) {
+		b, n = wire.AppendString(append(b, "\xa3f46"...), s.data.F46), n+1
+	}
+	if r.Has(size50FieldF47) {
+		b, n = wire.AppendString(append(b, "\xa3f47"...), s.data.F47), n+1
+	}
+	if r.Has(size50FieldF48) {
+		b, n = wire.AppendString(append(b, "\xa3f48"...), s.data.F48), n+1
+	}
+	if r.Has(size50FieldF49) {
+		b, n = wire.AppendString(append(b, "\xa3f49"...), s.data.F49), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Size50) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case size50FieldF0:
-		return wire.DecodeString(b, i, &s.data.F0)
-	case size50FieldF1:
-		return wire.DecodeString(b, i, &s.data.F1)
-	case size50FieldF2:
-		return wire.DecodeString(b, i, &s.data.F2)
-	case size50FieldF3:
-		return wire.DecodeString(b, i, &s.data.F3)
-	case size50FieldF4:
-		return wire.DecodeString(b, i, &s.data.F4)
-	case size50FieldF5:
-		return wire.DecodeString(b, i, &s.data.F5)
-	case size50FieldF6:
-		return wire.DecodeString(b, i, &s.data.F6)
-	case size50FieldF7:
-		return wire.DecodeString(b, i, &s.data.F7)
-	case size50FieldF8:
-		return wire.DecodeString(b, i, &s.data.F8)
-	case size50FieldF9:
-		return wire.DecodeString(b, i, &s.data.F9)
-	case size50FieldF10:
-		return wire.DecodeString(b, i, &s.data.F10)
-	case size50FieldF11:
-		return wire.DecodeString(b, i, &s.data.F11)
-	case size50FieldF12:
-		return wire.DecodeString(b, i, &s.data.F12)
-	case size50FieldF13:
-		return wire.DecodeString(b, i, &s.data.F13)
-	case size50FieldF14:
-		return wire.DecodeString(b, i, &s.data.F14)
-	case size50FieldF15:
-		return wire.DecodeString(b, i, &s.data.F15)
-	case size50FieldF16:
-		return wire.DecodeString(b, i, &s.data.F16)
-	case size50FieldF17:
-		return wire.DecodeString(b, i, &s.data.F17)
-	case size50FieldF18:
-		return wire.DecodeString(b, i, &s.data.F18)
-	case size50FieldF19:
-		return wire.DecodeString(b, i, &s.data.F19)
-	case size50FieldF20:
-		return wire.DecodeString(b, i, &s.data.F20)
-	case size50FieldF21:
-		return wire.DecodeString(b, i, &s.data.F21)
-	case size50FieldF22:
-		return wire.DecodeString(b, i, &s.data.F22)
-	case size50FieldF23:
-		return wire.DecodeString(b, i, &s.data.F23)
-	case size50FieldF24:
-		return wire.DecodeString(b, i, &s.data.F24)
-	case size50FieldF25:
-		return wire.DecodeString(b, i, &s.data.F25)
-	case size50FieldF26:
-		return wire.DecodeString(b, i, &s.data.F26)
-	case size50FieldF27:
-		return wire.DecodeString(b, i, &s.data.F27)
-	case size50FieldF28:
-		return wire.DecodeString(b, i, &s.data.F28)
-	case size50FieldF29:
-		return wire.DecodeString(b, i, &s.data.F29)
-	case size50FieldF30:
-		return wire.DecodeString(b, i, &s.data.F30)
-	case size50FieldF31:
-		return wire.DecodeString(b, i, &s.data.F31)
-	case size50FieldF32:
-		return wire.DecodeString(b, i, &s.data.F32)
-	case size50FieldF33:
-		return wire.DecodeString(b, i, &s.data.F33)
-	case size50FieldF34:
-		return wire.DecodeString(b, i, &s.data.F34)
-	case size50FieldF35:
-		return wire.DecodeString(b, i, &s.data.F35)
-	case size50FieldF36:
-		return wire.DecodeString(b, i, &s.data.F36)
-	case size50FieldF37:
-		return wire.DecodeString(b, i, &s.data.F37)
-	case size50FieldF38:
-		return wire.DecodeString(b, i, &s.data.F38)
-	case size50FieldF39:
-		return wire.DecodeString(b, i, &s.data.F39)
-	case size50FieldF40:
-		return wire.DecodeString(b, i, &s.data.F40)
-	case size50FieldF41:
-		return wire.DecodeString(b, i, &s.data.F41)
-	case size50FieldF42:
-		return wire.DecodeString(b, i, &s.data.F42)
-	case size50FieldF43:
-		return wire.DecodeString(b, i, &s.data.F43)
-	case size50FieldF44:
-		return wire.DecodeString(b, i, &s.data.F44)
-	case size50FieldF45:
-		return wire.DecodeString(b, i, &s.data.F45)
-	case size50FieldF46:
-		return wire.DecodeString(b, i, &s.data.F46)
-	case size50FieldF47:
-		return wire.DecodeString(b, i, &s.data.F47)
-	case size50FieldF48:
-		return wire.DecodeString(b, i, &s.data.F48)
-	case size50FieldF49:
-		return wire.DecodeString(b, i, &s.data.F49)
+// size50Decode reads n keys and values from b[i:] into d; see wire.Schema.
+func size50Decode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Size50)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "f0":
+			i, err = wire.DecodeString(b, i, &s.data.F0)
+		case "f1":
+			i, err = wire.DecodeString(b, i, &s.data.F1)
+		case "f2":
+			i, err = wire.DecodeString(b, i, &s.data.F2)
+		case "f3":
+			i, err = wire.DecodeString(b, i, &s.data.F3)
+		case "f4":
+			i, err = wire.DecodeString(b, i, &s.data.F4)
+		case "f5":
+			i, err = wire.DecodeString(b, i, &s.data.F5)
+		case "f6":
+			i, err = wire.DecodeString(b, i, &s.data.F6)
+		case "f7":
+			i, err = wire.DecodeString(b, i, &s.data.F7)
+		case "f8":
+			i, err = wire.DecodeString(b, i, &s.data.F8)
+		case "f9":
+			i, err = wire.DecodeString(b, i, &s.data.F9)
+		case "f10":
+			i, err = wire.DecodeString(b, i, &s.data.F10)
+		case "f11":
+			i, err = wire.DecodeString(b, i, &s.data.F11)
+		case "f12":
+			i, err = wire.DecodeString(b, i, &s.data.F12)
+		case "f13":
+			i, err = wire.DecodeString(b, i, &s.data.F13)
+		case "f14":
+			i, err = wire.DecodeString(b, i, &s.data.F14)
+		case "f15":
+			i, err = wire.DecodeString(b, i, &s.data.F15)
+		case "f16":
+			i, err = wire.DecodeString(b, i, &s.data.F16)
+		case "f17":
+			i, err = wire.DecodeString(b, i, &s.data.F17)
+		case "f18":
+			i, err = wire.DecodeString(b, i, &s.data.F18)
+		case "f19":
+			i, err = wire.DecodeString(b, i, &s.data.F19)
+		case "f20":
+			i, err = wire.DecodeString(b, i, &s.data.F20)
+		case "f21":
+			i, err = wire.DecodeString(b, i, &s.data.F21)
+		case "f22":
+			i, err = wire.DecodeString(b, i, &s.data.F22)
+		case "f23":
+			i, err = wire.DecodeString(b, i, &s.data.F23)
+		case "f24":
+			i, err = wire.DecodeString(b, i, &s.data.F24)
+		case "f25":
+			i, err = wire.DecodeString(b, i, &s.data.F25)
+		case "f26":
+			i, err = wire.DecodeString(b, i, &s.data.F26)
+		case "f27":
+			i, err = wire.DecodeString(b, i, &s.data.F27)
+		case "f28":
+			i, err = wire.DecodeString(b, i, &s.data.F28)
+		case "f29":
+			i, err = wire.DecodeString(b, i, &s.data.F29)
+		case "f30":
+			i, err = wire.DecodeString(b, i, &s.data.F30)
+		case "f31":
+			i, err = wire.DecodeString(b, i, &s.data.F31)
+		case "f32":
+			i, err = wire.DecodeString(b, i, &s.data.F32)
+		case "f33":
+			i, err = wire.DecodeString(b, i, &s.data.F33)
+		case "f34":
+			i, err = wire.DecodeString(b, i, &s.data.F34)
+		case "f35":
+			i, err = wire.DecodeString(b, i, &s.data.F35)
+		case "f36":
+			i, err = wire.DecodeString(b, i, &s.data.F36)
+		case "f37":
+			i, err = wire.DecodeString(b, i, &s.data.F37)
+		case "f38":
+			i, err = wire.DecodeString(b, i, &s.data.F38)
+		case "f39":
+			i, err = wire.DecodeString(b, i, &s.data.F39)
+		case "f40":
+			i, err = wire.DecodeString(b, i, &s.data.F40)
+		case "f41":
+			i, err = wire.DecodeString(b, i, &s.data.F41)
+		case "f42":
+			i, err = wire.DecodeString(b, i, &s.data.F42)
+		case "f43":
+			i, err = wire.DecodeString(b, i, &s.data.F43)
+		case "f44":
+			i, err = wire.DecodeString(b, i, &s.data.F44)
+		case "f45":
+			i, err = wire.DecodeString(b, i, &s.data.F45)
+		case "f46":
+			i, err = wire.DecodeString(b, i, &s.data.F46)
+		case "f47":
+			i, err = wire.DecodeString(b, i, &s.data.F47)
+		case "f48":
+			i, err = wire.DecodeString(b, i, &s.data.F48)
+		case "f49":
+			i, err = wire.DecodeString(b, i, &s.data.F49)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

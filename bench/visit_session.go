@@ -33,15 +33,14 @@ type Visit struct {
 //	prefs	map[string]string	Prefs
 //	in	bool	LoggedIn
 
-// Field numbers: indexes into visitSchema.Keys.
-const visitFieldUserID, visitFieldEmail, visitFieldRoles, visitFieldCSRFToken, visitFieldFlash, visitFieldCart, visitFieldLastSeen, visitFieldPrefs, visitFieldLoggedIn = 0, 1, 2, 3, 4, 5, 6, 7, 8
+const visitFieldUserID, visitFieldEmail, visitFieldRoles, visitFieldCSRFToken, visitFieldFlash, visitFieldCart, visitFieldLastSeen, visitFieldPrefs, visitFieldLoggedIn = 0, 1, 2, 3, 4, 5, 6, 7, 8 // field numbers: indexes into visitSchema.Keys
 
 var visitSchema = wire.Schema{
-	Name:        "Visit",
-	Keys:        []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Visit).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Visit).appendField(b, i) },
+	Name:   "Visit",
+	Keys:   []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	Decode: visitDecode,
+	Append: visitAppend,
 }
 
 // VisitManager serves Visit sessions through its Middleware.
@@ -98,10 +97,8 @@ func (s *Visit) UserID() int64 {
 // SetUserID sets the UserID field and marks it for saving.
 func (s *Visit) SetUserID(v int64) {
 	defer s.rt.Use(visitFieldUserID).Unlock()
-	if s.data.UserID != v {
-		s.data.UserID = v
-		s.rt.MarkDirty(visitFieldUserID)
-	}
+	s.rt.MarkDirtyIf(visitFieldUserID, s.data.UserID != v)
+	s.data.UserID = v
 }
 
 // Email returns the Email field (key "email").
@@ -113,10 +110,8 @@ func (s *Visit) Email() string {
 // SetEmail sets the Email field and marks it for saving.
 func (s *Visit) SetEmail(v string) {
 	defer s.rt.Use(visitFieldEmail).Unlock()
-	if s.data.Email != v {
-		s.data.Email = v
-		s.rt.MarkDirty(visitFieldEmail)
-	}
+	s.rt.MarkDirtyIf(visitFieldEmail, s.data.Email != v)
+	s.data.Email = v
 }
 
 // Roles returns the Roles field (key "roles"). Changes in place are saved.
@@ -150,10 +145,8 @@ func (s *Visit) CSRFToken() string {
 // SetCSRFToken sets the CSRFToken field and marks it for saving.
 func (s *Visit) SetCSRFToken(v string) {
 	defer s.rt.Use(visitFieldCSRFToken).Unlock()
-	if s.data.CSRFToken != v {
-		s.data.CSRFToken = v
-		s.rt.MarkDirty(visitFieldCSRFToken)
-	}
+	s.rt.MarkDirtyIf(visitFieldCSRFToken, s.data.CSRFToken != v)
+	s.data.CSRFToken = v
 }
 
 // Flash returns the Flash field (key "flash").
@@ -165,10 +158,8 @@ func (s *Visit) Flash() string {
 // SetFlash sets the Flash field and marks it for saving.
 func (s *Visit) SetFlash(v string) {
 	defer s.rt.Use(visitFieldFlash).Unlock()
-	if s.data.Flash != v {
-		s.data.Flash = v
-		s.rt.MarkDirty(visitFieldFlash)
-	}
+	s.rt.MarkDirtyIf(visitFieldFlash, s.data.Flash != v)
+	s.data.Flash = v
 }
 
 // Cart returns the Cart field (key "cart"). Changes in place are saved.
@@ -237,16 +228,12 @@ func (s *Visit) LoggedIn() bool {
 // SetLoggedIn sets the LoggedIn field and marks it for saving.
 func (s *Visit) SetLoggedIn(v bool) {
 	defer s.rt.Use(visitFieldLoggedIn).Unlock()
-	if s.data.LoggedIn != v {
-		s.data.LoggedIn = v
-		s.rt.MarkDirty(visitFieldLoggedIn)
-	}
+	s.rt.MarkDirtyIf(visitFieldLoggedIn, s.data.LoggedIn != v)
+	s.data.LoggedIn = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &visitSchema, s)
-}
+func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &visitSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -254,56 +241,80 @@ func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &visitSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Visit) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case visitFieldUserID:
-		return wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), nil
-	case visitFieldEmail:
-		return wire.AppendString(append(b, "\xa5email"...), s.data.Email), nil
-	case visitFieldRoles:
-		return encVisitSliceString(append(b, "\xa5roles"...), &s.data.Roles)
-	case visitFieldCSRFToken:
-		return wire.AppendString(append(b, "\xa4csrf"...), s.data.CSRFToken), nil
-	case visitFieldFlash:
-		if s.data.Flash != "" {
-			return wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), nil
-		}
-	case visitFieldCart:
-		return encVisitSliceCartItem(append(b, "\xa4cart"...), &s.data.Cart)
-	case visitFieldLastSeen:
-		return wire.AppendTime(append(b, "\xa4seen"...), s.data.LastSeen), nil
-	case visitFieldPrefs:
-		return encVisitMapStringString(append(b, "\xa5prefs"...), &s.data.Prefs)
-	case visitFieldLoggedIn:
-		return wire.AppendBool(append(b, "\xa2in"...), s.data.LoggedIn), nil
+// visitAppend appends the fields in r and counts them; see wire.Schema.
+func visitAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Visit)
+	if r.Has(visitFieldUserID) {
+		b, n = wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), n+1
 	}
-	return b, nil
+	if r.Has(visitFieldEmail) {
+		b, n = wire.AppendString(append(b, "\xa5email"...), s.data.Email), n+1
+	}
+	if r.Has(visitFieldRoles) {
+		if b, err = encVisitSliceString(append(b, "\xa5roles"...), &s.data.Roles); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(visitFieldCSRFToken) {
+		b, n = wire.AppendString(append(b, "\xa4csrf"...), s.data.CSRFToken), n+1
+	}
+	if r.Has(visitFieldFlash) && s.data.Flash != "" {
+		b, n = wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), n+1
+	}
+	if r.Has(visitFieldCart) {
+		if b, err = encVisitSliceCartItem(append(b, "\xa4cart"...), &s.data.Cart); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(visitFieldLastSeen) {
+		b, n = wire.AppendTime(append(b, "\xa4seen"...), s.data.LastSeen), n+1
+	}
+	if r.Has(visitFieldPrefs) {
+		if b, err = encVisitMapStringString(append(b, "\xa5prefs"...), &s.data.Prefs); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(visitFieldLoggedIn) {
+		b, n = wire.AppendBool(append(b, "\xa2in"...), s.data.LoggedIn), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Visit) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case visitFieldUserID:
-		return wire.DecodeInt(b, i, &s.data.UserID)
-	case visitFieldEmail:
-		return wire.DecodeString(b, i, &s.data.Email)
-	case visitFieldRoles:
-		return decVisitSliceString(b, i, &s.data.Roles)
-	case visitFieldCSRFToken:
-		return wire.DecodeString(b, i, &s.data.CSRFToken)
-	case visitFieldFlash:
-		return wire.DecodeString(b, i, &s.data.Flash)
-	case visitFieldCart:
-		return decVisitSliceCartItem(b, i, &s.data.Cart)
-	case visitFieldLastSeen:
-		return wire.DecodeTime(b, i, &s.data.LastSeen)
-	case visitFieldPrefs:
-		return decVisitMapStringString(b, i, &s.data.Prefs)
-	case visitFieldLoggedIn:
-		return wire.DecodeBool(b, i, &s.data.LoggedIn)
+// visitDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func visitDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Visit)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "uid":
+			i, err = wire.DecodeInt(b, i, &s.data.UserID)
+		case "email":
+			i, err = wire.DecodeString(b, i, &s.data.Email)
+		case "roles":
+			i, err = decVisitSliceString(b, i, &s.data.Roles)
+		case "csrf":
+			i, err = wire.DecodeString(b, i, &s.data.CSRFToken)
+		case "flash":
+			i, err = wire.DecodeString(b, i, &s.data.Flash)
+		case "cart":
+			i, err = decVisitSliceCartItem(b, i, &s.data.Cart)
+		case "seen":
+			i, err = wire.DecodeTime(b, i, &s.data.LastSeen)
+		case "prefs":
+			i, err = decVisitMapStringString(b, i, &s.data.Prefs)
+		case "in":
+			i, err = wire.DecodeBool(b, i, &s.data.LoggedIn)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 func encVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {

@@ -58,3 +58,13 @@ func (s *session) Decode(dec *msgpack.Decoder, sc *wire.Schema, d wire.Data) (er
 	s.fields.unknown, err = wire.DecodeFrom(dec, sc, d, s.fields.unknown[:0])
 	return err
 }
+
+// decodeValue decodes val, a stored value of field i held apart from its
+// key, into d: the generated decoder reads keys and values, so the key is
+// put in front of a copy.
+func (m *Manager) decodeValue(d wire.Data, i int, val []byte) error {
+	key := m.schema.Keys[i]
+	e := append(wire.AppendString(make([]byte, 0, len(key)+5+len(val)), key), val...)
+	_, _, err := m.schema.Decode(d, e, 0, 1, nil)
+	return err
+}

@@ -201,7 +201,7 @@ func (m *Manager) ownerOf(rec []byte) (owner string, issued, written time.Time, 
 	wrote := h.issued
 	for _, f := range fs {
 		if j, ok := m.index[string(f.Key)]; ok && j == m.schema.OwnerField {
-			if _, err := m.schema.DecodeField(d, f.Val, 0, m.schema.OwnerField); err != nil {
+			if err := m.decodeValue(d, m.schema.OwnerField, f.Val); err != nil {
 				return "", time.Time{}, time.Time{}, false
 			}
 		} else if string(f.Key) == writtenKey {

@@ -60,17 +60,17 @@ type entry = wire.Entry
 func entries(rec []byte) (header, []entry, error) {
 	var out []entry
 	h, _, err := checkRecord(rec, func(key []byte, v loc) {
-		out = append(out, entry{Key: key, Val: rec[v.start:v.end]})
+		out = append(out, entry{Key: key, Val: rec[v.val:v.end]})
 	})
 	return h, out, err
 }
 
-// fields indexes a loaded record: where each field's value is, and the
+// fields indexes a loaded record: where each field is, and the
 // fields this code does not know, to be written back untouched. It
 // decodes nothing.
 type fields struct {
 	rec     []byte   // the record indexed
-	byField []loc    // where each field's value is in rec, by field index
+	byField []loc    // where each field is in rec, by field index
 	locs    [16]loc  // byField's storage, for schemas of up to 16 fields
 	unknown []entry  // the fields the schema does not know
 	unk     [1]entry // unknown's storage for one: an owned session's last write
@@ -101,7 +101,7 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 			i, ok = pos[string(key)]
 		}
 		if !ok {
-			f.unknown = append(f.unknown, entry{Key: key, Val: rec[v.start:v.end]})
+			f.unknown = append(f.unknown, entry{Key: key, Val: rec[v.val:v.end]})
 			return
 		}
 		f.byField[i], next = v, i+1 // a key given twice: the last wins, as when decoding
@@ -111,21 +111,31 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 
 // raw returns the value of field i in the indexed record, nil if absent.
 func (f *fields) raw(i int) []byte {
-	if v := f.byField[i]; v.start != 0 {
-		return f.rec[v.start:v.end]
+	if v := f.byField[i]; v.key != 0 {
+		return f.rec[v.val:v.end]
 	}
 	return nil
 }
 
-// loc locates a field's value in a record: rec[start:end]. A zero loc
-// is a field the record lacks (no value starts at 0, the header does).
-type loc struct{ start, end uint32 }
+// entry returns the key and value of field i in the indexed record, as
+// msgpack, nil if absent.
+func (f *fields) entry(i int) []byte {
+	if v := f.byField[i]; v.key != 0 {
+		return f.rec[v.key:v.end]
+	}
+	return nil
+}
+
+// loc locates a field in a record: its key at rec[key:val], its value at
+// rec[val:end]. A zero loc is a field the record lacks (no key starts at
+// 0, the header does).
+type loc struct{ key, val, end uint32 }
 
 // checkRecord validates a whole record and returns its header and the
 // msgpack map that follows it. With each non-nil it also calls each for
-// every field of the map, in order, with its key and where its value is
+// every field of the map, in order, with its key and where it is
 // in rec.
-func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []byte, err error) {
+func checkRecord(rec []byte, each func(key []byte, at loc)) (h header, body []byte, err error) {
 	if len(rec) > maxRecordSize {
 		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), maxRecordSize)
 	}
@@ -148,6 +158,7 @@ func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []b
 		return h, nil, err
 	}
 	for ; n > 0; n-- {
+		k := j
 		var key []byte
 		if key, j, err = wire.ReadKey(body, j); err != nil {
 			return h, nil, err
@@ -157,7 +168,7 @@ func checkRecord(rec []byte, each func(key []byte, val loc)) (h header, body []b
 			return h, nil, err
 		}
 		if each != nil {
-			each(key, loc{uint32(i + v), uint32(i + j)})
+			each(key, loc{uint32(i + k), uint32(i + v), uint32(i + j)})
 		}
 	}
 	if j != len(body) {

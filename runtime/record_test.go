@@ -154,11 +154,11 @@ func (p *panicky) DecodeMsgpack(dec *msgpack.Decoder) error {
 }
 
 var panickySchema = wire.Schema{
-	Name:        "Panicky",
-	Keys:        []string{"x"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*panicky).rt },
-	DecodeField: func(wire.Data, []byte, int, int) (int, error) { panic("boom") },
-	AppendField: func(_ wire.Data, b []byte, _ int) ([]byte, error) { return b, nil },
+	Name:   "Panicky",
+	Keys:   []string{"x"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*panicky).rt },
+	Decode: func(wire.Data, []byte, int, int, []wire.Entry) (int, []wire.Entry, error) { panic("boom") },
+	Append: func(_ wire.Data, b []byte, _ wire.Range) ([]byte, int, error) { return b, 0, nil },
 }
 
 func TestDecoderPanicIsACorruptRecord(t *testing.T) {

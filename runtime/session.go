@@ -188,12 +188,12 @@ func (s *session) Need(i int) {
 		return
 	}
 	s.decoded.set(i)
-	val := s.fields.raw(i)
-	if val == nil {
+	e := s.fields.entry(i)
+	if e == nil {
 		return // not in the record: zero
 	}
 	defer s.recoverDecoder()
-	if _, err := s.m.schema.DecodeField(s.data, val, 0, i); err != nil {
+	if _, _, err := s.m.schema.Decode(s.data, e, 0, 1, nil); err != nil {
 		// The value no longer fits its type (it changed between
 		// releases): the field reads as zero and is saved as zero if the
 		// session is written.

@@ -79,7 +79,7 @@ func (s *session) Update(i int, apply func()) {
 // fieldValue encodes field i into buf and returns its value without the
 // key; nil when the field is omitted (omitempty and empty).
 func (s *session) fieldValue(i int, buf []byte) ([]byte, error) {
-	b, err := s.m.schema.AppendField(s.data, buf[:0], i)
+	b, _, err := s.m.schema.Append(s.data, buf[:0], wire.Range{From: i, To: i + 1})
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (s *session) replay(i int, theirs []byte) (entry, bool) {
 	if val == nil {
 		val = []byte{0xc0} // nil: every decoder leaves the field zero
 	}
-	if _, err := s.m.schema.DecodeField(s.data, val, 0, i); err != nil && theirs != nil {
+	if err := s.m.decodeValue(s.data, i, val); err != nil && theirs != nil {
 		s.logDropped(s.m.schema.Keys[i], err)
 	}
 	s.decoded.set(i)

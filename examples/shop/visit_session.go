@@ -24,17 +24,16 @@ type Visit struct {
 //	cart	[]{qty:int,sku:string}	Cart
 //	flash	string	Flash
 
-// Field numbers: indexes into visitSchema.Keys.
-const visitFieldEmail, visitFieldCart, visitFieldFlash = 0, 1, 2
+const visitFieldEmail, visitFieldCart, visitFieldFlash = 0, 1, 2 // field numbers: indexes into visitSchema.Keys
 
 var visitSchema = wire.Schema{
-	Name:        "Visit",
-	Keys:        []string{"email", "cart", "flash"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Visit).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Visit).appendField(b, i) },
-	Owner:       func(d wire.Data) string { return wire.OwnerString(d.(*Visit).data.Email) },
-	OwnerField:  visitFieldEmail,
+	Name:       "Visit",
+	Keys:       []string{"email", "cart", "flash"},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	Decode:     visitDecode,
+	Append:     visitAppend,
+	Owner:      func(d wire.Data) string { return wire.OwnerString(d.(*Visit).data.Email) },
+	OwnerField: visitFieldEmail,
 }
 
 // VisitManager serves Visit sessions through its Middleware.
@@ -91,10 +90,8 @@ func (s *Visit) Email() string {
 // SetEmail sets the Email field and marks it for saving.
 func (s *Visit) SetEmail(v string) {
 	defer s.rt.Use(visitFieldEmail).Unlock()
-	if s.data.Email != v {
-		s.data.Email = v
-		s.rt.MarkDirty(visitFieldEmail)
-	}
+	s.rt.MarkDirtyIf(visitFieldEmail, s.data.Email != v)
+	s.data.Email = v
 }
 
 // Cart returns the Cart field (key "cart"). Changes in place are saved.
@@ -128,16 +125,12 @@ func (s *Visit) Flash() string {
 // SetFlash sets the Flash field and marks it for saving.
 func (s *Visit) SetFlash(v string) {
 	defer s.rt.Use(visitFieldFlash).Unlock()
-	if s.data.Flash != v {
-		s.data.Flash = v
-		s.rt.MarkDirty(visitFieldFlash)
-	}
+	s.rt.MarkDirtyIf(visitFieldFlash, s.data.Flash != v)
+	s.data.Flash = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &visitSchema, s)
-}
+func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &visitSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -145,36 +138,44 @@ func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &visitSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Visit) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case visitFieldEmail:
-		if s.data.Email != "" {
-			return wire.AppendString(append(b, "\xa5email"...), s.data.Email), nil
-		}
-	case visitFieldCart:
-		if len(s.data.Cart) != 0 {
-			return encVisitSliceItem(append(b, "\xa4cart"...), &s.data.Cart)
-		}
-	case visitFieldFlash:
-		if s.data.Flash != "" {
-			return wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), nil
-		}
+// visitAppend appends the fields in r and counts them; see wire.Schema.
+func visitAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Visit)
+	if r.Has(visitFieldEmail) && s.data.Email != "" {
+		b, n = wire.AppendString(append(b, "\xa5email"...), s.data.Email), n+1
 	}
-	return b, nil
+	if r.Has(visitFieldCart) && len(s.data.Cart) != 0 {
+		if b, err = encVisitSliceItem(append(b, "\xa4cart"...), &s.data.Cart); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(visitFieldFlash) && s.data.Flash != "" {
+		b, n = wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Visit) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case visitFieldEmail:
-		return wire.DecodeString(b, i, &s.data.Email)
-	case visitFieldCart:
-		return decVisitSliceItem(b, i, &s.data.Cart)
-	case visitFieldFlash:
-		return wire.DecodeString(b, i, &s.data.Flash)
+// visitDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func visitDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Visit)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "email":
+			i, err = wire.DecodeString(b, i, &s.data.Email)
+		case "cart":
+			i, err = decVisitSliceItem(b, i, &s.data.Cart)
+		case "flash":
+			i, err = wire.DecodeString(b, i, &s.data.Flash)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 func encVisitItem(b []byte, v *Item) (_ []byte, err error) {

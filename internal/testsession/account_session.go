@@ -24,17 +24,16 @@ type Account struct {
 //	uid	int64	UserID
 //	dev	string	Device
 
-// Field numbers: indexes into accountSchema.Keys.
-const accountFieldUserID, accountFieldDevice = 0, 1
+const accountFieldUserID, accountFieldDevice = 0, 1 // field numbers: indexes into accountSchema.Keys
 
 var accountSchema = wire.Schema{
-	Name:        "Account",
-	Keys:        []string{"uid", "dev"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Account).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Account).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Account).appendField(b, i) },
-	Owner:       func(d wire.Data) string { return wire.OwnerInt(d.(*Account).data.UserID) },
-	OwnerField:  accountFieldUserID,
+	Name:       "Account",
+	Keys:       []string{"uid", "dev"},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*Account).rt },
+	Decode:     accountDecode,
+	Append:     accountAppend,
+	Owner:      func(d wire.Data) string { return wire.OwnerInt(d.(*Account).data.UserID) },
+	OwnerField: accountFieldUserID,
 }
 
 // AccountManager serves Account sessions through its Middleware.
@@ -102,10 +101,8 @@ func (s *Account) UserID() int64 {
 // SetUserID sets the UserID field and marks it for saving.
 func (s *Account) SetUserID(v int64) {
 	defer s.rt.Use(accountFieldUserID).Unlock()
-	if s.data.UserID != v {
-		s.data.UserID = v
-		s.rt.MarkDirty(accountFieldUserID)
-	}
+	s.rt.MarkDirtyIf(accountFieldUserID, s.data.UserID != v)
+	s.data.UserID = v
 }
 
 // Device returns the Device field (key "dev").
@@ -117,10 +114,8 @@ func (s *Account) Device() string {
 // SetDevice sets the Device field and marks it for saving.
 func (s *Account) SetDevice(v string) {
 	defer s.rt.Use(accountFieldDevice).Unlock()
-	if s.data.Device != v {
-		s.data.Device = v
-		s.rt.MarkDirty(accountFieldDevice)
-	}
+	s.rt.MarkDirtyIf(accountFieldDevice, s.data.Device != v)
+	s.data.Device = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
@@ -134,26 +129,36 @@ func (s *Account) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &accountSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Account) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case accountFieldUserID:
-		return wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), nil
-	case accountFieldDevice:
-		return wire.AppendString(append(b, "\xa3dev"...), s.data.Device), nil
+// accountAppend appends the fields in r and counts them; see wire.Schema.
+func accountAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Account)
+	if r.Has(accountFieldUserID) {
+		b, n = wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), n+1
 	}
-	return b, nil
+	if r.Has(accountFieldDevice) {
+		b, n = wire.AppendString(append(b, "\xa3dev"...), s.data.Device), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Account) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case accountFieldUserID:
-		return wire.DecodeInt(b, i, &s.data.UserID)
-	case accountFieldDevice:
-		return wire.DecodeString(b, i, &s.data.Device)
+// accountDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func accountDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Account)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "uid":
+			i, err = wire.DecodeInt(b, i, &s.data.UserID)
+		case "dev":
+			i, err = wire.DecodeString(b, i, &s.data.Device)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

@@ -47,15 +47,14 @@ type Counters struct {
 //	items	[]string	Items
 //	tags	map[string]int	Tags
 
-// Field numbers: indexes into countersSchema.Keys.
-const countersFieldC0, countersFieldC1, countersFieldC2, countersFieldC3, countersFieldC4, countersFieldC5, countersFieldC6, countersFieldC7, countersFieldC8, countersFieldC9, countersFieldC10, countersFieldC11, countersFieldC12, countersFieldC13, countersFieldC14, countersFieldC15, countersFieldBalance, countersFieldNote, countersFieldItems, countersFieldTags = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19
+const countersFieldC0, countersFieldC1, countersFieldC2, countersFieldC3, countersFieldC4, countersFieldC5, countersFieldC6, countersFieldC7, countersFieldC8, countersFieldC9, countersFieldC10, countersFieldC11, countersFieldC12, countersFieldC13, countersFieldC14, countersFieldC15, countersFieldBalance, countersFieldNote, countersFieldItems, countersFieldTags = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19 // field numbers: indexes into countersSchema.Keys
 
 var countersSchema = wire.Schema{
 	Name:          "Counters",
 	Keys:          []string{"C0", "C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14", "C15", "bal", "Note", "items", "tags"},
 	Handle:        func(d wire.Data) *wire.Handle { return &d.(*Counters).rt },
-	DecodeField:   func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Counters).decodeField(b, i, f) },
-	AppendField:   func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Counters).appendField(b, i) },
+	Decode:        countersDecode,
+	Append:        countersAppend,
 	ConflictError: []string{"bal"},
 }
 
@@ -113,10 +112,8 @@ func (s *Counters) C0() int {
 // SetC0 sets the C0 field and marks it for saving.
 func (s *Counters) SetC0(v int) {
 	defer s.rt.Use(countersFieldC0).Unlock()
-	if s.data.C0 != v {
-		s.data.C0 = v
-		s.rt.MarkDirty(countersFieldC0)
-	}
+	s.rt.MarkDirtyIf(countersFieldC0, s.data.C0 != v)
+	s.data.C0 = v
 }
 
 // C1 returns the C1 field (key "C1").
@@ -128,10 +125,8 @@ func (s *Counters) C1() int {
 // SetC1 sets the C1 field and marks it for saving.
 func (s *Counters) SetC1(v int) {
 	defer s.rt.Use(countersFieldC1).Unlock()
-	if s.data.C1 != v {
-		s.data.C1 = v
-		s.rt.MarkDirty(countersFieldC1)
-	}
+	s.rt.MarkDirtyIf(countersFieldC1, s.data.C1 != v)
+	s.data.C1 = v
 }
 
 // C2 returns the C2 field (key "C2").
@@ -143,10 +138,8 @@ func (s *Counters) C2() int {
 // SetC2 sets the C2 field and marks it for saving.
 func (s *Counters) SetC2(v int) {
 	defer s.rt.Use(countersFieldC2).Unlock()
-	if s.data.C2 != v {
-		s.data.C2 = v
-		s.rt.MarkDirty(countersFieldC2)
-	}
+	s.rt.MarkDirtyIf(countersFieldC2, s.data.C2 != v)
+	s.data.C2 = v
 }
 
 // C3 returns the C3 field (key "C3").
@@ -158,10 +151,8 @@ func (s *Counters) C3() int {
 // SetC3 sets the C3 field and marks it for saving.
 func (s *Counters) SetC3(v int) {
 	defer s.rt.Use(countersFieldC3).Unlock()
-	if s.data.C3 != v {
-		s.data.C3 = v
-		s.rt.MarkDirty(countersFieldC3)
-	}
+	s.rt.MarkDirtyIf(countersFieldC3, s.data.C3 != v)
+	s.data.C3 = v
 }
 
 // C4 returns the C4 field (key "C4").
@@ -173,10 +164,8 @@ func (s *Counters) C4() int {
 // SetC4 sets the C4 field and marks it for saving.
 func (s *Counters) SetC4(v int) {
 	defer s.rt.Use(countersFieldC4).Unlock()
-	if s.data.C4 != v {
-		s.data.C4 = v
-		s.rt.MarkDirty(countersFieldC4)
-	}
+	s.rt.MarkDirtyIf(countersFieldC4, s.data.C4 != v)
+	s.data.C4 = v
 }
 
 // C5 returns the C5 field (key "C5").
@@ -188,10 +177,8 @@ func (s *Counters) C5() int {
 // SetC5 sets the C5 field and marks it for saving.
 func (s *Counters) SetC5(v int) {
 	defer s.rt.Use(countersFieldC5).Unlock()
-	if s.data.C5 != v {
-		s.data.C5 = v
-		s.rt.MarkDirty(countersFieldC5)
-	}
+	s.rt.MarkDirtyIf(countersFieldC5, s.data.C5 != v)
+	s.data.C5 = v
 }
 
 // C6 returns the C6 field (key "C6").
@@ -203,10 +190,8 @@ func (s *Counters) C6() int {
 // SetC6 sets the C6 field and marks it for saving.
 func (s *Counters) SetC6(v int) {
 	defer s.rt.Use(countersFieldC6).Unlock()
-	if s.data.C6 != v {
-		s.data.C6 = v
-		s.rt.MarkDirty(countersFieldC6)
-	}
+	s.rt.MarkDirtyIf(countersFieldC6, s.data.C6 != v)
+	s.data.C6 = v
 }
 
 // C7 returns the C7 field (key "C7").
@@ -218,10 +203,8 @@ func (s *Counters) C7() int {
 // SetC7 sets the C7 field and marks it for saving.
 func (s *Counters) SetC7(v int) {
 	defer s.rt.Use(countersFieldC7).Unlock()
-	if s.data.C7 != v {
-		s.data.C7 = v
-		s.rt.MarkDirty(countersFieldC7)
-	}
+	s.rt.MarkDirtyIf(countersFieldC7, s.data.C7 != v)
+	s.data.C7 = v
 }
 
 // C8 returns the C8 field (key "C8").
@@ -233,10 +216,8 @@ func (s *Counters) C8() int {
 // SetC8 sets the C8 field and marks it for saving.
 func (s *Counters) SetC8(v int) {
 	defer s.rt.Use(countersFieldC8).Unlock()
-	if s.data.C8 != v {
-		s.data.C8 = v
-		s.rt.MarkDirty(countersFieldC8)
-	}
+	s.rt.MarkDirtyIf(countersFieldC8, s.data.C8 != v)
+	s.data.C8 = v
 }
 
 // C9 returns the C9 field (key "C9").
@@ -248,10 +229,8 @@ func (s *Counters) C9() int {
 // SetC9 sets the C9 field and marks it for saving.
 func (s *Counters) SetC9(v int) {
 	defer s.rt.Use(countersFieldC9).Unlock()
-	if s.data.C9 != v {
-		s.data.C9 = v
-		s.rt.MarkDirty(countersFieldC9)
-	}
+	s.rt.MarkDirtyIf(countersFieldC9, s.data.C9 != v)
+	s.data.C9 = v
 }
 
 // C10 returns the C10 field (key "C10").
@@ -263,10 +242,8 @@ func (s *Counters) C10() int {
 // SetC10 sets the C10 field and marks it for saving.
 func (s *Counters) SetC10(v int) {
 	defer s.rt.Use(countersFieldC10).Unlock()
-	if s.data.C10 != v {
-		s.data.C10 = v
-		s.rt.MarkDirty(countersFieldC10)
-	}
+	s.rt.MarkDirtyIf(countersFieldC10, s.data.C10 != v)
+	s.data.C10 = v
 }
 
 // C11 returns the C11 field (key "C11").
@@ -278,10 +255,8 @@ func (s *Counters) C11() int {
 // SetC11 sets the C11 field and marks it for saving.
 func (s *Counters) SetC11(v int) {
 	defer s.rt.Use(countersFieldC11).Unlock()
-	if s.data.C11 != v {
-		s.data.C11 = v
-		s.rt.MarkDirty(countersFieldC11)
-	}
+	s.rt.MarkDirtyIf(countersFieldC11, s.data.C11 != v)
+	s.data.C11 = v
 }
 
 // C12 returns the C12 field (key "C12").
@@ -293,10 +268,8 @@ func (s *Counters) C12() int {
 // SetC12 sets the C12 field and marks it for saving.
 func (s *Counters) SetC12(v int) {
 	defer s.rt.Use(countersFieldC12).Unlock()
-	if s.data.C12 != v {
-		s.data.C12 = v
-		s.rt.MarkDirty(countersFieldC12)
-	}
+	s.rt.MarkDirtyIf(countersFieldC12, s.data.C12 != v)
+	s.data.C12 = v
 }
 
 // C13 returns the C13 field (key "C13").
@@ -308,10 +281,8 @@ func (s *Counters) C13() int {
 // SetC13 sets the C13 field and marks it for saving.
 func (s *Counters) SetC13(v int) {
 	defer s.rt.Use(countersFieldC13).Unlock()
-	if s.data.C13 != v {
-		s.data.C13 = v
-		s.rt.MarkDirty(countersFieldC13)
-	}
+	s.rt.MarkDirtyIf(countersFieldC13, s.data.C13 != v)
+	s.data.C13 = v
 }
 
 // C14 returns the C14 field (key "C14").
@@ -323,10 +294,8 @@ func (s *Counters) C14() int {
 // SetC14 sets the C14 field and marks it for saving.
 func (s *Counters) SetC14(v int) {
 	defer s.rt.Use(countersFieldC14).Unlock()
-	if s.data.C14 != v {
-		s.data.C14 = v
-		s.rt.MarkDirty(countersFieldC14)
-	}
+	s.rt.MarkDirtyIf(countersFieldC14, s.data.C14 != v)
+	s.data.C14 = v
 }
 
 // C15 returns the C15 field (key "C15").
@@ -338,10 +307,8 @@ func (s *Counters) C15() int {
 // SetC15 sets the C15 field and marks it for saving.
 func (s *Counters) SetC15(v int) {
 	defer s.rt.Use(countersFieldC15).Unlock()
-	if s.data.C15 != v {
-		s.data.C15 = v
-		s.rt.MarkDirty(countersFieldC15)
-	}
+	s.rt.MarkDirtyIf(countersFieldC15, s.data.C15 != v)
+	s.data.C15 = v
 }
 
 // Balance returns the Balance field (key "bal").
@@ -353,10 +320,8 @@ func (s *Counters) Balance() int64 {
 // SetBalance sets the Balance field and marks it for saving.
 func (s *Counters) SetBalance(v int64) {
 	defer s.rt.Use(countersFieldBalance).Unlock()
-	if s.data.Balance != v {
-		s.data.Balance = v
-		s.rt.MarkDirty(countersFieldBalance)
-	}
+	s.rt.MarkDirtyIf(countersFieldBalance, s.data.Balance != v)
+	s.data.Balance = v
 }
 
 // Note returns the Note field (key "Note").
@@ -368,10 +333,8 @@ func (s *Counters) Note() string {
 // SetNote sets the Note field and marks it for saving.
 func (s *Counters) SetNote(v string) {
 	defer s.rt.Use(countersFieldNote).Unlock()
-	if s.data.Note != v {
-		s.data.Note = v
-		s.rt.MarkDirty(countersFieldNote)
-	}
+	s.rt.MarkDirtyIf(countersFieldNote, s.data.Note != v)
+	s.data.Note = v
 }
 
 // Items returns the Items field (key "items"). Changes in place are saved.
@@ -429,98 +392,132 @@ func (s *Counters) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &countersSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Counters) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case countersFieldC0:
-		return wire.AppendInt(append(b, "\xa2C0"...), int64(s.data.C0)), nil
-	case countersFieldC1:
-		return wire.AppendInt(append(b, "\xa2C1"...), int64(s.data.C1)), nil
-	case countersFieldC2:
-		return wire.AppendInt(append(b, "\xa2C2"...), int64(s.data.C2)), nil
-	case countersFieldC3:
-		return wire.AppendInt(append(b, "\xa2C3"...), int64(s.data.C3)), nil
-	case countersFieldC4:
-		return wire.AppendInt(append(b, "\xa2C4"...), int64(s.data.C4)), nil
-	case countersFieldC5:
-		return wire.AppendInt(append(b, "\xa2C5"...), int64(s.data.C5)), nil
-	case countersFieldC6:
-		return wire.AppendInt(append(b, "\xa2C6"...), int64(s.data.C6)), nil
-	case countersFieldC7:
-		return wire.AppendInt(append(b, "\xa2C7"...), int64(s.data.C7)), nil
-	case countersFieldC8:
-		return wire.AppendInt(append(b, "\xa2C8"...), int64(s.data.C8)), nil
-	case countersFieldC9:
-		return wire.AppendInt(append(b, "\xa2C9"...), int64(s.data.C9)), nil
-	case countersFieldC10:
-		return wire.AppendInt(append(b, "\xa3C10"...), int64(s.data.C10)), nil
-	case countersFieldC11:
-		return wire.AppendInt(append(b, "\xa3C11"...), int64(s.data.C11)), nil
-	case countersFieldC12:
-		return wire.AppendInt(append(b, "\xa3C12"...), int64(s.data.C12)), nil
-	case countersFieldC13:
-		return wire.AppendInt(append(b, "\xa3C13"...), int64(s.data.C13)), nil
-	case countersFieldC14:
-		return wire.AppendInt(append(b, "\xa3C14"...), int64(s.data.C14)), nil
-	case countersFieldC15:
-		return wire.AppendInt(append(b, "\xa3C15"...), int64(s.data.C15)), nil
-	case countersFieldBalance:
-		return wire.AppendInt(append(b, "\xa3bal"...), s.data.Balance), nil
-	case countersFieldNote:
-		return wire.AppendString(append(b, "\xa4Note"...), s.data.Note), nil
-	case countersFieldItems:
-		return encCountersSliceString(append(b, "\xa5items"...), &s.data.Items)
-	case countersFieldTags:
-		return encCountersMapStringInt(append(b, "\xa4tags"...), &s.data.Tags)
+// countersAppend appends the fields in r and counts them; see wire.Schema.
+func countersAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Counters)
+	if r.Has(countersFieldC0) {
+		b, n = wire.AppendInt(append(b, "\xa2C0"...), int64(s.data.C0)), n+1
 	}
-	return b, nil
+	if r.Has(countersFieldC1) {
+		b, n = wire.AppendInt(append(b, "\xa2C1"...), int64(s.data.C1)), n+1
+	}
+	if r.Has(countersFieldC2) {
+		b, n = wire.AppendInt(append(b, "\xa2C2"...), int64(s.data.C2)), n+1
+	}
+	if r.Has(countersFieldC3) {
+		b, n = wire.AppendInt(append(b, "\xa2C3"...), int64(s.data.C3)), n+1
+	}
+	if r.Has(countersFieldC4) {
+		b, n = wire.AppendInt(append(b, "\xa2C4"...), int64(s.data.C4)), n+1
+	}
+	if r.Has(countersFieldC5) {
+		b, n = wire.AppendInt(append(b, "\xa2C5"...), int64(s.data.C5)), n+1
+	}
+	if r.Has(countersFieldC6) {
+		b, n = wire.AppendInt(append(b, "\xa2C6"...), int64(s.data.C6)), n+1
+	}
+	if r.Has(countersFieldC7) {
+		b, n = wire.AppendInt(append(b, "\xa2C7"...), int64(s.data.C7)), n+1
+	}
+	if r.Has(countersFieldC8) {
+		b, n = wire.AppendInt(append(b, "\xa2C8"...), int64(s.data.C8)), n+1
+	}
+	if r.Has(countersFieldC9) {
+		b, n = wire.AppendInt(append(b, "\xa2C9"...), int64(s.data.C9)), n+1
+	}
+	if r.Has(countersFieldC10) {
+		b, n = wire.AppendInt(append(b, "\xa3C10"...), int64(s.data.C10)), n+1
+	}
+	if r.Has(countersFieldC11) {
+		b, n = wire.AppendInt(append(b, "\xa3C11"...), int64(s.data.C11)), n+1
+	}
+	if r.Has(countersFieldC12) {
+		b, n = wire.AppendInt(append(b, "\xa3C12"...), int64(s.data.C12)), n+1
+	}
+	if r.Has(countersFieldC13) {
+		b, n = wire.AppendInt(append(b, "\xa3C13"...), int64(s.data.C13)), n+1
+	}
+	if r.Has(countersFieldC14) {
+		b, n = wire.AppendInt(append(b, "\xa3C14"...), int64(s.data.C14)), n+1
+	}
+	if r.Has(countersFieldC15) {
+		b, n = wire.AppendInt(append(b, "\xa3C15"...), int64(s.data.C15)), n+1
+	}
+	if r.Has(countersFieldBalance) {
+		b, n = wire.AppendInt(append(b, "\xa3bal"...), s.data.Balance), n+1
+	}
+	if r.Has(countersFieldNote) {
+		b, n = wire.AppendString(append(b, "\xa4Note"...), s.data.Note), n+1
+	}
+	if r.Has(countersFieldItems) {
+		if b, err = encCountersSliceString(append(b, "\xa5items"...), &s.data.Items); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(countersFieldTags) {
+		if b, err = encCountersMapStringInt(append(b, "\xa4tags"...), &s.data.Tags); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Counters) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case countersFieldC0:
-		return wire.DecodeInt(b, i, &s.data.C0)
-	case countersFieldC1:
-		return wire.DecodeInt(b, i, &s.data.C1)
-	case countersFieldC2:
-		return wire.DecodeInt(b, i, &s.data.C2)
-	case countersFieldC3:
-		return wire.DecodeInt(b, i, &s.data.C3)
-	case countersFieldC4:
-		return wire.DecodeInt(b, i, &s.data.C4)
-	case countersFieldC5:
-		return wire.DecodeInt(b, i, &s.data.C5)
-	case countersFieldC6:
-		return wire.DecodeInt(b, i, &s.data.C6)
-	case countersFieldC7:
-		return wire.DecodeInt(b, i, &s.data.C7)
-	case countersFieldC8:
-		return wire.DecodeInt(b, i, &s.data.C8)
-	case countersFieldC9:
-		return wire.DecodeInt(b, i, &s.data.C9)
-	case countersFieldC10:
-		return wire.DecodeInt(b, i, &s.data.C10)
-	case countersFieldC11:
-		return wire.DecodeInt(b, i, &s.data.C11)
-	case countersFieldC12:
-		return wire.DecodeInt(b, i, &s.data.C12)
-	case countersFieldC13:
-		return wire.DecodeInt(b, i, &s.data.C13)
-	case countersFieldC14:
-		return wire.DecodeInt(b, i, &s.data.C14)
-	case countersFieldC15:
-		return wire.DecodeInt(b, i, &s.data.C15)
-	case countersFieldBalance:
-		return wire.DecodeInt(b, i, &s.data.Balance)
-	case countersFieldNote:
-		return wire.DecodeString(b, i, &s.data.Note)
-	case countersFieldItems:
-		return decCountersSliceString(b, i, &s.data.Items)
-	case countersFieldTags:
-		return decCountersMapStringInt(b, i, &s.data.Tags)
+// countersDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func countersDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Counters)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "C0":
+			i, err = wire.DecodeInt(b, i, &s.data.C0)
+		case "C1":
+			i, err = wire.DecodeInt(b, i, &s.data.C1)
+		case "C2":
+			i, err = wire.DecodeInt(b, i, &s.data.C2)
+		case "C3":
+			i, err = wire.DecodeInt(b, i, &s.data.C3)
+		case "C4":
+			i, err = wire.DecodeInt(b, i, &s.data.C4)
+		case "C5":
+			i, err = wire.DecodeInt(b, i, &s.data.C5)
+		case "C6":
+			i, err = wire.DecodeInt(b, i, &s.data.C6)
+		case "C7":
+			i, err = wire.DecodeInt(b, i, &s.data.C7)
+		case "C8":
+			i, err = wire.DecodeInt(b, i, &s.data.C8)
+		case "C9":
+			i, err = wire.DecodeInt(b, i, &s.data.C9)
+		case "C10":
+			i, err = wire.DecodeInt(b, i, &s.data.C10)
+		case "C11":
+			i, err = wire.DecodeInt(b, i, &s.data.C11)
+		case "C12":
+			i, err = wire.DecodeInt(b, i, &s.data.C12)
+		case "C13":
+			i, err = wire.DecodeInt(b, i, &s.data.C13)
+		case "C14":
+			i, err = wire.DecodeInt(b, i, &s.data.C14)
+		case "C15":
+			i, err = wire.DecodeInt(b, i, &s.data.C15)
+		case "bal":
+			i, err = wire.DecodeInt(b, i, &s.data.Balance)
+		case "Note":
+			i, err = wire.DecodeString(b, i, &s.data.Note)
+		case "items":
+			i, err = decCountersSliceString(b, i, &s.data.Items)
+		case "tags":
+			i, err = decCountersMapStringInt(b, i, &s.data.Tags)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // encCountersMapStringInt writes the keys in order, so that an unchanged map always

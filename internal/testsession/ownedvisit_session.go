@@ -35,17 +35,16 @@ type OwnedVisit struct {
 //	in	bool	LoggedIn
 //	n	int	Counter
 
-// Field numbers: indexes into ownedVisitSchema.Keys.
-const ownedVisitFieldUserID, ownedVisitFieldEmail, ownedVisitFieldRoles, ownedVisitFieldCSRFToken, ownedVisitFieldFlash, ownedVisitFieldCart, ownedVisitFieldLastSeen, ownedVisitFieldPrefs, ownedVisitFieldLoggedIn, ownedVisitFieldCounter = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
+const ownedVisitFieldUserID, ownedVisitFieldEmail, ownedVisitFieldRoles, ownedVisitFieldCSRFToken, ownedVisitFieldFlash, ownedVisitFieldCart, ownedVisitFieldLastSeen, ownedVisitFieldPrefs, ownedVisitFieldLoggedIn, ownedVisitFieldCounter = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9 // field numbers: indexes into ownedVisitSchema.Keys
 
 var ownedVisitSchema = wire.Schema{
-	Name:        "OwnedVisit",
-	Keys:        []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in", "n"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*OwnedVisit).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*OwnedVisit).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*OwnedVisit).appendField(b, i) },
-	Owner:       func(d wire.Data) string { return wire.OwnerInt(d.(*OwnedVisit).data.UserID) },
-	OwnerField:  ownedVisitFieldUserID,
+	Name:       "OwnedVisit",
+	Keys:       []string{"uid", "email", "roles", "csrf", "flash", "cart", "seen", "prefs", "in", "n"},
+	Handle:     func(d wire.Data) *wire.Handle { return &d.(*OwnedVisit).rt },
+	Decode:     ownedVisitDecode,
+	Append:     ownedVisitAppend,
+	Owner:      func(d wire.Data) string { return wire.OwnerInt(d.(*OwnedVisit).data.UserID) },
+	OwnerField: ownedVisitFieldUserID,
 }
 
 // OwnedVisitManager serves OwnedVisit sessions through its Middleware.
@@ -130,10 +129,8 @@ func (s *OwnedVisit) Email() string {
 // SetEmail sets the Email field and marks it for saving.
 func (s *OwnedVisit) SetEmail(v string) {
 	defer s.rt.Use(ownedVisitFieldEmail).Unlock()
-	if s.data.Email != v {
-		s.data.Email = v
-		s.rt.MarkDirty(ownedVisitFieldEmail)
-	}
+	s.rt.MarkDirtyIf(ownedVisitFieldEmail, s.data.Email != v)
+	s.data.Email = v
 }
 
 // Roles returns the Roles field (key "roles"). Changes in place are saved.
@@ -167,10 +164,8 @@ func (s *OwnedVisit) CSRFToken() string {
 // SetCSRFToken sets the CSRFToken field and marks it for saving.
 func (s *OwnedVisit) SetCSRFToken(v string) {
 	defer s.rt.Use(ownedVisitFieldCSRFToken).Unlock()
-	if s.data.CSRFToken != v {
-		s.data.CSRFToken = v
-		s.rt.MarkDirty(ownedVisitFieldCSRFToken)
-	}
+	s.rt.MarkDirtyIf(ownedVisitFieldCSRFToken, s.data.CSRFToken != v)
+	s.data.CSRFToken = v
 }
 
 // Flash returns the Flash field (key "flash").
@@ -182,10 +177,8 @@ func (s *OwnedVisit) Flash() string {
 // SetFlash sets the Flash field and marks it for saving.
 func (s *OwnedVisit) SetFlash(v string) {
 	defer s.rt.Use(ownedVisitFieldFlash).Unlock()
-	if s.data.Flash != v {
-		s.data.Flash = v
-		s.rt.MarkDirty(ownedVisitFieldFlash)
-	}
+	s.rt.MarkDirtyIf(ownedVisitFieldFlash, s.data.Flash != v)
+	s.data.Flash = v
 }
 
 // Cart returns the Cart field (key "cart"). Changes in place are saved.
@@ -254,10 +247,8 @@ func (s *OwnedVisit) LoggedIn() bool {
 // SetLoggedIn sets the LoggedIn field and marks it for saving.
 func (s *OwnedVisit) SetLoggedIn(v bool) {
 	defer s.rt.Use(ownedVisitFieldLoggedIn).Unlock()
-	if s.data.LoggedIn != v {
-		s.data.LoggedIn = v
-		s.rt.MarkDirty(ownedVisitFieldLoggedIn)
-	}
+	s.rt.MarkDirtyIf(ownedVisitFieldLoggedIn, s.data.LoggedIn != v)
+	s.data.LoggedIn = v
 }
 
 // Counter returns the Counter field (key "n").
@@ -269,10 +260,8 @@ func (s *OwnedVisit) Counter() int {
 // SetCounter sets the Counter field and marks it for saving.
 func (s *OwnedVisit) SetCounter(v int) {
 	defer s.rt.Use(ownedVisitFieldCounter).Unlock()
-	if s.data.Counter != v {
-		s.data.Counter = v
-		s.rt.MarkDirty(ownedVisitFieldCounter)
-	}
+	s.rt.MarkDirtyIf(ownedVisitFieldCounter, s.data.Counter != v)
+	s.data.Counter = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
@@ -286,60 +275,85 @@ func (s *OwnedVisit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &ownedVisitSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *OwnedVisit) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case ownedVisitFieldUserID:
-		return wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), nil
-	case ownedVisitFieldEmail:
-		return wire.AppendString(append(b, "\xa5email"...), s.data.Email), nil
-	case ownedVisitFieldRoles:
-		return encOwnedVisitSliceString(append(b, "\xa5roles"...), &s.data.Roles)
-	case ownedVisitFieldCSRFToken:
-		return wire.AppendString(append(b, "\xa4csrf"...), s.data.CSRFToken), nil
-	case ownedVisitFieldFlash:
-		if s.data.Flash != "" {
-			return wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), nil
-		}
-	case ownedVisitFieldCart:
-		return encOwnedVisitSliceCartItem(append(b, "\xa4cart"...), &s.data.Cart)
-	case ownedVisitFieldLastSeen:
-		return wire.AppendTime(append(b, "\xa4seen"...), s.data.LastSeen), nil
-	case ownedVisitFieldPrefs:
-		return encOwnedVisitMapStringString(append(b, "\xa5prefs"...), &s.data.Prefs)
-	case ownedVisitFieldLoggedIn:
-		return wire.AppendBool(append(b, "\xa2in"...), s.data.LoggedIn), nil
-	case ownedVisitFieldCounter:
-		return wire.AppendInt(append(b, "\xa1n"...), int64(s.data.Counter)), nil
+// ownedVisitAppend appends the fields in r and counts them; see wire.Schema.
+func ownedVisitAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*OwnedVisit)
+	if r.Has(ownedVisitFieldUserID) {
+		b, n = wire.AppendInt(append(b, "\xa3uid"...), s.data.UserID), n+1
 	}
-	return b, nil
+	if r.Has(ownedVisitFieldEmail) {
+		b, n = wire.AppendString(append(b, "\xa5email"...), s.data.Email), n+1
+	}
+	if r.Has(ownedVisitFieldRoles) {
+		if b, err = encOwnedVisitSliceString(append(b, "\xa5roles"...), &s.data.Roles); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(ownedVisitFieldCSRFToken) {
+		b, n = wire.AppendString(append(b, "\xa4csrf"...), s.data.CSRFToken), n+1
+	}
+	if r.Has(ownedVisitFieldFlash) && s.data.Flash != "" {
+		b, n = wire.AppendString(append(b, "\xa5flash"...), s.data.Flash), n+1
+	}
+	if r.Has(ownedVisitFieldCart) {
+		if b, err = encOwnedVisitSliceCartItem(append(b, "\xa4cart"...), &s.data.Cart); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(ownedVisitFieldLastSeen) {
+		b, n = wire.AppendTime(append(b, "\xa4seen"...), s.data.LastSeen), n+1
+	}
+	if r.Has(ownedVisitFieldPrefs) {
+		if b, err = encOwnedVisitMapStringString(append(b, "\xa5prefs"...), &s.data.Prefs); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(ownedVisitFieldLoggedIn) {
+		b, n = wire.AppendBool(append(b, "\xa2in"...), s.data.LoggedIn), n+1
+	}
+	if r.Has(ownedVisitFieldCounter) {
+		b, n = wire.AppendInt(append(b, "\xa1n"...), int64(s.data.Counter)), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *OwnedVisit) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case ownedVisitFieldUserID:
-		return wire.DecodeInt(b, i, &s.data.UserID)
-	case ownedVisitFieldEmail:
-		return wire.DecodeString(b, i, &s.data.Email)
-	case ownedVisitFieldRoles:
-		return decOwnedVisitSliceString(b, i, &s.data.Roles)
-	case ownedVisitFieldCSRFToken:
-		return wire.DecodeString(b, i, &s.data.CSRFToken)
-	case ownedVisitFieldFlash:
-		return wire.DecodeString(b, i, &s.data.Flash)
-	case ownedVisitFieldCart:
-		return decOwnedVisitSliceCartItem(b, i, &s.data.Cart)
-	case ownedVisitFieldLastSeen:
-		return wire.DecodeTime(b, i, &s.data.LastSeen)
-	case ownedVisitFieldPrefs:
-		return decOwnedVisitMapStringString(b, i, &s.data.Prefs)
-	case ownedVisitFieldLoggedIn:
-		return wire.DecodeBool(b, i, &s.data.LoggedIn)
-	case ownedVisitFieldCounter:
-		return wire.DecodeInt(b, i, &s.data.Counter)
+// ownedVisitDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func ownedVisitDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*OwnedVisit)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "uid":
+			i, err = wire.DecodeInt(b, i, &s.data.UserID)
+		case "email":
+			i, err = wire.DecodeString(b, i, &s.data.Email)
+		case "roles":
+			i, err = decOwnedVisitSliceString(b, i, &s.data.Roles)
+		case "csrf":
+			i, err = wire.DecodeString(b, i, &s.data.CSRFToken)
+		case "flash":
+			i, err = wire.DecodeString(b, i, &s.data.Flash)
+		case "cart":
+			i, err = decOwnedVisitSliceCartItem(b, i, &s.data.Cart)
+		case "seen":
+			i, err = wire.DecodeTime(b, i, &s.data.LastSeen)
+		case "prefs":
+			i, err = decOwnedVisitMapStringString(b, i, &s.data.Prefs)
+		case "in":
+			i, err = wire.DecodeBool(b, i, &s.data.LoggedIn)
+		case "n":
+			i, err = wire.DecodeInt(b, i, &s.data.Counter)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 func encOwnedVisitCartItem(b []byte, v *CartItem) (_ []byte, err error) {

@@ -25,6 +25,10 @@ type Unsigned interface {
 
 // DecodeInt reads an integer that must fit in *p's type.
 func DecodeInt[T Signed](b []byte, i int, p *T) (int, error) {
+	if i < len(b) && (b[i] <= 0x7f || b[i] >= 0xe0) { // a fixint fits any type
+		*p = T(int8(b[i]))
+		return i + 1, nil
+	}
 	n, j, err := ReadInt(b, i, int(unsafe.Sizeof(*p))*8)
 	*p = T(n)
 	return j, err
@@ -60,6 +64,10 @@ func DecodeFloat64[T ~float64](b []byte, i int, p *T) (int, error) {
 
 // DecodeString reads a str (or bin); nil reads as "".
 func DecodeString[T ~string](b []byte, i int, p *T) (int, error) {
+	if v, j, ok := fixstr(b, i); ok {
+		*p = T(v)
+		return j, nil
+	}
 	v, j, err := ReadString(b, i)
 	*p = T(v)
 	return j, err

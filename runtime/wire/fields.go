@@ -18,31 +18,29 @@ type Entry struct {
 // never decoded and returns its bytes as stored (nil when absent): such a
 // field is copied as it is, not decoded and encoded again, so that a
 // write that changes one field encodes one field.
-func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) ([]byte, error) {
+func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) (_ []byte, err error) {
 	// The number of entries is known only at the end (an omitempty field
 	// holding its zero value writes nothing): leave room for the largest
 	// map header, then move what precedes it up to close the gap.
 	start := len(b)
 	b = append(b, 0, 0, 0, 0, 0)
-	n := 0
-	for i, key := range sc.Keys {
-		if stored != nil {
-			if v, undecoded := stored(i); undecoded {
-				if v != nil {
-					b = append(AppendString(b, key), v...)
-					n++
-				}
-				continue
-			}
+	n, from := 0, 0 // fields from on are still to be appended
+	for i := 0; stored != nil && i < len(sc.Keys); i++ {
+		v, undecoded := stored(i)
+		if !undecoded {
+			continue
 		}
-		before := len(b)
-		var err error
-		if b, err = sc.AppendField(d, b, i); err != nil {
-			return nil, fmt.Errorf("field %q: %w", key, err)
+		if b, n, err = appendRun(b, n, sc, d, Range{from, i}); err != nil {
+			return nil, err
 		}
-		if len(b) > before {
+		if v != nil {
+			b = append(AppendString(b, sc.Keys[i]), v...)
 			n++
 		}
+		from = i + 1
+	}
+	if b, n, err = appendRun(b, n, sc, d, Range{from, len(sc.Keys)}); err != nil {
+		return nil, err
 	}
 	for _, e := range unknown {
 		b = append(appendStr(b, e.Key), e.Val...)
@@ -54,6 +52,15 @@ func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool
 	copy(b[gap:], b[:start])
 	copy(b[start+gap:], h)
 	return b[gap:], nil
+}
+
+// appendRun appends the fields in r, encoded, and adds their number to n.
+func appendRun(b []byte, n int, sc *Schema, d Data, r Range) ([]byte, int, error) {
+	if r.From >= r.To {
+		return b, n, nil
+	}
+	b, k, err := sc.Append(d, b, r)
+	return b, n + k, err
 }
 
 // DecodeFields decodes the msgpack map at the start of b into d, whose
@@ -75,24 +82,20 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 		}
 	}()
 	n, i, err := ReadMapLen(b, 0)
-	for next := 0; err == nil && n > 0; n-- {
-		var key []byte
-		if key, i, err = ReadKey(b, i); err != nil {
-			break
-		}
-		f := sc.Field(key, next)
-		if f < 0 {
-			start := i
-			i, err = Skip(b, i)
-			unknown = append(unknown, Entry{Key: key, Val: b[start:i]})
-			continue
-		}
-		if i, err = sc.DecodeField(d, b, i, f); err != nil {
-			return i, unknown, fmt.Errorf("field %q: %w", key, err)
-		}
-		next = f + 1
+	if err != nil {
+		return i, unknown, err
 	}
-	return i, unknown, err
+	return sc.Decode(d, b, i, n, unknown)
+}
+
+// Unknown skips the value at b[i:] of a key the schema does not know and
+// appends both to unknown, pointing into b.
+func Unknown(b []byte, i int, key []byte, unknown []Entry) (int, []Entry, error) {
+	j, err := Skip(b, i)
+	if err != nil {
+		return j, unknown, err
+	}
+	return j, append(unknown, Entry{Key: key, Val: b[i:j]}), nil
 }
 
 // EncodeTo writes what AppendFields appends to enc.

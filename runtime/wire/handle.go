@@ -123,6 +123,14 @@ func (h *Handle) MarkDirty(i int) {
 	}
 }
 
+// MarkDirtyIf records that a setter changed field i, if changed. Lock
+// held.
+func (h *Handle) MarkDirtyIf(i int, changed bool) {
+	if changed && h.s != nil {
+		h.s.MarkDirty(i)
+	}
+}
+
 // Update applies an UpdateF change to field i. Lock held.
 func (h *Handle) Update(i int, apply func()) {
 	if h.s != nil {

@@ -27,6 +27,36 @@ func IsNil(b []byte, i int) bool { return i < len(b) && b[i] == 0xc0 }
 // bit size. Values that do not fit are an error, never wrapped.
 func ReadInt(b []byte, i, bits int) (int64, int, error) {
 	if i < len(b) {
+		var n int64
+		j := i
+		switch c, rest := b[i], len(b)-i; { // the common encodings, one load each
+		case c <= 0x7f || c >= 0xe0:
+			return int64(int8(c)), i + 1, nil
+		case c == 0xcc && rest >= 2:
+			n, j = int64(b[i+1]), i+2
+		case c == 0xcd && rest >= 3:
+			n, j = int64(binary.BigEndian.Uint16(b[i+1:])), i+3
+		case c == 0xce && rest >= 5:
+			n, j = int64(binary.BigEndian.Uint32(b[i+1:])), i+5
+		case c == 0xd0 && rest >= 2:
+			n, j = int64(int8(b[i+1])), i+2
+		case c == 0xd1 && rest >= 3:
+			n, j = int64(int16(binary.BigEndian.Uint16(b[i+1:]))), i+3
+		case c == 0xd2 && rest >= 5:
+			n, j = int64(int32(binary.BigEndian.Uint32(b[i+1:]))), i+5
+		case c == 0xd3 && rest >= 9:
+			n, j = int64(binary.BigEndian.Uint64(b[i+1:])), i+9
+		}
+		if j > i && (bits == 64 || n >= -1<<(bits-1) && n <= 1<<(bits-1)-1) {
+			return n, j, nil
+		}
+	}
+	return readIntChecked(b, i, bits)
+}
+
+// readIntChecked is ReadInt's slow path: nil, uint 64, and every error.
+func readIntChecked(b []byte, i, bits int) (int64, int, error) {
+	if i < len(b) {
 		switch c := b[i]; {
 		case c <= 0x7f || c >= 0xe0:
 			return int64(int8(c)), i + 1, nil
@@ -138,6 +168,11 @@ func readIntAsFloat(b []byte, i int) (float64, int, error) {
 func ReadString(b []byte, i int) (string, int, error) {
 	if v, j, ok := fixstr(b, i); ok {
 		return string(v), j, nil
+	}
+	if i+1 < len(b) && b[i] == 0xd9 { // str 8: up to 255 bytes
+		if j := i + 2 + int(b[i+1]); j <= len(b) {
+			return string(b[i+2 : j]), j, nil
+		}
 	}
 	v, j, err := readRaw(b, i)
 	return string(v), j, err

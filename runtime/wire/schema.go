@@ -49,13 +49,17 @@ type Schema struct {
 	Keys []string
 	// Handle returns the handle embedded in d, for the runtime to bind.
 	Handle func(d Data) *Handle
-	// DecodeField decodes the msgpack value at b[i:] into field f of d
-	// and returns the offset after it. A value that does not fit leaves
-	// the field zero and is an error.
-	DecodeField func(d Data, b []byte, i, f int) (int, error)
-	// AppendField appends the key and value of field i of d, as msgpack;
-	// a field tagged omitempty that holds its zero value appends nothing.
-	AppendField func(d Data, b []byte, i int) ([]byte, error)
+	// Decode reads n keys and their values from b[i:] into d's fields,
+	// appends the keys d does not store, and their values, to unknown,
+	// and returns the offset after them. The fields read are zero unless
+	// a key comes twice; a value that does not fit leaves its field zero
+	// and is an error. The runtime hands it a whole map, or the one key
+	// and value it needs.
+	Decode func(d Data, b []byte, i, n int, unknown []Entry) (int, []Entry, error)
+	// Append appends the key and value of each field of d in r, in
+	// schema order, and returns how many it appended: a field tagged
+	// omitempty that holds its zero value appends nothing.
+	Append func(d Data, b []byte, r Range) ([]byte, int, error)
 	// Recursive is set when a stored type contains itself (type Tree
 	// []Tree): decoding recurses as deep as the data nests, so the
 	// nesting depth is checked first.
@@ -68,6 +72,12 @@ type Schema struct {
 	Owner      func(d Data) string
 	OwnerField int
 }
+
+// Range is the fields numbered From to To-1.
+type Range struct{ From, To int }
+
+// Has reports whether field i is in r.
+func (r Range) Has(i int) bool { return r.From <= i && i < r.To }
 
 // OwnerInt is the owner string of an integer owner field.
 func OwnerInt[T ~int | ~int8 | ~int16 | ~int32 | ~int64](v T) string {
@@ -87,18 +97,3 @@ func OwnerUint[T ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64](v T) string {
 
 // OwnerString is the owner string of a string owner field.
 func OwnerString[T ~string](v T) string { return string(v) }
-
-// Field returns the index of the field stored under key, or -1. Records
-// have their keys in schema order: with next, the index after the
-// previous key's, one comparison usually finds it.
-func (sc *Schema) Field(key []byte, next int) int {
-	if next < len(sc.Keys) && sc.Keys[next] == string(key) {
-		return next
-	}
-	for i, k := range sc.Keys {
-		if k == string(key) {
-			return i
-		}
-	}
-	return -1
-}

@@ -77,16 +77,15 @@ type All struct {
 //	Labels	[]string	Labels
 //	omits	[]int	OmitS
 
-// Field numbers: indexes into allSchema.Keys.
-const allFieldB, allFieldI, allFieldI8, allFieldI16, allFieldI32, allFieldI64, allFieldU, allFieldU8, allFieldU16, allFieldU32, allFieldU64, allFieldF32, allFieldF64, allFieldS, allFieldRaw, allFieldT, allFieldD, allFieldLvl, allFieldN, allFieldFl, allFieldR, allFieldTok, allFieldStrs, allFieldInts, allFieldNested, allFieldM, allFieldMI, allFieldMU, allFieldMS, allFieldMN, allFieldP, allFieldPA, allFieldA, allFieldAs, allFieldTg, allFieldSc, allFieldList, allFieldOmit, allFieldToken16, allFieldGrid, allFieldAddr, allFieldPAddr, allFieldAddrs, allFieldCol, allFieldPt, allFieldPts, allFieldMsg, allFieldTr, allFieldVersion, allFieldLabels, allFieldOmitS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50
+const allFieldB, allFieldI, allFieldI8, allFieldI16, allFieldI32, allFieldI64, allFieldU, allFieldU8, allFieldU16, allFieldU32, allFieldU64, allFieldF32, allFieldF64, allFieldS, allFieldRaw, allFieldT, allFieldD, allFieldLvl, allFieldN, allFieldFl, allFieldR, allFieldTok, allFieldStrs, allFieldInts, allFieldNested, allFieldM, allFieldMI, allFieldMU, allFieldMS, allFieldMN, allFieldP, allFieldPA, allFieldA, allFieldAs, allFieldTg, allFieldSc, allFieldList, allFieldOmit, allFieldToken16, allFieldGrid, allFieldAddr, allFieldPAddr, allFieldAddrs, allFieldCol, allFieldPt, allFieldPts, allFieldMsg, allFieldTr, allFieldVersion, allFieldLabels, allFieldOmitS = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50 // field numbers: indexes into allSchema.Keys
 
 var allSchema = wire.Schema{
-	Name:        "All",
-	Keys:        []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*All).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*All).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*All).appendField(b, i) },
-	Recursive:   true,
+	Name:      "All",
+	Keys:      []string{"B", "I", "I8", "I16", "I32", "I64", "U", "U8", "U16", "U32", "U64", "F32", "F64", "S", "Raw", "T", "D", "Lvl", "N", "Fl", "R", "Tok", "Strs", "Ints", "Nested", "M", "MI", "MU", "MS", "MN", "P", "PA", "A", "As", "Tg", "Sc", "List", "omit", "id", "Grid", "Addr", "PAddr", "Addrs", "Col", "Pt", "Pts", "msg", "Tr", "ver", "Labels", "omits"},
+	Handle:    func(d wire.Data) *wire.Handle { return &d.(*All).rt },
+	Decode:    allDecode,
+	Append:    allAppend,
+	Recursive: true,
 }
 
 // AllManager serves All sessions through its Middleware.
@@ -143,10 +142,8 @@ func (s *All) B() bool {
 // SetB sets the B field and marks it for saving.
 func (s *All) SetB(v bool) {
 	defer s.rt.Use(allFieldB).Unlock()
-	if s.data.B != v {
-		s.data.B = v
-		s.rt.MarkDirty(allFieldB)
-	}
+	s.rt.MarkDirtyIf(allFieldB, s.data.B != v)
+	s.data.B = v
 }
 
 // I returns the I field (key "I").
@@ -158,10 +155,8 @@ func (s *All) I() int {
 // SetI sets the I field and marks it for saving.
 func (s *All) SetI(v int) {
 	defer s.rt.Use(allFieldI).Unlock()
-	if s.data.I != v {
-		s.data.I = v
-		s.rt.MarkDirty(allFieldI)
-	}
+	s.rt.MarkDirtyIf(allFieldI, s.data.I != v)
+	s.data.I = v
 }
 
 // I8 returns the I8 field (key "I8").
@@ -173,10 +168,8 @@ func (s *All) I8() int8 {
 // SetI8 sets the I8 field and marks it for saving.
 func (s *All) SetI8(v int8) {
 	defer s.rt.Use(allFieldI8).Unlock()
-	if s.data.I8 != v {
-		s.data.I8 = v
-		s.rt.MarkDirty(allFieldI8)
-	}
+	s.rt.MarkDirtyIf(allFieldI8, s.data.I8 != v)
+	s.data.I8 = v
 }
 
 // I16 returns the I16 field (key "I16").
@@ -188,10 +181,8 @@ func (s *All) I16() int16 {
 // SetI16 sets the I16 field and marks it for saving.
 func (s *All) SetI16(v int16) {
 	defer s.rt.Use(allFieldI16).Unlock()
-	if s.data.I16 != v {
-		s.data.I16 = v
-		s.rt.MarkDirty(allFieldI16)
-	}
+	s.rt.MarkDirtyIf(allFieldI16, s.data.I16 != v)
+	s.data.I16 = v
 }
 
 // I32 returns the I32 field (key "I32").
@@ -203,10 +194,8 @@ func (s *All) I32() int32 {
 // SetI32 sets the I32 field and marks it for saving.
 func (s *All) SetI32(v int32) {
 	defer s.rt.Use(allFieldI32).Unlock()
-	if s.data.I32 != v {
-		s.data.I32 = v
-		s.rt.MarkDirty(allFieldI32)
-	}
+	s.rt.MarkDirtyIf(allFieldI32, s.data.I32 != v)
+	s.data.I32 = v
 }
 
 // I64 returns the I64 field (key "I64").
@@ -218,10 +207,8 @@ func (s *All) I64() int64 {
 // SetI64 sets the I64 field and marks it for saving.
 func (s *All) SetI64(v int64) {
 	defer s.rt.Use(allFieldI64).Unlock()
-	if s.data.I64 != v {
-		s.data.I64 = v
-		s.rt.MarkDirty(allFieldI64)
-	}
+	s.rt.MarkDirtyIf(allFieldI64, s.data.I64 != v)
+	s.data.I64 = v
 }
 
 // U returns the U field (key "U").
@@ -233,10 +220,8 @@ func (s *All) U() uint {
 // SetU sets the U field and marks it for saving.
 func (s *All) SetU(v uint) {
 	defer s.rt.Use(allFieldU).Unlock()
-	if s.data.U != v {
-		s.data.U = v
-		s.rt.MarkDirty(allFieldU)
-	}
+	s.rt.MarkDirtyIf(allFieldU, s.data.U != v)
+	s.data.U = v
 }
 
 // U8 returns the U8 field (key "U8").
@@ -248,10 +233,8 @@ func (s *All) U8() uint8 {
 // SetU8 sets the U8 field and marks it for saving.
 func (s *All) SetU8(v uint8) {
 	defer s.rt.Use(allFieldU8).Unlock()
-	if s.data.U8 != v {
-		s.data.U8 = v
-		s.rt.MarkDirty(allFieldU8)
-	}
+	s.rt.MarkDirtyIf(allFieldU8, s.data.U8 != v)
+	s.data.U8 = v
 }
 
 // U16 returns the U16 field (key "U16").
@@ -263,10 +246,8 @@ func (s *All) U16() uint16 {
 // SetU16 sets the U16 field and marks it for saving.
 func (s *All) SetU16(v uint16) {
 	defer s.rt.Use(allFieldU16).Unlock()
-	if s.data.U16 != v {
-		s.data.U16 = v
-		s.rt.MarkDirty(allFieldU16)
-	}
+	s.rt.MarkDirtyIf(allFieldU16, s.data.U16 != v)
+	s.data.U16 = v
 }
 
 // U32 returns the U32 field (key "U32").
@@ -278,10 +259,8 @@ func (s *All) U32() uint32 {
 // SetU32 sets the U32 field and marks it for saving.
 func (s *All) SetU32(v uint32) {
 	defer s.rt.Use(allFieldU32).Unlock()
-	if s.data.U32 != v {
-		s.data.U32 = v
-		s.rt.MarkDirty(allFieldU32)
-	}
+	s.rt.MarkDirtyIf(allFieldU32, s.data.U32 != v)
+	s.data.U32 = v
 }
 
 // U64 returns the U64 field (key "U64").
@@ -293,10 +272,8 @@ func (s *All) U64() uint64 {
 // SetU64 sets the U64 field and marks it for saving.
 func (s *All) SetU64(v uint64) {
 	defer s.rt.Use(allFieldU64).Unlock()
-	if s.data.U64 != v {
-		s.data.U64 = v
-		s.rt.MarkDirty(allFieldU64)
-	}
+	s.rt.MarkDirtyIf(allFieldU64, s.data.U64 != v)
+	s.data.U64 = v
 }
 
 // F32 returns the F32 field (key "F32").
@@ -308,10 +285,8 @@ func (s *All) F32() float32 {
 // SetF32 sets the F32 field and marks it for saving.
 func (s *All) SetF32(v float32) {
 	defer s.rt.Use(allFieldF32).Unlock()
-	if s.data.F32 != v {
-		s.data.F32 = v
-		s.rt.MarkDirty(allFieldF32)
-	}
+	s.rt.MarkDirtyIf(allFieldF32, s.data.F32 != v)
+	s.data.F32 = v
 }
 
 // F64 returns the F64 field (key "F64").
@@ -323,10 +298,8 @@ func (s *All) F64() float64 {
 // SetF64 sets the F64 field and marks it for saving.
 func (s *All) SetF64(v float64) {
 	defer s.rt.Use(allFieldF64).Unlock()
-	if s.data.F64 != v {
-		s.data.F64 = v
-		s.rt.MarkDirty(allFieldF64)
-	}
+	s.rt.MarkDirtyIf(allFieldF64, s.data.F64 != v)
+	s.data.F64 = v
 }
 
 // S returns the S field (key "S").
@@ -338,10 +311,8 @@ func (s *All) S() string {
 // SetS sets the S field and marks it for saving.
 func (s *All) SetS(v string) {
 	defer s.rt.Use(allFieldS).Unlock()
-	if s.data.S != v {
-		s.data.S = v
-		s.rt.MarkDirty(allFieldS)
-	}
+	s.rt.MarkDirtyIf(allFieldS, s.data.S != v)
+	s.data.S = v
 }
 
 // Raw returns the Raw field (key "Raw"). Changes in place are saved.
@@ -388,10 +359,8 @@ func (s *All) D() time.Duration {
 // SetD sets the D field and marks it for saving.
 func (s *All) SetD(v time.Duration) {
 	defer s.rt.Use(allFieldD).Unlock()
-	if s.data.D != v {
-		s.data.D = v
-		s.rt.MarkDirty(allFieldD)
-	}
+	s.rt.MarkDirtyIf(allFieldD, s.data.D != v)
+	s.data.D = v
 }
 
 // Lvl returns the Lvl field (key "Lvl").
@@ -403,10 +372,8 @@ func (s *All) Lvl() Level {
 // SetLvl sets the Lvl field and marks it for saving.
 func (s *All) SetLvl(v Level) {
 	defer s.rt.Use(allFieldLvl).Unlock()
-	if s.data.Lvl != v {
-		s.data.Lvl = v
-		s.rt.MarkDirty(allFieldLvl)
-	}
+	s.rt.MarkDirtyIf(allFieldLvl, s.data.Lvl != v)
+	s.data.Lvl = v
 }
 
 // N returns the N field (key "N").
@@ -418,10 +385,8 @@ func (s *All) N() Name {
 // SetN sets the N field and marks it for saving.
 func (s *All) SetN(v Name) {
 	defer s.rt.Use(allFieldN).Unlock()
-	if s.data.N != v {
-		s.data.N = v
-		s.rt.MarkDirty(allFieldN)
-	}
+	s.rt.MarkDirtyIf(allFieldN, s.data.N != v)
+	s.data.N = v
 }
 
 // Fl returns the Fl field (key "Fl").
@@ -433,10 +398,8 @@ func (s *All) Fl() Flag {
 // SetFl sets the Fl field and marks it for saving.
 func (s *All) SetFl(v Flag) {
 	defer s.rt.Use(allFieldFl).Unlock()
-	if s.data.Fl != v {
-		s.data.Fl = v
-		s.rt.MarkDirty(allFieldFl)
-	}
+	s.rt.MarkDirtyIf(allFieldFl, s.data.Fl != v)
+	s.data.Fl = v
 }
 
 // R returns the R field (key "R").
@@ -448,10 +411,8 @@ func (s *All) R() Ratio {
 // SetR sets the R field and marks it for saving.
 func (s *All) SetR(v Ratio) {
 	defer s.rt.Use(allFieldR).Unlock()
-	if s.data.R != v {
-		s.data.R = v
-		s.rt.MarkDirty(allFieldR)
-	}
+	s.rt.MarkDirtyIf(allFieldR, s.data.R != v)
+	s.data.R = v
 }
 
 // Tok returns the Tok field (key "Tok"). Changes in place are saved.
@@ -815,10 +776,8 @@ func (s *All) Omit() string {
 // SetOmit sets the Omit field and marks it for saving.
 func (s *All) SetOmit(v string) {
 	defer s.rt.Use(allFieldOmit).Unlock()
-	if s.data.Omit != v {
-		s.data.Omit = v
-		s.rt.MarkDirty(allFieldOmit)
-	}
+	s.rt.MarkDirtyIf(allFieldOmit, s.data.Omit != v)
+	s.data.Omit = v
 }
 
 // Token16 returns the Token16 field (key "id").
@@ -922,10 +881,8 @@ func (s *All) Col() Color {
 // SetCol sets the Col field and marks it for saving.
 func (s *All) SetCol(v Color) {
 	defer s.rt.Use(allFieldCol).Unlock()
-	if s.data.Col != v {
-		s.data.Col = v
-		s.rt.MarkDirty(allFieldCol)
-	}
+	s.rt.MarkDirtyIf(allFieldCol, s.data.Col != v)
+	s.data.Col = v
 }
 
 // Pt returns the Pt field (key "Pt").
@@ -972,10 +929,8 @@ func (s *All) Msg() string {
 // SetMsg sets the Msg field and marks it for saving.
 func (s *All) SetMsg(v string) {
 	defer s.rt.Use(allFieldMsg).Unlock()
-	if s.data.Msg != v {
-		s.data.Msg = v
-		s.rt.MarkDirty(allFieldMsg)
-	}
+	s.rt.MarkDirtyIf(allFieldMsg, s.data.Msg != v)
+	s.data.Msg = v
 }
 
 // PopMsg returns the Msg field and clears it: a value to show
@@ -1021,10 +976,8 @@ func (s *All) Version() int {
 // SetVersion sets the Version field and marks it for saving.
 func (s *All) SetVersion(v int) {
 	defer s.rt.Use(allFieldVersion).Unlock()
-	if s.data.Meta.Version != v {
-		s.data.Meta.Version = v
-		s.rt.MarkDirty(allFieldVersion)
-	}
+	s.rt.MarkDirtyIf(allFieldVersion, s.data.Meta.Version != v)
+	s.data.Meta.Version = v
 }
 
 // Labels returns the Labels field (key "Labels"). Changes in place are saved.
@@ -1072,9 +1025,7 @@ func (s *All) UpdateOmitS(fn func(*[]int)) {
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &allSchema, s)
-}
+func (s *All) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &allSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *All) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -1082,235 +1033,367 @@ func (s *All) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &allSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *All) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case allFieldB:
-		return wire.AppendBool(append(b, "\xa1B"...), s.data.B), nil
-	case allFieldI:
-		return wire.AppendInt(append(b, "\xa1I"...), int64(s.data.I)), nil
-	case allFieldI8:
-		return wire.AppendInt(append(b, "\xa2I8"...), int64(s.data.I8)), nil
-	case allFieldI16:
-		return wire.AppendInt(append(b, "\xa3I16"...), int64(s.data.I16)), nil
-	case allFieldI32:
-		return wire.AppendInt(append(b, "\xa3I32"...), int64(s.data.I32)), nil
-	case allFieldI64:
-		return wire.AppendInt(append(b, "\xa3I64"...), s.data.I64), nil
-	case allFieldU:
-		return wire.AppendUint(append(b, "\xa1U"...), uint64(s.data.U)), nil
-	case allFieldU8:
-		return wire.AppendUint(append(b, "\xa2U8"...), uint64(s.data.U8)), nil
-	case allFieldU16:
-		return wire.AppendUint(append(b, "\xa3U16"...), uint64(s.data.U16)), nil
-	case allFieldU32:
-		return wire.AppendUint(append(b, "\xa3U32"...), uint64(s.data.U32)), nil
-	case allFieldU64:
-		return wire.AppendUint(append(b, "\xa3U64"...), s.data.U64), nil
-	case allFieldF32:
-		return wire.AppendFloat32(append(b, "\xa3F32"...), s.data.F32), nil
-	case allFieldF64:
-		return wire.AppendFloat64(append(b, "\xa3F64"...), s.data.F64), nil
-	case allFieldS:
-		return wire.AppendString(append(b, "\xa1S"...), s.data.S), nil
-	case allFieldRaw:
-		return wire.AppendBytes(append(b, "\xa3Raw"...), s.data.Raw), nil
-	case allFieldT:
-		return wire.AppendTime(append(b, "\xa1T"...), s.data.T), nil
-	case allFieldD:
-		return wire.AppendInt(append(b, "\xa1D"...), int64(s.data.D)), nil
-	case allFieldLvl:
-		return wire.AppendInt(append(b, "\xa3Lvl"...), int64(s.data.Lvl)), nil
-	case allFieldN:
-		return wire.AppendString(append(b, "\xa1N"...), string(s.data.N)), nil
-	case allFieldFl:
-		return wire.AppendBool(append(b, "\xa2Fl"...), bool(s.data.Fl)), nil
-	case allFieldR:
-		return wire.AppendFloat32(append(b, "\xa1R"...), float32(s.data.R)), nil
-	case allFieldTok:
-		return wire.AppendBytes(append(b, "\xa3Tok"...), []byte(s.data.Tok)), nil
-	case allFieldStrs:
-		return encAllSliceString(append(b, "\xa4Strs"...), &s.data.Strs)
-	case allFieldInts:
-		return encAllSliceInt64(append(b, "\xa4Ints"...), &s.data.Ints)
-	case allFieldNested:
-		return encAllSliceSliceString(append(b, "\xa6Nested"...), &s.data.Nested)
-	case allFieldM:
-		return encAllMapStringInt(append(b, "\xa1M"...), &s.data.M)
-	case allFieldMI:
-		return encAllMapInt64String(append(b, "\xa2MI"...), &s.data.MI)
-	case allFieldMU:
-		return encAllMapUint16Bool(append(b, "\xa2MU"...), &s.data.MU)
-	case allFieldMS:
-		return encAllMapStringSliceAddress(append(b, "\xa2MS"...), &s.data.MS)
-	case allFieldMN:
-		return encAllMapNameLevel(append(b, "\xa2MN"...), &s.data.MN)
-	case allFieldP:
-		return encAllPtrInt(append(b, "\xa1P"...), &s.data.P)
-	case allFieldPA:
-		return encAllPtrAddress(append(b, "\xa2PA"...), &s.data.PA)
-	case allFieldA:
-		return encAllAddress(append(b, "\xa1A"...), &s.data.A)
-	case allFieldAs:
-		return encAllSliceAddress(append(b, "\xa2As"...), &s.data.As)
-	case allFieldTg:
-		return encAllTags(append(b, "\xa2Tg"...), &s.data.Tg)
-	case allFieldSc:
-		return encAllScores(append(b, "\xa2Sc"...), &s.data.Sc)
-	case allFieldList:
-		return encAllPtrNode(append(b, "\xa4List"...), &s.data.List)
-	case allFieldOmit:
-		if len(s.data.Omit) > 8 {
-			return b, fmt.Errorf("length %d over max=8", len(s.data.Omit))
-		}
-		if s.data.Omit != "" {
-			return wire.AppendString(append(b, "\xa4omit"...), s.data.Omit), nil
-		}
-	case allFieldToken16:
-		return encAllArr16Byte(append(b, "\xa2id"...), &s.data.Token16)
-	case allFieldGrid:
-		return encAllArr2Arr3Int8(append(b, "\xa4Grid"...), &s.data.Grid)
-	case allFieldAddr:
-		return wire.AppendBinary(append(b, "\xa4Addr"...), &s.data.Addr)
-	case allFieldPAddr:
-		return encAllPtrNetip_Addr(append(b, "\xa5PAddr"...), &s.data.PAddr)
-	case allFieldAddrs:
-		return encAllSliceNetip_Addr(append(b, "\xa5Addrs"...), &s.data.Addrs)
-	case allFieldCol:
-		return wire.AppendText(append(b, "\xa3Col"...), &s.data.Col)
-	case allFieldPt:
-		return wire.AppendCustom(append(b, "\xa2Pt"...), &s.data.Pt)
-	case allFieldPts:
-		return encAllMapStringPoint(append(b, "\xa3Pts"...), &s.data.Pts)
-	case allFieldMsg:
-		return wire.AppendString(append(b, "\xa3msg"...), s.data.Msg), nil
-	case allFieldTr:
-		return encAllTree(append(b, "\xa2Tr"...), &s.data.Tr)
-	case allFieldVersion:
-		return wire.AppendInt(append(b, "\xa3ver"...), int64(s.data.Meta.Version)), nil
-	case allFieldLabels:
-		return encAllSliceString(append(b, "\xa6Labels"...), &s.data.Meta.Labels)
-	case allFieldOmitS:
-		if len(s.data.OmitS) != 0 {
-			return encAllSliceInt(append(b, "\xa5omits"...), &s.data.OmitS)
-		}
+// allAppend appends the fields in r and counts them; see wire.Schema.
+func allAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*All)
+	if r.Has(allFieldB) {
+		b, n = wire.AppendBool(append(b, "\xa1B"...), s.data.B), n+1
 	}
-	return b, nil
+	if r.Has(allFieldI) {
+		b, n = wire.AppendInt(append(b, "\xa1I"...), int64(s.data.I)), n+1
+	}
+	if r.Has(allFieldI8) {
+		b, n = wire.AppendInt(append(b, "\xa2I8"...), int64(s.data.I8)), n+1
+	}
+	if r.Has(allFieldI16) {
+		b, n = wire.AppendInt(append(b, "\xa3I16"...), int64(s.data.I16)), n+1
+	}
+	if r.Has(allFieldI32) {
+		b, n = wire.AppendInt(append(b, "\xa3I32"...), int64(s.data.I32)), n+1
+	}
+	if r.Has(allFieldI64) {
+		b, n = wire.AppendInt(append(b, "\xa3I64"...), s.data.I64), n+1
+	}
+	if r.Has(allFieldU) {
+		b, n = wire.AppendUint(append(b, "\xa1U"...), uint64(s.data.U)), n+1
+	}
+	if r.Has(allFieldU8) {
+		b, n = wire.AppendUint(append(b, "\xa2U8"...), uint64(s.data.U8)), n+1
+	}
+	if r.Has(allFieldU16) {
+		b, n = wire.AppendUint(append(b, "\xa3U16"...), uint64(s.data.U16)), n+1
+	}
+	if r.Has(allFieldU32) {
+		b, n = wire.AppendUint(append(b, "\xa3U32"...), uint64(s.data.U32)), n+1
+	}
+	if r.Has(allFieldU64) {
+		b, n = wire.AppendUint(append(b, "\xa3U64"...), s.data.U64), n+1
+	}
+	if r.Has(allFieldF32) {
+		b, n = wire.AppendFloat32(append(b, "\xa3F32"...), s.data.F32), n+1
+	}
+	if r.Has(allFieldF64) {
+		b, n = wire.AppendFloat64(append(b, "\xa3F64"...), s.data.F64), n+1
+	}
+	if r.Has(allFieldS) {
+		b, n = wire.AppendString(append(b, "\xa1S"...), s.data.S), n+1
+	}
+	if r.Has(allFieldRaw) {
+		b, n = wire.AppendBytes(append(b, "\xa3Raw"...), s.data.Raw), n+1
+	}
+	if r.Has(allFieldT) {
+		b, n = wire.AppendTime(append(b, "\xa1T"...), s.data.T), n+1
+	}
+	if r.Has(allFieldD) {
+		b, n = wire.AppendInt(append(b, "\xa1D"...), int64(s.data.D)), n+1
+	}
+	if r.Has(allFieldLvl) {
+		b, n = wire.AppendInt(append(b, "\xa3Lvl"...), int64(s.data.Lvl)), n+1
+	}
+	if r.Has(allFieldN) {
+		b, n = wire.AppendString(append(b, "\xa1N"...), string(s.data.N)), n+1
+	}
+	if r.Has(allFieldFl) {
+		b, n = wire.AppendBool(append(b, "\xa2Fl"...), bool(s.data.Fl)), n+1
+	}
+	if r.Has(allFieldR) {
+		b, n = wire.AppendFloat32(append(b, "\xa1R"...), float32(s.data.R)), n+1
+	}
+	if r.Has(allFieldTok) {
+		b, n = wire.AppendBytes(append(b, "\xa3Tok"...), []byte(s.data.Tok)), n+1
+	}
+	if r.Has(allFieldStrs) {
+		if b, err = encAllSliceString(append(b, "\xa4Strs"...), &s.data.Strs); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldInts) {
+		if b, err = encAllSliceInt64(append(b, "\xa4Ints"...), &s.data.Ints); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldNested) {
+		if b, err = encAllSliceSliceString(append(b, "\xa6Nested"...), &s.data.Nested); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldM) {
+		if b, err = encAllMapStringInt(append(b, "\xa1M"...), &s.data.M); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldMI) {
+		if b, err = encAllMapInt64String(append(b, "\xa2MI"...), &s.data.MI); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldMU) {
+		if b, err = encAllMapUint16Bool(append(b, "\xa2MU"...), &s.data.MU); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldMS) {
+		if b, err = encAllMapStringSliceAddress(append(b, "\xa2MS"...), &s.data.MS); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldMN) {
+		if b, err = encAllMapNameLevel(append(b, "\xa2MN"...), &s.data.MN); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldP) {
+		if b, err = encAllPtrInt(append(b, "\xa1P"...), &s.data.P); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldPA) {
+		if b, err = encAllPtrAddress(append(b, "\xa2PA"...), &s.data.PA); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldA) {
+		if b, err = encAllAddress(append(b, "\xa1A"...), &s.data.A); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldAs) {
+		if b, err = encAllSliceAddress(append(b, "\xa2As"...), &s.data.As); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldTg) {
+		if b, err = encAllTags(append(b, "\xa2Tg"...), &s.data.Tg); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldSc) {
+		if b, err = encAllScores(append(b, "\xa2Sc"...), &s.data.Sc); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldList) {
+		if b, err = encAllPtrNode(append(b, "\xa4List"...), &s.data.List); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldOmit) && s.data.Omit != "" {
+		if len(s.data.Omit) > 8 {
+			return b, n, fmt.Errorf("length %d over max=8", len(s.data.Omit))
+		}
+		b, n = wire.AppendString(append(b, "\xa4omit"...), s.data.Omit), n+1
+	}
+	if r.Has(allFieldToken16) {
+		if b, err = encAllArr16Byte(append(b, "\xa2id"...), &s.data.Token16); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldGrid) {
+		if b, err = encAllArr2Arr3Int8(append(b, "\xa4Grid"...), &s.data.Grid); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldAddr) {
+		if b, err = wire.AppendBinary(append(b, "\xa4Addr"...), &s.data.Addr); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldPAddr) {
+		if b, err = encAllPtrNetip_Addr(append(b, "\xa5PAddr"...), &s.data.PAddr); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldAddrs) {
+		if b, err = encAllSliceNetip_Addr(append(b, "\xa5Addrs"...), &s.data.Addrs); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldCol) {
+		if b, err = wire.AppendText(append(b, "\xa3Col"...), &s.data.Col); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldPt) {
+		if b, err = wire.AppendCustom(append(b, "\xa2Pt"...), &s.data.Pt); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldPts) {
+		if b, err = encAllMapStringPoint(append(b, "\xa3Pts"...), &s.data.Pts); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldMsg) {
+		b, n = wire.AppendString(append(b, "\xa3msg"...), s.data.Msg), n+1
+	}
+	if r.Has(allFieldTr) {
+		if b, err = encAllTree(append(b, "\xa2Tr"...), &s.data.Tr); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldVersion) {
+		b, n = wire.AppendInt(append(b, "\xa3ver"...), int64(s.data.Meta.Version)), n+1
+	}
+	if r.Has(allFieldLabels) {
+		if b, err = encAllSliceString(append(b, "\xa6Labels"...), &s.data.Meta.Labels); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	if r.Has(allFieldOmitS) && len(s.data.OmitS) != 0 {
+		if b, err = encAllSliceInt(append(b, "\xa5omits"...), &s.data.OmitS); err != nil {
+			return b, n, err
+		}
+		n++
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *All) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case allFieldB:
-		return wire.DecodeBool(b, i, &s.data.B)
-	case allFieldI:
-		return wire.DecodeInt(b, i, &s.data.I)
-	case allFieldI8:
-		return wire.DecodeInt(b, i, &s.data.I8)
-	case allFieldI16:
-		return wire.DecodeInt(b, i, &s.data.I16)
-	case allFieldI32:
-		return wire.DecodeInt(b, i, &s.data.I32)
-	case allFieldI64:
-		return wire.DecodeInt(b, i, &s.data.I64)
-	case allFieldU:
-		return wire.DecodeUint(b, i, &s.data.U)
-	case allFieldU8:
-		return wire.DecodeUint(b, i, &s.data.U8)
-	case allFieldU16:
-		return wire.DecodeUint(b, i, &s.data.U16)
-	case allFieldU32:
-		return wire.DecodeUint(b, i, &s.data.U32)
-	case allFieldU64:
-		return wire.DecodeUint(b, i, &s.data.U64)
-	case allFieldF32:
-		return wire.DecodeFloat32(b, i, &s.data.F32)
-	case allFieldF64:
-		return wire.DecodeFloat64(b, i, &s.data.F64)
-	case allFieldS:
-		return wire.DecodeString(b, i, &s.data.S)
-	case allFieldRaw:
-		return wire.DecodeBytes(b, i, &s.data.Raw)
-	case allFieldT:
-		return wire.DecodeTime(b, i, &s.data.T)
-	case allFieldD:
-		return wire.DecodeInt(b, i, &s.data.D)
-	case allFieldLvl:
-		return wire.DecodeInt(b, i, &s.data.Lvl)
-	case allFieldN:
-		return wire.DecodeString(b, i, &s.data.N)
-	case allFieldFl:
-		return wire.DecodeBool(b, i, &s.data.Fl)
-	case allFieldR:
-		return wire.DecodeFloat32(b, i, &s.data.R)
-	case allFieldTok:
-		return wire.DecodeBytes(b, i, &s.data.Tok)
-	case allFieldStrs:
-		return decAllSliceString(b, i, &s.data.Strs)
-	case allFieldInts:
-		return decAllSliceInt64(b, i, &s.data.Ints)
-	case allFieldNested:
-		return decAllSliceSliceString(b, i, &s.data.Nested)
-	case allFieldM:
-		return decAllMapStringInt(b, i, &s.data.M)
-	case allFieldMI:
-		return decAllMapInt64String(b, i, &s.data.MI)
-	case allFieldMU:
-		return decAllMapUint16Bool(b, i, &s.data.MU)
-	case allFieldMS:
-		return decAllMapStringSliceAddress(b, i, &s.data.MS)
-	case allFieldMN:
-		return decAllMapNameLevel(b, i, &s.data.MN)
-	case allFieldP:
-		return decAllPtrInt(b, i, &s.data.P)
-	case allFieldPA:
-		return decAllPtrAddress(b, i, &s.data.PA)
-	case allFieldA:
-		s.data.A = Address{} // its decoder fills a zero struct
-		return decAllAddress(b, i, &s.data.A)
-	case allFieldAs:
-		return decAllSliceAddress(b, i, &s.data.As)
-	case allFieldTg:
-		return decAllTags(b, i, &s.data.Tg)
-	case allFieldSc:
-		return decAllScores(b, i, &s.data.Sc)
-	case allFieldList:
-		return decAllPtrNode(b, i, &s.data.List)
-	case allFieldOmit:
-		j, err := wire.DecodeString(b, i, &s.data.Omit)
-		if n := len(s.data.Omit); err == nil && n > 8 {
-			s.data.Omit = allData{}.Omit
-			return j, fmt.Errorf("length %d over max=8", n)
+// allDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func allDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*All)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
 		}
-		return j, err
-	case allFieldToken16:
-		return decAllArr16Byte(b, i, &s.data.Token16)
-	case allFieldGrid:
-		return decAllArr2Arr3Int8(b, i, &s.data.Grid)
-	case allFieldAddr:
-		return wire.DecodeBinary(b, i, &s.data.Addr)
-	case allFieldPAddr:
-		return decAllPtrNetip_Addr(b, i, &s.data.PAddr)
-	case allFieldAddrs:
-		return decAllSliceNetip_Addr(b, i, &s.data.Addrs)
-	case allFieldCol:
-		return wire.DecodeText(b, i, &s.data.Col)
-	case allFieldPt:
-		return wire.DecodeCustom(b, i, &s.data.Pt)
-	case allFieldPts:
-		return decAllMapStringPoint(b, i, &s.data.Pts)
-	case allFieldMsg:
-		return wire.DecodeString(b, i, &s.data.Msg)
-	case allFieldTr:
-		return decAllTree(b, i, &s.data.Tr)
-	case allFieldVersion:
-		return wire.DecodeInt(b, i, &s.data.Meta.Version)
-	case allFieldLabels:
-		return decAllSliceString(b, i, &s.data.Meta.Labels)
-	case allFieldOmitS:
-		return decAllSliceInt(b, i, &s.data.OmitS)
+		switch string(key) {
+		case "B":
+			i, err = wire.DecodeBool(b, i, &s.data.B)
+		case "I":
+			i, err = wire.DecodeInt(b, i, &s.data.I)
+		case "I8":
+			i, err = wire.DecodeInt(b, i, &s.data.I8)
+		case "I16":
+			i, err = wire.DecodeInt(b, i, &s.data.I16)
+		case "I32":
+			i, err = wire.DecodeInt(b, i, &s.data.I32)
+		case "I64":
+			i, err = wire.DecodeInt(b, i, &s.data.I64)
+		case "U":
+			i, err = wire.DecodeUint(b, i, &s.data.U)
+		case "U8":
+			i, err = wire.DecodeUint(b, i, &s.data.U8)
+		case "U16":
+			i, err = wire.DecodeUint(b, i, &s.data.U16)
+		case "U32":
+			i, err = wire.DecodeUint(b, i, &s.data.U32)
+		case "U64":
+			i, err = wire.DecodeUint(b, i, &s.data.U64)
+		case "F32":
+			i, err = wire.DecodeFloat32(b, i, &s.data.F32)
+		case "F64":
+			i, err = wire.DecodeFloat64(b, i, &s.data.F64)
+		case "S":
+			i, err = wire.DecodeString(b, i, &s.data.S)
+		case "Raw":
+			i, err = wire.DecodeBytes(b, i, &s.data.Raw)
+		case "T":
+			i, err = wire.DecodeTime(b, i, &s.data.T)
+		case "D":
+			i, err = wire.DecodeInt(b, i, &s.data.D)
+		case "Lvl":
+			i, err = wire.DecodeInt(b, i, &s.data.Lvl)
+		case "N":
+			i, err = wire.DecodeString(b, i, &s.data.N)
+		case "Fl":
+			i, err = wire.DecodeBool(b, i, &s.data.Fl)
+		case "R":
+			i, err = wire.DecodeFloat32(b, i, &s.data.R)
+		case "Tok":
+			i, err = wire.DecodeBytes(b, i, &s.data.Tok)
+		case "Strs":
+			i, err = decAllSliceString(b, i, &s.data.Strs)
+		case "Ints":
+			i, err = decAllSliceInt64(b, i, &s.data.Ints)
+		case "Nested":
+			i, err = decAllSliceSliceString(b, i, &s.data.Nested)
+		case "M":
+			i, err = decAllMapStringInt(b, i, &s.data.M)
+		case "MI":
+			i, err = decAllMapInt64String(b, i, &s.data.MI)
+		case "MU":
+			i, err = decAllMapUint16Bool(b, i, &s.data.MU)
+		case "MS":
+			i, err = decAllMapStringSliceAddress(b, i, &s.data.MS)
+		case "MN":
+			i, err = decAllMapNameLevel(b, i, &s.data.MN)
+		case "P":
+			i, err = decAllPtrInt(b, i, &s.data.P)
+		case "PA":
+			i, err = decAllPtrAddress(b, i, &s.data.PA)
+		case "A":
+			s.data.A = Address{} // its decoder fills a zero struct
+			i, err = decAllAddress(b, i, &s.data.A)
+		case "As":
+			i, err = decAllSliceAddress(b, i, &s.data.As)
+		case "Tg":
+			i, err = decAllTags(b, i, &s.data.Tg)
+		case "Sc":
+			i, err = decAllScores(b, i, &s.data.Sc)
+		case "List":
+			i, err = decAllPtrNode(b, i, &s.data.List)
+		case "omit":
+			i, err = wire.DecodeString(b, i, &s.data.Omit)
+			if l := len(s.data.Omit); err == nil && l > 8 {
+				s.data.Omit = allData{}.Omit
+				err = fmt.Errorf("length %d over max=8", l)
+			}
+		case "id":
+			i, err = decAllArr16Byte(b, i, &s.data.Token16)
+		case "Grid":
+			i, err = decAllArr2Arr3Int8(b, i, &s.data.Grid)
+		case "Addr":
+			i, err = wire.DecodeBinary(b, i, &s.data.Addr)
+		case "PAddr":
+			i, err = decAllPtrNetip_Addr(b, i, &s.data.PAddr)
+		case "Addrs":
+			i, err = decAllSliceNetip_Addr(b, i, &s.data.Addrs)
+		case "Col":
+			i, err = wire.DecodeText(b, i, &s.data.Col)
+		case "Pt":
+			i, err = wire.DecodeCustom(b, i, &s.data.Pt)
+		case "Pts":
+			i, err = decAllMapStringPoint(b, i, &s.data.Pts)
+		case "msg":
+			i, err = wire.DecodeString(b, i, &s.data.Msg)
+		case "Tr":
+			i, err = decAllTree(b, i, &s.data.Tr)
+		case "ver":
+			i, err = wire.DecodeInt(b, i, &s.data.Meta.Version)
+		case "Labels":
+			i, err = decAllSliceString(b, i, &s.data.Meta.Labels)
+		case "omits":
+			i, err = decAllSliceInt(b, i, &s.data.OmitS)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 func encAllAddress(b []byte, v *Address) (_ []byte, err error) {

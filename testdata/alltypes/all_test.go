@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -158,7 +159,8 @@ func TestDecodeStartsFromZero(t *testing.T) {
 	s = &All{data: full()}
 	s.data.A = Address{Street: "old", Zip: "123", Tags: []string{"t"}}
 	rec, _ := msgpack.Marshal(map[string]any{"street": "x"})
-	if _, err := allSchema.DecodeField(s, rec, 0, allFieldA); err != nil {
+	rec = append(wire.AppendString(nil, allSchema.Keys[allFieldA]), rec...) // the key, then the value
+	if _, _, err := allSchema.Decode(s, rec, 0, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(s.data.A, Address{Street: "x"}) {

@@ -23,15 +23,14 @@ type Admin struct {
 //	user	string	User
 //	lvl	int	Level
 
-// Field numbers: indexes into adminSchema.Keys.
-const adminFieldUser, adminFieldLevel = 0, 1
+const adminFieldUser, adminFieldLevel = 0, 1 // field numbers: indexes into adminSchema.Keys
 
 var adminSchema = wire.Schema{
 	Name:          "Admin",
 	Keys:          []string{"user", "lvl"},
 	Handle:        func(d wire.Data) *wire.Handle { return &d.(*Admin).rt },
-	DecodeField:   func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Admin).decodeField(b, i, f) },
-	AppendField:   func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Admin).appendField(b, i) },
+	Decode:        adminDecode,
+	Append:        adminAppend,
 	ConflictError: []string{"lvl"},
 }
 
@@ -89,10 +88,8 @@ func (s *Admin) User() string {
 // SetUser sets the User field and marks it for saving.
 func (s *Admin) SetUser(v string) {
 	defer s.rt.Use(adminFieldUser).Unlock()
-	if s.data.User != v {
-		s.data.User = v
-		s.rt.MarkDirty(adminFieldUser)
-	}
+	s.rt.MarkDirtyIf(adminFieldUser, s.data.User != v)
+	s.data.User = v
 }
 
 // Level returns the Level field (key "lvl").
@@ -104,16 +101,12 @@ func (s *Admin) Level() int {
 // SetLevel sets the Level field and marks it for saving.
 func (s *Admin) SetLevel(v int) {
 	defer s.rt.Use(adminFieldLevel).Unlock()
-	if s.data.Level != v {
-		s.data.Level = v
-		s.rt.MarkDirty(adminFieldLevel)
-	}
+	s.rt.MarkDirtyIf(adminFieldLevel, s.data.Level != v)
+	s.data.Level = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Admin) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &adminSchema, s)
-}
+func (s *Admin) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &adminSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Admin) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -121,26 +114,36 @@ func (s *Admin) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &adminSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Admin) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case adminFieldUser:
-		return wire.AppendString(append(b, "\xa4user"...), s.data.User), nil
-	case adminFieldLevel:
-		return wire.AppendInt(append(b, "\xa3lvl"...), int64(s.data.Level)), nil
+// adminAppend appends the fields in r and counts them; see wire.Schema.
+func adminAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Admin)
+	if r.Has(adminFieldUser) {
+		b, n = wire.AppendString(append(b, "\xa4user"...), s.data.User), n+1
 	}
-	return b, nil
+	if r.Has(adminFieldLevel) {
+		b, n = wire.AppendInt(append(b, "\xa3lvl"...), int64(s.data.Level)), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Admin) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case adminFieldUser:
-		return wire.DecodeString(b, i, &s.data.User)
-	case adminFieldLevel:
-		return wire.DecodeInt(b, i, &s.data.Level)
+// adminDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func adminDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Admin)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "user":
+			i, err = wire.DecodeString(b, i, &s.data.User)
+		case "lvl":
+			i, err = wire.DecodeInt(b, i, &s.data.Level)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

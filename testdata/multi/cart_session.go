@@ -24,15 +24,14 @@ type Cart struct {
 //	lines	[]{price:int64,sku:string}	Lines
 //	total	int64	Total
 
-// Field numbers: indexes into cartSchema.Keys.
-const cartFieldLines, cartFieldTotal = 0, 1
+const cartFieldLines, cartFieldTotal = 0, 1 // field numbers: indexes into cartSchema.Keys
 
 var cartSchema = wire.Schema{
-	Name:        "Cart",
-	Keys:        []string{"lines", "total"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Cart).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Cart).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Cart).appendField(b, i) },
+	Name:   "Cart",
+	Keys:   []string{"lines", "total"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Cart).rt },
+	Decode: cartDecode,
+	Append: cartAppend,
 }
 
 // CartManager serves Cart sessions through its Middleware.
@@ -111,16 +110,12 @@ func (s *Cart) Total() other.Money {
 // SetTotal sets the Total field and marks it for saving.
 func (s *Cart) SetTotal(v other.Money) {
 	defer s.rt.Use(cartFieldTotal).Unlock()
-	if s.data.Total != v {
-		s.data.Total = v
-		s.rt.MarkDirty(cartFieldTotal)
-	}
+	s.rt.MarkDirtyIf(cartFieldTotal, s.data.Total != v)
+	s.data.Total = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Cart) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &cartSchema, s)
-}
+func (s *Cart) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &cartSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Cart) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -128,26 +123,39 @@ func (s *Cart) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &cartSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Cart) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case cartFieldLines:
-		return encCartSliceOther_Line(append(b, "\xa5lines"...), &s.data.Lines)
-	case cartFieldTotal:
-		return wire.AppendInt(append(b, "\xa5total"...), int64(s.data.Total)), nil
+// cartAppend appends the fields in r and counts them; see wire.Schema.
+func cartAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Cart)
+	if r.Has(cartFieldLines) {
+		if b, err = encCartSliceOther_Line(append(b, "\xa5lines"...), &s.data.Lines); err != nil {
+			return b, n, err
+		}
+		n++
 	}
-	return b, nil
+	if r.Has(cartFieldTotal) {
+		b, n = wire.AppendInt(append(b, "\xa5total"...), int64(s.data.Total)), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Cart) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case cartFieldLines:
-		return decCartSliceOther_Line(b, i, &s.data.Lines)
-	case cartFieldTotal:
-		return wire.DecodeInt(b, i, &s.data.Total)
+// cartDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func cartDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Cart)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "lines":
+			i, err = decCartSliceOther_Line(b, i, &s.data.Lines)
+		case "total":
+			i, err = wire.DecodeInt(b, i, &s.data.Total)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 func encCartOther_Line(b []byte, v *other.Line) (_ []byte, err error) {

@@ -29,3 +29,8 @@ type (
 		Level int    `session:"lvl,conflict=error"`
 	}
 )
+
+// Marker stores no field of its own: a session that only marks a visitor.
+//
+//sessiongen:session name=Marker
+type markerData struct{}

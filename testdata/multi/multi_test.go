@@ -8,6 +8,7 @@ import (
 
 	sg "github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/testdata/other"
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 func TestTwoSessionTypesInOneApp(t *testing.T) {
@@ -55,5 +56,25 @@ func TestTwoSessionTypesInOneApp(t *testing.T) {
 	check.ServeHTTP(httptest.NewRecorder(), req)
 	if total != 700 || level != 2 {
 		t.Fatalf("total %d level %d, want 700 and 2", total, level)
+	}
+}
+
+// A session type with no fields compiles, and keeps what another version
+// of the code stored.
+func TestSessionWithNoFields(t *testing.T) {
+	in, err := msgpack.Marshal(map[string]int{"later": 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Marker
+	if err := m.DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(in))); err != nil {
+		t.Fatal(err)
+	}
+	out, err := msgpack.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, in) {
+		t.Fatalf("re-encoded % x, want % x", out, in)
 	}
 }

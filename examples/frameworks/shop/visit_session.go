@@ -23,15 +23,14 @@ type Visit struct {
 //	email	string	Email
 //	views	int	Views
 
-// Field numbers: indexes into visitSchema.Keys.
-const visitFieldEmail, visitFieldViews = 0, 1
+const visitFieldEmail, visitFieldViews = 0, 1 // field numbers: indexes into visitSchema.Keys
 
 var visitSchema = wire.Schema{
-	Name:        "Visit",
-	Keys:        []string{"email", "views"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Visit).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Visit).appendField(b, i) },
+	Name:   "Visit",
+	Keys:   []string{"email", "views"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Visit).rt },
+	Decode: visitDecode,
+	Append: visitAppend,
 }
 
 // VisitManager serves Visit sessions through its Middleware.
@@ -88,10 +87,8 @@ func (s *Visit) Email() string {
 // SetEmail sets the Email field and marks it for saving.
 func (s *Visit) SetEmail(v string) {
 	defer s.rt.Use(visitFieldEmail).Unlock()
-	if s.data.Email != v {
-		s.data.Email = v
-		s.rt.MarkDirty(visitFieldEmail)
-	}
+	s.rt.MarkDirtyIf(visitFieldEmail, s.data.Email != v)
+	s.data.Email = v
 }
 
 // Views returns the Views field (key "views").
@@ -103,16 +100,12 @@ func (s *Visit) Views() int {
 // SetViews sets the Views field and marks it for saving.
 func (s *Visit) SetViews(v int) {
 	defer s.rt.Use(visitFieldViews).Unlock()
-	if s.data.Views != v {
-		s.data.Views = v
-		s.rt.MarkDirty(visitFieldViews)
-	}
+	s.rt.MarkDirtyIf(visitFieldViews, s.data.Views != v)
+	s.data.Views = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
-func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error {
-	return s.rt.Encode(enc, &visitSchema, s)
-}
+func (s *Visit) EncodeMsgpack(enc *msgpack.Encoder) error { return s.rt.Encode(enc, &visitSchema, s) }
 
 // DecodeMsgpack resets the fields and reads them, keeping unknown keys.
 func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
@@ -120,28 +113,36 @@ func (s *Visit) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &visitSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Visit) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case visitFieldEmail:
-		if s.data.Email != "" {
-			return wire.AppendString(append(b, "\xa5email"...), s.data.Email), nil
-		}
-	case visitFieldViews:
-		return wire.AppendInt(append(b, "\xa5views"...), int64(s.data.Views)), nil
+// visitAppend appends the fields in r and counts them; see wire.Schema.
+func visitAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Visit)
+	if r.Has(visitFieldEmail) && s.data.Email != "" {
+		b, n = wire.AppendString(append(b, "\xa5email"...), s.data.Email), n+1
 	}
-	return b, nil
+	if r.Has(visitFieldViews) {
+		b, n = wire.AppendInt(append(b, "\xa5views"...), int64(s.data.Views)), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Visit) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case visitFieldEmail:
-		return wire.DecodeString(b, i, &s.data.Email)
-	case visitFieldViews:
-		return wire.DecodeInt(b, i, &s.data.Views)
+// visitDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func visitDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Visit)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "email":
+			i, err = wire.DecodeString(b, i, &s.data.Email)
+		case "views":
+			i, err = wire.DecodeInt(b, i, &s.data.Views)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.

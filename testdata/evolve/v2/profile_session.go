@@ -26,15 +26,14 @@ type Profile struct {
 //	score	int	Score
 //	email	string	Email
 
-// Field numbers: indexes into profileSchema.Keys.
-const profileFieldName, profileFieldAge, profileFieldNickname, profileFieldScore, profileFieldEmail = 0, 1, 2, 3, 4
+const profileFieldName, profileFieldAge, profileFieldNickname, profileFieldScore, profileFieldEmail = 0, 1, 2, 3, 4 // field numbers: indexes into profileSchema.Keys
 
 var profileSchema = wire.Schema{
-	Name:        "Profile",
-	Keys:        []string{"name", "age", "nick", "score", "email"},
-	Handle:      func(d wire.Data) *wire.Handle { return &d.(*Profile).rt },
-	DecodeField: func(d wire.Data, b []byte, i, f int) (int, error) { return d.(*Profile).decodeField(b, i, f) },
-	AppendField: func(d wire.Data, b []byte, i int) ([]byte, error) { return d.(*Profile).appendField(b, i) },
+	Name:   "Profile",
+	Keys:   []string{"name", "age", "nick", "score", "email"},
+	Handle: func(d wire.Data) *wire.Handle { return &d.(*Profile).rt },
+	Decode: profileDecode,
+	Append: profileAppend,
 }
 
 // ProfileManager serves Profile sessions through its Middleware.
@@ -91,10 +90,8 @@ func (s *Profile) Name() string {
 // SetName sets the Name field and marks it for saving.
 func (s *Profile) SetName(v string) {
 	defer s.rt.Use(profileFieldName).Unlock()
-	if s.data.Name != v {
-		s.data.Name = v
-		s.rt.MarkDirty(profileFieldName)
-	}
+	s.rt.MarkDirtyIf(profileFieldName, s.data.Name != v)
+	s.data.Name = v
 }
 
 // Age returns the Age field (key "age").
@@ -106,10 +103,8 @@ func (s *Profile) Age() int {
 // SetAge sets the Age field and marks it for saving.
 func (s *Profile) SetAge(v int) {
 	defer s.rt.Use(profileFieldAge).Unlock()
-	if s.data.Age != v {
-		s.data.Age = v
-		s.rt.MarkDirty(profileFieldAge)
-	}
+	s.rt.MarkDirtyIf(profileFieldAge, s.data.Age != v)
+	s.data.Age = v
 }
 
 // Nickname returns the Nickname field (key "nick").
@@ -121,10 +116,8 @@ func (s *Profile) Nickname() string {
 // SetNickname sets the Nickname field and marks it for saving.
 func (s *Profile) SetNickname(v string) {
 	defer s.rt.Use(profileFieldNickname).Unlock()
-	if s.data.Nickname != v {
-		s.data.Nickname = v
-		s.rt.MarkDirty(profileFieldNickname)
-	}
+	s.rt.MarkDirtyIf(profileFieldNickname, s.data.Nickname != v)
+	s.data.Nickname = v
 }
 
 // Score returns the Score field (key "score").
@@ -136,10 +129,8 @@ func (s *Profile) Score() int {
 // SetScore sets the Score field and marks it for saving.
 func (s *Profile) SetScore(v int) {
 	defer s.rt.Use(profileFieldScore).Unlock()
-	if s.data.Score != v {
-		s.data.Score = v
-		s.rt.MarkDirty(profileFieldScore)
-	}
+	s.rt.MarkDirtyIf(profileFieldScore, s.data.Score != v)
+	s.data.Score = v
 }
 
 // Email returns the Email field (key "email").
@@ -151,10 +142,8 @@ func (s *Profile) Email() string {
 // SetEmail sets the Email field and marks it for saving.
 func (s *Profile) SetEmail(v string) {
 	defer s.rt.Use(profileFieldEmail).Unlock()
-	if s.data.Email != v {
-		s.data.Email = v
-		s.rt.MarkDirty(profileFieldEmail)
-	}
+	s.rt.MarkDirtyIf(profileFieldEmail, s.data.Email != v)
+	s.data.Email = v
 }
 
 // EncodeMsgpack writes the stored fields, and unknown ones, as one map.
@@ -168,38 +157,51 @@ func (s *Profile) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return s.rt.Decode(dec, &profileSchema, s)
 }
 
-// appendField appends field i's key and value (nothing for an empty omitempty).
-func (s *Profile) appendField(b []byte, i int) ([]byte, error) {
-	switch i {
-	case profileFieldName:
-		return wire.AppendString(append(b, "\xa4name"...), s.data.Name), nil
-	case profileFieldAge:
-		return wire.AppendInt(append(b, "\xa3age"...), int64(s.data.Age)), nil
-	case profileFieldNickname:
-		return wire.AppendString(append(b, "\xa4nick"...), s.data.Nickname), nil
-	case profileFieldScore:
-		return wire.AppendInt(append(b, "\xa5score"...), int64(s.data.Score)), nil
-	case profileFieldEmail:
-		return wire.AppendString(append(b, "\xa5email"...), s.data.Email), nil
+// profileAppend appends the fields in r and counts them; see wire.Schema.
+func profileAppend(d wire.Data, b []byte, r wire.Range) (_ []byte, n int, err error) {
+	s := d.(*Profile)
+	if r.Has(profileFieldName) {
+		b, n = wire.AppendString(append(b, "\xa4name"...), s.data.Name), n+1
 	}
-	return b, nil
+	if r.Has(profileFieldAge) {
+		b, n = wire.AppendInt(append(b, "\xa3age"...), int64(s.data.Age)), n+1
+	}
+	if r.Has(profileFieldNickname) {
+		b, n = wire.AppendString(append(b, "\xa4nick"...), s.data.Nickname), n+1
+	}
+	if r.Has(profileFieldScore) {
+		b, n = wire.AppendInt(append(b, "\xa5score"...), int64(s.data.Score)), n+1
+	}
+	if r.Has(profileFieldEmail) {
+		b, n = wire.AppendString(append(b, "\xa5email"...), s.data.Email), n+1
+	}
+	return b, n, nil
 }
 
-// decodeField decodes b[i:] into field f, left zero if it does not fit.
-func (s *Profile) decodeField(b []byte, i, f int) (int, error) {
-	switch f {
-	case profileFieldName:
-		return wire.DecodeString(b, i, &s.data.Name)
-	case profileFieldAge:
-		return wire.DecodeInt(b, i, &s.data.Age)
-	case profileFieldNickname:
-		return wire.DecodeString(b, i, &s.data.Nickname)
-	case profileFieldScore:
-		return wire.DecodeInt(b, i, &s.data.Score)
-	case profileFieldEmail:
-		return wire.DecodeString(b, i, &s.data.Email)
+// profileDecode reads n keys and values from b[i:] into d; see wire.Schema.
+func profileDecode(d wire.Data, b []byte, i, n int, unknown []wire.Entry) (_ int, _ []wire.Entry, err error) {
+	s := d.(*Profile)
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = wire.ReadKey(b, i); err != nil {
+			break
+		}
+		switch string(key) {
+		case "name":
+			i, err = wire.DecodeString(b, i, &s.data.Name)
+		case "age":
+			i, err = wire.DecodeInt(b, i, &s.data.Age)
+		case "nick":
+			i, err = wire.DecodeString(b, i, &s.data.Nickname)
+		case "score":
+			i, err = wire.DecodeInt(b, i, &s.data.Score)
+		case "email":
+			i, err = wire.DecodeString(b, i, &s.data.Email)
+		default:
+			i, unknown, err = wire.Unknown(b, i, key, unknown)
+		}
 	}
-	return i, nil
+	return i, unknown, err
 }
 
 // The stored types as generated: a failing conversion means run go generate.
