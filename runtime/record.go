@@ -59,8 +59,8 @@ type entry = wire.Entry
 // entries validates rec and returns its header and its fields.
 func entries(rec []byte) (header, []entry, error) {
 	var out []entry
-	h, _, err := checkRecord(rec, func(key []byte, v loc) {
-		out = append(out, entry{Key: key, Val: rec[v.val:v.end]})
+	h, _, err := checkRecord(rec, func(key []byte, v loc, val int) {
+		out = append(out, entry{Key: key, Val: rec[val:v.end]})
 	})
 	return h, out, err
 }
@@ -93,7 +93,7 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 	f.unknown = f.unknown[:0]
 	f.rec = rec
 	next := 0
-	hdr, _, err := checkRecord(rec, func(key []byte, v loc) {
+	hdr, _, err := checkRecord(rec, func(key []byte, v loc, val int) {
 		// A record written by this release has its keys in schema order:
 		// trying next first, one comparison finds the field.
 		i, ok := next, next < len(keys) && keys[next] == string(key)
@@ -101,7 +101,7 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 			i, ok = pos[string(key)]
 		}
 		if !ok {
-			f.unknown = append(f.unknown, entry{Key: key, Val: rec[v.val:v.end]})
+			f.unknown = append(f.unknown, entry{Key: key, Val: rec[val:v.end]})
 			return
 		}
 		f.byField[i], next = v, i+1 // a key given twice: the last wins, as when decoding
@@ -111,8 +111,9 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 
 // raw returns the value of field i in the indexed record, nil if absent.
 func (f *fields) raw(i int) []byte {
-	if v := f.byField[i]; v.key != 0 {
-		return f.rec[v.val:v.end]
+	if v := f.byField[i]; v.start != 0 {
+		_, j, _ := wire.ReadKey(f.rec, int(v.start)) // checked by index
+		return f.rec[j:v.end]
 	}
 	return nil
 }
@@ -120,22 +121,22 @@ func (f *fields) raw(i int) []byte {
 // entry returns the key and value of field i in the indexed record, as
 // msgpack, nil if absent.
 func (f *fields) entry(i int) []byte {
-	if v := f.byField[i]; v.key != 0 {
-		return f.rec[v.key:v.end]
+	if v := f.byField[i]; v.start != 0 {
+		return f.rec[v.start:v.end]
 	}
 	return nil
 }
 
-// loc locates a field in a record: its key at rec[key:val], its value at
-// rec[val:end]. A zero loc is a field the record lacks (no key starts at
-// 0, the header does).
-type loc struct{ key, val, end uint32 }
+// loc locates a field in a record, its key and then its value:
+// rec[start:end]. A zero loc is a field the record lacks (no key starts
+// at 0, the header does).
+type loc struct{ start, end uint32 }
 
 // checkRecord validates a whole record and returns its header and the
 // msgpack map that follows it. With each non-nil it also calls each for
-// every field of the map, in order, with its key and where it is
-// in rec.
-func checkRecord(rec []byte, each func(key []byte, at loc)) (h header, body []byte, err error) {
+// every field of the map, in order, with its key, where it is in rec and
+// where its value starts.
+func checkRecord(rec []byte, each func(key []byte, at loc, val int)) (h header, body []byte, err error) {
 	if len(rec) > maxRecordSize {
 		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), maxRecordSize)
 	}
@@ -168,7 +169,7 @@ func checkRecord(rec []byte, each func(key []byte, at loc)) (h header, body []by
 			return h, nil, err
 		}
 		if each != nil {
-			each(key, loc{uint32(i + k), uint32(i + v), uint32(i + j)})
+			each(key, loc{uint32(i + k), uint32(i + j)}, i+v)
 		}
 	}
 	if j != len(body) {
