@@ -249,25 +249,20 @@ func readRaw(b []byte, i int) ([]byte, int, error) {
 // ReadTime reads a timestamp as msgpack/v5 does: in the local time zone,
 // but the zero time in UTC.
 func ReadTime(b []byte, i int) (time.Time, int, error) {
-	var t time.Time
 	switch {
 	case i+6 <= len(b) && b[i] == 0xd6 && b[i+1] == 0xff:
-		t = time.Unix(int64(binary.BigEndian.Uint32(b[i+2:])), 0)
-		i += 6
+		return time.Unix(int64(binary.BigEndian.Uint32(b[i+2:])), 0), i + 6, nil
 	case i+10 <= len(b) && b[i] == 0xd7 && b[i+1] == 0xff:
 		d := binary.BigEndian.Uint64(b[i+2:])
-		t = time.Unix(int64(d&(1<<34-1)), int64(d>>34))
-		i += 10
+		return time.Unix(int64(d&(1<<34-1)), int64(d>>34)), i + 10, nil
 	case i+15 <= len(b) && b[i] == 0xc7 && b[i+1] == 12 && b[i+2] == 0xff:
-		t = time.Unix(int64(binary.BigEndian.Uint64(b[i+7:])), int64(binary.BigEndian.Uint32(b[i+3:])))
-		i += 15
-	default:
-		return slow(b, i, (*msgpack.Decoder).DecodeTime)
+		t := time.Unix(int64(binary.BigEndian.Uint64(b[i+7:])), int64(binary.BigEndian.Uint32(b[i+3:])))
+		if t.IsZero() { // only this form, of signed seconds, reaches year 1
+			t = t.UTC()
+		}
+		return t, i + 15, nil
 	}
-	if t.IsZero() {
-		t = t.UTC()
-	}
-	return t, i, nil
+	return slow(b, i, (*msgpack.Decoder).DecodeTime)
 }
 
 // ReadMapLen reads a map header; nil reads as -1.
