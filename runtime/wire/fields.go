@@ -60,6 +60,14 @@ func appendRun(b []byte, n int, sc *Schema, d Data, r Range) ([]byte, int, error
 		return b, n, nil
 	}
 	b, k, err := sc.Append(d, b, r)
+	if err != nil {
+		// Name the field: the first that fails on its own.
+		for i := r.From; i < r.To; i++ {
+			if _, _, e := sc.Append(d, nil, Range{i, i + 1}); e != nil {
+				return b, n, fmt.Errorf("field %q: %w", sc.Keys[i], e)
+			}
+		}
+	}
 	return b, n + k, err
 }
 
@@ -81,11 +89,33 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
 		}
 	}()
-	n, i, err := ReadMapLen(b, 0)
+	n, start, err := ReadMapLen(b, 0)
 	if err != nil {
-		return i, unknown, err
+		return start, unknown, err
 	}
-	return sc.Decode(d, b, i, n, unknown)
+	if i, unknown, err = sc.Decode(d, b, start, n, unknown); err != nil {
+		err = nameField(b, start, n, sc, d, err)
+	}
+	return i, unknown, err
+}
+
+// nameField names the field of the map entries at b[i:] whose decoding
+// failed with err: the first entry that fails on its own. Decoding it
+// again leaves d as the failed decode did.
+func nameField(b []byte, i, n int, sc *Schema, d Data, err error) error {
+	for ; n > 0; n-- {
+		key, v, e := ReadKey(b, i)
+		if e != nil {
+			return err
+		}
+		if _, _, e := sc.Decode(d, b, i, 1, nil); e != nil {
+			return fmt.Errorf("field %q: %w", key, err)
+		}
+		if i, e = Skip(b, v); e != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // Unknown skips the value at b[i:] of a key the schema does not know and

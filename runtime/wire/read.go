@@ -57,9 +57,7 @@ func ReadInt(b []byte, i, bits int) (int64, int, error) {
 // readIntChecked is ReadInt's slow path: nil, uint 64, and every error.
 func readIntChecked(b []byte, i, bits int) (int64, int, error) {
 	if i < len(b) {
-		switch c := b[i]; {
-		case c <= 0x7f || c >= 0xe0:
-			return int64(int8(c)), i + 1, nil
+		switch c := b[i]; { // a fixint never comes here: ReadInt reads it
 		case c == 0xc0:
 			return 0, i + 1, nil
 		case c == 0xcf && i+9 <= len(b) && b[i+1] >= 0x80:

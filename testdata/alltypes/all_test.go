@@ -244,6 +244,21 @@ func TestGoldenBytes(t *testing.T) {
 	}
 }
 
+// An encoding or decoding error names the field it is about, also when
+// the field is one of several encoded or decoded together.
+func TestCodecErrorsNameTheField(t *testing.T) {
+	var buf bytes.Buffer
+	err := (&All{data: allData{S: "x", Omit: "123456789"}}).EncodeMsgpack(msgpack.NewEncoder(&buf))
+	if err == nil || !strings.Contains(err.Error(), `field "omit"`) {
+		t.Fatalf("encoding a 9-byte Omit (max=8): %v, want an error naming the field", err)
+	}
+	b, _ := msgpack.Marshal(map[string]any{"s": "x", "omit": "123456789", "later": 1})
+	err = new(All).DecodeMsgpack(msgpack.NewDecoder(bytes.NewReader(b)))
+	if err == nil || !strings.Contains(err.Error(), `field "omit"`) {
+		t.Fatalf("decoding a 9-byte omit: %v, want an error naming the field", err)
+	}
+}
+
 func TestMaxLengthIsEnforcedBothWays(t *testing.T) {
 	var buf bytes.Buffer
 	err := (&All{data: allData{Omit: "123456789"}}).EncodeMsgpack(msgpack.NewEncoder(&buf))
