@@ -95,7 +95,7 @@ func libraries(tb testing.TB) map[string]library {
 	fs := sessions.NewFilesystemStore(tb.TempDir(), secret)
 	fs.MaxLength(0)
 
-	sessiongen := func(store runtime.Store) library {
+	sessiongen := func(store runtime.Backend) library {
 		mgr, err := NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{secret}})
 		if err != nil {
 			tb.Fatal(err)

@@ -1,6 +1,10 @@
 package runtime
 
-import "time"
+import (
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
+)
 
 // commit runs when the response headers are about to leave: it saves the
 // session and sets or expires the cookie. A session the handler never
@@ -8,86 +12,67 @@ import "time"
 // instead of the handler, and the cookie is left as it was.
 func (s *session) commit() {
 	s.mu.Lock()
-	if s.headers {
+	if s.state.has(sent) {
 		s.mu.Unlock()
 		return
 	}
-	s.headers = true
-	if !s.loaded {
+	s.state |= sent
+	if !s.state.has(loaded) {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flush(s.req.Context(), false)
+	err := s.flush(s.trip.Req.Context(), false)
 	if err == nil {
-		s.setCookie()
+		s.m.carrier.Send(s.w.Header(), &s.trip, s.cookie())
 		s.mu.Unlock()
 		return
 	}
-	s.failed = true
+	s.state |= replaced
 	s.mu.Unlock()
 	s.m.stats.failed.Add(1)
-	s.m.errorHandler(s.w.ResponseWriter, s.req, err)
+	s.m.errorHandler(s.w.ResponseWriter, s.trip.Req, err)
 }
 
-// setCookie sends the cookie the browser should now hold: when the ID
-// changed, when a persistent cookie's expiry moved with the session's, and
-// on every response with Config.Rolling. Call with the lock held.
-func (s *session) setCookie() {
-	if s.jar != nil {
-		maxAge := 0
-		if s.stored && s.persistent {
-			now := s.m.now()
-			maxAge = max(1, int(s.m.expiry(s.created, now).Sub(now)/time.Second))
-		}
-		s.jar.setCookies(s.w.Header(), maxAge, s.m.secure(s.req))
-		return
+// cookie is what the browser should hold once the response arrives: the
+// session's ID when a record is stored under it, with a Max-Age when the
+// session is persistent. Call with the lock held.
+func (s *session) cookie() carry.Cookie {
+	c := carry.Cookie{Secure: s.m.secure(s.trip.Req)}
+	if !s.base.stored {
+		return c
 	}
-	want := ""
-	if s.stored {
-		want = s.id
-	}
-	resend := want != "" && (s.m.rolling || s.persistent && s.extended || s.resend)
-	if want == s.cookieID && !resend {
-		return
-	}
-	maxAge := 0
-	if want != "" && s.persistent {
+	c.ID = s.id.id
+	if s.persistent() {
 		now := s.m.now()
-		maxAge = max(1, int(s.m.expiry(s.created, now).Sub(now)/time.Second))
+		c.MaxAge = max(1, int(s.m.expiry(s.base.hdr.created, now).Sub(now)/time.Second))
 	}
-	s.m.setCookie(s.w.Header(), want, maxAge, s.m.secure(s.req))
-	s.cookieID, s.resend = want, false
+	return c
 }
 
 // finish runs after the handler returned. Changes made after the headers
 // left are saved when they need no new cookie, and logged when they do.
 func (s *session) finish() {
-	if !s.headers {
+	if !s.state.has(sent) {
 		s.commit()
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.failed || !s.loaded || s.err != nil {
+	if s.state.has(replaced) || !s.state.has(loaded) || s.base.err != nil {
 		return
 	}
 	s.detectInPlace()
-	write := s.mustWrite || s.dirty.any()
-	if !write && s.oldKey == "" {
+	write := s.chg.pending()
+	if !write && s.chg.drop == "" {
 		return
 	}
-	ctx := s.req.Context()
-	if s.jar != nil {
-		// The session is the cookie, and the headers are gone.
-		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; with sessions in cookies no change can be saved then. Change the session before writing the response.", "type", s.m.schema.Name)
-		return
-	}
-	if write && (s.id == "" || s.id != s.cookieID) {
+	ctx := s.trip.Req.Context()
+	if write && (s.id.id == "" || s.id.id != s.trip.CookieID) {
 		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; the change needs a new cookie and was not saved. Change the session before writing the response.", "type", s.m.schema.Name)
-		if s.mustWrite || s.oldKey == "" {
+		if s.chg.rewrite || s.chg.drop == "" {
 			return // a late Regenerate or a new session: keep what the browser holds working
 		}
-		s.saved() // a late Destroy: drop the changes, still delete the old record
+		s.chg.saved() // a late Destroy: drop the changes, still delete the old record
 	}
 	if err := s.flush(ctx, false); err != nil {
 		s.m.log.ErrorContext(ctx, "sessiongen: saving session after the response failed", "type", s.m.schema.Name, "err", err)

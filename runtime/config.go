@@ -9,16 +9,20 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/clientside"
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 )
 
 // Config configures a session manager. Every field has a working default:
 // a Config with only Secrets set serves secure, browser-session cookies
 // from an in-memory store.
 type Config struct {
-	// Store keeps the session records. Default: a new in-memory store
-	// (NewMemoryStore), closed by the manager's Close.
-	Store Store
+	// Store is where sessions are kept: a Store, which keeps records
+	// server-side under a signed ID that the cookie carries
+	// (NewMemoryStore, or a package such as runtime/redis), or
+	// runtime/cookiestore's Store, which keeps each session sealed in its
+	// cookies. Default: a new in-memory store, closed by the manager's
+	// Close.
+	Store Backend
 
 	// Secrets sign the session cookie with HMAC-SHA256. The first signs;
 	// all of them verify, so a new secret can be put first while the old
@@ -80,6 +84,11 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 }
 
+// A Backend is what Config.Store holds: a Store, or a store that keeps
+// sessions in cookies (runtime/cookiestore). NewManager refuses any other
+// value.
+type Backend any
+
 // Cookie holds the attributes of the session cookie. The zero value is the
 // secure default: "__Host-session", Path=/, no Domain, Secure, HttpOnly,
 // SameSite=Lax, no Max-Age (the cookie ends with the browser session).
@@ -137,7 +146,8 @@ const (
 
 // settings is a validated Config with its defaults filled in.
 type settings struct {
-	store        Store
+	store        Store         // nil when sessions travel in cookies
+	carrier      carry.Carrier // how sessions travel between requests
 	ownStore     bool
 	secureAuto   bool
 	trusted      []netip.Prefix
@@ -151,7 +161,6 @@ type settings struct {
 	lifetime     time.Duration
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	log          *slog.Logger
-	sealed       *sealedMode // the store keeps sessions in cookies (runtime/cookiestore)
 }
 
 func (cfg Config) settings() (settings, error) {
@@ -159,7 +168,6 @@ func (cfg Config) settings() (settings, error) {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	s := settings{
-		store:        cfg.Store,
 		idle:         cfg.IdleTimeout,
 		lifetime:     cfg.Lifetime,
 		errorHandler: cfg.ErrorHandler,
@@ -218,23 +226,32 @@ func (cfg Config) settings() (settings, error) {
 		errs = append(errs, err)
 	}
 	s.cookie = c
-	if cs, ok := cfg.Store.(clientside.Store); ok && err == nil && len(s.secrets) > 0 {
-		sealer, opts, err := cs.ClientSide(c.Name, s.secrets)
+	switch b := cfg.Store.(type) {
+	case nil:
+	case carry.Maker:
+		if err != nil || len(s.secrets) == 0 {
+			break
+		}
+		carrier, idle, err := b.Carrier(c, s.secrets)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		s.sealed = &sealedMode{sealer: sealer, opts: opts}
+		s.carrier = carrier
 		if cfg.IdleTimeout == 0 {
-			s.idle = opts.IdleTimeout
+			s.idle = idle
 		}
 		if s.renewAfter > 0 {
 			bad("RenewAfter does not apply to a cookie store: the session ID is inside the seal; keep IdleTimeout short instead")
 		}
+	case Store:
+		s.store = b
+	default:
+		bad("Store is a %T: give a runtime.Store or a cookie store (runtime/cookiestore)", cfg.Store)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return settings{}, fmt.Errorf("sessiongen: invalid Config: %w", err)
 	}
-	if s.store == nil {
+	if s.store == nil && s.carrier == nil {
 		s.store, s.ownStore = NewMemoryStore(), true
 	}
 	return s, nil

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 )
 
 // The cookie value is "<id>.<sig>": id is 32 random bytes and sig is
@@ -143,13 +145,7 @@ func (s *signer) idFromRequest(r *http.Request) (id string, bad int, anomaly boo
 
 // storeKey derives the store key from a session ID: base64url(SHA-256(id)).
 // The store never sees the ID itself, and the key is always 43 legal bytes.
-func storeKey(id string) string {
-	var in [idLen]byte // []byte(id) would allocate: IDs are over 32 bytes
-	d := sha256.Sum256(append(in[:0], id...))
-	var out [idLen]byte
-	b64.Encode(out[:], d[:])
-	return string(out[:])
-}
+func storeKey(id string) string { return carry.StoreKey(id) }
 
 var keySeed = maphash.MakeSeed()
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -37,7 +38,7 @@ func Inspect(ctx context.Context, store Store, cookieOrID string) (*Record, erro
 	if len(id) != idLen || !isB64(id) {
 		return nil, fmt.Errorf("sessiongen: %q is neither a session cookie's value nor a session ID", redactID(cookieOrID))
 	}
-	_, key, rec, ver, err := loadFollowing(ctx, store, id)
+	_, key, rec, ver, err := loadFollowing(ctx, &signedCookie{store: store}, new(carry.Trip), id)
 	if err != nil {
 		return nil, fmt.Errorf("sessiongen: load %s: %w", key, err)
 	}

@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -25,7 +23,8 @@ type Manager struct {
 	// cookieLines are the Set-Cookie lines of a browser-session cookie,
 	// without and with Secure, split around the value.
 	cookieLines [2]cookieLine
-	strict      bits // fields tagged conflict=error
+	strict      bits   // fields tagged conflict=error
+	flags       uint64 // a new session's header flags
 	signer      *signer
 	touches     *touchCache
 	now         func() time.Time
@@ -84,7 +83,13 @@ func NewManager[D any, P interface {
 		}
 		m.index[k] = i
 	}
-	if m.sealed != nil && len(schema.ConflictError) > 0 {
+	if m.carrier == nil {
+		m.carrier = &signedCookie{m: m, store: m.store}
+	}
+	if s.persistent {
+		m.flags = flagPersistent
+	}
+	if m.store == nil && len(schema.ConflictError) > 0 {
 		return nil, fmt.Errorf("sessiongen: schema %s: fields tagged conflict=error (%s) need a server-side store: with sessions in cookies the browser keeps the last of two overlapping writes, and nothing can detect the conflict", schema.Name, strings.Join(schema.ConflictError, ", "))
 	}
 	for _, k := range schema.ConflictError {
@@ -131,7 +136,8 @@ func (m *Manager) Stats() Stats {
 	}
 }
 
-// Store returns the store the manager uses.
+// Store returns the server-side store the manager uses; nil when it
+// keeps sessions in cookies.
 func (m *Manager) Store() Store { return m.store }
 
 // Close releases the in-memory store the manager created when
@@ -143,37 +149,6 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Middleware puts a session in the context of every request it serves
-// (the generated XFrom function gets it back) and saves what changed
-// before the response headers leave. A request that never uses its
-// session costs no store call and sets no cookie.
-func (m *Manager) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, d := m.newSession()
-		m.schema.Handle(d).Bind(s)
-		s.ctx = valueCtx{Context: r.Context(), key: m.ctxKey, val: d}
-		r = r.WithContext(&s.ctx) // the context node lives in the session: no allocation of its own
-		s.init(m, d, w, r)
-		next.ServeHTTP(&s.w, r)
-		s.finish()
-	})
-}
-
-// valueCtx is context.WithValue's node, embedded in the Session so that
-// putting the session in the context allocates nothing more.
-type valueCtx struct {
-	context.Context
-	key, val any
-}
-
-// Value implements context.Context.
-func (c *valueCtx) Value(key any) any {
-	if key == c.key {
-		return c.val
-	}
-	return c.Context.Value(key)
-}
-
 // expiry is when a session created at created (unix seconds) expires if
 // used at now: the idle deadline, capped by the absolute lifetime.
 func (m *Manager) expiry(created int64, now time.Time) time.Time {
@@ -182,4 +157,11 @@ func (m *Manager) expiry(created int64, now time.Time) time.Time {
 		return end
 	}
 	return idle
+}
+
+// logDropped counts and logs a field that reads as its zero value because
+// its stored value no longer decodes.
+func (m *Manager) logDropped(key string, err error) {
+	m.stats.dropped.Add(1)
+	m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", m.schema.Name, "key", key, "err", err)
 }

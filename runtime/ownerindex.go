@@ -12,6 +12,11 @@ import (
 //	msgpack array of [key string, created int, deadline int], oldest first
 const indexV1 = 0x01
 
+// maxOwnedSessions bounds one owner's index: a new session beyond it
+// ends the owner's oldest one (a bot logging in without end cannot make
+// the index grow without bound).
+const maxOwnedSessions = 500
+
 func encodeIndex(es []ownerEntry) []byte {
 	b := wire.AppendArrayLen(append(make([]byte, 0, 1+len(es)*64), indexV1), len(es))
 	for _, e := range es {
@@ -51,4 +56,11 @@ func decodeIndex(rec []byte) ([]ownerEntry, error) {
 		es = append(es, e)
 	}
 	return es, nil
+}
+
+// ownerEntry is one session in an owner's index.
+type ownerEntry struct {
+	key      string
+	created  int64 // unix seconds
+	deadline int64 // unix seconds: the end of the absolute lifetime
 }

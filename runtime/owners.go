@@ -26,11 +26,6 @@ import (
 // The index lives in the store, so LogoutAll reaches the sessions every
 // instance of the application created, and needs no other storage.
 
-// maxOwnedSessions bounds one owner's index: a new session beyond it
-// ends the owner's oldest one (a bot logging in without end cannot make
-// the index grow without bound).
-const maxOwnedSessions = 500
-
 // ownerIndexRetries bounds the compare-and-swap loop on one index.
 const ownerIndexRetries = 20
 
@@ -60,13 +55,6 @@ func (o OwnedSession) End(ctx context.Context) error {
 	return nil
 }
 
-// ownerEntry is one session in an owner's index.
-type ownerEntry struct {
-	key      string
-	created  int64 // unix seconds
-	deadline int64 // unix seconds: the end of the absolute lifetime
-}
-
 // ownerKey is the store key of an owner's index: distinct per session
 // type, and never a session's key (those are 43 bytes).
 func (m *Manager) ownerKey(owner string) string {
@@ -80,16 +68,16 @@ func (m *Manager) ownsSessions() error {
 	switch {
 	case m.schema.Owner == nil:
 		return fmt.Errorf("sessiongen: %s has no owner field (tag one session:\"name,owner\"): %w", m.schema.Name, errors.ErrUnsupported)
-	case m.sealed != nil:
+	case m.store == nil:
 		return fmt.Errorf("sessiongen: sessions kept in cookies cannot be listed or ended from the server (shorten IdleTimeout, or use a server-side store): %w", errors.ErrUnsupported)
 	}
 	return nil
 }
 
-// keepsOwner reports whether the session's type has an owner field and
-// its store keeps sessions on the server: then its owner is indexed and
-// its last write stamped.
-func (s *session) keepsOwner() bool { return s.m.schema.Owner != nil && s.jar == nil }
+// keepsOwners reports whether the session type has an owner field and
+// the manager keeps sessions in a server-side store: then a session's
+// owner is indexed and its last write stamped.
+func (m *Manager) keepsOwners() bool { return m.schema.Owner != nil && m.store != nil }
 
 // indexOwner adds the session's key to its owner's index, if the session
 // has an owner. Called before the session is saved under key.
@@ -98,7 +86,7 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 	if owner == "" {
 		return nil
 	}
-	add := ownerEntry{key: key, created: s.created, deadline: time.Unix(s.created, 0).Add(s.m.lifetime).Unix()}
+	add := ownerEntry{key: key, created: s.base.hdr.created, deadline: time.Unix(s.base.hdr.created, 0).Add(s.m.lifetime).Unix()}
 	_, err := s.m.updateIndex(ctx, owner, now, func(es []ownerEntry) []ownerEntry {
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
 		if len(es) >= maxOwnedSessions {
@@ -168,7 +156,7 @@ func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]O
 	cur := ""
 	if s := m.current(ctx); s != nil {
 		s.mu.Lock()
-		cur = s.key
+		cur = s.id.key
 		s.mu.Unlock()
 	}
 	var out []OwnedSession

@@ -1,11 +1,15 @@
 package runtime
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -208,17 +212,31 @@ func forwardRecord(oldID, newID string) []byte {
 	return b
 }
 
-// loadFollowing loads the record of session id from st and, when it is a
-// forward left by a renewal, the record of the ID it points to, once. It
-// returns the ID and key the record is under.
-func loadFollowing(ctx context.Context, st Store, id string) (string, string, []byte, uint64, error) {
+// loadFollowing loads the record of session id through c and, when it
+// is a forward left by a renewal, the record of the ID it points to,
+// once. It returns the ID and key the record is under.
+func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id string) (string, string, []byte, uint64, error) {
 	key := storeKey(id)
-	rec, ver, err := st.Load(ctx, key)
+	rec, ver, err := c.Load(ctx, t, key)
 	if newID, ok := forwardTarget(rec, id); ok && err == nil {
 		id, key = newID, storeKey(newID)
-		rec, ver, err = st.Load(ctx, key)
+		rec, ver, err = c.Load(ctx, t, key)
 	}
 	return id, key, rec, ver, err
+}
+
+// largestFields names the three largest fields of rec, with their sizes.
+func largestFields(rec []byte) string {
+	_, fields, err := entries(rec)
+	if err != nil {
+		return "?"
+	}
+	slices.SortFunc(fields, func(a, b entry) int { return cmp.Compare(len(b.Val), len(a.Val)) })
+	var parts []string
+	for _, f := range fields[:min(3, len(fields))] {
+		parts = append(parts, fmt.Sprintf("%q (%d bytes)", f.Key, len(f.Val)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // forwardTarget returns the ID a forward record points to, given the ID

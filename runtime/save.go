@@ -3,13 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
 // maxSaveAttempts bounds the compare-and-swap attempts of one save; the
@@ -19,51 +15,64 @@ const (
 	immediateRetries = 4
 )
 
-// flush brings the store up to date: it writes changed data, deletes
-// records left by Destroy or Regenerate, and moves the idle deadline.
-// With keep, the request goes on: a copy of what was written stays the
-// baseline for later changes. Call with the lock held.
+// flush brings the store up to date, as planFlush decides: it writes
+// changed data, deletes records left by Destroy or Regenerate, and moves
+// the idle deadline. With keep, the request goes on: a copy of what was
+// written stays the baseline for later changes. Call with the lock held.
 func (s *session) flush(ctx context.Context, keep bool) error {
-	if s.err != nil {
-		return s.err
+	if s.base.err != nil {
+		return s.base.err
 	}
-	if !s.loaded {
+	if !s.state.has(loaded) {
 		return nil
 	}
 	now := s.m.now()
 	s.detectInPlace()
-	if s.m.renewAfter > 0 && s.stored && s.ver != 0 && s.issued != 0 && now.Unix()-s.issued >= int64(s.m.renewAfter/time.Second) {
+	if renewDue(&s.base, now, s.m.renewAfter) {
 		s.renew(ctx, now)
 	}
-	write := s.mustWrite || s.headerDirty || s.dirty.any()
-	if write {
+	p := planFlush(&s.base, &s.chg)
+	if p.write {
 		if err := s.write(ctx, now, keep); err != nil {
 			return err
 		}
 	}
-	if s.oldKey != "" {
-		if err := s.st.Delete(ctx, s.oldKey); err != nil && !errors.Is(err, ErrNotFound) {
+	if p.drop != "" {
+		if err := s.m.carrier.Delete(ctx, &s.trip, p.drop); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("sessiongen: delete old session: %w", err)
 		}
-		s.m.touches.forget(keyHash(s.oldKey))
-		s.oldKey = ""
+		s.m.touches.forget(keyHash(p.drop))
+		s.chg.drop = ""
 	}
-	if !write && s.stored && (s.touchReq || s.m.touches.due(s.hash, now, s.m.idle)) {
-		err := s.st.Touch(ctx, s.key, s.m.expiry(s.created, now))
-		switch {
-		case err == nil:
-			s.m.touches.mark(s.hash, now)
-			s.extended = true
-		case errors.Is(err, ErrNotFound):
-			s.gone()
-		default:
-			// The session loaded and nothing is lost: only its idle deadline
-			// did not move. Not worth failing the request for.
-			s.m.log.WarnContext(ctx, "sessiongen: could not move the session's idle deadline", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
-		}
-		s.touchReq = false
+	if p.touch == touchNow || p.touch == touchIfDue && s.m.touches.due(s.id.hash, now, s.m.idle) {
+		s.touch(ctx, now)
 	}
 	return nil
+}
+
+// touch moves the idle deadline of the unchanged record.
+func (s *session) touch(ctx context.Context, now time.Time) {
+	err := s.m.carrier.Touch(ctx, &s.trip, s.id.key, s.m.expiry(s.base.hdr.created, now))
+	switch {
+	case err == nil:
+		s.m.touches.mark(s.id.hash, now)
+		s.extended()
+	case errors.Is(err, ErrNotFound):
+		s.gone()
+	default:
+		// The session loaded and nothing is lost: only its idle deadline
+		// did not move. Not worth failing the request for.
+		s.m.log.WarnContext(ctx, "sessiongen: could not move the session's idle deadline", "type", s.m.schema.Name, "session", s.m.logID(s.id.key), "err", err)
+	}
+	s.chg.touch = false
+}
+
+// extended notes that the session's expiry moved: a persistent cookie is
+// sent again, with its new Max-Age.
+func (s *session) extended() {
+	if s.persistent() {
+		s.trip.Resend = true
+	}
 }
 
 // write saves the record. A new record is created with version 0, which
@@ -74,42 +83,43 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 // Saves of one session within one process take turns (saveTurns), and a
 // save that lost a race waits for its retry without its turn.
 func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
-	if s.id == "" {
-		s.setID(newID())
+	if s.id.id == "" {
+		s.id.set(newID())
 	}
 	var tn *turn
-	turnKey, turnHash := s.key, s.hash
+	turnKey, turnHash := s.id.key, s.id.hash
 	if s.m.merge {
 		tn = s.m.turns.take(turnKey, turnHash)
 		defer func() { s.m.turns.give(turnKey, turnHash, tn) }()
 	}
-	if s.created == 0 {
-		s.created = now.Unix()
+	if s.base.hdr.created == 0 {
+		s.base.hdr.created = now.Unix()
 	}
-	if s.issued == 0 {
-		s.issued = now.Unix()
+	if s.base.hdr.issued == 0 {
+		s.base.hdr.issued = now.Unix()
 	}
 	// An owned session is listed under its owner before it is stored
 	// under a key the owner's index does not hold: a new owner, a new ID.
-	owned := s.keepsOwner() && (s.dirty.has(s.m.schema.OwnerField) || s.oldKey != "")
+	owned := s.m.keepsOwners() && (s.chg.dirty.has(s.m.schema.OwnerField) || s.chg.drop != "")
 	if owned {
-		if err := s.indexOwner(ctx, s.key, now); err != nil {
+		if err := s.indexOwner(ctx, s.id.key, now); err != nil {
 			return err
 		}
 	}
-	if s.keepsOwner() {
-		s.fields.stampWritten(now)
+	if s.m.keepsOwners() {
+		s.base.fields.stampWritten(now)
 	}
-	rec, put, err := s.appendRecord(s.header())
+	h := s.header()
+	rec, put, err := s.base.appendRecord(&s.m.schema, s.data, h)
 	if err != nil {
 		return err
 	}
 	defer put()
-	ver, base, merged, unsure := s.ver, s.rec, false, false
-	refetch := s.stored && ver == 0 // we wrote it earlier in this request: version unknown
+	ver, base, merged, unsure := s.base.ver, s.base.rec, false, false
+	refetch := s.base.stored && ver == 0 // we wrote it earlier in this request: version unknown
 	for attempt := 1; ; attempt++ {
 		if refetch {
-			fresh, fver, err := s.st.Load(ctx, s.key)
+			fresh, fver, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
 			switch {
 			case errors.Is(err, ErrNotFound):
 				s.gone()
@@ -117,12 +127,13 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			case err != nil:
 				return fmt.Errorf("sessiongen: reload session to merge: %w", err)
 			}
-			if rec, err = s.merge(rec, base, fresh); err != nil {
+			if rec, h, err = s.m.mergeOnto(&s.chg, &s.base, s.data, h, rec, base, fresh, s.id.key); err != nil {
 				return err
 			}
+			s.base.hdr = h
 			ver, base, merged = fver, fresh, true
 		}
-		err := s.st.Save(ctx, s.key, rec, ver, s.m.expiry(s.created, now))
+		err := s.m.carrier.Save(ctx, &s.trip, s.id.key, rec, ver, s.m.expiry(h.created, now))
 		if errors.Is(err, ErrOutcomeUnknown) || unsure && ver == 0 && errors.Is(err, ErrConflict) {
 			// A create that finds a record after an unanswered create
 			// may have found its own.
@@ -136,10 +147,10 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		case errors.Is(err, ErrNotFound) && ver != 0:
 			s.gone() // destroyed or regenerated by a concurrent request: a logout is never undone
 			return nil
-		case errors.Is(err, ErrConflict) && ver == 0 && !s.stored:
-			s.setID(newID()) // the new ID was taken (never in practice): pick another
+		case errors.Is(err, ErrConflict) && ver == 0 && !s.base.stored:
+			s.id.set(newID()) // the new ID was taken (never in practice): pick another
 			if owned {
-				if err := s.indexOwner(ctx, s.key, now); err != nil {
+				if err := s.indexOwner(ctx, s.id.key, now); err != nil {
 					return err
 				}
 			}
@@ -160,31 +171,40 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			refetch = true
 			continue
 		default:
-			return fmt.Errorf("sessiongen: save session: %w", err)
+			return s.m.saveError(err, rec)
 		}
 		break
 	}
-	s.stored, s.isNew, s.mustWrite, s.ver, s.rec = true, false, false, 0, nil
-	s.headerDirty, s.extended = false, true
-	s.saved()
-	s.m.touches.mark(s.hash, now)
+	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, 0, nil
+	s.chg.saved()
+	s.extended()
+	s.m.touches.mark(s.id.hash, now)
 	switch {
 	case merged:
 		// Let the rest of the request see what the other writers stored:
 		// every field is decoded again, from the merged record.
-		s.rec = bytes.Clone(rec)
-		if _, err := s.open(s.rec); err != nil {
+		s.base.rec = bytes.Clone(rec)
+		if _, err := s.base.open(s.base.rec, s.m.schema.Keys, s.m.index); err != nil {
 			return fmt.Errorf("sessiongen: read merged session: %w", err)
 		}
 	case keep:
 		// What was written is the baseline for later changes; the fields
 		// decoded so far stay decoded (the handler may hold them).
-		s.rec = bytes.Clone(rec)
-		if _, err := s.indexRecord(s.rec); err != nil {
+		s.base.rec = bytes.Clone(rec)
+		if _, err := s.base.fields.index(s.base.rec, s.m.schema.Keys, s.m.index); err != nil {
 			return fmt.Errorf("sessiongen: read saved session: %w", err)
 		}
 	}
 	return nil
+}
+
+// saveError wraps the error of a save that failed; one that was too
+// large names the record's largest fields.
+func (m *Manager) saveError(err error, rec []byte) error {
+	if errors.Is(err, ErrTooLarge) {
+		return fmt.Errorf("sessiongen: save session: %w; largest fields: %s", err, largestFields(rec))
+	}
+	return fmt.Errorf("sessiongen: save session: %w", err)
 }
 
 // errNotApplied is readBack's answer for a create that did not happen.
@@ -199,7 +219,7 @@ var errNotApplied = errors.New("sessiongen: the record was not created")
 // compare-and-swap that was still in flight then fails), and unknown
 // when the store still does not answer.
 func (s *session) readBack(ctx context.Context, rec []byte, ver uint64, unknown error) error {
-	fresh, _, err := s.st.Load(ctx, s.key)
+	fresh, _, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return unknown // still no answer
 	}
@@ -215,118 +235,6 @@ func (s *session) readBack(ctx context.Context, rec []byte, ver uint64, unknown 
 	return err
 }
 
-// merge returns fresh with the fields this request changed replaced by
-// their values in ours. Fields of fresh that this code does not know are
-// kept as they are. A changed field that fresh also changed since base
-// (the record this request last saw; with no base, any field may have
-// changed): when this request changed it only through Update, its updates
-// are applied again to fresh's value; when it wrote it blind, the later
-// writer, this one, wins (counted in Stats.Overwritten), unless the field
-// is tagged conflict=error.
-func (s *session) merge(ours, base, fresh []byte) ([]byte, error) {
-	_, mine, err := entries(ours)
-	if err != nil {
-		return nil, err
-	}
-	hdr, theirs, err := entries(fresh)
-	if err != nil {
-		s.m.log.Error("sessiongen: overwriting unreadable session record", "type", s.m.schema.Name, "session", s.m.logID(s.key), "err", err)
-		return ours, nil
-	}
-	var before []entry
-	if base != nil {
-		if _, before, err = entries(base); err != nil {
-			base = nil
-		}
-	}
-	out := make([]entry, 0, len(theirs)+len(mine))
-	for _, e := range theirs {
-		if i, ok := s.m.index[string(e.Key)]; !ok || !s.dirty.has(i) {
-			out = append(out, e) // a field this request did not change, or one this code does not know
-		}
-	}
-	for i, key := range s.m.schema.Keys {
-		if !s.dirty.has(i) {
-			continue
-		}
-		k := []byte(key)
-		their := valueOf(theirs, k)
-		otherChanged := base == nil || !bytes.Equal(their, valueOf(before, k))
-		switch {
-		case otherChanged && s.tx.replayable(i):
-			// Changed only through Update: apply the updates again to
-			// the newer value, and lose neither request's changes.
-			if e, ok := s.replay(i, their); ok {
-				out = append(out, e)
-			}
-			continue
-		case otherChanged && base != nil: // a blind write over another request's change
-			if s.m.strict.has(i) {
-				return nil, &FieldConflictError{Key: key}
-			}
-			s.m.stats.overwritten.Add(1)
-			s.m.log.Debug("sessiongen: this request set a field that another request changed since this one loaded the session; the later write wins", "type", s.m.schema.Name, "session", s.m.logID(s.key), "key", key)
-		}
-		if v := valueOf(mine, k); v != nil {
-			out = append(out, entry{Key: k, Val: v})
-		}
-	}
-	s.created, s.issued = hdr.created, hdr.issued // never merged from a stale copy
-	if !s.headerDirty {
-		s.persistent = hdr.flags&flagPersistent != 0
-	}
-	return buildRecord(s.header(), out), nil
-}
-
-// jitter returns a random duration in [0, d). It draws from crypto/rand,
-// the only randomness the runtime uses; it runs on conflicts only.
-func jitter(d time.Duration) time.Duration {
-	var b [8]byte
-	rand.Read(b[:])
-	return time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(d))
-}
-
-// valueOf returns the raw value of key in entries, or nil.
-func valueOf(entries []entry, key []byte) []byte {
-	for _, e := range entries {
-		if bytes.Equal(e.Key, key) {
-			return e.Val
-		}
-	}
-	return nil
-}
-
-// buildRecord writes a record from raw entries.
-func buildRecord(h header, entries []entry) []byte {
-	b := wire.AppendMapLen(appendHeader(nil, h), len(entries))
-	for _, e := range entries {
-		b = append(wire.AppendString(b, string(e.Key)), e.Val...)
-	}
-	return b
-}
-
-// detectInPlace marks dirty, and blind, the reference-typed fields that
-// a getter handed out and that were changed in place since the load (or
-// since the request's last update of them). It costs nothing unless such
-// a getter was called. Encoding is deterministic (map keys sorted), so a
-// field that did not change encodes to the very bytes it was compared
-// with: one encode and one comparison per field handed out. Call with the
-// lock held.
-func (s *session) detectInPlace() {
-	if !s.read.any() {
-		return
-	}
-	c := wire.Buffers.Get().(*wire.Buffer)
-	defer wire.Buffers.Put(c)
-	for i := range s.m.schema.Keys {
-		if s.read.has(i) && s.changedInPlace(i, c) {
-			s.dirty.set(i)
-			s.tx.markBlind(i)
-		}
-	}
-	s.read.clear()
-}
-
 // renew gives the session a new ID because the current one is older than
 // Config.RenewAfter (OWASP's renewal timeout). The record, with this
 // request's changes, is written under the new ID, and the old record is
@@ -335,33 +243,33 @@ func (s *session) detectInPlace() {
 // wrote the old record meanwhile, the renewal is abandoned, to be tried by
 // a later request: nothing is lost. Call with the lock held.
 func (s *session) renew(ctx context.Context, now time.Time) {
-	oldID, oldKey, oldVer := s.id, s.key, s.ver
-	next := newID()
+	old := s.id
+	var next ident
+	next.set(newID())
 	h := s.header()
 	h.issued = now.Unix()
-	rec, put, err := s.appendRecord(h)
+	rec, put, err := s.base.appendRecord(&s.m.schema, s.data, h)
 	if err != nil {
 		return
 	}
 	defer put()
-	nextKey := storeKey(next)
-	if s.keepsOwner() {
-		if err := s.indexOwner(ctx, nextKey, now); err != nil {
+	if s.m.keepsOwners() {
+		if err := s.indexOwner(ctx, next.key, now); err != nil {
 			return
 		}
 	}
-	if err := s.st.Save(ctx, nextKey, rec, 0, s.m.expiry(s.created, now)); err != nil {
+	if err := s.m.carrier.Save(ctx, &s.trip, next.key, rec, 0, s.m.expiry(h.created, now)); err != nil {
 		return
 	}
-	if err := s.st.Save(ctx, oldKey, forwardRecord(oldID, next), oldVer, now.Add(s.m.renewGrace)); err != nil {
-		_ = s.st.Delete(ctx, nextKey)
+	if err := s.m.carrier.Save(ctx, &s.trip, old.key, forwardRecord(old.id, next.id), s.base.ver, now.Add(s.m.renewGrace)); err != nil {
+		_ = s.m.carrier.Delete(ctx, &s.trip, next.key)
 		return
 	}
-	s.setID(next)
-	s.issued, s.ver, s.rec, s.extended = h.issued, 0, nil, true
-	s.saved()
-	s.headerDirty = false
-	s.m.touches.mark(s.hash, now)
+	s.id = next
+	s.base.hdr, s.base.ver, s.base.rec = h, 0, nil
+	s.chg.saved()
+	s.extended()
+	s.m.touches.mark(s.id.hash, now)
 }
 
 // gone handles a record that disappeared under us: the session is over.

@@ -27,7 +27,7 @@ func (w *writer) WriteHeader(code int) {
 		return
 	}
 	w.s.commit()
-	if !w.s.failed {
+	if !w.s.state.has(replaced) {
 		w.ResponseWriter.WriteHeader(code)
 	}
 }
@@ -35,7 +35,7 @@ func (w *writer) WriteHeader(code int) {
 // Write commits the session before the first byte.
 func (w *writer) Write(p []byte) (int, error) {
 	w.s.commit()
-	if w.s.failed {
+	if w.s.state.has(replaced) {
 		return 0, errReplaced
 	}
 	return w.ResponseWriter.Write(p)
@@ -44,7 +44,7 @@ func (w *writer) Write(p []byte) (int, error) {
 // ReadFrom keeps io.Copy's sendfile path.
 func (w *writer) ReadFrom(r io.Reader) (int64, error) {
 	w.s.commit()
-	if w.s.failed {
+	if w.s.state.has(replaced) {
 		return 0, errReplaced
 	}
 	return io.Copy(w.ResponseWriter, r)

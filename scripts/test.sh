@@ -131,7 +131,7 @@ fuzz() { # module directory, package, target
 fuzz . ./runtime FuzzCheckRecord
 fuzz . ./runtime FuzzVerifyCookie
 fuzz . ./runtime FuzzParseCookie
-fuzz . ./internal/seal FuzzOpen
+fuzz . ./runtime/internal/seal FuzzOpen
 fuzz testdata ./alltypes FuzzDecodeRecord
 fuzz testdata ./alltypes FuzzDecodeMsgpack
 

@@ -67,12 +67,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	s, _, closeStore, err := storeurl.Open(ctx, *store)
+	b, _, closeStore, err := storeurl.Open(ctx, *store)
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiongen-inspect:", err)
 		return 1
 	}
 	defer closeStore()
+	s, ok := b.(runtime.Store)
+	if !ok {
+		fmt.Fprintln(stderr, "sessiongen-inspect: sessions in cookies have no server-side record to inspect")
+		return 2
+	}
 	rec, err := runtime.Inspect(ctx, s, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiongen-inspect:", err)

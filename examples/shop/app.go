@@ -200,7 +200,7 @@ func logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // sealedStore reports whether the store keeps sessions in the cookie.
-func sealedStore(s runtime.Store) bool {
+func sealedStore(s runtime.Backend) bool {
 	_, ok := s.(*cookiestore.Store)
 	return ok
 }

@@ -29,12 +29,12 @@ import (
 // TestShopFlow walks the demo as a visitor does, over TLS with a cookie
 // jar, on each store the -store flag offers, as it opens them.
 func TestShopFlow(t *testing.T) {
-	forEachStore(t, func(t *testing.T, store runtime.Store, _ string) { shopFlow(t, store) })
+	forEachStore(t, func(t *testing.T, store runtime.Backend, _ string) { shopFlow(t, store) })
 }
 
 // forEachStore starts a server of every kind the -store flag offers, and
 // runs f in a subtest per store, opened from its URL as the demo opens it.
-func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Store, name string)) {
+func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Backend, name string)) {
 	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
 	for _, url := range []string{
 		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("shop"),
@@ -51,7 +51,7 @@ func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Store, name s
 	}
 }
 
-func shopFlow(t *testing.T, store runtime.Store) {
+func shopFlow(t *testing.T, store runtime.Backend) {
 	app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestGracefulShutdown(t *testing.T) {
 // other, on every store that keeps sessions on the server; the cookie
 // store says it cannot.
 func TestYourSessionsPage(t *testing.T) {
-	forEachStore(t, func(t *testing.T, store runtime.Store, _ string) {
+	forEachStore(t, func(t *testing.T, store runtime.Backend, _ string) {
 		app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
 		if err != nil {
 			t.Fatal(err)

@@ -30,13 +30,13 @@ const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[
 // Open returns the store rawURL names and a function that closes it.
 // Its name is what the demo shows: the kind of store and where it is,
 // never a password.
-func Open(ctx context.Context, rawURL string) (store runtime.Store, name string, closeFn func() error, err error) {
+func Open(ctx context.Context, rawURL string) (store runtime.Backend, name string, closeFn func() error, err error) {
 	return OpenReplicated(ctx, rawURL, 1)
 }
 
 // OpenReplicated is Open with memcached keeping each session on replicas
 // of its servers (memcache.WithReplicas); other stores ignore replicas.
-func OpenReplicated(ctx context.Context, rawURL string, replicas int) (store runtime.Store, name string, closeFn func() error, err error) {
+func OpenReplicated(ctx context.Context, rawURL string, replicas int) (store runtime.Backend, name string, closeFn func() error, err error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
 	switch scheme {
 	case "", "memory":

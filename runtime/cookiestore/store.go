@@ -23,13 +23,12 @@
 package cookiestore
 
 import (
-	"context"
-	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/clientside"
-	"github.com/sessiongen/sessiongen/internal/seal"
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
+	"github.com/sessiongen/sessiongen/runtime/internal/seal"
 )
 
 // Defaults for the options.
@@ -44,8 +43,9 @@ const (
 	DefaultIdleTimeout = 15 * time.Minute
 )
 
-// Store keeps sessions in cookies. Use it only as runtime.Config.Store:
-// its Store methods are not called, and fail.
+// Store keeps sessions in cookies. It is not a runtime.Store (there is
+// nothing server-side to load or save): set it as runtime.Config.Store,
+// and the manager keeps its sessions in the cookies.
 type Store struct {
 	maxChunks int
 	idle      time.Duration
@@ -77,29 +77,12 @@ func New(opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// ClientSide is how the runtime seals sessions for this store.
-func (s *Store) ClientSide(cookieName string, secrets [][]byte) (clientside.Sealer, clientside.Options, error) {
-	sl, err := seal.New(cookieName, secrets, s.maxChunks*ChunkSize)
+// Carrier implements the runtime's side of the store: runtime.NewManager
+// calls it once, with the cookie's attributes and Config.Secrets.
+func (s *Store) Carrier(cookie http.Cookie, secrets [][]byte) (carry.Carrier, time.Duration, error) {
+	sl, err := seal.New(cookie.Name, secrets, s.maxChunks*ChunkSize)
 	if err != nil {
-		return nil, clientside.Options{}, err
+		return nil, 0, err
 	}
-	return sealer{sl}, clientside.Options{MaxChunks: s.maxChunks, ChunkSize: ChunkSize, IdleTimeout: s.idle}, nil
+	return &carrier{sealer: sl, cookie: cookie, maxChunks: s.maxChunks}, s.idle, nil
 }
-
-type sealer struct{ *seal.Sealer }
-
-func (sealer) SealedLen(n int) int { return seal.SealedLen(n) }
-
-var errNotAStore = errors.New("cookiestore: sessions are in the cookies; this Store is only for runtime.Config.Store")
-
-// Load fails: the runtime reads sessions from the cookies.
-func (s *Store) Load(context.Context, string) ([]byte, uint64, error) { return nil, 0, errNotAStore }
-
-// Save fails: the runtime writes sessions into the cookies.
-func (s *Store) Save(context.Context, string, []byte, uint64, time.Time) error { return errNotAStore }
-
-// Touch fails: the runtime re-seals the cookie to move the idle deadline.
-func (s *Store) Touch(context.Context, string, time.Time) error { return errNotAStore }
-
-// Delete fails: the runtime expires the cookies.
-func (s *Store) Delete(context.Context, string) error { return errNotAStore }

@@ -25,12 +25,12 @@ func TestRollingDeploy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, store := range map[string]runtime.Store{"memory": mem, "cookie": cookies} {
+	for name, store := range map[string]runtime.Backend{"memory": mem, "cookie": cookies} {
 		t.Run(name, func(t *testing.T) { rollingDeploy(t, store) })
 	}
 }
 
-func rollingDeploy(t *testing.T, store runtime.Store) {
+func rollingDeploy(t *testing.T, store runtime.Backend) {
 	var logs bytes.Buffer
 	cfg := runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("e"), 32)}, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	m1, err := v1.NewProfileManager(cfg)

@@ -1,0 +1,86 @@
+// Package carry is the contract between package runtime and the ways a
+// session travels between requests. A manager picks one Carrier when it
+// is made: the runtime's own, a signed-ID cookie in front of a
+// server-side store, or runtime/cookiestore's, the whole session sealed
+// in the cookies. The save path runs the same over either.
+//
+// It lives under runtime/internal so that runtime/cookiestore can
+// implement it while no user can: a program that does not use the
+// cookie store does not link its cryptography.
+package carry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"time"
+)
+
+// A Carrier moves a session's record between requests: what the store
+// operations of a server-side Store are to the record, and what the
+// cookie is to the ID. Its methods act for one request, whose own state
+// they keep in that request's Trip. Store keys are derived from the
+// session ID, as for a Store.
+type Carrier interface {
+	// Open reads the session ID that t.Req's cookies carry into
+	// t.CookieID ("" for none). bad counts the session cookies that did
+	// not verify; ambiguous is true when they carried two different
+	// valid IDs, which count as none.
+	Open(t *Trip, now time.Time) (bad int, ambiguous bool)
+	// Load, Save, Touch and Delete have the meaning and the errors of
+	// the runtime's Store methods of those names.
+	Load(ctx context.Context, t *Trip, key string) (rec []byte, version uint64, err error)
+	Save(ctx context.Context, t *Trip, key string, rec []byte, version uint64, expiry time.Time) error
+	Touch(ctx context.Context, t *Trip, key string, expiry time.Time) error
+	Delete(ctx context.Context, t *Trip, key string) error
+	// Send adds to h the Set-Cookie lines that bring the browser up to
+	// date with c. The runtime calls it once, when the response headers
+	// are about to leave; a Carrier whose cookies hold the record then
+	// refuses any further change.
+	Send(h http.Header, t *Trip, c Cookie)
+}
+
+// A Trip is one request's business with its Carrier. It lives inside the
+// runtime's per-request session, so it costs no allocation of its own.
+type Trip struct {
+	Req *http.Request // the request
+	// CookieID is the verified ID the request's cookies carried ("" for
+	// none), and, once Send ran, the ID the browser holds.
+	CookieID string
+	// Resend asks Send to send the cookie again even though the ID did
+	// not change: its attributes or its expiry changed.
+	Resend bool
+	// Own is the Carrier's own state for the request, if it needs any.
+	Own any
+}
+
+// Cookie is what the browser should hold once the response arrives.
+type Cookie struct {
+	ID     string // the session's ID; "" when the session has no record (expire the cookie)
+	MaxAge int    // seconds; 0 for a browser-session cookie
+	Secure bool   // the Secure attribute, decided for this request
+}
+
+// A Maker is a value a user sets as runtime.Config.Store that is no
+// server-side store but a Carrier of its own (runtime/cookiestore's
+// Store). The runtime calls Carrier once, when a manager is made.
+type Maker interface {
+	// Carrier returns the Carrier for a cookie with the attributes of
+	// cookie (all but its value) and the manager's secrets, and the idle
+	// timeout that applies when the Config gives none.
+	Carrier(cookie http.Cookie, secrets [][]byte) (Carrier, time.Duration, error)
+}
+
+// StoreKey derives the store key from a session ID: base64url(SHA-256(id)).
+// The store never sees the ID itself, and the key is always 43 legal bytes.
+func StoreKey(id string) string {
+	var in [idLen]byte // []byte(id) would allocate: IDs are over 32 bytes
+	d := sha256.Sum256(append(in[:0], id...))
+	var out [idLen]byte
+	base64.RawURLEncoding.Encode(out[:], d[:])
+	return string(out[:])
+}
+
+// idLen is the length of a session ID: 32 random bytes in base64url.
+const idLen = 43
