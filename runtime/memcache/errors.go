@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
 )
 
 // notSent reports whether err happened before a command could be sent:

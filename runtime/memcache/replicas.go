@@ -9,8 +9,8 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/neterr"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
 )
 
 // maxReplicas is the most copies WithReplicas keeps.

@@ -23,9 +23,9 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/neterr"
-	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 )
 
 // Store is a runtime.Store on memcached.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
 )
 
 func TestExpirationEncoding(t *testing.T) {

@@ -30,10 +30,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/sessiongen/sessiongen/internal/neterr"
-	"github.com/sessiongen/sessiongen/internal/sqlstore"
-	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/sqlstore"
+	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 )
 
 // Store is a runtime.Store on PostgreSQL.

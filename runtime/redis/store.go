@@ -34,9 +34,9 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/sessiongen/sessiongen/internal/neterr"
-	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 )
 
 // Store is a runtime.Store on Redis.

@@ -28,9 +28,9 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/sqlstore"
-	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/sqlstore"
+	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )

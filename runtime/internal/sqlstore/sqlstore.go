@@ -15,9 +15,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/neterr"
-	"github.com/sessiongen/sessiongen/internal/storekit"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
+	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 )
 
 // DB runs statements; each store adapts its driver to it.
