@@ -313,7 +313,9 @@ type (
 	}
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _size10Data_changed__run_go_generate(size10Data{})
 )

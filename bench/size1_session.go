@@ -131,7 +131,9 @@ type (
 	_size1Data_changed__run_go_generate struct{ F0 string }
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _size1Data_changed__run_go_generate(size1Data{})
 )

@@ -1113,7 +1113,9 @@ type (
 	}
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _size50Data_changed__run_go_generate(size50Data{})
 )

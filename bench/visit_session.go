@@ -458,8 +458,10 @@ type (
 	}
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _visitData_changed__run_go_generate(visitData{})
 	_ = _CartItem_changed__run_go_generate(CartItem{})
 )

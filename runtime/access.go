@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -76,8 +77,8 @@ func (s *session) detectInPlace() {
 	if !s.chg.read.any() {
 		return
 	}
-	c := wire.Buffers.Get().(*wire.Buffer)
-	defer wire.Buffers.Put(c)
+	c := mp.Buffers.Get().(*mp.Buffer)
+	defer mp.Buffers.Put(c)
 	for i := range s.m.schema.Keys {
 		if s.chg.read.has(i) && s.changedInPlace(i, c) {
 			s.chg.markBlind(i)
@@ -92,7 +93,7 @@ func (s *session) detectInPlace() {
 // no record holds zero values and what setters and updates put there; a
 // zero value offers nothing to change in place (its slices, maps and
 // pointers are nil). c, if not nil, lends a buffer.
-func (s *session) changedInPlace(i int, c *wire.Buffer) bool {
+func (s *session) changedInPlace(i int, c *mp.Buffer) bool {
 	var was []byte
 	if u := s.chg.tx.last(i); u != nil {
 		was = u.after

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -31,7 +32,7 @@ func (b *baseline) open(rec []byte, keys []string, index map[string]int) (header
 }
 
 // reset forgets the record: the session is a new one, with header flags.
-// The generated value is zeroed apart (wire.Zero), which also ends lazy
+// The generated value is zeroed apart (mp.Zero), which also ends lazy
 // decoding.
 func (b *baseline) reset(flags uint64) {
 	b.hdr, b.ver, b.rec, b.stored = header{flags: flags}, 0, nil, false
@@ -62,12 +63,12 @@ func (b *baseline) undecoded(i int) ([]byte, bool) {
 // decoded copied as they are, into a record with header h, in a pooled
 // buffer: the result is valid until put is called.
 func (b *baseline) appendRecord(sc *wire.Schema, d wire.Data, h header) (rec []byte, put func(), err error) {
-	buf := wire.Buffers.Get().(*wire.Buffer)
+	buf := mp.Buffers.Get().(*mp.Buffer)
 	rec, err = wire.AppendFields(appendHeader(buf.B[:0], h), sc, d, b.undecoded, b.fields.unknown)
 	if err != nil {
-		wire.Buffers.Put(buf)
+		mp.Buffers.Put(buf)
 		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)
 	}
 	buf.Keep(rec)
-	return rec, func() { wire.Buffers.Put(buf) }, nil
+	return rec, func() { mp.Buffers.Put(buf) }, nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -112,7 +113,7 @@ func (tx *fieldTx) markBlind(i int) {
 
 // changedFrom reports whether field i of d no longer encodes to was (its
 // msgpack value, nil for an omitted field). c, if not nil, lends a buffer.
-func changedFrom(sc *wire.Schema, d wire.Data, i int, was []byte, c *wire.Buffer) bool {
+func changedFrom(sc *wire.Schema, d wire.Data, i int, was []byte, c *mp.Buffer) bool {
 	var buf []byte
 	if c != nil {
 		buf = c.B[:0]

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sessiongen/sessiongen/runtime/wire"
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 )
 
 // load reads the record the request's cookie points to. Call with the lock held.
@@ -40,7 +40,7 @@ func (s *session) load(ctx context.Context) {
 		if err != errExpired {
 			s.dropRecord(ctx, key, err)
 		}
-		wire.Zero(s.data)
+		mp.Zero(s.data)
 		s.chg.drop = key
 		return
 	}

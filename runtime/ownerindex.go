@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -18,9 +19,9 @@ const indexV1 = 0x01
 const maxOwnedSessions = 500
 
 func encodeIndex(es []ownerEntry) []byte {
-	b := wire.AppendArrayLen(append(make([]byte, 0, 1+len(es)*64), indexV1), len(es))
+	b := mp.AppendArrayLen(append(make([]byte, 0, 1+len(es)*64), indexV1), len(es))
 	for _, e := range es {
-		b = wire.AppendArrayLen(b, 3)
+		b = mp.AppendArrayLen(b, 3)
 		b = wire.AppendString(b, e.key)
 		b = wire.AppendInt(b, e.created)
 		b = wire.AppendInt(b, e.deadline)
@@ -36,17 +37,17 @@ func decodeIndex(rec []byte) ([]ownerEntry, error) {
 	if len(rec) == 0 || rec[0] != indexV1 {
 		return nil, fmt.Errorf("%w: not an owner's index", errCorrupt)
 	}
-	n, i, err := wire.ReadArrayLen(rec, 1)
+	n, i, err := mp.ReadArrayLen(rec, 1)
 	if err != nil || n > maxOwnedSessions*2 {
 		return nil, fmt.Errorf("%w: owner's index: %d entries, %v", errCorrupt, n, err)
 	}
 	es := make([]ownerEntry, 0, n)
 	for range n {
 		var e ownerEntry
-		if i, err = wire.ReadArrayOf(rec, i, 3); err == nil {
-			if e.key, i, err = wire.ReadString(rec, i); err == nil {
-				if e.created, i, err = wire.ReadInt(rec, i, 64); err == nil {
-					e.deadline, i, err = wire.ReadInt(rec, i, 64)
+		if i, err = mp.ReadArrayOf(rec, i, 3); err == nil {
+			if e.key, i, err = mp.ReadString(rec, i); err == nil {
+				if e.created, i, err = mp.ReadInt(rec, i, 64); err == nil {
+					e.deadline, i, err = mp.ReadInt(rec, i, 64)
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -193,7 +194,7 @@ func (m *Manager) ownerOf(rec []byte) (owner string, issued, written time.Time, 
 				return "", time.Time{}, time.Time{}, false
 			}
 		} else if string(f.Key) == writtenKey {
-			if t, _, err := wire.ReadInt(f.Val, 0, 64); err == nil {
+			if t, _, err := mp.ReadInt(f.Val, 0, 64); err == nil {
 				wrote = t
 			}
 		}

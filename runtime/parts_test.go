@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -39,14 +40,14 @@ var pairSchema = wire.Schema{
 			}
 			switch string(key) {
 			case "a":
-				p.A, i, err = wire.ReadInt(b, j, 64)
+				p.A, i, err = mp.ReadInt(b, j, 64)
 			case "b":
 				var m int
-				m, i, err = wire.ReadArrayLen(b, j)
+				m, i, err = mp.ReadArrayLen(b, j)
 				p.B = nil
 				for ; err == nil && m > 0; m-- {
 					var s string
-					s, i, err = wire.ReadString(b, i)
+					s, i, err = mp.ReadString(b, i)
 					p.B = append(p.B, s)
 				}
 			default:
@@ -65,7 +66,7 @@ var pairSchema = wire.Schema{
 			b, n = wire.AppendInt(wire.AppendString(b, "a"), p.A), n+1
 		}
 		if r.Has(1) && p.B != nil {
-			b = wire.AppendArrayLen(wire.AppendString(b, "b"), len(p.B))
+			b = mp.AppendArrayLen(wire.AppendString(b, "b"), len(p.B))
 			for _, s := range p.B {
 				b = wire.AppendString(b, s)
 			}
@@ -247,7 +248,7 @@ func TestChangedFrom(t *testing.T) {
 		{"truncated", []string{"x"}, true},
 		{"emptied to nil (omitted)", nil, true},
 	} {
-		for _, buf := range []*wire.Buffer{nil, wire.Buffers.Get().(*wire.Buffer)} {
+		for _, buf := range []*mp.Buffer{nil, mp.Buffers.Get().(*mp.Buffer)} {
 			if got := changedFrom(&pairSchema, &pair{B: tc.b}, 1, was, buf); got != tc.want {
 				t.Errorf("%s (buffer %v): %v, want %v", tc.name, buf != nil, got, tc.want)
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -37,7 +38,7 @@ const (
 
 // errCorrupt means a stored record could not be decoded. The runtime
 // deletes such a record and starts a fresh session.
-var errCorrupt = wire.ErrCorrupt
+var errCorrupt = mp.ErrCorrupt
 
 func corrupt(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{errCorrupt}, args...)...)
@@ -261,15 +262,15 @@ func forwardTarget(rec []byte, oldID string) (newID string, ok bool) {
 // readHeader reads the header fields after the version byte and returns
 // the offset of what follows.
 func readHeader(rec []byte) (header, int, error) {
-	created, i, err := wire.ReadInt(rec, 1, 64)
+	created, i, err := mp.ReadInt(rec, 1, 64)
 	if err != nil {
 		return header{}, 0, corrupt("creation time: %v", err)
 	}
-	flags, i, err := wire.ReadInt(rec, i, 64)
+	flags, i, err := mp.ReadInt(rec, i, 64)
 	if err != nil || flags < 0 {
 		return header{}, 0, corrupt("bad header flags")
 	}
-	issued, i, err := wire.ReadInt(rec, i, 64)
+	issued, i, err := mp.ReadInt(rec, i, 64)
 	if err != nil {
 		return header{}, 0, corrupt("issue time: %v", err)
 	}

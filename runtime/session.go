@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -161,7 +162,7 @@ func (s *session) empty() {
 	s.id.set("")
 	s.base.reset(s.m.flags)
 	s.chg.saved()
-	wire.Zero(s.data) // decodes an empty map: the fields are zero, and nothing is left to decode lazily
+	mp.Zero(s.data) // decodes an empty map: the fields are zero, and nothing is left to decode lazily
 }
 
 // RememberMe makes the session's cookie persistent (on: it survives

@@ -4,6 +4,7 @@ import (
 	"encoding"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -18,13 +19,13 @@ func AppendSliceLen[S ~[]T, T any](b []byte, v S) []byte {
 	if v == nil {
 		return AppendNil(b)
 	}
-	return AppendArrayLen(b, len(v))
+	return mp.AppendArrayLen(b, len(v))
 }
 
 // ReadSliceLen reads an array header into *p: a new slice of its length
 // (nil for nil), whose elements the caller decodes. On an error *p is nil.
 func ReadSliceLen[S ~[]T, T any](b []byte, i int, p *S) (int, int, error) {
-	n, i, err := ReadArrayLen(b, i)
+	n, i, err := mp.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
 		return 0, i, err
@@ -35,7 +36,7 @@ func ReadSliceLen[S ~[]T, T any](b []byte, i int, p *S) (int, int, error) {
 
 // AppendArray appends the elements of an array, v[:], each with enc.
 func AppendArray[T any](b []byte, v []T, enc func([]byte, *T) ([]byte, error)) (_ []byte, err error) {
-	b = AppendArrayLen(b, len(v))
+	b = mp.AppendArrayLen(b, len(v))
 	for i := range v {
 		if b, err = enc(b, &v[i]); err != nil {
 			return b, err
@@ -48,7 +49,7 @@ func AppendArray[T any](b []byte, v []T, enc func([]byte, *T) ([]byte, error)) (
 // v[:], each with dec.
 func ReadArray[T any](b []byte, i int, v []T, dec func([]byte, int, *T) (int, error)) (_ int, err error) {
 	clear(v)
-	i, err = ReadArrayOf(b, i, len(v))
+	i, err = mp.ReadArrayOf(b, i, len(v))
 	for k := 0; err == nil && k < len(v); k++ {
 		i, err = dec(b, i, &v[k])
 	}
@@ -69,7 +70,7 @@ func AppendPointer[P ~*T, T any](b []byte, v P, enc func([]byte, *T) ([]byte, er
 // ReadPointer reads a value into a new pointer with dec; nil reads as nil.
 func ReadPointer[P ~*T, T any](b []byte, i int, p *P, dec func([]byte, int, *T) (int, error)) (int, error) {
 	*p = nil
-	if IsNil(b, i) {
+	if mp.IsNil(b, i) {
 		return i + 1, nil
 	}
 	v := new(T)

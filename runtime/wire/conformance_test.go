@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 )
 
 // suiteCase is one value of the msgpack-test-suite dataset
@@ -122,56 +124,56 @@ func (c *suiteCase) check(t *testing.T, what string, b []byte) {
 	}
 	switch {
 	case c.Nil != nil || c.Msgpack[0] == "c0":
-		if !IsNil(b, 0) {
-			t.Errorf("%s: IsNil false", what)
+		if !mp.IsNil(b, 0) {
+			t.Errorf("%s: mp.IsNil false", what)
 		}
 	case c.Bool != nil:
-		if v, j, err := ReadBool(b, 0); whole(j, err) && v != *c.Bool {
+		if v, j, err := mp.ReadBool(b, 0); whole(j, err) && v != *c.Bool {
 			t.Errorf("%s: %v", what, v)
 		}
 	case c.Binary != nil:
 		want := unhex(t, *c.Binary)
-		if v, j, err := ReadBytes(b, 0); whole(j, err) && !bytes.Equal(v, want) {
+		if v, j, err := mp.ReadBytes(b, 0); whole(j, err) && !bytes.Equal(v, want) {
 			t.Errorf("%s: % x, want % x", what, v, want)
 		}
 	case c.Number != nil || c.Bignum != nil:
 		isFloatCode := b[0] == 0xca || b[0] == 0xcb
 		n, u, signedOK, unsignedOK := c.integer()
-		v, j, err := ReadInt(b, 0, 64)
+		v, j, err := mp.ReadInt(b, 0, 64)
 		switch {
 		case isFloatCode || !signedOK:
 			if err == nil {
-				t.Errorf("%s: ReadInt = %d, want an error (never wrapped, never truncated)", what, v)
+				t.Errorf("%s: mp.ReadInt = %d, want an error (never wrapped, never truncated)", what, v)
 			}
 		case whole(j, err) && v != n:
-			t.Errorf("%s: ReadInt = %d, want %d", what, v, n)
+			t.Errorf("%s: mp.ReadInt = %d, want %d", what, v, n)
 		}
-		uv, j, err := ReadUint(b, 0, 64)
+		uv, j, err := mp.ReadUint(b, 0, 64)
 		switch {
 		case isFloatCode || !unsignedOK:
 			if err == nil {
-				t.Errorf("%s: ReadUint = %d, want an error", what, uv)
+				t.Errorf("%s: mp.ReadUint = %d, want an error", what, uv)
 			}
 		case whole(j, err) && uv != u:
-			t.Errorf("%s: ReadUint = %d, want %d", what, uv, u)
+			t.Errorf("%s: mp.ReadUint = %d, want %d", what, uv, u)
 		}
-		if f, j, err := ReadFloat64(b, 0); whole(j, err) && f != c.float() {
-			t.Errorf("%s: ReadFloat64 = %v, want %v", what, f, c.float())
+		if f, j, err := mp.ReadFloat64(b, 0); whole(j, err) && f != c.float() {
+			t.Errorf("%s: mp.ReadFloat64 = %v, want %v", what, f, c.float())
 		}
 		if b[0] == 0xcb { // msgpack/v5 refuses a float 64 for a float32, and so do we
-			if _, _, err := ReadFloat32(b, 0); err == nil {
-				t.Errorf("%s: ReadFloat32 accepted a float 64", what)
+			if _, _, err := mp.ReadFloat32(b, 0); err == nil {
+				t.Errorf("%s: mp.ReadFloat32 accepted a float 64", what)
 			}
-		} else if f, j, err := ReadFloat32(b, 0); whole(j, err) && f != float32(c.float()) {
-			t.Errorf("%s: ReadFloat32 = %v, want %v", what, f, float32(c.float()))
+		} else if f, j, err := mp.ReadFloat32(b, 0); whole(j, err) && f != float32(c.float()) {
+			t.Errorf("%s: mp.ReadFloat32 = %v, want %v", what, f, float32(c.float()))
 		}
 	case c.String != nil:
-		if v, j, err := ReadString(b, 0); whole(j, err) && v != *c.String {
+		if v, j, err := mp.ReadString(b, 0); whole(j, err) && v != *c.String {
 			t.Errorf("%s: %q, want %q", what, v, *c.String)
 		}
 	case c.Array != nil:
-		if n, j, err := ReadArrayLen(b, 0); err != nil || n != len(c.Array) || j > len(b) {
-			t.Errorf("%s: ReadArrayLen = %d, %v; want %d", what, n, err, len(c.Array))
+		if n, j, err := mp.ReadArrayLen(b, 0); err != nil || n != len(c.Array) || j > len(b) {
+			t.Errorf("%s: mp.ReadArrayLen = %d, %v; want %d", what, n, err, len(c.Array))
 		}
 	case c.Map != nil:
 		if n, j, err := ReadMapLen(b, 0); err != nil || n != len(c.Map) || j > len(b) {
@@ -179,7 +181,7 @@ func (c *suiteCase) check(t *testing.T, what string, b []byte) {
 		}
 	case c.Timestamp != nil:
 		want := time.Unix(c.Timestamp[0], c.Timestamp[1])
-		if v, j, err := ReadTime(b, 0); whole(j, err) && !v.Equal(want) {
+		if v, j, err := mp.ReadTime(b, 0); whole(j, err) && !v.Equal(want) {
 			t.Errorf("%s: %v, want %v", what, v, want)
 		}
 	}
@@ -189,15 +191,15 @@ func (c *suiteCase) check(t *testing.T, what string, b []byte) {
 		var err error
 		switch {
 		case c.Bool != nil:
-			_, _, err = ReadBool(cut, 0)
+			_, _, err = mp.ReadBool(cut, 0)
 		case c.Binary != nil:
-			_, _, err = ReadBytes(cut, 0)
+			_, _, err = mp.ReadBytes(cut, 0)
 		case c.Number != nil || c.Bignum != nil:
-			_, _, err = ReadFloat64(cut, 0)
+			_, _, err = mp.ReadFloat64(cut, 0)
 		case c.String != nil:
-			_, _, err = ReadString(cut, 0)
+			_, _, err = mp.ReadString(cut, 0)
 		case c.Timestamp != nil:
-			_, _, err = ReadTime(cut, 0)
+			_, _, err = mp.ReadTime(cut, 0)
 		default:
 			continue
 		}
@@ -232,7 +234,7 @@ func (c *suiteCase) checkAppend(t *testing.T, group string) {
 	case c.Timestamp != nil:
 		got = append(got, AppendTime(nil, time.Unix(c.Timestamp[0], c.Timestamp[1])))
 	case c.Array != nil:
-		got = append(got, AppendArrayLen(nil, len(c.Array)))
+		got = append(got, mp.AppendArrayLen(nil, len(c.Array)))
 	case c.Map != nil:
 		got = append(got, AppendMapLen(nil, len(c.Map)))
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -29,60 +30,60 @@ func DecodeInt[T Signed](b []byte, i int, p *T) (int, error) {
 		*p = T(int8(b[i]))
 		return i + 1, nil
 	}
-	n, j, err := ReadInt(b, i, int(unsafe.Sizeof(*p))*8)
+	n, j, err := mp.ReadInt(b, i, int(unsafe.Sizeof(*p))*8)
 	*p = T(n)
 	return j, err
 }
 
 // DecodeUint reads a non-negative integer that must fit in *p's type.
 func DecodeUint[T Unsigned](b []byte, i int, p *T) (int, error) {
-	n, j, err := ReadUint(b, i, int(unsafe.Sizeof(*p))*8)
+	n, j, err := mp.ReadUint(b, i, int(unsafe.Sizeof(*p))*8)
 	*p = T(n)
 	return j, err
 }
 
 // DecodeBool reads a boolean.
 func DecodeBool[T ~bool](b []byte, i int, p *T) (int, error) {
-	v, j, err := ReadBool(b, i)
+	v, j, err := mp.ReadBool(b, i)
 	*p = T(v)
 	return j, err
 }
 
 // DecodeFloat32 reads a float 32, or what msgpack/v5 decodes as one.
 func DecodeFloat32[T ~float32](b []byte, i int, p *T) (int, error) {
-	v, j, err := ReadFloat32(b, i)
+	v, j, err := mp.ReadFloat32(b, i)
 	*p = T(v)
 	return j, err
 }
 
 // DecodeFloat64 reads a float 64, or what msgpack/v5 decodes as one.
 func DecodeFloat64[T ~float64](b []byte, i int, p *T) (int, error) {
-	v, j, err := ReadFloat64(b, i)
+	v, j, err := mp.ReadFloat64(b, i)
 	*p = T(v)
 	return j, err
 }
 
 // DecodeString reads a str (or bin); nil reads as "".
 func DecodeString[T ~string](b []byte, i int, p *T) (int, error) {
-	if v, j, ok := fixstr(b, i); ok {
+	if v, j, ok := mp.Fixstr(b, i); ok {
 		*p = T(v)
 		return j, nil
 	}
-	v, j, err := ReadString(b, i)
+	v, j, err := mp.ReadString(b, i)
 	*p = T(v)
 	return j, err
 }
 
 // DecodeBytes reads a bin (or str) into a new slice; nil reads as nil.
 func DecodeBytes[T ~[]byte](b []byte, i int, p *T) (int, error) {
-	v, j, err := ReadBytes(b, i)
+	v, j, err := mp.ReadBytes(b, i)
 	*p = T(v)
 	return j, err
 }
 
 // DecodeTime reads a timestamp as msgpack/v5 does.
 func DecodeTime(b []byte, i int, p *time.Time) (int, error) {
-	v, j, err := ReadTime(b, i)
+	v, j, err := mp.ReadTime(b, i)
 	*p = v
 	return j, err
 }
@@ -92,7 +93,7 @@ func DecodeBinary[T any, P interface {
 	*T
 	encoding.BinaryUnmarshaler
 }](b []byte, i int, p P) (int, error) {
-	j, err := ReadBinary(b, i, p)
+	j, err := mp.ReadBinary(b, i, p)
 	zeroIf(p, err)
 	return j, err
 }
@@ -102,7 +103,7 @@ func DecodeText[T any, P interface {
 	*T
 	encoding.TextUnmarshaler
 }](b []byte, i int, p P) (int, error) {
-	j, err := ReadText(b, i, p)
+	j, err := mp.ReadText(b, i, p)
 	zeroIf(p, err)
 	return j, err
 }
@@ -112,7 +113,7 @@ func DecodeCustom[T any, P interface {
 	*T
 	msgpack.CustomDecoder
 }](b []byte, i int, p P) (int, error) {
-	j, err := ReadCustom(b, i, p)
+	j, err := mp.ReadCustom(b, i, p)
 	zeroIf(p, err)
 	return j, err
 }

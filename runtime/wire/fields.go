@@ -2,8 +2,8 @@ package wire
 
 import (
 	"fmt"
-	"sync"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -43,7 +43,7 @@ func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool
 		return nil, err
 	}
 	for _, e := range unknown {
-		b = append(appendStr(b, e.Key), e.Val...)
+		b = append(mp.AppendStr(b, e.Key), e.Val...)
 		n++
 	}
 	var hdr [5]byte
@@ -86,7 +86,7 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("%w: decoder panicked: %v", ErrCorrupt, p)
+			err = fmt.Errorf("%w: decoder panicked: %v", mp.ErrCorrupt, p)
 		}
 	}()
 	n, start, err := ReadMapLen(b, 0)
@@ -130,8 +130,8 @@ func Unknown(b []byte, i int, key []byte, unknown []Entry) (int, []Entry, error)
 
 // EncodeTo writes what AppendFields appends to enc.
 func EncodeTo(enc *msgpack.Encoder, sc *Schema, d Data, stored func(i int) ([]byte, bool), unknown []Entry) error {
-	buf := Buffers.Get().(*Buffer)
-	defer Buffers.Put(buf)
+	buf := mp.Buffers.Get().(*mp.Buffer)
+	defer mp.Buffers.Put(buf)
 	b, err := AppendFields(buf.B[:0], sc, d, stored, unknown)
 	if err != nil {
 		return err
@@ -142,11 +142,11 @@ func EncodeTo(enc *msgpack.Encoder, sc *Schema, d Data, stored func(i int) ([]by
 }
 
 // DecodeFrom reads one map from dec as DecodeFields does. From a decoder
-// reading a *Reader it decodes in place, without copying the value out.
+// reading a *mp.Reader it decodes in place, without copying the value out.
 func DecodeFrom(dec *msgpack.Decoder, sc *Schema, d Data, unknown []Entry) ([]Entry, error) {
-	if r, ok := dec.Buffered().(*Reader); ok {
-		i, unknown, err := DecodeFields(r.b[r.i:], sc, d, unknown)
-		r.i += i
+	if r, ok := dec.Buffered().(*mp.Reader); ok {
+		i, unknown, err := DecodeFields(r.Rest(), sc, d, unknown)
+		r.Advance(i)
 		return unknown, err
 	}
 	b, err := dec.DecodeRaw()
@@ -156,16 +156,3 @@ func DecodeFrom(dec *msgpack.Decoder, sc *Schema, d Data, unknown []Entry) ([]En
 	_, unknown, err = DecodeFields(b, sc, d, unknown)
 	return unknown, err
 }
-
-// Buffer is a pooled encoding buffer.
-type Buffer struct{ B []byte }
-
-// Keep makes b, appended to buf.B, the slice to reuse if it outgrew it.
-func (buf *Buffer) Keep(b []byte) {
-	if cap(b) > cap(buf.B) {
-		buf.B = b[:0]
-	}
-}
-
-// Buffers pools encoding buffers.
-var Buffers = sync.Pool{New: func() any { return &Buffer{B: make([]byte, 0, 512)} }}

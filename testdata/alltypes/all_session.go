@@ -2087,8 +2087,10 @@ type (
 	}
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _allData_changed__run_go_generate(allData{})
 	_ = _Address_changed__run_go_generate(Address{})
 	_ = _Meta_changed__run_go_generate(Meta{})

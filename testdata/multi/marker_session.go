@@ -108,7 +108,9 @@ type (
 	_markerData_changed__run_go_generate struct{}
 )
 
+// This file is generation 4 of generated code (wire.EnforceVersion).
+const _, _ = wire.EnforceVersion(4 - wire.MinVersion), wire.EnforceVersion(wire.MaxVersion - 4)
+
 var (
-	_ = wire.GeneratedCodeV3
 	_ = _markerData_changed__run_go_generate(markerData{})
 )

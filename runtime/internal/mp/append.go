@@ -1,4 +1,7 @@
-package wire
+// Package mp is the msgpack under runtime/wire: the primitives generated
+// code reaches through wire, and those only the runtime needs. It imports
+// no sessiongen package.
+package mp
 
 import (
 	"bytes"
@@ -76,9 +79,10 @@ func AppendFloat64(b []byte, f float64) []byte {
 }
 
 // AppendString appends s as a str.
-func AppendString(b []byte, s string) []byte { return appendStr(b, s) }
+func AppendString(b []byte, s string) []byte { return AppendStr(b, s) }
 
-func appendStr[T string | []byte](b []byte, s T) []byte {
+// AppendStr appends s, a string or the bytes of one, as a str.
+func AppendStr[T string | []byte](b []byte, s T) []byte {
 	return append(appendLen(b, len(s), 0xa0, 32, 0xd9, 0xda, 0xdb), s...)
 }
 
@@ -168,3 +172,16 @@ func AppendCustom(b []byte, v msgpack.CustomEncoder) ([]byte, error) {
 	}
 	return append(b, c.buf.Bytes()...), nil
 }
+
+// Buffer is a pooled encoding buffer.
+type Buffer struct{ B []byte }
+
+// Keep makes b, appended to buf.B, the slice to reuse if it outgrew it.
+func (buf *Buffer) Keep(b []byte) {
+	if cap(b) > cap(buf.B) {
+		buf.B = b[:0]
+	}
+}
+
+// Buffers pools encoding buffers.
+var Buffers = sync.Pool{New: func() any { return &Buffer{B: make([]byte, 0, 512)} }}

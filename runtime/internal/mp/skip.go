@@ -1,4 +1,4 @@
-package wire
+package mp
 
 import (
 	"errors"
@@ -235,3 +235,9 @@ func (r *Reader) UnreadByte() error {
 	r.i--
 	return nil
 }
+
+// Rest returns what r has not read yet.
+func (r *Reader) Rest() []byte { return r.b[r.i:] }
+
+// Advance skips n bytes of what r has not read yet.
+func (r *Reader) Advance(n int) { r.i += n }

@@ -1,4 +1,4 @@
-package wire
+package mp
 
 import (
 	"encoding"
@@ -164,7 +164,7 @@ func readIntAsFloat(b []byte, i int) (float64, int, error) {
 
 // ReadString reads a str (or bin); nil reads as "".
 func ReadString(b []byte, i int) (string, int, error) {
-	if v, j, ok := fixstr(b, i); ok {
+	if v, j, ok := Fixstr(b, i); ok {
 		return string(v), j, nil
 	}
 	if i+1 < len(b) && b[i] == 0xd9 { // str 8: up to 255 bytes
@@ -176,9 +176,9 @@ func ReadString(b []byte, i int) (string, int, error) {
 	return string(v), j, err
 }
 
-// fixstr returns the content of a str of up to 31 bytes at b[i:], the
+// Fixstr returns the content of a str of up to 31 bytes at b[i:], the
 // common case, inlined into its callers; ok is false for anything else.
-func fixstr(b []byte, i int) (v []byte, j int, ok bool) {
+func Fixstr(b []byte, i int) (v []byte, j int, ok bool) {
 	if i >= len(b) || b[i]&0xe0 != 0xa0 {
 		return nil, i, false
 	}
@@ -204,7 +204,7 @@ func ReadBytes(b []byte, i int) ([]byte, int, error) {
 // ReadKey reads a map key, a str, without copying it: the result points
 // into b.
 func ReadKey(b []byte, i int) ([]byte, int, error) {
-	if v, j, ok := fixstr(b, i); ok {
+	if v, j, ok := Fixstr(b, i); ok {
 		return v, j, nil
 	}
 	if i < len(b) && (b[i] >= 0xa0 && b[i] <= 0xbf || b[i] >= 0xd9 && b[i] <= 0xdb) {
@@ -367,7 +367,7 @@ var sliceDecoders = sync.Pool{New: func() any {
 
 // Zero resets d's fields to their zero values, by decoding an empty map
 // into it.
-func Zero(d Data) {
+func Zero(d msgpack.CustomDecoder) {
 	sd := sliceDecoders.Get().(*sliceDecoder)
 	defer sliceDecoders.Put(sd)
 	sd.rd.Reset([]byte{0x80})
