@@ -9,7 +9,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-
 // Named types of the primitive kinds.
 type (
 	Level  int8
