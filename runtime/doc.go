@@ -19,12 +19,16 @@
 // when the handler first reads or sets it, and a save encodes the fields
 // the request decoded or set and copies the others byte for byte.
 //
-// The cookie carries only a 256-bit random ID signed with HMAC-SHA256; the
-// data stays server-side under a key derived from a hash of the ID.
-// Sessions expire after an idle timeout, enforced by the store's expiry,
-// and after an absolute lifetime kept in the record.
+// With a server-side Store, the cookie carries only a 256-bit random ID
+// signed with HMAC-SHA256; the data stays in the store under a key derived
+// from a hash of the ID. Sessions expire after an idle timeout, enforced by
+// the store's expiry, and after an absolute lifetime kept in the record.
 //
-// Stores: NewMemoryStore here, for one process; package
-// github.com/sessiongen/sessiongen/runtime/memcache for several. Package
-// storetest is the contract a Store must meet.
+// Where sessions are kept is Config.Store: NewMemoryStore here, for one
+// process; for several, a package beside this one, each over its server's
+// client: runtime/memcache, runtime/redis (Redis, Valkey, Cluster),
+// runtime/postgres, runtime/sqlite, runtime/mongo. A program links only
+// the stores it imports. runtime/cookiestore keeps each session sealed in
+// its cookies instead, with no server-side store at all. Package
+// runtime/storetest is the contract a Store must meet.
 package runtime

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -115,8 +116,7 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 	tabA, cancel = context.WithTimeout(tabA, 60*time.Second)
 	defer cancel()
 	shot := func(ctx context.Context, step string) {
-		var png []byte
-		if chromedp.Run(ctx, chromedp.FullScreenshot(&png, 80)) == nil {
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
 			dir := os.Getenv("SESSIONGEN_SCREENSHOTS")
 			if dir == "" {
 				dir = os.TempDir()
@@ -126,9 +126,9 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 			t.Logf("screenshot of the failing step: %s", p)
 		}
 	}
-	run := func(ctx context.Context, step string, actions ...chromedp.Action) {
+	run := func(ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
+		if err := chromedp.Do(ctx, actions...); err != nil {
 			shot(ctx, step)
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -138,7 +138,8 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 		t.Helper()
 		var body string
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if chromedp.Run(ctx, chromedp.Text("body", &body, chromedp.ByQuery)) == nil && strings.Contains(body, want) {
+			text, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			if body = text; err == nil && strings.Contains(body, want) {
 				return
 			}
 		}
@@ -147,20 +148,20 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 	}
 	run(tabA, "open", chromedp.Navigate(srv.URL))
 	expect(tabA, "open", "none yet")
-	run(tabA, "log in", chromedp.SendKeys(`input[name=email]`, "ada@example.com", chromedp.ByQuery),
-		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	run(tabA, "log in", chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ada@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)))
 	expect(tabA, "log in", "Signed in as ada@example.com")
-	run(tabA, "add to cart", chromedp.SetValue(`select[name=sku]`, "pot", chromedp.ByQuery),
-		chromedp.Click(`form[action="/cart"] button:not([type])`, chromedp.ByQuery))
+	run(tabA, "add to cart", chromedp.SetValue(chromedp.CSS(`select[name=sku]`), "pot"),
+		chromedp.Click(chromedp.CSS(`form[action="/cart"] button:not([type])`)))
 	expect(tabA, "add to cart", "1 × Teapot")
 	run(tabA, "reload", chromedp.Reload())
 	expect(tabA, "reload", "1 × Teapot")
 
-	var cookies []*network.Cookie
-	run(tabA, "read the cookie", chromedp.ActionFunc(func(ctx context.Context) (err error) {
-		cookies, err = network.GetCookies().Do(ctx)
-		return err
-	}))
+	cookies, err := chromedp.Run(tabA, browserCookies)
+	if err != nil {
+		shot(tabA, "read the cookie")
+		t.Fatalf("read the cookie: %v", err)
+	}
 	name := "__Host-shop"
 	if down == nil {
 		name += ".0" // sealed: the first (here the only) chunk
@@ -173,36 +174,38 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 	defer cancelB()
 	run(tabB, "second tab", chromedp.Navigate(srv.URL))
 	expect(tabB, "second tab", "1 × Teapot")
-	run(tabB, "log out in the second tab", chromedp.Click(`form[action="/logout"] button`, chromedp.ByQuery))
+	run(tabB, "log out in the second tab", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
 	expect(tabB, "log out in the second tab", "You are logged out.")
 	run(tabA, "first tab after the logout", chromedp.Reload())
 	expect(tabA, "first tab after the logout", "Log in")
 
 	// Log in again, then tamper with the cookie: no session, no error.
-	run(tabA, "log in again", chromedp.SendKeys(`input[name=email]`, "ada@example.com", chromedp.ByQuery),
-		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	run(tabA, "log in again", chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ada@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)))
 	expect(tabA, "log in again", "Signed in as ada@example.com")
-	run(tabA, "tamper", chromedp.ActionFunc(func(ctx context.Context) error {
-		cs, err := network.GetCookies().Do(ctx)
+	run(tabA, "tamper", func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		cs, err := browserCookies(ctx, tg)
 		if err != nil || len(cs) == 0 {
-			return err
+			return chromedp.Void{}, err
 		}
 		c := cs[0]
 		v := []byte(c.Value)
 		v[3] ^= 1 // one character of the ID changes: the signature no longer holds
-		return network.SetCookie(c.Name, string(v)).WithURL(srv.URL).WithSecure(true).WithHTTPOnly(true).WithPath("/").Do(ctx)
-	}), chromedp.Reload())
+		yes := true
+		_, err = cdp.Call(ctx, tg, network.SetCookie, network.SetCookieParams{Name: c.Name, Value: string(v), URL: srv.URL, Secure: &yes, HTTPOnly: &yes, Path: "/"})
+		return chromedp.Void{}, err
+	}, chromedp.Reload())
 	expect(tabA, "tampered cookie", "Log in")
 
 	// Signed in from two browsers: each lists both; "log out everywhere
 	// else" in one ends the other.
-	run(tabA, "log in as grace", chromedp.SendKeys(`input[name=email]`, "grace@example.com", chromedp.ByQuery),
-		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	run(tabA, "log in as grace", chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "grace@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)))
 	expect(tabA, "log in as grace", "Signed in as grace@example.com")
 	other, cancelOther := chromedp.NewContext(tabA, chromedp.WithNewBrowserContext()) // its own cookies
 	defer cancelOther()
-	run(other, "another browser", chromedp.Navigate(srv.URL), chromedp.SendKeys(`input[name=email]`, "grace@example.com", chromedp.ByQuery),
-		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	run(other, "another browser", chromedp.Navigate(srv.URL), chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "grace@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)))
 	expect(other, "another browser", "Signed in as grace@example.com")
 	run(tabA, "your sessions", chromedp.Navigate(srv.URL+"/sessions"))
 	if down == nil {
@@ -211,21 +214,23 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 		return
 	}
 	expect(tabA, "your sessions", "(this browser)")
-	var list string
-	run(tabA, "read the list", chromedp.Text("ul", &list, chromedp.ByQuery))
+	list, err := chromedp.Run(tabA, chromedp.Text(chromedp.CSS("ul")))
+	if err != nil {
+		t.Fatalf("read the list: %v", err)
+	}
 	if n := strings.Count(list, "signed in "); n != 2 {
 		t.Fatalf("your sessions lists %d, want 2:\n%s", n, list)
 	}
-	run(tabA, "log out everywhere else", chromedp.Click(`form[action="/sessions/others"] button`, chromedp.ByQuery))
+	run(tabA, "log out everywhere else", chromedp.Click(chromedp.CSS(`form[action="/sessions/others"] button`)))
 	expect(tabA, "log out everywhere else", "Logged out everywhere else.")
 	run(other, "the other browser after", chromedp.Reload())
 	expect(other, "the other browser after", "Log in")
-	run(tabA, "log out", chromedp.Navigate(srv.URL), chromedp.Click(`form[action="/logout"] button`, chromedp.ByQuery))
+	run(tabA, "log out", chromedp.Navigate(srv.URL), chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)))
 	expect(tabA, "log out", "You are logged out.")
 
 	// A store outage: the styled page, which says the session is kept.
-	run(tabA, "log in before the outage", chromedp.SendKeys(`input[name=email]`, "ada@example.com", chromedp.ByQuery),
-		chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
+	run(tabA, "log in before the outage", chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "ada@example.com"),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button`)))
 	expect(tabA, "log in before the outage", "Signed in as ada@example.com")
 	down.down.Store(true)
 	run(tabA, "outage", chromedp.Reload())
@@ -233,4 +238,10 @@ func browse(t *testing.T, bin string, srv *httptest.Server, down *downable) {
 	down.down.Store(false)
 	run(tabA, "after the outage", chromedp.Reload())
 	expect(tabA, "after the outage", "Signed in as ada@example.com")
+}
+
+// browserCookies reads the cookies the browser holds for the page.
+func browserCookies(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+	r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{})
+	return r.Cookies, err
 }

@@ -57,7 +57,7 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 			src.WriteString("\t_ \"github.com/sessiongen/sessiongen/" + p + "\"\n")
 		}
 		src.WriteString(")\n\nfunc main() {}\n")
-		mod := "module scratch\n\ngo 1.24.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n" + tools
+		mod := "module scratch\n\ngo 1.25.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n" + tools
 		os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644)
 		os.WriteFile(filepath.Join(dir, "main.go"), []byte(src.String()), 0o644)
 		cmd := exec.Command(gobin, "mod", "tidy")

@@ -38,7 +38,7 @@ func TestREADMETourBuilds(t *testing.T) {
 	if files != 2 {
 		t.Fatalf("found %d tour files in README.md, want 2 (shop/session.go, main.go)", files)
 	}
-	mod := "module example.com/app\n\ngo 1.24.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n\ntool github.com/sessiongen/sessiongen/cmd/sessiongen\n"
+	mod := "module example.com/app\n\ngo 1.25.0\n\nrequire github.com/sessiongen/sessiongen v0.0.0\n\nreplace github.com/sessiongen/sessiongen => " + root + "\n\ntool github.com/sessiongen/sessiongen/cmd/sessiongen\n"
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte(mod), 0o644)
 	for _, args := range [][]string{{"mod", "tidy"}, {"generate", "./..."}, {"build", "./..."}, {"vet", "./..."}} {
 		cmd := exec.Command(gobin, args...)
