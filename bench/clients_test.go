@@ -13,7 +13,7 @@ import (
 	_ "github.com/ncruces/go-sqlite3/driver" // registers "sqlite3"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/rueidis"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	_ "modernc.org/sqlite" // registers "sqlite"
 )
 
@@ -35,7 +35,7 @@ func versioned(v uint64) []byte { return append(binary.BigEndian.AppendUint64(ni
 
 // BenchmarkRedisClients: go-redis v9 against rueidis.
 func BenchmarkRedisClients(b *testing.B) {
-	srv := redistest.Start(b)
+	srv := servers.StartRedis(b)
 	ctx := context.Background()
 	gr := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1})
 	defer gr.Close()

@@ -11,10 +11,7 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
-	"github.com/sessiongen/sessiongen/internal/mongotest"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storeurl"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -29,7 +26,7 @@ func TestMain(m *testing.M) {
 // through a manager: $<STORE>_URL names the store, $<STORE>_COOKIE the
 // session's cookie value and $<STORE>_ID its bare ID.
 func TestScripts(t *testing.T) {
-	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
+	mc, rd, pg, mg := servers.StartMemcached(t), servers.StartRedis(t), servers.StartPostgres(t), servers.StartFerretDB(t)
 	env := map[string]string{}
 	for name, url := range map[string]string{
 		"MEMCACHED": "memcached://" + mc.Addr,

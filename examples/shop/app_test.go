@@ -16,10 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
-	"github.com/sessiongen/sessiongen/internal/mongotest"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storeurl"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/cookiestore"
@@ -35,7 +32,7 @@ func TestShopFlow(t *testing.T) {
 // forEachStore starts a server of every kind the -store flag offers, and
 // runs f in a subtest per store, opened from its URL as the demo opens it.
 func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Backend, name string)) {
-	mc, rd, pg, mg := memcachedtest.Start(t), redistest.Start(t), pgtest.Start(t), mongotest.Start(t)
+	mc, rd, pg, mg := servers.StartMemcached(t), servers.StartRedis(t), servers.StartPostgres(t), servers.StartFerretDB(t)
 	for _, url := range []string{
 		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("shop"),
 		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), "cookie:",
@@ -120,7 +117,7 @@ func shopFlow(t *testing.T, store runtime.Backend) {
 func TestAnonymousHomePageStoresNothing(t *testing.T) {
 	mem := runtime.NewMemoryStore()
 	defer mem.Close()
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	mc, err := memcache.New(srv.Addr)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +153,7 @@ func TestAnonymousHomePageStoresNothing(t *testing.T) {
 // at once, as a page firing fetch calls sends them, keep ten items, for
 // each of five visitors, on the memory store and on memcached.
 func TestSimultaneousAddsAreAllKept(t *testing.T) {
-	mc := memcachedtest.Start(t)
+	mc := servers.StartMemcached(t)
 	for _, url := range []string{"memory:", "memcached://" + mc.Addr} {
 		store, _, closeStore, err := storeurl.Open(context.Background(), url)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
@@ -18,7 +18,7 @@ import (
 // real memcached, next to the raw gomemcache round trips each one needs
 // (the floor), in the same run.
 func BenchmarkMemcached(b *testing.B) {
-	srv := memcachedtest.Start(b)
+	srv := servers.StartMemcached(b)
 	store, err := memcache.New(srv.Addr)
 	if err != nil {
 		b.Fatal(err)
@@ -75,7 +75,7 @@ func BenchmarkMemcached(b *testing.B) {
 // about twice one whichever way they are sent; BenchmarkReplicasOverANetwork
 // shows the cost where round trips are waited for.
 func BenchmarkReplicas(b *testing.B) {
-	srvs := []*memcachedtest.Server{memcachedtest.Start(b), memcachedtest.Start(b), memcachedtest.Start(b)}
+	srvs := []*servers.MemcachedServer{servers.StartMemcached(b), servers.StartMemcached(b), servers.StartMemcached(b)}
 	addrs := []string{srvs[0].Addr, srvs[1].Addr, srvs[2].Addr}
 	for _, n := range []int{1, 2} {
 		store, err := memcache.NewWithOptions(addrs, memcache.WithReplicas(n))
@@ -133,7 +133,7 @@ func BenchmarkReplicas(b *testing.B) {
 func BenchmarkReplicasOverANetwork(b *testing.B) {
 	var addrs []string
 	for range 3 {
-		srv := memcachedtest.Start(b)
+		srv := servers.StartMemcached(b)
 		addrs = append(addrs, delayed(b, srv.Addr, time.Millisecond))
 	}
 	for _, n := range []int{1, 2} {

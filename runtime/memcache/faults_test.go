@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 )
 
@@ -28,7 +28,7 @@ func holdAll(a *app) (loaded chan struct{}, release func()) {
 // far below the store timeout that a blocked one would wait out. The saves
 // on the paused server get the error handler's 503.
 func TestStalledServerHoldsUpNoOtherSession(t *testing.T) {
-	a, b := memcachedtest.Start(t), memcachedtest.Start(t)
+	a, b := servers.StartMemcached(t), servers.StartMemcached(t)
 	const timeout = time.Second
 	store, err := memcache.NewWithOptions([]string{a.Addr, b.Addr}, memcache.WithTimeout(timeout))
 	if err != nil {
@@ -110,7 +110,7 @@ func TestStalledServerHoldsUpNoOtherSession(t *testing.T) {
 // value is written once; when it stays paused, the 503 says the outcome is
 // unknown — and indeed the write lands when memcached resumes.
 func TestUnansweredCASIsSettled(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	const timeout = 300 * time.Millisecond
 	ap := newApp(t, newStore(t, srv, memcache.WithTimeout(timeout)))
 	cookie := ap.login()
@@ -160,7 +160,7 @@ func TestUnansweredCASIsSettled(t *testing.T) {
 // the first request of each of 100 sessions, 20 at a time: every pooled
 // connection is dead, and none of those requests may fail.
 func TestRestartedServerFailsNoRequest(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	ap := newApp(t, newStore(t, srv))
 	cookies := make([]string, 100)
 	for i := range cookies {

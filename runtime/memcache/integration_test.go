@@ -16,7 +16,7 @@ import (
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -26,7 +26,7 @@ import (
 
 var ctx = context.Background()
 
-func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcache.Option) *memcache.Store {
+func newStore(t testing.TB, srv *servers.MemcachedServer, opts ...memcache.Option) *memcache.Store {
 	t.Helper()
 	s, err := memcache.NewWithOptions([]string{srv.Addr}, opts...)
 	if err != nil {
@@ -36,12 +36,12 @@ func newStore(t testing.TB, srv *memcachedtest.Server, opts ...memcache.Option) 
 }
 
 func TestContract(t *testing.T) { // on a real memcached
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 func TestCASSetsTheExpirationAgain(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	s := newStore(t, srv)
 	s.Save(ctx, "k", []byte("a"), 0, time.Now().Add(2*time.Second))
 	_, v, _ := s.Load(ctx, "k")
@@ -55,7 +55,7 @@ func TestCASSetsTheExpirationAgain(t *testing.T) {
 }
 
 func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	s := newStore(t, srv, memcache.WithMaxRecordSize(1000))
 	s.Save(ctx, "k", []byte("small"), 0, time.Now().Add(time.Hour))
 	_, v, _ := s.Load(ctx, "k")
@@ -166,7 +166,7 @@ func (a *app) login() string {
 	return c[0].Name + "=" + c[0].Value
 }
 
-func roundTrips(srv *memcachedtest.Server) int64 {
+func roundTrips(srv *servers.MemcachedServer) int64 {
 	s := srv.Stats()
 	return s["cmd_get"] + s["cmd_set"] + s["cmd_touch"] + s["delete_hits"] + s["delete_misses"]
 }
@@ -174,7 +174,7 @@ func roundTrips(srv *memcachedtest.Server) int64 {
 // TestRoundTripsPerRequest counts memcached commands per request, as the
 // server sees them, for the A-D scenarios.
 func TestRoundTripsPerRequest(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
 	for _, tc := range []struct {
@@ -205,7 +205,7 @@ func TestRoundTripsPerRequest(t *testing.T) {
 }
 
 func TestStoreKeysNeverHoldTheSessionID(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
 	id, _, _ := strings.Cut(strings.SplitN(cookie, "=", 2)[1], ".")
@@ -222,7 +222,7 @@ func TestStoreKeysNeverHoldTheSessionID(t *testing.T) {
 // cookie while memcached is down; after a restart they recover without
 // reconfiguration (with fresh sessions: memcached lost everything).
 func TestKilledMemcached(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
 	if rec := a.do("/read", cookie); rec.Body.String() != "7 ada@example.com" {
@@ -255,7 +255,7 @@ func TestKilledMemcached(t *testing.T) {
 // TestPausedMemcached: with memcached frozen (SIGSTOP), requests fail
 // within a few timeouts instead of hanging, and leave no goroutine behind.
 func TestPausedMemcached(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	const timeout = 200 * time.Millisecond
 	storefaults.Paused(t, newStore(t, srv, memcache.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
@@ -263,7 +263,7 @@ func TestPausedMemcached(t *testing.T) {
 // TestGarbageRecord: a record overwritten by a raw client is a fresh
 // session and a log line, never a crash.
 func TestGarbageRecord(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	a := newApp(t, newStore(t, srv))
 	cookie := a.login()
 	key := srv.Keys()[0]
@@ -287,7 +287,7 @@ func TestGarbageRecord(t *testing.T) {
 // default of 2 idle connections, most requests dial anew. Compared in the
 // same run, so scheduling noise cancels out.
 func TestPoolCoversConcurrency(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	dials := func(store runtime.Store) int64 {
 		a := newApp(t, store)
 		cookie := a.login()
@@ -321,7 +321,7 @@ func TestEvictionLooksLikeExpiry(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 20,000 sessions")
 	}
-	srv := memcachedtest.Start(t, "-m", "8")
+	srv := servers.StartMemcached(t, "-m", "8")
 	store := newStore(t, srv)
 	a := newApp(t, store)
 	big := strings.Repeat("x", 1000)
@@ -359,7 +359,7 @@ func TestEvictionLooksLikeExpiry(t *testing.T) {
 
 // TestConcurrentRequests runs the lost-update scenarios on a real memcached.
 func TestConcurrentRequests(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
 		srv.Restart() // an empty server for each scenario
 		return newStore(t, srv)
@@ -368,7 +368,7 @@ func TestConcurrentRequests(t *testing.T) {
 
 // lifecycleApp serves the workload session on memcached with the given
 // timeouts, for the lifecycle tests.
-func lifecycleApp(t *testing.T, srv *memcachedtest.Server, idle, lifetime time.Duration) http.Handler {
+func lifecycleApp(t *testing.T, srv *servers.MemcachedServer, idle, lifetime time.Duration) http.Handler {
 	mgr, err := testsession.NewVisitManager(runtime.Config{
 		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("l"), 32)},
 		IdleTimeout: idle, Lifetime: lifetime,
@@ -405,7 +405,7 @@ func get(h http.Handler, path, cookie string) (string, string) {
 }
 
 func TestStrictOnMemcached(t *testing.T) {
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	h := lifecycleApp(t, srv, time.Hour, 24*time.Hour)
 	_, first := get(h, "/login", "")
 	// Regenerate moves the data to a new ID; the old cookie is dead.
@@ -435,7 +435,7 @@ func TestExpiryOnMemcached(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for memcached TTLs")
 	}
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	// Idle 1 s: a request after idle + 2 s (TTLs are ±1 s) finds nothing.
 	h := lifecycleApp(t, srv, time.Second, time.Hour)
 	_, c := get(h, "/login", "")
@@ -468,7 +468,7 @@ func TestRenewalOnMemcached(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for memcached TTLs")
 	}
-	srv := memcachedtest.Start(t)
+	srv := servers.StartMemcached(t)
 	mgr, err := testsession.NewVisitManager(runtime.Config{
 		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("r"), 32)},
 		// Two seconds, not one: an ID's age is counted in whole seconds,

@@ -14,8 +14,8 @@ import (
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
 	"github.com/sessiongen/sessiongen/internal/ownertest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
@@ -23,11 +23,11 @@ import (
 )
 
 // three starts three memcached servers.
-func three(t *testing.T) []*memcachedtest.Server {
-	return []*memcachedtest.Server{memcachedtest.Start(t), memcachedtest.Start(t), memcachedtest.Start(t)}
+func three(t *testing.T) []*servers.MemcachedServer {
+	return []*servers.MemcachedServer{servers.StartMemcached(t), servers.StartMemcached(t), servers.StartMemcached(t)}
 }
 
-func replicated(t testing.TB, srvs []*memcachedtest.Server, n int, opts ...memcache.Option) *memcache.Store {
+func replicated(t testing.TB, srvs []*servers.MemcachedServer, n int, opts ...memcache.Option) *memcache.Store {
 	t.Helper()
 	var addrs []string
 	for _, s := range srvs {
@@ -335,14 +335,14 @@ func (s *keyed) key() string {
 }
 
 // holds reports whether a server has key.
-func holds(s *memcachedtest.Server, key string) bool {
+func holds(s *servers.MemcachedServer, key string) bool {
 	_, err := gomemcache.New(s.Addr).Get(key)
 	return err == nil
 }
 
 // replicaOf returns the server that is key's primary (the first of the
 // selector's ranking), or the other server that holds key.
-func replicaOf(t *testing.T, srvs []*memcachedtest.Server, key string, primary bool) *memcachedtest.Server {
+func replicaOf(t *testing.T, srvs []*servers.MemcachedServer, key string, primary bool) *servers.MemcachedServer {
 	var addrs []string
 	for _, s := range srvs {
 		addrs = append(addrs, s.Addr)

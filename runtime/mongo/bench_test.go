@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/mongotest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -18,7 +18,7 @@ import (
 // document of the workload's size: A against FindOne, B against FindOne
 // and the version-filtered UpdateOne, D against InsertOne.
 func BenchmarkMongo(b *testing.B) {
-	srv := mongotest.Start(b)
+	srv := servers.StartFerretDB(b)
 	store, err := mongo.New(ctx, srv.URI("bench"), mongo.WithPruneInterval(0))
 	if err != nil {
 		b.Fatal(err)

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/mongotest"
 	"github.com/sessiongen/sessiongen/internal/ownertest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
@@ -39,10 +39,10 @@ func newStore(t testing.TB, uri string, opts ...mongo.Option) *mongo.Store {
 
 func freshDB() string { return "t" + strconv.FormatInt(dbs.Add(1), 10) }
 
-// servers returns the URIs to test against: a FerretDB the test starts,
+// targets returns the URIs to test against: a FerretDB the test starts,
 // and the MongoDB that SESSIONGEN_MONGO_URL names, if any.
-func servers(t *testing.T) map[string]func(db string) string {
-	srv := mongotest.Start(t)
+func targets(t *testing.T) map[string]func(db string) string {
+	srv := servers.StartFerretDB(t)
 	out := map[string]func(string) string{"ferretdb": srv.URI}
 	if u := os.Getenv("SESSIONGEN_MONGO_URL"); u != "" {
 		out["mongodb"] = func(db string) string { return strings.TrimSuffix(u, "/") + "/" + db }
@@ -51,7 +51,7 @@ func servers(t *testing.T) map[string]func(db string) string {
 }
 
 func TestContract(t *testing.T) {
-	for name, uri := range servers(t) {
+	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
 		})
@@ -59,7 +59,7 @@ func TestContract(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	for name, uri := range servers(t) {
+	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
 			concurrencytest.RunSlow(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
 		})
@@ -70,7 +70,7 @@ func TestConcurrentRequests(t *testing.T) {
 // A-D scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D
 // (login) 1.
 func TestOperationsPerRequest(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	var n atomic.Int64
 	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
 		switch e.CommandName {
@@ -91,24 +91,24 @@ func TestOperationsPerRequest(t *testing.T) {
 }
 
 func TestKilledServer(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	storefaults.Outage(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	const timeout = 300 * time.Millisecond
 	storefaults.Paused(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	db := freshDB()
 	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv.URI(db)) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	db := freshDB()
 	raw := srv.Client().Database(db).Collection("sessions")
 	storefaults.Garbage(t, newStore(t, srv.URI(db)), func(key string, rec []byte) {
@@ -128,7 +128,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 // TestPruning: FerretDB has no TTL indexes, so the store prunes: an hour
 // of simulated expiry leaves only live sessions, and never a live one.
 func TestPruning(t *testing.T) {
-	srv := mongotest.Start(t)
+	srv := servers.StartFerretDB(t)
 	db := freshDB()
 	s := newStore(t, srv.URI(db), mongo.WithPruneInterval(0))
 	now := time.Now()
@@ -191,7 +191,7 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 // TestOwners: per-owner logout on the MongoDB wire protocol, two
 // managers sharing one database.
 func TestOwners(t *testing.T) {
-	for name, uri := range servers(t) {
+	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
 			db := uri(freshDB())
 			ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, db) })

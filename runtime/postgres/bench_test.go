@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 )
@@ -22,7 +22,7 @@ import (
 // watches a cancellable context with a goroutine, as it does for any
 // request's context); raw-select-nodeadline shows what that costs.
 func BenchmarkPostgres(b *testing.B) {
-	srv := pgtest.Start(b)
+	srv := servers.StartPostgres(b)
 	store, err := postgres.New(context.Background(), srv.DSN(), postgres.WithPruneInterval(0))
 	if err != nil {
 		b.Fatal(err)

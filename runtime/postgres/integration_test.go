@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/internal/ownertest"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
@@ -20,7 +20,7 @@ import (
 
 var ctx = context.Background()
 
-func newStore(t testing.TB, srv *pgtest.Server, opts ...postgres.Option) *postgres.Store {
+func newStore(t testing.TB, srv *servers.PostgresServer, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
 	s, err := postgres.New(ctx, srv.DSN(), opts...)
 	if err != nil {
@@ -31,12 +31,12 @@ func newStore(t testing.TB, srv *pgtest.Server, opts ...postgres.Option) *postgr
 }
 
 func TestContract(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
@@ -53,7 +53,7 @@ func (c *counter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDat
 // TestStatementsPerRequest counts the statements sent for the scenarios
 // of the A-D scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
 func TestStatementsPerRequest(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	cfg, err := pgxpool.ParseConfig(srv.DSN())
 	if err != nil {
 		t.Fatal(err)
@@ -73,24 +73,24 @@ func TestStatementsPerRequest(t *testing.T) {
 }
 
 func TestKilledServer(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	storefaults.Outage(t, newStore(t, srv, postgres.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	const timeout = 300 * time.Millisecond
 	s := newStore(t, srv, postgres.WithTimeout(timeout))
 	storefaults.Paused(t, s, timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	raw := srv.Conn()
 	storefaults.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
 		if _, err := raw.Exec(ctx, `UPDATE sessiongen_sessions SET data = $2 WHERE key = $1`, key, rec); err != nil {
@@ -103,7 +103,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 // steps) leaves only live sessions in the table, and pruning never takes
 // a live one; a second instance running at the same time skips its turn.
 func TestPruning(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	s := newStore(t, srv, postgres.WithPruneInterval(0))
 	now := time.Now()
 	start := now
@@ -163,6 +163,6 @@ func liveAt(start, now time.Time, n int, step time.Duration) int {
 // TestOwners: per-owner logout on a real PostgreSQL, two managers
 // sharing it.
 func TestOwners(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

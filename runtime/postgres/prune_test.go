@@ -5,14 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/pgtest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 )
 
 // TestOneInstancePrunesAtATime: while another instance holds the
 // pruner's advisory lock, Prune deletes nothing; once it is free, it
 // deletes the expired row.
 func TestOneInstancePrunesAtATime(t *testing.T) {
-	srv := pgtest.Start(t)
+	srv := servers.StartPostgres(t)
 	ctx := context.Background()
 	s, err := New(ctx, srv.DSN(), WithPruneInterval(0))
 	if err != nil {

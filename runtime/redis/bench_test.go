@@ -7,7 +7,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/runtime/redis"
 )
@@ -18,7 +18,7 @@ import (
 // value of the workload's size: A against one GET, B against GET and the
 // compare-and-swap script, D against one SET NX PXAT.
 func BenchmarkRedis(b *testing.B) {
-	srv := redistest.Start(b)
+	srv := servers.StartRedis(b)
 	store, err := redis.New(srv.URL())
 	if err != nil {
 		b.Fatal(err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/internal/ownertest"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/redis"
@@ -18,7 +18,7 @@ import (
 
 var ctx = context.Background()
 
-func newStore(t testing.TB, srv *redistest.Server, opts ...redis.Option) *redis.Store {
+func newStore(t testing.TB, srv *servers.RedisServer, opts ...redis.Option) *redis.Store {
 	t.Helper()
 	s, err := redis.New(srv.URL(), opts...)
 	if err != nil {
@@ -29,7 +29,7 @@ func newStore(t testing.TB, srv *redistest.Server, opts ...redis.Option) *redis.
 }
 
 func TestContract(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	storetest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
@@ -37,7 +37,7 @@ func TestContract(t *testing.T) {
 // through a cluster client: every command of a session touches one key,
 // so one hash slot.
 func TestContractOnCluster(t *testing.T) {
-	cl := redistest.StartCluster(t)
+	cl := servers.StartRedisCluster(t)
 	storetest.Run(t, func(t *testing.T) runtime.Store {
 		s, err := redis.NewFromClient(cl.Client())
 		if err != nil {
@@ -60,12 +60,12 @@ func TestContractOnCluster(t *testing.T) {
 }
 
 func TestConcurrentRequests(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 func TestConcurrentRequestsOnCluster(t *testing.T) {
-	cl := redistest.StartCluster(t)
+	cl := servers.StartRedisCluster(t)
 	r := concurrencytest.Increments(t, mustFromClient(t, cl), 2, 16, 200)
 	t.Logf("cluster, two managers: %d of 3200 increments persisted, %d conflicts merged, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
 	if r.Persisted != 3200 || r.Failed > concurrencytest.MaxFailed(3200) {
@@ -73,7 +73,7 @@ func TestConcurrentRequestsOnCluster(t *testing.T) {
 	}
 }
 
-func mustFromClient(t *testing.T, cl *redistest.Cluster) *redis.Store {
+func mustFromClient(t *testing.T, cl *servers.RedisCluster) *redis.Store {
 	s, err := redis.NewFromClient(cl.Client())
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +86,7 @@ func mustFromClient(t *testing.T, cl *redistest.Cluster) *redis.Store {
 // script (whose GETRANGE and SET run inside it, in the same round trip),
 // C (anonymous) nothing, D (login) one SET.
 func TestCommandsPerRequest(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	a := storefaults.NewApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	a.Do("/write?v=warm", cookie) // the script is loaded once per server
@@ -121,7 +121,7 @@ func TestCommandsPerRequest(t *testing.T) {
 // TestScriptForgotten: after SCRIPT FLUSH (as after a restart or a
 // failover) the compare-and-swap falls back to EVAL once and works.
 func TestScriptForgotten(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	a := storefaults.NewApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	if err := srv.Client().ScriptFlush(ctx).Err(); err != nil {
@@ -140,23 +140,23 @@ func TestScriptForgotten(t *testing.T) {
 }
 
 func TestKilledServer(t *testing.T) {
-	srv := redistest.Start(t, redistest.Persistent)
+	srv := servers.StartRedis(t, servers.RedisPersistent)
 	storefaults.Outage(t, newStore(t, srv), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	const timeout = 200 * time.Millisecond
 	storefaults.Paused(t, newStore(t, srv, redis.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
-	srv := redistest.Start(t, redistest.Persistent)
+	srv := servers.StartRedis(t, servers.RedisPersistent)
 	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	raw := srv.Client()
 	storefaults.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
 		val := binary.BigEndian.AppendUint64(nil, 42) // a version, as the store writes it
@@ -178,7 +178,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 // TestTouchMovesOnlyTheExpiry: a read-only request after the touch
 // interval sends PEXPIREAT, and the record's version stays.
 func TestTouchMovesOnlyTheExpiry(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	s := newStore(t, srv)
 	s.Save(ctx, "k", []byte("rec"), 0, time.Now().Add(time.Minute))
 	_, v1, _ := s.Load(ctx, "k")
@@ -192,7 +192,7 @@ func TestTouchMovesOnlyTheExpiry(t *testing.T) {
 }
 
 func TestOversizedRecordIsRefused(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	s := newStore(t, srv, redis.WithMaxRecordSize(100))
 	if err := s.Save(ctx, "k", make([]byte, 101), 0, time.Now().Add(time.Hour)); !strings.Contains(err.Error(), "over the 100-byte limit") {
 		t.Fatalf("oversized save: %v", err)
@@ -204,6 +204,6 @@ func TestOversizedRecordIsRefused(t *testing.T) {
 
 // TestOwners: per-owner logout on a real Redis, two managers sharing it.
 func TestOwners(t *testing.T) {
-	srv := redistest.Start(t)
+	srv := servers.StartRedis(t)
 	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

@@ -11,10 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/memcachedtest"
-	"github.com/sessiongen/sessiongen/internal/mongotest"
-	"github.com/sessiongen/sessiongen/internal/pgtest"
-	"github.com/sessiongen/sessiongen/internal/redistest"
+	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
@@ -77,7 +74,7 @@ func (s *countingStore) ops() int64 { return s.n.Load() }
 // memcachedOps counts what a real memcached served, from its own stats.
 type memcachedOps struct {
 	runtime.Store
-	srv *memcachedtest.Server
+	srv *servers.MemcachedServer
 }
 
 func (m memcachedOps) ops() int64 {
@@ -105,7 +102,7 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 			runtime.Store
 			opCounter
 		} {
-			srv := memcachedtest.Start(t)
+			srv := servers.StartMemcached(t)
 			s, err := memcache.New(srv.Addr)
 			if err != nil {
 				t.Fatal(err)
@@ -116,7 +113,7 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 			runtime.Store
 			opCounter
 		} {
-			s, err := redis.New(redistest.Start(t).URL())
+			s, err := redis.New(servers.StartRedis(t).URL())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,7 +124,7 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 			runtime.Store
 			opCounter
 		} {
-			s, err := postgres.New(context.Background(), pgtest.Start(t).DSN())
+			s, err := postgres.New(context.Background(), servers.StartPostgres(t).DSN())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +135,7 @@ func TestReadingANewSessionStoresNothing(t *testing.T) {
 			runtime.Store
 			opCounter
 		} {
-			s, err := mongo.New(context.Background(), mongotest.Start(t).URI("anon"))
+			s, err := mongo.New(context.Background(), servers.StartFerretDB(t).URI("anon"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,4 @@
-// Package pgtest starts a throwaway PostgreSQL cluster for tests: initdb
-// into a temporary directory, the server on a free loopback port (run as
-// an unprivileged user when the test runs as root, since PostgreSQL
-// refuses root), stopped by its pid when the test ends.
-package pgtest
+package servers
 
 import (
 	"context"
@@ -17,25 +13,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/sessiongen/sessiongen/internal/servertest"
 )
 
-// InstallHint is how to get the server on Debian and Ubuntu.
-const InstallHint = "apt-get install postgresql"
+// postgresHint is how to get the server on Debian and Ubuntu.
+const postgresHint = "apt-get install postgresql"
 
-// Server is a PostgreSQL cluster a test started.
-type Server struct {
-	*servertest.Process
+// PostgresServer is a PostgreSQL cluster a test started.
+type PostgresServer struct {
+	*Process
 	tb testing.TB
 }
 
-// Start creates a cluster and starts its server. Without PostgreSQL the
+// StartPostgres creates a cluster and starts its server. Without PostgreSQL the
 // test is skipped, or fails when SESSIONGEN_REQUIRE_POSTGRES=1.
-func Start(tb testing.TB) *Server {
+func StartPostgres(tb testing.TB) *PostgresServer {
 	tb.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	initdb := servertest.Binary(tb, "initdb", "SESSIONGEN_REQUIRE_POSTGRES", InstallHint, dirs...)
-	postgres := servertest.Binary(tb, "postgres", "SESSIONGEN_REQUIRE_POSTGRES", InstallHint, filepath.Dir(initdb))
+	initdb := Binary(tb, "initdb", "SESSIONGEN_REQUIRE_POSTGRES", postgresHint, dirs...)
+	postgres := Binary(tb, "postgres", "SESSIONGEN_REQUIRE_POSTGRES", postgresHint, filepath.Dir(initdb))
 	root, err := os.MkdirTemp("", "sessiongen-pg-")
 	if err != nil {
 		tb.Fatal(err)
@@ -57,22 +52,22 @@ func Start(tb testing.TB) *Server {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		tb.Fatalf("initdb: %v\n%s", err, out)
 	}
-	p := servertest.Start(tb, servertest.Config{
+	p := StartProcess(tb, ProcessConfig{
 		Name: "postgres",
 		Dir:  root,
 		Args: func(port int) []string {
 			return []string{postgres, "-D", data, "-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", data,
 				"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "log_min_messages=warning"}
 		},
-		Ready:      func(addr string) bool { return ping(dsn(addr)) },
+		Ready:      func(addr string) bool { return pingPostgres(dsn(addr)) },
 		Credential: cred,
 		Kill:       syscall.SIGQUIT, // immediate shutdown: no checkpoint, crash recovery at the next start
 	})
-	return &Server{Process: p, tb: tb}
+	return &PostgresServer{Process: p, tb: tb}
 }
 
 // DSN is the server's connection string.
-func (s *Server) DSN() string { return dsn(s.Addr) }
+func (s *PostgresServer) DSN() string { return dsn(s.Addr) }
 
 func dsn(addr string) string {
 	return fmt.Sprintf("postgres://postgres@%s/postgres?sslmode=disable", addr)
@@ -80,7 +75,7 @@ func dsn(addr string) string {
 
 // Conn returns a plain connection for raw statements, closed when the
 // test ends.
-func (s *Server) Conn() *pgx.Conn {
+func (s *PostgresServer) Conn() *pgx.Conn {
 	s.tb.Helper()
 	c, err := pgx.Connect(context.Background(), s.DSN())
 	if err != nil {
@@ -90,7 +85,7 @@ func (s *Server) Conn() *pgx.Conn {
 	return c
 }
 
-func ping(dsn string) bool {
+func pingPostgres(dsn string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	c, err := pgx.Connect(ctx, dsn)

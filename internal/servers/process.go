@@ -1,8 +1,8 @@
-// Package servertest runs real server processes for tests: each on a free
-// loopback port, stopped by its pid when the test ends, and controllable
-// for fault injection (kill, pause, restart). The per-server packages
-// (memcachedtest, redistest, pgtest) build on it.
-package servertest
+// Package servers starts the real servers the tests run against:
+// memcached, Redis (and a Redis Cluster), PostgreSQL and FerretDB (for
+// MongoDB), each on a free loopback port, stopped by its pid when the test
+// ends, and controllable for fault injection (kill, pause, restart).
+package servers
 
 import (
 	"crypto/rand"
@@ -46,8 +46,8 @@ func isExecutable(p string) bool {
 	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
 }
 
-// Config describes a server to start.
-type Config struct {
+// ProcessConfig describes a server to start.
+type ProcessConfig struct {
 	// Name is the server's name in messages.
 	Name string
 	// Args returns the command line (binary first) for a port.
@@ -68,7 +68,7 @@ type Config struct {
 // Process is a server process a test started.
 type Process struct {
 	tb     testing.TB
-	cfg    Config
+	cfg    ProcessConfig
 	Addr   string // 127.0.0.1:port
 	Port   int
 	cmd    *exec.Cmd
@@ -95,9 +95,9 @@ func (l *logBuffer) tail(n int) string {
 	return string(l.b[max(0, len(l.b)-n):])
 }
 
-// Start starts the server on a free port, trying another port if the
+// StartProcess starts the server on a free port, trying another port if the
 // first is taken meanwhile, and stops it when the test ends.
-func Start(tb testing.TB, cfg Config) *Process {
+func StartProcess(tb testing.TB, cfg ProcessConfig) *Process {
 	tb.Helper()
 	for attempt := 1; ; attempt++ {
 		port, err := FreePort()
@@ -174,7 +174,7 @@ func (p *Process) Pid() int {
 	return p.cmd.Process.Pid
 }
 
-// Stop kills the process (SIGKILL, or Config.Kill: no chance to save
+// Stop kills the process (SIGKILL, or ProcessConfig.Kill: no chance to save
 // anything) and waits for it. It is idempotent.
 func (p *Process) Stop() {
 	if p.cfg.Kill != 0 {

@@ -1,8 +1,4 @@
-// Package redistest starts real redis-server processes for tests: a single
-// server (with or without persistence to a temporary directory) or a
-// three-master Cluster, on free loopback ports, stopped by their pids when
-// the test ends.
-package redistest
+package servers
 
 import (
 	"context"
@@ -14,7 +10,6 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
-	"github.com/sessiongen/sessiongen/internal/servertest"
 )
 
 func init() {
@@ -26,51 +21,51 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// InstallHint is how to get the binaries on Debian and Ubuntu.
-const InstallHint = "apt-get install redis-server redis-tools"
+// redisHint is how to get the binaries on Debian and Ubuntu.
+const redisHint = "apt-get install redis-server redis-tools"
 
-// Server is a redis-server process a test started.
-type Server struct {
-	*servertest.Process
+// RedisServer is a redis-server process a test started.
+type RedisServer struct {
+	*Process
 	tb testing.TB
 }
 
-// Persistent makes Start turn on the append-only file (fsync on every
+// RedisPersistent makes Start turn on the append-only file (fsync on every
 // write) in a temporary directory, so that the data survives Restart.
-const Persistent = "--appendonly yes"
+const RedisPersistent = "--appendonly yes"
 
-// Start starts redis-server. Without the binary the test is skipped, or
-// fails when SESSIONGEN_REQUIRE_REDIS=1. Pass Persistent to keep data
+// StartRedis starts redis-server. Without the binary the test is skipped, or
+// fails when SESSIONGEN_REQUIRE_REDIS=1. Pass RedisPersistent to keep data
 // across Restart; other arguments go to redis-server as they are.
-func Start(tb testing.TB, args ...string) *Server {
+func StartRedis(tb testing.TB, args ...string) *RedisServer {
 	tb.Helper()
-	bin := servertest.Binary(tb, "redis-server", "SESSIONGEN_REQUIRE_REDIS", InstallHint)
+	bin := Binary(tb, "redis-server", "SESSIONGEN_REQUIRE_REDIS", redisHint)
 	dir := tb.TempDir()
 	extra := []string{"--appendonly", "no"}
 	for _, a := range args {
-		if a == Persistent {
+		if a == RedisPersistent {
 			extra = []string{"--appendonly", "yes", "--appendfsync", "always"}
 		} else {
 			extra = append(extra, a)
 		}
 	}
-	p := servertest.Start(tb, servertest.Config{
+	p := StartProcess(tb, ProcessConfig{
 		Name: "redis-server",
 		Dir:  dir,
 		Args: func(port int) []string {
 			return append([]string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 				"--dir", dir, "--save", "", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning"}, extra...)
 		},
-		Ready: func(addr string) bool { return ping(addr) },
+		Ready: func(addr string) bool { return pingRedis(addr) },
 	})
-	return &Server{Process: p, tb: tb}
+	return &RedisServer{Process: p, tb: tb}
 }
 
 // URL is the server's redis:// URL.
-func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+func (s *RedisServer) URL() string { return "redis://" + s.Addr + "/0" }
 
 // Client returns a plain client for raw commands, closed when the test ends.
-func (s *Server) Client() *goredis.Client {
+func (s *RedisServer) Client() *goredis.Client {
 	c := goredis.NewClient(&goredis.Options{Addr: s.Addr})
 	s.tb.Cleanup(func() { c.Close() })
 	return c
@@ -79,13 +74,13 @@ func (s *Server) Client() *goredis.Client {
 // Calls returns how many times the server ran each command since it
 // started (or since ResetStats), from INFO commandstats: "get", "set",
 // "evalsha", "pexpireat"…
-func (s *Server) Calls() map[string]int64 {
+func (s *RedisServer) Calls() map[string]int64 {
 	s.tb.Helper()
 	return calls(s.tb, s.Client())
 }
 
 // ResetStats zeroes the command counts.
-func (s *Server) ResetStats() {
+func (s *RedisServer) ResetStats() {
 	s.tb.Helper()
 	if err := s.Client().ConfigResetStat(context.Background()).Err(); err != nil {
 		s.tb.Fatal(err)
@@ -114,30 +109,30 @@ func calls(tb testing.TB, c goredis.Cmdable) map[string]int64 {
 	return out
 }
 
-func ping(addr string) bool {
+func pingRedis(addr string) bool {
 	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	return c.Ping(context.Background()).Err() == nil
 }
 
-// Cluster is a Redis Cluster of three masters a test started.
-type Cluster struct {
-	Nodes []*Server
+// RedisCluster is a Redis Cluster of three masters a test started.
+type RedisCluster struct {
+	Nodes []*RedisServer
 	tb    testing.TB
 }
 
-// StartCluster starts three redis-server processes in cluster mode and
+// StartRedisCluster starts three redis-server processes in cluster mode and
 // joins them with redis-cli --cluster create (no replicas).
-func StartCluster(tb testing.TB) *Cluster {
+func StartRedisCluster(tb testing.TB) *RedisCluster {
 	tb.Helper()
-	cli := servertest.Binary(tb, "redis-cli", "SESSIONGEN_REQUIRE_REDIS", InstallHint)
-	cl := &Cluster{tb: tb}
+	cli := Binary(tb, "redis-cli", "SESSIONGEN_REQUIRE_REDIS", redisHint)
+	cl := &RedisCluster{tb: tb}
 	for range 3 {
-		bus, err := servertest.FreePort()
+		bus, err := FreePort()
 		if err != nil {
 			tb.Fatal(err)
 		}
-		cl.Nodes = append(cl.Nodes, Start(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+		cl.Nodes = append(cl.Nodes, StartRedis(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-port", strconv.Itoa(bus), "--cluster-node-timeout", "5000"))
 	}
 	args := []string{"--cluster", "create"}
@@ -166,7 +161,7 @@ func StartCluster(tb testing.TB) *Cluster {
 }
 
 // Client returns a cluster client, closed when the test ends.
-func (cl *Cluster) Client() *goredis.ClusterClient {
+func (cl *RedisCluster) Client() *goredis.ClusterClient {
 	var addrs []string
 	for _, n := range cl.Nodes {
 		addrs = append(addrs, n.Addr)
@@ -177,7 +172,7 @@ func (cl *Cluster) Client() *goredis.ClusterClient {
 }
 
 // Calls sums the command counts of every node.
-func (cl *Cluster) Calls() map[string]int64 {
+func (cl *RedisCluster) Calls() map[string]int64 {
 	out := map[string]int64{}
 	for _, n := range cl.Nodes {
 		for k, v := range n.Calls() {
@@ -188,7 +183,7 @@ func (cl *Cluster) Calls() map[string]int64 {
 }
 
 // Keys returns how many keys each node holds.
-func (cl *Cluster) Keys() []int64 {
+func (cl *RedisCluster) Keys() []int64 {
 	var out []int64
 	for _, n := range cl.Nodes {
 		k, err := n.Client().DBSize(context.Background()).Result()
@@ -201,7 +196,7 @@ func (cl *Cluster) Keys() []int64 {
 }
 
 // String describes the cluster.
-func (cl *Cluster) String() string {
+func (cl *RedisCluster) String() string {
 	var addrs []string
 	for _, n := range cl.Nodes {
 		addrs = append(addrs, n.Addr)

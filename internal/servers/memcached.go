@@ -1,7 +1,4 @@
-// Package memcachedtest starts real memcached servers for tests: on a free
-// loopback port, stopped by their pid when the test ends, and controllable
-// for fault injection (kill, pause, restart).
-package memcachedtest
+package servers
 
 import (
 	"bufio"
@@ -13,25 +10,23 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessiongen/sessiongen/internal/servertest"
 )
 
-// InstallHint is how to get the binary on Debian and Ubuntu.
-const InstallHint = "apt-get install memcached"
+// memcachedHint is how to get the binary on Debian and Ubuntu.
+const memcachedHint = "apt-get install memcached"
 
-// Server is a memcached process a test started.
-type Server struct {
-	*servertest.Process
+// MemcachedServer is a memcached process a test started.
+type MemcachedServer struct {
+	*Process
 	tb testing.TB
 }
 
-// Start starts memcached with extra arguments (e.g. "-m", "8"). Without
+// StartMemcached starts memcached with extra arguments (e.g. "-m", "8"). Without
 // the binary the test is skipped, or fails when SESSIONGEN_REQUIRE_MEMCACHED=1.
-func Start(tb testing.TB, args ...string) *Server {
+func StartMemcached(tb testing.TB, args ...string) *MemcachedServer {
 	tb.Helper()
-	bin := servertest.Binary(tb, "memcached", "SESSIONGEN_REQUIRE_MEMCACHED", InstallHint)
-	p := servertest.Start(tb, servertest.Config{
+	bin := Binary(tb, "memcached", "SESSIONGEN_REQUIRE_MEMCACHED", memcachedHint)
+	p := StartProcess(tb, ProcessConfig{
 		Name: "memcached",
 		Args: func(port int) []string {
 			a := append([]string{bin, "-l", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "0", "-t", "2"}, args...)
@@ -41,17 +36,17 @@ func Start(tb testing.TB, args ...string) *Server {
 			return a
 		},
 	})
-	return &Server{Process: p, tb: tb}
+	return &MemcachedServer{Process: p, tb: tb}
 }
 
 // Stats returns the server's "stats" counters.
-func (s *Server) Stats() map[string]int64 {
+func (s *MemcachedServer) Stats() map[string]int64 {
 	s.tb.Helper()
 	return s.stats("stats\r\n")
 }
 
 // Keys returns the keys memcached holds, from "lru_crawler metadump all".
-func (s *Server) Keys() []string {
+func (s *MemcachedServer) Keys() []string {
 	s.tb.Helper()
 	c := s.conn()
 	defer c.Close()
@@ -75,7 +70,7 @@ func (s *Server) Keys() []string {
 }
 
 // Set writes a raw item, bypassing any client: for corrupt-record tests.
-func (s *Server) Set(key string, value []byte) {
+func (s *MemcachedServer) Set(key string, value []byte) {
 	s.tb.Helper()
 	c := s.conn()
 	defer c.Close()
@@ -86,7 +81,7 @@ func (s *Server) Set(key string, value []byte) {
 	}
 }
 
-func (s *Server) stats(cmd string) map[string]int64 {
+func (s *MemcachedServer) stats(cmd string) map[string]int64 {
 	c := s.conn()
 	defer c.Close()
 	fmt.Fprint(c, cmd)
@@ -108,7 +103,7 @@ func (s *Server) stats(cmd string) map[string]int64 {
 
 // conn is a raw connection to the server, for protocol commands no client
 // offers; it fails the test if the server does not answer.
-func (s *Server) conn() net.Conn {
+func (s *MemcachedServer) conn() net.Conn {
 	s.tb.Helper()
 	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 	if err != nil {
