@@ -7,13 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/storetest"
 )
 
 // TestConcurrentRequests runs the lost-update scenarios on the memory store.
 func TestConcurrentRequests(t *testing.T) {
-	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
+	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store {
 		s := runtime.NewMemoryStore()
 		t.Cleanup(func() { s.Close() })
 		return s

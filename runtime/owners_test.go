@@ -6,9 +6,9 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/storetest"
 )
 
 // TestOwnersOnMemory runs the per-owner logout scenarios on one memory
@@ -16,7 +16,7 @@ import (
 func TestOwnersOnMemory(t *testing.T) {
 	store := runtime.NewMemoryStore()
 	t.Cleanup(func() { store.Close() })
-	ownertest.Run(t, func(*testing.T) runtime.Store { return store })
+	storetest.RunOwners(t, func(*testing.T) runtime.Store { return store })
 }
 
 // TestOwnerlessTypesSaySo: a type without an owner field cannot list or

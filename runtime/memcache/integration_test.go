@@ -15,9 +15,7 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
 	"github.com/sessiongen/sessiongen/internal/servers"
-	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
@@ -257,7 +255,7 @@ func TestKilledMemcached(t *testing.T) {
 func TestPausedMemcached(t *testing.T) {
 	srv := servers.StartMemcached(t)
 	const timeout = 200 * time.Millisecond
-	storefaults.Paused(t, newStore(t, srv, memcache.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
+	storetest.Paused(t, newStore(t, srv, memcache.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 // TestGarbageRecord: a record overwritten by a raw client is a fresh
@@ -360,7 +358,7 @@ func TestEvictionLooksLikeExpiry(t *testing.T) {
 // TestConcurrentRequests runs the lost-update scenarios on a real memcached.
 func TestConcurrentRequests(t *testing.T) {
 	srv := servers.StartMemcached(t)
-	concurrencytest.Run(t, func(t *testing.T) runtime.Store {
+	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store {
 		srv.Restart() // an empty server for each scenario
 		return newStore(t, srv)
 	})

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	gomemcache "github.com/bradfitz/gomemcache/memcache"
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/servers"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -50,7 +48,7 @@ func TestReplicasContract(t *testing.T) {
 // compare-and-swap on the key's primary, copied to the other replica.
 func TestReplicasLoseNoUpdate(t *testing.T) {
 	srvs := three(t)
-	concurrencytest.RunTombstones(t, func(t *testing.T) runtime.Store {
+	storetest.RunLostUpdatesTombstones(t, func(t *testing.T) runtime.Store {
 		for _, s := range srvs {
 			s.Restart()
 		}
@@ -299,7 +297,7 @@ func TestFailoverLosesNoAcknowledgedWrite(t *testing.T) {
 				s.Stop()
 				killed <- s.Addr
 			}()
-			r := concurrencytest.Increments(t, store, 2, 16, 100)
+			r := storetest.Increments(t, store, 2, 16, 100)
 			wg.Wait()
 			t.Logf("16 writers, two managers, the session's %s (%s) killed: %d of 1600 increments kept, %d requests failed and were retried, %d conflicts merged", rank, <-killed, r.Persisted, r.Failed, r.Conflicts)
 			lost := 1600 - r.Persisted
@@ -367,7 +365,7 @@ func TestOwners(t *testing.T) {
 	srvs := three(t)
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
-			ownertest.Run(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+			storetest.RunOwners(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
 		})
 	}
 }

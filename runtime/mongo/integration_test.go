@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/servers"
-	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
 	"github.com/sessiongen/sessiongen/runtime/storetest"
@@ -61,7 +58,7 @@ func TestContract(t *testing.T) {
 func TestConcurrentRequests(t *testing.T) {
 	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
-			concurrencytest.RunSlow(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
+			storetest.RunLostUpdatesSlow(t, func(t *testing.T) runtime.Store { return newStore(t, uri(freshDB())) })
 		})
 	}
 }
@@ -87,37 +84,37 @@ func TestOperationsPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storefaults.RoundTrips(t, s, n.Load)
+	storetest.RoundTrips(t, s, n.Load)
 }
 
 func TestKilledServer(t *testing.T) {
 	srv := servers.StartFerretDB(t)
-	storefaults.Outage(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
+	storetest.Outage(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
 	srv := servers.StartFerretDB(t)
 	const timeout = 300 * time.Millisecond
-	storefaults.Paused(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
+	storetest.Paused(t, newStore(t, srv.URI(freshDB()), mongo.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
 	srv := servers.StartFerretDB(t)
 	db := freshDB()
-	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv.URI(db)) }, srv.Restart)
+	storetest.Restarts(t, func() runtime.Store { return newStore(t, srv.URI(db)) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
 	srv := servers.StartFerretDB(t)
 	db := freshDB()
 	raw := srv.Client().Database(db).Collection("sessions")
-	storefaults.Garbage(t, newStore(t, srv.URI(db)), func(key string, rec []byte) {
+	storetest.Garbage(t, newStore(t, srv.URI(db)), func(key string, rec []byte) {
 		if _, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$set", Value: bson.D{{Key: "data", Value: rec}}}}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	// A document of the wrong shape entirely.
-	a := storefaults.NewApp(t, newStore(t, srv.URI(db)))
+	a := storetest.NewFaultApp(t, newStore(t, srv.URI(db)))
 	cookie, key := a.Login("ada")
 	raw.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "data", Value: "a string"}, {Key: "exp", Value: time.Now().Add(time.Hour)}})
 	if rec := a.Do("/read", cookie); rec.Code != 200 || !strings.HasSuffix(rec.Body.String(), "new=true") {
@@ -194,7 +191,7 @@ func TestOwners(t *testing.T) {
 	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
 			db := uri(freshDB())
-			ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+			storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
 		})
 	}
 }

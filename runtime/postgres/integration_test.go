@@ -9,10 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/servers"
-	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 	"github.com/sessiongen/sessiongen/runtime/storetest"
@@ -37,7 +34,7 @@ func TestContract(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	srv := servers.StartPostgres(t)
-	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 // counter counts the statements a pool sends.
@@ -69,30 +66,30 @@ func TestStatementsPerRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	storefaults.RoundTrips(t, s, c.n.Load)
+	storetest.RoundTrips(t, s, c.n.Load)
 }
 
 func TestKilledServer(t *testing.T) {
 	srv := servers.StartPostgres(t)
-	storefaults.Outage(t, newStore(t, srv, postgres.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
+	storetest.Outage(t, newStore(t, srv, postgres.WithTimeout(500*time.Millisecond)), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
 	srv := servers.StartPostgres(t)
 	const timeout = 300 * time.Millisecond
 	s := newStore(t, srv, postgres.WithTimeout(timeout))
-	storefaults.Paused(t, s, timeout, srv.Pause, srv.Resume)
+	storetest.Paused(t, s, timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
 	srv := servers.StartPostgres(t)
-	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
+	storetest.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
 	srv := servers.StartPostgres(t)
 	raw := srv.Conn()
-	storefaults.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
+	storetest.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
 		if _, err := raw.Exec(ctx, `UPDATE sessiongen_sessions SET data = $2 WHERE key = $1`, key, rec); err != nil {
 			t.Fatal(err)
 		}
@@ -164,5 +161,5 @@ func liveAt(start, now time.Time, n int, step time.Duration) int {
 // sharing it.
 func TestOwners(t *testing.T) {
 	srv := servers.StartPostgres(t)
-	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

@@ -7,10 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/ownertest"
 	"github.com/sessiongen/sessiongen/internal/servers"
-	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/redis"
 	"github.com/sessiongen/sessiongen/runtime/storetest"
@@ -46,7 +43,7 @@ func TestContractOnCluster(t *testing.T) {
 		return s
 	})
 	s, _ := redis.NewFromClient(cl.Client())
-	a := storefaults.NewApp(t, s)
+	a := storetest.NewFaultApp(t, s)
 	for range 60 {
 		a.Login("ada")
 	}
@@ -61,14 +58,14 @@ func TestContractOnCluster(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	srv := servers.StartRedis(t)
-	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 func TestConcurrentRequestsOnCluster(t *testing.T) {
 	cl := servers.StartRedisCluster(t)
-	r := concurrencytest.Increments(t, mustFromClient(t, cl), 2, 16, 200)
+	r := storetest.Increments(t, mustFromClient(t, cl), 2, 16, 200)
 	t.Logf("cluster, two managers: %d of 3200 increments persisted, %d conflicts merged, %d requests failed", r.Persisted, r.Conflicts, r.Failed)
-	if r.Persisted != 3200 || r.Failed > concurrencytest.MaxFailed(3200) {
+	if r.Persisted != 3200 || r.Failed > storetest.MaxFailed(3200) {
 		t.Fatalf("%d of 3200 increments persisted, %d requests failed", r.Persisted, r.Failed)
 	}
 }
@@ -87,7 +84,7 @@ func mustFromClient(t *testing.T, cl *servers.RedisCluster) *redis.Store {
 // C (anonymous) nothing, D (login) one SET.
 func TestCommandsPerRequest(t *testing.T) {
 	srv := servers.StartRedis(t)
-	a := storefaults.NewApp(t, newStore(t, srv))
+	a := storetest.NewFaultApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	a.Do("/write?v=warm", cookie) // the script is loaded once per server
 	clientCommands := []string{"get", "set", "evalsha", "eval", "pexpireat", "del", "getrange"}
@@ -122,7 +119,7 @@ func TestCommandsPerRequest(t *testing.T) {
 // failover) the compare-and-swap falls back to EVAL once and works.
 func TestScriptForgotten(t *testing.T) {
 	srv := servers.StartRedis(t)
-	a := storefaults.NewApp(t, newStore(t, srv))
+	a := storetest.NewFaultApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	if err := srv.Client().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
@@ -141,31 +138,31 @@ func TestScriptForgotten(t *testing.T) {
 
 func TestKilledServer(t *testing.T) {
 	srv := servers.StartRedis(t, servers.RedisPersistent)
-	storefaults.Outage(t, newStore(t, srv), srv.Stop, srv.Restart)
+	storetest.Outage(t, newStore(t, srv), srv.Stop, srv.Restart)
 }
 
 func TestPausedServer(t *testing.T) {
 	srv := servers.StartRedis(t)
 	const timeout = 200 * time.Millisecond
-	storefaults.Paused(t, newStore(t, srv, redis.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
+	storetest.Paused(t, newStore(t, srv, redis.WithTimeout(timeout)), timeout, srv.Pause, srv.Resume)
 }
 
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
 	srv := servers.StartRedis(t, servers.RedisPersistent)
-	storefaults.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
+	storetest.Restarts(t, func() runtime.Store { return newStore(t, srv) }, srv.Restart)
 }
 
 func TestGarbageAndHostileRecords(t *testing.T) {
 	srv := servers.StartRedis(t)
 	raw := srv.Client()
-	storefaults.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
+	storetest.Garbage(t, newStore(t, srv), func(key string, rec []byte) {
 		val := binary.BigEndian.AppendUint64(nil, 42) // a version, as the store writes it
 		if err := raw.Set(ctx, redis.DefaultPrefix+key, append(val, rec...), time.Hour).Err(); err != nil {
 			t.Fatal(err)
 		}
 	})
 	// Values this store never writes: empty, and shorter than a version.
-	a := storefaults.NewApp(t, newStore(t, srv))
+	a := storetest.NewFaultApp(t, newStore(t, srv))
 	for _, v := range []string{"", "short"} {
 		cookie, key := a.Login("ada")
 		raw.Set(ctx, redis.DefaultPrefix+key, v, time.Hour)
@@ -205,5 +202,5 @@ func TestOversizedRecordIsRefused(t *testing.T) {
 // TestOwners: per-owner logout on a real Redis, two managers sharing it.
 func TestOwners(t *testing.T) {
 	srv := servers.StartRedis(t)
-	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

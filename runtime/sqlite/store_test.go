@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/concurrencytest"
-	"github.com/sessiongen/sessiongen/internal/ownertest"
-	"github.com/sessiongen/sessiongen/internal/storefaults"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
 	"github.com/sessiongen/sessiongen/runtime/storetest"
@@ -38,7 +35,7 @@ func TestContract(t *testing.T) {
 
 func TestConcurrentRequests(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	concurrencytest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
 
 // TestFileIsPrivate: the file holds live sessions: 0600.
@@ -72,7 +69,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	store := newStore(t, path)
-	a := concurrencytest.NewApp(t, store)
+	a := storetest.NewCounterApp(t, store)
 	cookie := a.Start()
 	const each = 300
 	helper := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
@@ -95,7 +92,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	var sum int
 	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum)
 	t.Logf("two processes × %d increments: %d persisted, %d requests failed and were retried", each, sum, failed)
-	if sum != 2*each || failed > 2*each/100 { // more than concurrencytest.MaxFailed: SQLite's busy handler sleeps
+	if sum != 2*each || failed > 2*each/100 { // more than storetest.MaxFailed: SQLite's busy handler sleeps
 		t.Fatalf("%d of %d increments persisted, %d requests failed", sum, 2*each, failed)
 	}
 }
@@ -107,7 +104,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("runs only as the helper process of TestTwoProcessesShareTheFile")
 	}
 	each, _ := strconv.Atoi(os.Getenv("SESSIONGEN_SQLITE_EACH"))
-	a := concurrencytest.NewApp(t, newStore(t, path))
+	a := storetest.NewCounterApp(t, newStore(t, path))
 	failed := 0
 	for range each {
 		for a.Do("/incr?i=2", os.Getenv("SESSIONGEN_SQLITE_COOKIE"), false).Code != 200 {
@@ -120,7 +117,7 @@ func TestHelperProcess(t *testing.T) {
 func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	var stores []*sqlite.Store
-	storefaults.Restarts(t, func() runtime.Store {
+	storetest.Restarts(t, func() runtime.Store {
 		// An application restart: the previous process's store is gone.
 		for _, s := range stores {
 			s.Close()
@@ -133,7 +130,7 @@ func TestRestartsKeepEveryoneLoggedIn(t *testing.T) {
 
 func TestGarbageAndHostileRecords(t *testing.T) {
 	s := newStore(t, filepath.Join(t.TempDir(), "sessions.db"))
-	storefaults.Garbage(t, s, func(key string, rec []byte) {
+	storetest.Garbage(t, s, func(key string, rec []byte) {
 		if _, err := s.DB().Exec(`UPDATE sessiongen_sessions SET data = ? WHERE key = ?`, rec, key); err != nil {
 			t.Fatal(err)
 		}
@@ -189,5 +186,5 @@ func TestPruning(t *testing.T) {
 // connections) sharing it.
 func TestOwners(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	ownertest.Run(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }

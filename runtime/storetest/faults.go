@@ -1,10 +1,4 @@
-// Package storefaults holds the behaviour every persistent store must show
-// under faults, as tests over a real server that the store's own tests
-// start and control: an outage is a 503 that keeps the cookie and
-// overwrites nothing; a restart of the server (with its data) or of the
-// application logs no one out; a garbage or hostile record is a fresh
-// session; a paused server answers within the timeout.
-package storefaults
+package storetest
 
 import (
 	"bytes"
@@ -26,9 +20,9 @@ import (
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
-// App serves the workload session over the middleware, and remembers the
+// FaultApp serves the workload session over the middleware, and remembers the
 // store key of the last session written.
-type App struct {
+type FaultApp struct {
 	tb      testing.TB
 	Mgr     *testsession.VisitManager
 	h       http.Handler
@@ -36,11 +30,11 @@ type App struct {
 	lastKey atomic.Value // string
 }
 
-// NewApp serves /login, /read, /write?v= and /anon on store, through a
+// NewFaultApp serves /login, /read, /write?v= and /anon on store, through a
 // manager of its own (a new App on the same store is an application
 // restart).
-func NewApp(tb testing.TB, store runtime.Store) *App {
-	a := &App{tb: tb}
+func NewFaultApp(tb testing.TB, store runtime.Store) *FaultApp {
+	a := &FaultApp{tb: tb}
 	mgr, err := testsession.NewVisitManager(runtime.Config{
 		Store:   keyRecorder{store, &a.lastKey},
 		Secrets: [][]byte{bytes.Repeat([]byte("f"), 32)},
@@ -69,7 +63,7 @@ func NewApp(tb testing.TB, store runtime.Store) *App {
 }
 
 // Do serves one request.
-func (a *App) Do(path, cookie string) *httptest.ResponseRecorder {
+func (a *FaultApp) Do(path, cookie string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", path, nil)
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
@@ -81,7 +75,7 @@ func (a *App) Do(path, cookie string) *httptest.ResponseRecorder {
 
 // Login creates a session whose email is who and returns its cookie and
 // store key.
-func (a *App) Login(who string) (cookie, key string) {
+func (a *FaultApp) Login(who string) (cookie, key string) {
 	a.tb.Helper()
 	rec := a.Do("/login?v="+who, "")
 	c := rec.Result().Cookies()
@@ -92,7 +86,7 @@ func (a *App) Login(who string) (cookie, key string) {
 }
 
 // Logs returns what the manager logged.
-func (a *App) Logs() string { return a.logs.String() }
+func (a *FaultApp) Logs() string { return a.logs.String() }
 
 type keyRecorder struct {
 	runtime.Store
@@ -126,7 +120,7 @@ func (b *syncBuffer) String() string {
 // session still works, and after start (the server back with its data)
 // the user is logged in with nothing overwritten.
 func Outage(t *testing.T, store runtime.Store, stop, start func()) {
-	a := NewApp(t, store)
+	a := NewFaultApp(t, store)
 	cookie, _ := a.Login("ada")
 	a.Do("/write?v=before", cookie)
 	stop()
@@ -154,13 +148,13 @@ func Outage(t *testing.T, store runtime.Store, stop, start func()) {
 // application (a new manager on a store from newStore): every user is
 // still logged in after each.
 func Restarts(t *testing.T, newStore func() runtime.Store, restart func()) {
-	a := NewApp(t, newStore())
+	a := NewFaultApp(t, newStore())
 	const users = 50
 	cookies := make([]string, users)
 	for i := range cookies {
 		cookies[i], _ = a.Login(fmt.Sprintf("user%d", i))
 	}
-	check := func(a *App, when string) {
+	check := func(a *FaultApp, when string) {
 		t.Helper()
 		lost := 0
 		for i, c := range cookies {
@@ -177,7 +171,7 @@ func Restarts(t *testing.T, newStore func() runtime.Store, restart func()) {
 		restart()
 		check(a, "after a server restart")
 	}
-	check(NewApp(t, newStore()), "after an application restart")
+	check(NewFaultApp(t, newStore()), "after an application restart")
 }
 
 // now4 is the current time as msgpack's uint32, for record headers.
@@ -219,7 +213,7 @@ func Hostile() map[string][]byte {
 // layout so that the bytes reach the decoder), and reads: each time a
 // fresh session, a log line, no crash; and the user can log in again.
 func Garbage(t *testing.T, store runtime.Store, put func(key string, rec []byte)) {
-	a := NewApp(t, store)
+	a := NewFaultApp(t, store)
 	for name, rec := range Hostile() {
 		cookie, key := a.Login("ada")
 		put(key, rec)
@@ -240,7 +234,7 @@ func Garbage(t *testing.T, store runtime.Store, put func(key string, rec []byte)
 // 503 within a few timeouts, no goroutine is left behind, and after resume
 // the session is intact.
 func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, resume func()) {
-	a := NewApp(t, store)
+	a := NewFaultApp(t, store)
 	cookie, _ := a.Login("ada")
 	before := goruntime.NumGoroutine()
 	pause()
@@ -284,7 +278,7 @@ func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, res
 // count reading a counter of the store's operations (a driver's tracer or
 // monitor): A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
 func RoundTrips(t *testing.T, store runtime.Store, count func() int64) {
-	a := NewApp(t, store)
+	a := NewFaultApp(t, store)
 	cookie, _ := a.Login("ada")
 	for _, tc := range []struct {
 		name, path, cookie string

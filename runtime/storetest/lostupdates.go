@@ -1,8 +1,4 @@
-// Package concurrencytest holds the lost-update scenarios (overlapping
-// requests of one visitor, two managers on one store) as functions of a
-// store, so that they run against the
-// in-memory store and a real memcached alike.
-package concurrencytest
+package storetest
 
 import (
 	"bytes"
@@ -25,14 +21,14 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// NoCAS wraps a store and turns every compare-and-swap into a plain
+// noCAS wraps a store and turns every compare-and-swap into a plain
 // overwrite, as session libraries without concurrency control write: the
 // later request's whole record wins.
-type NoCAS struct{ runtime.Store }
+type noCAS struct{ runtime.Store }
 
 // Save overwrites whatever is stored. A store that keeps its create from
 // overwriting a tombstone makes it give up after 100 tries.
-func (s NoCAS) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s noCAS) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
 	if version == 0 {
 		return s.Store.Save(ctx, key, rec, 0, expiry)
 	}
@@ -50,16 +46,16 @@ func (s NoCAS) Save(ctx context.Context, key string, rec []byte, version uint64,
 	return fmt.Errorf("no-CAS save: %w", runtime.ErrConflict)
 }
 
-// Counting counts the saves that lost a compare-and-swap race and
+// conflictCounter counts the saves that lost a compare-and-swap race and
 // remembers the last key written.
-type Counting struct {
+type conflictCounter struct {
 	runtime.Store
 	Conflicts atomic.Int64
 	LastKey   atomic.Value // string
 }
 
 // Save counts ErrConflict answers.
-func (s *Counting) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *conflictCounter) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
 	s.LastKey.Store(key)
 	err := s.Store.Save(ctx, key, rec, version, expiry)
 	if errors.Is(err, runtime.ErrConflict) {
@@ -68,8 +64,8 @@ func (s *Counting) Save(ctx context.Context, key string, rec []byte, version uin
 	return err
 }
 
-// App serves the Counters session over the middleware.
-type App struct {
+// CounterApp serves the Counters session over the middleware.
+type CounterApp struct {
 	t   testing.TB
 	Mgr *testsession.CountersManager
 	H   http.Handler
@@ -77,9 +73,9 @@ type App struct {
 	loaded func(r *http.Request)
 }
 
-// NewApp serves /incr?i=N, /sum, /logout, /bal?add=N[&save=1] and /note?v=.
-func NewApp(t testing.TB, store runtime.Store) *App {
-	a := &App{t: t}
+// NewCounterApp serves /incr?i=N, /sum, /logout, /bal?add=N[&save=1] and /note?v=.
+func NewCounterApp(t testing.TB, store runtime.Store) *CounterApp {
+	a := &CounterApp{t: t}
 	mgr, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("c"), 32)}})
 	if err != nil {
 		t.Fatal(err)
@@ -165,14 +161,14 @@ func NewApp(t testing.TB, store runtime.Store) *App {
 	return a
 }
 
-func (a *App) hook(r *http.Request) {
+func (a *CounterApp) hook(r *http.Request) {
 	if a.loaded != nil && r.Header.Get("X-Hold") != "" {
 		a.loaded(r)
 	}
 }
 
 // Do serves one request and returns the recorder.
-func (a *App) Do(path, cookie string, hold bool) *httptest.ResponseRecorder {
+func (a *CounterApp) Do(path, cookie string, hold bool) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("GET", path, nil)
 	if cookie != "" {
 		req.Header.Set("Cookie", cookie)
@@ -186,7 +182,7 @@ func (a *App) Do(path, cookie string, hold bool) *httptest.ResponseRecorder {
 }
 
 // Start creates a session and returns its cookie.
-func (a *App) Start() string {
+func (a *CounterApp) Start() string {
 	rec := a.Do("/note?v=start", "", false)
 	c := rec.Result().Cookies()
 	if len(c) != 1 {
@@ -209,7 +205,7 @@ type Result struct {
 // that many managers on the one store, as processes of one application
 // do: then only the store's compare-and-swap keeps their writes apart.
 func Increments(t testing.TB, store runtime.Store, managers, clients, each int) Result {
-	counting := &Counting{Store: store}
+	counting := &conflictCounter{Store: store}
 	a, cookie, failed := hammer(t, counting, managers, clients, each, func(c, _ int) string { return "/incr?i=" + strconv.Itoa(c%16) })
 	var sum int
 	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum)
@@ -239,10 +235,10 @@ func Appends(t testing.TB, store runtime.Store, managers, clients, each int) (it
 // manager client%managers, retrying any that did not answer 200. It
 // returns the first manager's app and the session's cookie, to read the
 // result, and how many requests were retried.
-func hammer(t testing.TB, store runtime.Store, managers, clients, each int, path func(c, n int) string) (*App, string, int) {
-	apps := make([]*App, managers)
+func hammer(t testing.TB, store runtime.Store, managers, clients, each int, path func(c, n int) string) (*CounterApp, string, int) {
+	apps := make([]*CounterApp, managers)
 	for i := range apps {
-		apps[i] = NewApp(t, store)
+		apps[i] = NewCounterApp(t, store)
 		t.Cleanup(func() { apps[i].Mgr.Close() })
 	}
 	cookie := apps[0].Start()
@@ -270,7 +266,7 @@ func hammer(t testing.TB, store runtime.Store, managers, clients, each int, path
 // same session logs out, then lets it save. It returns whether the old
 // session's record exists afterwards (it must not: a logout is never undone).
 func SaveAfterLogout(t testing.TB, store runtime.Store) (resurrected bool) {
-	a := NewApp(t, store)
+	a := NewCounterApp(t, store)
 	defer a.Mgr.Close()
 	cookie := a.Start()
 	loaded, proceed := make(chan struct{}), make(chan struct{})
@@ -293,7 +289,7 @@ func SaveAfterLogout(t testing.TB, store runtime.Store) (resurrected bool) {
 
 // Interleave holds request first between its load and its save, serves
 // second in full, then lets first finish. It returns both recorders.
-func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
+func Interleave(t testing.TB, a *CounterApp, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
 	loaded, proceed := make(chan struct{}), make(chan struct{})
 	a.loaded = func(*http.Request) { close(loaded); <-proceed }
 	defer func() { a.loaded = nil }()
@@ -315,26 +311,26 @@ func Interleave(t testing.TB, a *App, cookie, first, second string) (*httptest.R
 // 1,600 in about one run in ten. Nothing may be lost either way.
 func MaxFailed(n int) int { return n / 200 }
 
-// Run runs every scenario against stores made by newStore.
-func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, false, false) }
+// RunLostUpdates runs every lost-update scenario against stores made by newStore.
+func RunLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store) { runLostUpdates(t, newStore, false, false) }
 
-// RunSlow is Run for a slow server (FerretDB writes one document at a
+// RunLostUpdatesSlow is RunLostUpdates for a slow server (FerretDB writes one document at a
 // time): it leaves out the one-manager increments, which the two-manager
 // run covers, and the proof that the scenario races without
 // compare-and-swap, which does not depend on the store.
-func RunSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { run(t, newStore, true, false) }
+func RunLostUpdatesSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { runLostUpdates(t, newStore, true, false) }
 
-// RunTombstones is Run for a store that leaves a tombstone where a
+// RunLostUpdatesTombstones is RunLostUpdates for a store that leaves a tombstone where a
 // session ended (memcached with replicas): there, even a save without
 // compare-and-swap cannot bring an ended session back, and the test
 // checks that instead of the proof that the scenario races.
-func RunTombstones(t *testing.T, newStore func(t *testing.T) runtime.Store) {
-	run(t, newStore, false, true)
+func RunLostUpdatesTombstones(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	runLostUpdates(t, newStore, false, true)
 }
 
-// run runs the scenarios; slow leaves out what RunSlow does, tombstones
+// runLostUpdates runs the scenarios; slow leaves out what RunSlow does, tombstones
 // checks what RunTombstones does.
-func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombstones bool) {
+func runLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombstones bool) {
 	skipIfSlow := func(t *testing.T) {
 		if slow {
 			t.Skip("covered by the other scenarios; the server is slow")
@@ -381,7 +377,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombston
 		}
 	})
 	t.Run("SettersAndUpdatesKeepTheirOrder", func(t *testing.T) {
-		a := NewApp(t, newStore(t))
+		a := NewCounterApp(t, newStore(t))
 		defer a.Mgr.Close()
 		cookie := a.Start()
 		// Within a request: a setter then an update, both, in order.
@@ -419,7 +415,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombston
 	})
 	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
 		skipIfSlow(t)
-		r := Increments(t, NoCAS{newStore(t)}, 2, 16, 200)
+		r := Increments(t, noCAS{newStore(t)}, 2, 16, 200)
 		t.Logf("without compare-and-swap: %d of 3200 increments persisted, %d lost", r.Persisted, 3200-r.Persisted)
 		if r.Persisted >= 3200 {
 			t.Fatalf("%d of 3200 increments persisted without CAS: the scenario does not race", r.Persisted)
@@ -430,18 +426,18 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombston
 			t.Fatal("a save that loaded before a logout re-created the session")
 		}
 		if tombstones {
-			if SaveAfterLogout(t, NoCAS{newStore(t)}) {
+			if SaveAfterLogout(t, noCAS{newStore(t)}) {
 				t.Fatal("a save without compare-and-swap re-created a session over its tombstone")
 			}
 			return
 		}
-		if !SaveAfterLogout(t, NoCAS{newStore(t)}) {
+		if !SaveAfterLogout(t, noCAS{newStore(t)}) {
 			t.Fatal("without CAS the held save did not resurrect the session: the scenario does not race")
 		}
 	})
 	t.Run("UnknownFieldsSurviveAMerge", func(t *testing.T) { // §3, rolling deploys
-		store := &Counting{Store: newStore(t)}
-		a := NewApp(t, store)
+		store := &conflictCounter{Store: newStore(t)}
+		a := NewCounterApp(t, store)
 		defer a.Mgr.Close()
 		cookie := a.Start()
 		key := store.LastKey.Load().(string)
@@ -459,7 +455,7 @@ func run(t *testing.T, newStore func(t *testing.T) runtime.Store, slow, tombston
 		}
 	})
 	t.Run("ConflictErrorField", func(t *testing.T) {
-		a := NewApp(t, newStore(t))
+		a := NewCounterApp(t, newStore(t))
 		defer a.Mgr.Close()
 		cookie := a.Start()
 		// Both change the balance: the held request's Save fails, naming the field.

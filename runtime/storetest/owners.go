@@ -1,8 +1,4 @@
-// Package ownertest holds the per-owner logout scenarios every
-// server-side store runs against its real server: sessions of one user on
-// several devices, created through two managers (two processes) sharing
-// the store, listed, ended one by one and all at once.
-package ownertest
+package storetest
 
 import (
 	"bytes"
@@ -20,19 +16,19 @@ import (
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
-// App serves the Account session on a store through a manager of its own:
+// ownerApp serves the Account session on a store through a manager of its own:
 // /login?uid=&dev= signs in (and regenerates the ID), /me answers
 // "uid dev", /dev?dev= changes the device name only, /devices lists the
 // owner's sessions ("*" marks the current one), /logout-all ends them all.
-type App struct {
+type ownerApp struct {
 	Mgr *testsession.AccountManager
 	h   http.Handler
-	ops *counting
+	ops *opCounter
 }
 
-// NewApp serves store through a new manager.
-func NewApp(t testing.TB, store runtime.Store) *App {
-	ops := &counting{Store: store}
+// newOwnerApp serves store through a new manager.
+func newOwnerApp(t testing.TB, store runtime.Store) *ownerApp {
+	ops := &opCounter{Store: store}
 	mgr, err := testsession.NewAccountManager(runtime.Config{Store: ops, Secrets: [][]byte{bytes.Repeat([]byte("o"), 32)}})
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +68,12 @@ func NewApp(t testing.TB, store runtime.Store) *App {
 			http.Error(w, err.Error(), 500)
 		}
 	})
-	return &App{Mgr: mgr, h: mgr.Middleware(mux), ops: ops}
+	return &ownerApp{Mgr: mgr, h: mgr.Middleware(mux), ops: ops}
 }
 
 // Do serves one request and returns its status, body and the cookie to
 // send next (the new one, or the one sent).
-func (a *App) Do(t testing.TB, path, cookie string) (string, string) {
+func (a *ownerApp) Do(t testing.TB, path, cookie string) (string, string) {
 	t.Helper()
 	req := httptest.NewRequest("GET", path, nil)
 	if cookie != "" {
@@ -94,40 +90,40 @@ func (a *App) Do(t testing.TB, path, cookie string) (string, string) {
 	return rec.Body.String(), cookie
 }
 
-// counting counts a store's operations.
-type counting struct {
+// opCounter counts a store's operations.
+type opCounter struct {
 	runtime.Store
 	loads, saves, deletes atomic.Int64
 }
 
 // Load implements runtime.Store.
-func (c *counting) Load(ctx context.Context, key string) ([]byte, uint64, error) {
+func (c *opCounter) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	c.loads.Add(1)
 	return c.Store.Load(ctx, key)
 }
 
 // Save implements runtime.Store.
-func (c *counting) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (c *opCounter) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
 	c.saves.Add(1)
 	return c.Store.Save(ctx, key, rec, v, exp)
 }
 
 // Delete implements runtime.Store.
-func (c *counting) Delete(ctx context.Context, key string) error {
+func (c *opCounter) Delete(ctx context.Context, key string) error {
 	c.deletes.Add(1)
 	return c.Store.Delete(ctx, key)
 }
 
-func (c *counting) count() [3]int64 {
+func (c *opCounter) count() [3]int64 {
 	return [3]int64{c.loads.Load(), c.saves.Load(), c.deletes.Load()}
 }
 
-// Run runs the scenarios on stores made by newStore (each call may return
+// RunOwners runs the scenarios on stores made by newStore (each call may return
 // the same store, or a new client of the same server).
-func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	ctx := context.Background()
 	t.Run("ListEndAndLogoutAll", func(t *testing.T) {
-		a, b := NewApp(t, newStore(t)), NewApp(t, newStore(t)) // two processes
+		a, b := newOwnerApp(t, newStore(t)), newOwnerApp(t, newStore(t)) // two processes
 		uid := time.Now().UnixNano()                           // distinct per run on a shared server
 		_, phone := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
 		_, laptop := b.Do(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
@@ -163,7 +159,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		if err := b.Mgr.LogoutAll(ctx, uid); err != nil {
 			t.Fatal(err)
 		}
-		for _, app := range []*App{a, b} {
+		for _, app := range []*ownerApp{a, b} {
 			if got, _ := app.Do(t, "/me", phone); got != "0 " {
 				t.Fatalf("after LogoutAll the phone's session answers %q", got)
 			}
@@ -179,7 +175,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("LastWriteMoves", func(t *testing.T) {
-		a := NewApp(t, newStore(t))
+		a := newOwnerApp(t, newStore(t))
 		uid := time.Now().UnixNano()
 		_, c := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
 		time.Sleep(1100 * time.Millisecond) // the times are in seconds
@@ -190,7 +186,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("LogoutAllFromOneOfTheSessions", func(t *testing.T) {
-		a, b := NewApp(t, newStore(t)), NewApp(t, newStore(t))
+		a, b := newOwnerApp(t, newStore(t)), newOwnerApp(t, newStore(t))
 		uid := time.Now().UnixNano()
 		_, one := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=one", uid), "")
 		_, two := b.Do(t, fmt.Sprintf("/login?uid=%d&dev=two", uid), "")
@@ -202,7 +198,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("CostOnlyWhenTheOwnerChanges", func(t *testing.T) {
-		a := NewApp(t, newStore(t))
+		a := newOwnerApp(t, newStore(t))
 		uid := time.Now().UnixNano()
 		before := a.ops.count()
 		_, c := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
@@ -218,7 +214,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("ConcurrentLoginsAreAllListed", func(t *testing.T) {
-		apps := []*App{NewApp(t, newStore(t)), NewApp(t, newStore(t))}
+		apps := []*ownerApp{newOwnerApp(t, newStore(t)), newOwnerApp(t, newStore(t))}
 		uid := time.Now().UnixNano()
 		var wg sync.WaitGroup
 		cookies := make([]string, 16)

@@ -1,11 +1,30 @@
-// Package storetest is the contract every sessiongen store must meet, as a
-// test suite: found and not found, create-only saves, compare-and-swap,
-// touch, delete, expiry and concurrent writers. The in-memory store and
-// the memcached store both run it; so can yours:
+// Package storetest is what every sessiongen store must do, as test
+// suites a store's own tests run against its real server. Every store in
+// this module runs them all; so can yours:
 //
-//	func TestContract(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) runtime.Store { return newMyStore(t) })
+//	func TestMyStore(t *testing.T) {
+//		newStore := func(t *testing.T) runtime.Store { return newMyStore(t) }
+//		storetest.Run(t, newStore)            // the Store contract
+//		storetest.RunLostUpdates(t, newStore) // overlapping requests, two managers
+//		storetest.RunOwners(t, newStore)      // per-owner listing and logout
+//		// faults, with hooks into your server:
+//		storetest.Outage(t, newStore(t), stopServer, startServer)
+//		storetest.Restarts(t, func() runtime.Store { return newMyStore(t) }, restartServer)
+//		storetest.Paused(t, newStore(t), timeout, pauseServer, resumeServer)
+//		storetest.Garbage(t, newStore(t), putRaw)
 //	}
+//
+// Run is the contract of the Store methods: found and not found,
+// create-only saves, compare-and-swap, touch, delete, expiry and
+// concurrent writers. The others drive generated session types through the
+// middleware, as an application does: RunLostUpdates holds that no update
+// is lost when requests of one visitor overlap, through one manager and
+// through two sharing the store (where only its compare-and-swap keeps
+// writers apart), and that a logout is never undone; RunOwners, that an
+// owner's sessions are listed and ended across managers; Outage,
+// Restarts, Paused and Garbage, that an outage is a 503 that keeps the
+// cookie, a restart logs no one out, a paused server answers within the
+// timeout, and a hostile record is a fresh session.
 package storetest
 
 import (
