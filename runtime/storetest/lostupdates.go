@@ -312,13 +312,17 @@ func Interleave(t testing.TB, a *CounterApp, cookie, first, second string) (*htt
 func MaxFailed(n int) int { return n / 200 }
 
 // RunLostUpdates runs every lost-update scenario against stores made by newStore.
-func RunLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store) { runLostUpdates(t, newStore, false, false) }
+func RunLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	runLostUpdates(t, newStore, false, false)
+}
 
 // RunLostUpdatesSlow is RunLostUpdates for a slow server (FerretDB writes one document at a
 // time): it leaves out the one-manager increments, which the two-manager
 // run covers, and the proof that the scenario races without
 // compare-and-swap, which does not depend on the store.
-func RunLostUpdatesSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) { runLostUpdates(t, newStore, true, false) }
+func RunLostUpdatesSlow(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	runLostUpdates(t, newStore, true, false)
+}
 
 // RunLostUpdatesTombstones is RunLostUpdates for a store that leaves a tombstone where a
 // session ended (memcached with replicas): there, even a save without

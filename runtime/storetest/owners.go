@@ -124,7 +124,7 @@ func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	ctx := context.Background()
 	t.Run("ListEndAndLogoutAll", func(t *testing.T) {
 		a, b := newOwnerApp(t, newStore(t)), newOwnerApp(t, newStore(t)) // two processes
-		uid := time.Now().UnixNano()                           // distinct per run on a shared server
+		uid := time.Now().UnixNano()                                     // distinct per run on a shared server
 		_, phone := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
 		_, laptop := b.Do(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
 		_, tablet := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=tablet", uid), "")
