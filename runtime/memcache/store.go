@@ -104,14 +104,14 @@ func build(opts []Option) (options, error) {
 	if len(o.prefix) > 64 || !legalKey(o.prefix) {
 		errs = append(errs, fmt.Errorf("prefix %q: at most 64 bytes, no spaces or control characters", o.prefix))
 	}
-	if o.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: must be positive", o.timeout))
+	if err := storekit.CheckTimeout(o.timeout); err != nil {
+		errs = append(errs, err)
 	}
 	if o.maxIdleConns < 1 {
 		errs = append(errs, fmt.Errorf("max idle conns %d: must be at least 1", o.maxIdleConns))
 	}
-	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
-		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	if err := storekit.CheckMaxRecord(o.maxRecord, MaxRecordSize); err != nil {
+		errs = append(errs, err)
 	}
 	if o.replicas < 1 || o.replicas > maxReplicas {
 		errs = append(errs, fmt.Errorf("replicas %d: must be between 1 and %d", o.replicas, maxReplicas))
@@ -196,8 +196,8 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 // which would make the record immortal). A write that got no answer in
 // time is runtime.ErrOutcomeUnknown: memcached may still apply it.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
-	if len(rec) > s.maxRecord {
-		return fmt.Errorf("sessiongen/memcache: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
+	if err := storekit.Fits("sessiongen/memcache", rec, s.maxRecord); err != nil {
+		return err
 	}
 	if s.rep != nil {
 		return s.rep.save(ctx, key, rec, version, expiry)

@@ -107,14 +107,14 @@ func build(opts []Option) (config, error) {
 	if o.collection == "" || strings.ContainsAny(o.collection, "$\x00") || strings.HasPrefix(o.collection, "system.") {
 		errs = append(errs, fmt.Errorf("collection %q: not empty, no $, not system.*", o.collection))
 	}
-	if o.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: must be positive", o.timeout))
+	if err := storekit.CheckTimeout(o.timeout); err != nil {
+		errs = append(errs, err)
 	}
-	if o.prune < 0 {
-		errs = append(errs, fmt.Errorf("prune interval %v: must be positive, or 0 for none", o.prune))
+	if err := storekit.CheckPrune(o.prune); err != nil {
+		errs = append(errs, err)
 	}
-	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
-		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	if err := storekit.CheckMaxRecord(o.maxRecord, MaxRecordSize); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, fmt.Errorf("sessiongen/mongo: %w", err)
@@ -251,8 +251,8 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 
 // Save implements runtime.Store.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
-	if len(rec) > s.maxRecord {
-		return fmt.Errorf("sessiongen/mongo: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
+	if err := storekit.Fits("sessiongen/mongo", rec, s.maxRecord); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()

@@ -113,14 +113,14 @@ func build(opts []Option) (options, error) {
 	if !identifier.MatchString(o.table) {
 		errs = append(errs, fmt.Errorf("table %q: want lower-case letters, digits and _, as name or schema.name", o.table))
 	}
-	if o.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: must be positive", o.timeout))
+	if err := storekit.CheckTimeout(o.timeout); err != nil {
+		errs = append(errs, err)
 	}
-	if o.prune < 0 {
-		errs = append(errs, fmt.Errorf("prune interval %v: must be positive, or 0 for none", o.prune))
+	if err := storekit.CheckPrune(o.prune); err != nil {
+		errs = append(errs, err)
 	}
-	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
-		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	if err := storekit.CheckMaxRecord(o.maxRecord, MaxRecordSize); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, fmt.Errorf("sessiongen/postgres: %w", err)

@@ -97,11 +97,11 @@ func build(opts []Option) (options, error) {
 	if len(o.prefix) > 64 {
 		errs = append(errs, fmt.Errorf("prefix %q: at most 64 bytes", o.prefix))
 	}
-	if o.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("timeout %v: must be positive", o.timeout))
+	if err := storekit.CheckTimeout(o.timeout); err != nil {
+		errs = append(errs, err)
 	}
-	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
-		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	if err := storekit.CheckMaxRecord(o.maxRecord, MaxRecordSize); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, fmt.Errorf("sessiongen/redis: %w", err)
@@ -217,8 +217,8 @@ return 1
 // compare-and-swap script otherwise. A write that got no answer in time is
 // runtime.ErrOutcomeUnknown: Redis may have applied it.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
-	if len(rec) > s.maxRecord {
-		return fmt.Errorf("sessiongen/redis: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", len(rec), s.maxRecord, runtime.ErrTooLarge)
+	if err := storekit.Fits("sessiongen/redis", rec, s.maxRecord); err != nil {
+		return err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -100,11 +100,11 @@ func build(opts []Option) (options, error) {
 	if o.busy < time.Millisecond {
 		errs = append(errs, fmt.Errorf("busy timeout %v: must be at least 1 ms", o.busy))
 	}
-	if o.prune < 0 {
-		errs = append(errs, fmt.Errorf("prune interval %v: must be positive, or 0 for none", o.prune))
+	if err := storekit.CheckPrune(o.prune); err != nil {
+		errs = append(errs, err)
 	}
-	if o.maxRecord < 1 || o.maxRecord > MaxRecordSize {
-		errs = append(errs, fmt.Errorf("max record size %d: must be between 1 and %d", o.maxRecord, MaxRecordSize))
+	if err := storekit.CheckMaxRecord(o.maxRecord, MaxRecordSize); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return o, fmt.Errorf("sessiongen/sqlite: %w", err)

@@ -119,8 +119,8 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 
 // Save implements runtime.Store.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
-	if len(rec) > s.maxRecord {
-		return fmt.Errorf("%s: record of %d bytes is over the %d-byte limit (WithMaxRecordSize): %w", s.d.Name, len(rec), s.maxRecord, runtime.ErrTooLarge)
+	if err := storekit.Fits(s.d.Name, rec, s.maxRecord); err != nil {
+		return err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
