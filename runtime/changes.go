@@ -18,6 +18,7 @@ type changes struct {
 	remember remember // RememberMe's choice, when it changes the cookie
 	touch    bool     // Touch was called
 	drop     string   // the store key of a record to delete at the next flush (Destroy, Regenerate)
+	dropVer  uint64   // after Regenerate, the version of the record under drop as loaded; 0 when unknown
 }
 
 // remember is a RememberMe the record does not hold yet.

@@ -56,6 +56,9 @@ const (
 	flagPersistent = 1 << 0
 	// flagForward: the record only points to the ID that renewed it.
 	flagForward = 1 << 1
+	// flagRetired: the record held a session that moved to a new ID by
+	// Regenerate; it holds nothing, and no request may follow it.
+	flagRetired = 1 << 2
 )
 
 // entry is one top-level field of a record, as raw msgpack.
@@ -152,8 +155,8 @@ func checkRecord(rec []byte, each func(key []byte, at loc, val int)) (h header, 
 	if err != nil {
 		return h, nil, err
 	}
-	if h.flags&flagForward != 0 {
-		return h, nil, corrupt("a forward record is not a session")
+	if h.flags&(flagForward|flagRetired) != 0 {
+		return h, nil, corrupt("a forward or retired record is not a session")
 	}
 	body = rec[i:]
 	n, j, err := wire.ReadMapLen(body, 0)
@@ -215,7 +218,9 @@ func forwardRecord(oldID, newID string) []byte {
 
 // loadFollowing loads the record of session id through c and, when it
 // is a forward left by a renewal, the record of the ID it points to,
-// once. It returns the ID and key the record is under.
+// once. It returns the ID and key the record is under. A retired record
+// is ErrNotFound: its session moved to an ID the holder of this one must
+// not learn.
 func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id string) (string, string, []byte, uint64, error) {
 	key := storeKey(id)
 	rec, ver, err := c.Load(ctx, t, key)
@@ -223,7 +228,29 @@ func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id strin
 		id, key = newID, storeKey(newID)
 		rec, ver, err = c.Load(ctx, t, key)
 	}
+	if err == nil && retired(rec) {
+		return id, key, nil, 0, ErrNotFound
+	}
 	return id, key, rec, ver, err
+}
+
+// withHeader returns rec with its header replaced by h.
+func withHeader(rec []byte, h header) []byte {
+	n := len(appendHeader(nil, header{}))
+	return append(appendHeader(make([]byte, 0, len(rec)), h), rec[n:]...)
+}
+
+// retiredRecord is what replaces the record of a session's old ID when
+// Regenerate gives it a new one.
+func retiredRecord() []byte { return appendHeader(nil, header{flags: flagRetired}) }
+
+// retired reports whether rec is a retired record.
+func retired(rec []byte) bool {
+	if len(rec) != len(appendHeader(nil, header{})) || rec[0] != recordV1 {
+		return false
+	}
+	h, _, err := readHeader(rec)
+	return err == nil && h.flags&flagRetired != 0
 }
 
 // largestFields names the three largest fields of rec, with their sizes.

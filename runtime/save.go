@@ -120,7 +120,21 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	for attempt := 1; ; attempt++ {
 		if refetch {
 			fresh, fver, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
+			if next, ok := forwardTarget(fresh, s.id.id); ok && err == nil {
+				// A concurrent request renewed the session: this
+				// request's changes go to the new ID, never over the
+				// forward (which would fork the session in two).
+				s.id.set(next)
+				fresh, fver, err = s.m.carrier.Load(ctx, &s.trip, s.id.key)
+			}
 			switch {
+			case err == nil && retired(fresh):
+				// A concurrent Regenerate moved the session to an ID this
+				// request must not learn: its change is dropped, and the
+				// cookie the browser holds is left alone.
+				s.gone()
+				s.trip.CookieID = ""
+				return nil
 			case errors.Is(err, ErrNotFound):
 				s.gone()
 				return nil
@@ -175,6 +189,11 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		}
 		break
 	}
+	if s.chg.rewrite && s.chg.drop != "" {
+		if ended, err := s.retire(ctx, now, rec); ended || err != nil {
+			return err
+		}
+	}
 	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, 0, nil
 	s.chg.saved()
 	s.extended()
@@ -196,6 +215,74 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		}
 	}
 	return nil
+}
+
+// retire ends the record under the old ID of a regenerated session
+// (chg.drop), now that the session is stored under its new ID (rec), by
+// compare-and-swap, so that no concurrent request undoes the ID change: a
+// logout that came first ends the new record too (ended), and a write
+// under the old ID that came first is merged into the new record. The
+// retired record expires with the renewal grace; the flush deletes it.
+func (s *session) retire(ctx context.Context, now time.Time, rec []byte) (ended bool, err error) {
+	old, ver := s.chg.drop, s.chg.dropVer
+	for attempt := 1; attempt <= maxSaveAttempts; attempt++ {
+		var fresh []byte
+		if ver == 0 { // written earlier in this request, or moved on since: read the version
+			if fresh, ver, err = s.m.carrier.Load(ctx, &s.trip, old); err != nil && !errors.Is(err, ErrNotFound) {
+				return false, fmt.Errorf("sessiongen: load the session's old record: %w", err)
+			}
+			if err != nil || retired(fresh) {
+				return s.retireEnded(ctx)
+			}
+			if attempt > 1 { // another request wrote the old record: carry its changes over
+				if rec, err = s.carryOver(ctx, now, rec, fresh); err != nil {
+					return false, err
+				}
+			}
+		}
+		err = s.m.carrier.Retire(ctx, &s.trip, old, ver, now.Add(s.m.renewGrace))
+		switch {
+		case err == nil:
+			return false, nil
+		case errors.Is(err, ErrNotFound):
+			return s.retireEnded(ctx)
+		case errors.Is(err, ErrConflict):
+			ver = 0
+			continue
+		}
+		return false, fmt.Errorf("sessiongen: retire the session's old ID: %w", err)
+	}
+	return false, fmt.Errorf("sessiongen: retire the session's old ID: %w", ErrConflict)
+}
+
+// retireEnded undoes a Regenerate whose old record a concurrent request
+// ended (a logout): the record under the new ID goes too.
+func (s *session) retireEnded(ctx context.Context) (bool, error) {
+	if err := s.m.carrier.Delete(ctx, &s.trip, s.id.key); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, fmt.Errorf("sessiongen: delete the regenerated session: %w", err)
+	}
+	s.gone()
+	return true, nil
+}
+
+// carryOver merges this request's changes onto fresh, the old record as
+// another request wrote it after this one loaded it, and writes the result
+// under the new ID, which this request created: it returns what it wrote.
+func (s *session) carryOver(ctx context.Context, now time.Time, rec, fresh []byte) ([]byte, error) {
+	merged, h, err := s.m.mergeOnto(&s.chg, &s.base, s.data, s.header(), rec, s.base.rec, fresh, s.chg.drop)
+	if err != nil {
+		return nil, err
+	}
+	h.issued = now.Unix() // the new ID's
+	merged = withHeader(merged, h)
+	_, ver, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
+	if err == nil {
+		err = s.m.carrier.Save(ctx, &s.trip, s.id.key, merged, ver, s.m.expiry(h.created, now))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen: carry changes over to the new ID: %w", err)
+	}
+	return merged, nil
 }
 
 // saveError wraps the error of a save that failed; one that was too

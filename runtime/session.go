@@ -133,7 +133,7 @@ func (s *session) Renew() {
 		return
 	}
 	if s.base.stored {
-		s.chg.drop = s.id.key
+		s.chg.drop, s.chg.dropVer = s.id.key, s.base.ver
 		s.base.stored, s.base.ver, s.chg.rewrite = false, 0, true
 	}
 	s.id.set(newID())

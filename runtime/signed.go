@@ -42,6 +42,12 @@ func (c *signedCookie) Delete(ctx context.Context, _ *carry.Trip, key string) er
 	return c.store.Delete(ctx, key)
 }
 
+// Retire replaces the old record, by compare-and-swap, with a retired
+// record, which loads as not found and which no request follows.
+func (c *signedCookie) Retire(ctx context.Context, _ *carry.Trip, key string, ver uint64, expiry time.Time) error {
+	return c.store.Save(ctx, key, retiredRecord(), ver, expiry)
+}
+
 // Send sets the cookie when the ID the browser holds changed, when its
 // attributes or its expiry did (t.Resend), and on every response with
 // Config.Rolling; it expires the cookie of a session that ended.

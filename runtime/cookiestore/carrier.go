@@ -155,6 +155,10 @@ func (c *carrier) Delete(_ context.Context, t *carry.Trip, key string) error {
 	return nil
 }
 
+// Retire has nothing to do: the response's cookies replace the old ones
+// whole, and no copy of the record stays anywhere to retire.
+func (c *carrier) Retire(context.Context, *carry.Trip, string, uint64, time.Time) error { return nil }
+
 // Send sets the seal the request left, cut into chunk cookies, and
 // expires the chunks it no longer needs; or expires them all.
 func (c *carrier) Send(h http.Header, t *carry.Trip, want carry.Cookie) {

@@ -75,8 +75,15 @@ type CounterApp struct {
 
 // NewCounterApp serves /incr?i=N, /sum, /logout, /bal?add=N[&save=1] and /note?v=.
 func NewCounterApp(t testing.TB, store runtime.Store) *CounterApp {
+	return newCounterApp(t, runtime.Config{Store: store})
+}
+
+// newCounterApp is NewCounterApp with more of the configuration: its
+// Store, and RenewAfter and RenewGrace.
+func newCounterApp(t testing.TB, cfg runtime.Config) *CounterApp {
 	a := &CounterApp{t: t}
-	mgr, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("c"), 32)}})
+	cfg.Secrets = [][]byte{bytes.Repeat([]byte("c"), 32)}
+	mgr, err := testsession.NewCountersManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +101,17 @@ func NewCounterApp(t testing.TB, store runtime.Store) *CounterApp {
 		fmt.Fprintf(w, "%d %d %s", v.Sum(), v.Balance(), v.Note())
 	})
 	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
-		testsession.CountersFrom(r.Context()).Destroy()
+		v := testsession.CountersFrom(r.Context())
+		v.Note() // load
+		a.hook(r)
+		v.Destroy()
+	})
+	mux.HandleFunc("/regen", func(w http.ResponseWriter, r *http.Request) { // a login: a new ID, a change
+		v := testsession.CountersFrom(r.Context())
+		v.Note() // load
+		a.hook(r)
+		v.Regenerate()
+		v.SetNote(r.URL.Query().Get("v"))
 	})
 	mux.HandleFunc("/note", func(w http.ResponseWriter, r *http.Request) {
 		v := testsession.CountersFrom(r.Context())
@@ -181,14 +198,18 @@ func (a *CounterApp) Do(path, cookie string, hold bool) *httptest.ResponseRecord
 	return rec
 }
 
-// Start creates a session and returns its cookie.
+// Start creates a session and returns its cookie. A store that timed out
+// (a 503 on a loaded machine) is asked again, as a client would.
 func (a *CounterApp) Start() string {
-	rec := a.Do("/note?v=start", "", false)
-	c := rec.Result().Cookies()
-	if len(c) != 1 {
-		a.t.Fatalf("no cookie: %d", rec.Code)
+	for try := 1; ; try++ {
+		rec := a.Do("/note?v=start", "", false)
+		if c := rec.Result().Cookies(); len(c) == 1 {
+			return c[0].Name + "=" + c[0].Value
+		}
+		if rec.Code != http.StatusServiceUnavailable || try == 3 {
+			a.t.Fatalf("no cookie: %d %s", rec.Code, rec.Body)
+		}
 	}
-	return c[0].Name + "=" + c[0].Value
 }
 
 // Result is what an increment run observed.
@@ -417,6 +438,7 @@ func runLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store, slo
 			t.Fatalf("Overwritten moved by %d, want still 1", n)
 		}
 	})
+	t.Run("IDChanges", func(t *testing.T) { runIDChanges(t, newStore) })
 	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
 		skipIfSlow(t)
 		r := Increments(t, noCAS{newStore(t)}, 2, 16, 200)

@@ -34,6 +34,12 @@ type Carrier interface {
 	Save(ctx context.Context, t *Trip, key string, rec []byte, version uint64, expiry time.Time) error
 	Touch(ctx context.Context, t *Trip, key string, expiry time.Time) error
 	Delete(ctx context.Context, t *Trip, key string) error
+	// Retire ends the record under key, the old ID of a session that
+	// Regenerate moved to a new one, if its version is still version:
+	// with the errors of Save, ErrConflict when another write came first
+	// and ErrNotFound when the record is gone. A Carrier whose records
+	// travel whole in the response has nothing to retire and returns nil.
+	Retire(ctx context.Context, t *Trip, key string, version uint64, expiry time.Time) error
 	// Send adds to h the Set-Cookie lines that bring the browser up to
 	// date with c. The runtime calls it once, when the response headers
 	// are about to leave; a Carrier whose cookies hold the record then
