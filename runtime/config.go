@@ -76,7 +76,8 @@ type Config struct {
 	RenewAfter time.Duration
 
 	// RenewGrace is how long the old ID of a renewal keeps working, for
-	// requests that were already under way. Default: 1 minute.
+	// requests that were already under way; shorter than RenewAfter.
+	// Default: 1 minute, or half of RenewAfter when that is shorter.
 	RenewGrace time.Duration
 
 	// TrustedProxies are the addresses of reverse proxies whose
@@ -186,6 +187,12 @@ func (cfg Config) settings() (settings, error) {
 		bad("RenewAfter must be at least one second")
 	case s.renewGrace == 0:
 		s.renewGrace = time.Minute
+		if s.renewAfter > 0 {
+			s.renewGrace = min(s.renewGrace, s.renewAfter/2)
+		}
+	case s.renewAfter > 0 && s.renewGrace >= s.renewAfter:
+		// A forward could then outlive the next renewal: a chain.
+		bad("RenewGrace (%v) must be shorter than RenewAfter (%v)", s.renewGrace, s.renewAfter)
 	}
 	for i, p := range s.trusted {
 		if !p.IsValid() {

@@ -38,7 +38,7 @@ func Inspect(ctx context.Context, store Store, cookieOrID string) (*Record, erro
 	if len(id) != idLen || !isB64(id) {
 		return nil, fmt.Errorf("sessiongen: %q is neither a session cookie's value nor a session ID", redactID(cookieOrID))
 	}
-	_, key, rec, ver, err := loadFollowing(ctx, &signedCookie{store: store}, new(carry.Trip), id)
+	_, key, rec, ver, err := loadFollowing(ctx, &signedCookie{store: store}, new(carry.Trip), id, time.Time{}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sessiongen: load %s: %w", key, err)
 	}

@@ -23,7 +23,7 @@ func (s *session) load(ctx context.Context) {
 	}
 	// An ID renewed moments ago (Config.RenewAfter) is followed, once,
 	// and this response hands the browser the new cookie.
-	id, key, rec, ver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.trip.CookieID)
+	id, key, rec, ver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.trip.CookieID, s.m.now(), s.m.renewGrace)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.m.stats.unknownIDs.Add(1)

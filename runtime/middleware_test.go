@@ -385,6 +385,7 @@ func TestConfigErrors(t *testing.T) {
 		"partitioned without secure":   {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Partitioned: true, Secure: runtime.Off}},
 		"bad name":                     {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "my session"}},
 		"negative idle":                {Secrets: [][]byte{secretA}, IdleTimeout: -time.Second},
+		"grace as long as RenewAfter":  {Secrets: [][]byte{secretA}, RenewAfter: time.Minute, RenewGrace: time.Minute}, // a forward could outlive the next renewal
 	}
 	for name, cfg := range bad {
 		if _, err := testsession.NewVisitManager(cfg); err == nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
@@ -204,11 +205,14 @@ func forwardPad(oldID string) [32]byte {
 }
 
 // forwardRecord is the record that replaces oldID's for the grace period
-// of a renewal, pointing to newID.
-func forwardRecord(oldID, newID string) []byte {
+// of a renewal made at at, pointing to newID. Its header's creation time
+// is when it was written, in unix milliseconds: a forward is followed for
+// the grace after that, however long a store keeps it (a touch by a
+// request that loaded the old ID before the renewal moves its expiry).
+func forwardRecord(oldID, newID string, at time.Time) []byte {
 	raw, _ := b64.DecodeString(newID)
 	pad := forwardPad(oldID)
-	b := appendHeader(nil, header{flags: flagForward})
+	b := appendHeader(nil, header{flags: flagForward, created: at.UnixMilli()})
 	b = append(b, 0xc4, byte(len(pad)))
 	for i := range pad {
 		b = append(b, raw[i]^pad[i])
@@ -217,14 +221,19 @@ func forwardRecord(oldID, newID string) []byte {
 }
 
 // loadFollowing loads the record of session id through c and, when it
-// is a forward left by a renewal, the record of the ID it points to,
-// once. It returns the ID and key the record is under. A retired record
-// is ErrNotFound: its session moved to an ID the holder of this one must
-// not learn.
-func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id string) (string, string, []byte, uint64, error) {
+// is a forward left by a renewal at most grace before now (any forward
+// when grace is 0), the record of the ID it points to, once. It returns
+// the ID and key the record is under. An older forward, and a retired
+// record, is ErrNotFound: a retired record's session moved to an ID the
+// holder of this one must not learn.
+func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id string, now time.Time, grace time.Duration) (string, string, []byte, uint64, error) {
 	key := storeKey(id)
 	rec, ver, err := c.Load(ctx, t, key)
 	if newID, ok := forwardTarget(rec, id); ok && err == nil {
+		h, _, _ := readHeader(rec) // checked by forwardTarget
+		if grace > 0 && now.UnixMilli()-h.created > grace.Milliseconds() {
+			return id, key, nil, 0, ErrNotFound // the grace is over
+		}
 		id, key = newID, storeKey(newID)
 		rec, ver, err = c.Load(ctx, t, key)
 	}

@@ -55,7 +55,7 @@ func TestCheckRecordRejectsHostileInput(t *testing.T) {
 		"no flags":        {0x01, 0x00},
 		"no issued":       {0x01, 0x00, 0x00},
 		"negative flags":  {0x01, 0x00, 0xff, 0x00, 0x80},
-		"a forward":       forwardRecord(newID(), newID()),
+		"a forward":       forwardRecord(newID(), newID(), time.Now()),
 		"too large":       append([]byte{0x01, 0x00, 0x00, 0x00, 0x80}, make([]byte, maxRecordSize)...),
 	} {
 		if _, _, err := checkRecord(rec, nil); !errors.Is(err, errCorrupt) {
@@ -209,7 +209,7 @@ func TestHeaderTimestampsAreInt64(t *testing.T) {
 
 func TestForwardRecords(t *testing.T) {
 	oldID, newIDv := newID(), newID()
-	rec := forwardRecord(oldID, newIDv)
+	rec := forwardRecord(oldID, newIDv, time.Now())
 	if got, ok := forwardTarget(rec, oldID); !ok || got != newIDv {
 		t.Fatalf("forwardTarget = %q, %v; want %q", got, ok, newIDv)
 	}

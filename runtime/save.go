@@ -348,7 +348,7 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	if err := s.m.carrier.Save(ctx, &s.trip, next.key, rec, 0, s.m.expiry(h.created, now)); err != nil {
 		return
 	}
-	if err := s.m.carrier.Save(ctx, &s.trip, old.key, forwardRecord(old.id, next.id), s.base.ver, now.Add(s.m.renewGrace)); err != nil {
+	if err := s.m.carrier.Save(ctx, &s.trip, old.key, forwardRecord(old.id, next.id, now), s.base.ver, now.Add(s.m.renewGrace)); err != nil {
 		_ = s.m.carrier.Delete(ctx, &s.trip, next.key)
 		return
 	}

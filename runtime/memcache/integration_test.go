@@ -469,9 +469,10 @@ func TestRenewalOnMemcached(t *testing.T) {
 	srv := servers.StartMemcached(t)
 	mgr, err := testsession.NewVisitManager(runtime.Config{
 		Store: newStore(t, srv), Secrets: [][]byte{bytes.Repeat([]byte("r"), 32)},
-		// Two seconds, not one: an ID's age is counted in whole seconds,
-		// so a one-second ID can be due again moments after it is issued.
-		RenewAfter: 2 * time.Second, RenewGrace: 2 * time.Second,
+		// Three seconds, not one: an ID's age is counted in whole seconds,
+		// so a one-second ID can be due again moments after it is issued;
+		// the grace is shorter than RenewAfter.
+		RenewAfter: 3 * time.Second, RenewGrace: 2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -484,7 +485,7 @@ func TestRenewalOnMemcached(t *testing.T) {
 		fmt.Fprint(w, v.UserID())
 	}))
 	_, first := get(h, "/login", "")
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(3100 * time.Millisecond)
 	body, second := get(h, "/", first)
 	if body != "5" || second == "" || second == first {
 		t.Fatalf("renewal: %q, cookie %q", body, second)

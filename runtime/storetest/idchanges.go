@@ -21,7 +21,7 @@ import (
 func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	t.Run("WriteOverlappingARenewalDoesNotFork", func(t *testing.T) {
 		store := newStore(t)
-		cfg := runtime.Config{Store: store, RenewAfter: time.Second, RenewGrace: time.Minute}
+		cfg := runtime.Config{Store: store, RenewAfter: time.Second}
 		a, b := newCounterApp(t, cfg), newCounterApp(t, cfg)
 		defer a.Mgr.Close()
 		defer b.Mgr.Close()
@@ -49,6 +49,28 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			if got := note(a, c); got != "" {
 				t.Fatalf("after the logout, a cookie of the session still opens it (note %q): the session forked", got)
 			}
+		}
+	})
+	t.Run("ATouchDoesNotStretchTheGrace", func(t *testing.T) {
+		store := newStore(t)
+		cfg := runtime.Config{Store: store, RenewAfter: 3 * time.Second, RenewGrace: time.Second}
+		a, b := newCounterApp(t, cfg), newCounterApp(t, cfg)
+		defer a.Mgr.Close()
+		defer b.Mgr.Close()
+		old := a.Start()
+		time.Sleep(3100 * time.Millisecond)
+		// X (manager a) loaded the old ID before Y (manager b) renewed it,
+		// and touches it after: the forward's expiry moves in the store.
+		x, y := interleaveAcross(t, a, b, old, "/touch", "/sum")
+		if x.Code != 200 || y.Code != 200 || cookieOf(y) == "" {
+			t.Fatalf("touch %d, renewal %d with cookie %q", x.Code, y.Code, cookieOf(y))
+		}
+		time.Sleep(2100 * time.Millisecond) // past the grace
+		if got := note(a, old); got != "" {
+			t.Fatalf("the old cookie still opens the session (note %q) after the grace: the touch stretched it", got)
+		}
+		if got := note(b, cookieOf(y)); got != "start" {
+			t.Fatalf("the renewed session: note %q", got)
 		}
 	})
 	t.Run("RegenerateOverlappingALogoutDoesNotRecreate", func(t *testing.T) {

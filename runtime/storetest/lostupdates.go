@@ -106,6 +106,12 @@ func newCounterApp(t testing.TB, cfg runtime.Config) *CounterApp {
 		a.hook(r)
 		v.Destroy()
 	})
+	mux.HandleFunc("/touch", func(w http.ResponseWriter, r *http.Request) { // a read that moves the idle deadline
+		v := testsession.CountersFrom(r.Context())
+		v.Note() // load
+		a.hook(r)
+		v.Touch()
+	})
 	mux.HandleFunc("/regen", func(w http.ResponseWriter, r *http.Request) { // a login: a new ID, a change
 		v := testsession.CountersFrom(r.Context())
 		v.Note() // load
