@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
@@ -38,6 +39,9 @@ func decodeIndex(rec []byte) ([]ownerEntry, error) {
 		return nil, fmt.Errorf("%w: not an owner's index", errCorrupt)
 	}
 	n, i, err := mp.ReadArrayLen(rec, 1)
+	if err == nil && n < 0 {
+		err = errors.New("nil, not an array")
+	}
 	if err != nil || n > maxOwnedSessions*2 {
 		return nil, fmt.Errorf("%w: owner's index: %d entries, %v", errCorrupt, n, err)
 	}

@@ -88,7 +88,7 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 		return nil
 	}
 	add := ownerEntry{key: key, created: s.base.hdr.created, deadline: time.Unix(s.base.hdr.created, 0).Add(s.m.lifetime).Unix()}
-	_, err := s.m.updateIndex(ctx, owner, now, func(es []ownerEntry) []ownerEntry {
+	_, err := s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) []ownerEntry {
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
 		if len(es) >= maxOwnedSessions {
 			_ = s.m.store.Delete(ctx, es[0].key) // the oldest
@@ -101,12 +101,18 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 
 // updateIndex applies change to an owner's index by compare-and-swap,
 // after dropping entries past their deadline. It returns the entries
-// that change was given the last time.
-func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, change func([]ownerEntry) []ownerEntry) ([]ownerEntry, error) {
+// that change was given the last time. An unreadable index is an error,
+// or, with restart, replaced by what change makes of an empty one (a
+// login must not be refused for it). Retries after the first two back
+// off with jitter, so that many logins of one owner at once do not spin.
+func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, restart bool, change func([]ownerEntry) []ownerEntry) ([]ownerEntry, error) {
 	key := m.ownerKey(owner)
-	for range ownerIndexRetries {
+	for attempt := range ownerIndexRetries {
+		if attempt >= 2 {
+			time.Sleep(jitter(time.Millisecond << min(attempt-2, 5)))
+		}
 		es, ver, err := m.loadIndex(ctx, key)
-		if errors.Is(err, errCorrupt) {
+		if errors.Is(err, errCorrupt) && restart {
 			m.log.WarnContext(ctx, "sessiongen: an owner's index was unreadable; starting it again", "type", m.schema.Name, "err", err)
 		} else if err != nil {
 			return nil, err
@@ -116,7 +122,9 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 		es = change(es)
 		switch {
 		case len(es) == 0 && ver != 0:
-			err = m.store.Delete(ctx, key)
+			// Emptied by compare-and-swap, not deleted: a session indexed
+			// meanwhile must not be dropped from it.
+			err = m.store.Save(ctx, key, encodeIndex(nil), ver, now.Add(time.Minute))
 		case len(es) == 0:
 		default:
 			last := slices.MaxFunc(es, func(a, b ownerEntry) int { return int(a.deadline - b.deadline) })
@@ -268,7 +276,7 @@ func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
 	}
 	ended := map[string]bool{}
 	var failed error
-	_, err := m.updateIndex(ctx, owner, m.now(), func(es []ownerEntry) []ownerEntry {
+	_, err := m.updateIndex(ctx, owner, m.now(), false, func(es []ownerEntry) []ownerEntry {
 		live, err := m.owned(ctx, owner, slices.DeleteFunc(slices.Clone(es), func(e ownerEntry) bool { return ended[e.key] }))
 		if err != nil {
 			failed = err

@@ -131,6 +131,7 @@ fuzz() { # module directory, package, target
 fuzz . ./runtime FuzzCheckRecord
 fuzz . ./runtime FuzzVerifyCookie
 fuzz . ./runtime FuzzParseCookie
+fuzz . ./runtime FuzzDecodeIndex
 fuzz . ./runtime/internal/seal FuzzOpen
 fuzz testdata ./alltypes FuzzDecodeRecord
 fuzz testdata ./alltypes FuzzDecodeMsgpack
