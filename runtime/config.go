@@ -298,19 +298,25 @@ func (c Cookie) build() (http.Cookie, error) {
 			hc.Name = "__Host-session"
 		}
 	}
+	if hc.SameSite < 0 || hc.SameSite > http.SameSiteNoneMode {
+		bad("SameSite %d is none of http.SameSiteLaxMode, StrictMode or NoneMode", hc.SameSite)
+	}
+	if !strings.HasPrefix(hc.Path, "/") {
+		bad("Path %q must start with \"/\", or browsers use the request's directory instead", hc.Path)
+	}
 	if hc.SameSite == 0 || hc.SameSite == http.SameSiteDefaultMode {
 		hc.SameSite = http.SameSiteLaxMode
 	}
-	if auto && (strings.HasPrefix(hc.Name, "__Host-") || strings.HasPrefix(hc.Name, "__Secure-") || hc.SameSite == http.SameSiteNoneMode || hc.Partitioned) {
+	if auto && (hasPrefixFold(hc.Name, "__Host-") || hasPrefixFold(hc.Name, "__Secure-") || hc.SameSite == http.SameSiteNoneMode || hc.Partitioned) {
 		bad("Secure: Auto cannot serve a __Host- or __Secure- name, SameSite=None or Partitioned: they need Secure on every response")
 	}
 	if !isToken(hc.Name) {
 		bad("Name %q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", hc.Name)
 	}
-	if strings.HasPrefix(hc.Name, "__Host-") && (!hc.Secure || hc.Domain != "" || hc.Path != "/") {
+	if hasPrefixFold(hc.Name, "__Host-") && (!hc.Secure || hc.Domain != "" || hc.Path != "/") {
 		bad("a __Host- cookie needs Secure, Path \"/\" and no Domain, or browsers drop it")
 	}
-	if strings.HasPrefix(hc.Name, "__Secure-") && !hc.Secure {
+	if hasPrefixFold(hc.Name, "__Secure-") && !hc.Secure {
 		bad("a __Secure- cookie needs Secure, or browsers drop it")
 	}
 	if hc.SameSite == http.SameSiteNoneMode && !hc.Secure {
@@ -355,6 +361,13 @@ func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Reque
 			code, text = http.StatusConflict, http.StatusText(http.StatusConflict)
 		}
 		log.ErrorContext(r.Context(), msg, "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Cache-Control", "no-store") // whatever the handler meant to allow for its own response
 		http.Error(w, text, code)
 	}
+}
+
+// hasPrefixFold reports whether name begins with prefix, in any case:
+// browsers match the __Host- and __Secure- prefixes case-insensitively.
+func hasPrefixFold(name, prefix string) bool {
+	return len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix)
 }

@@ -121,12 +121,22 @@ func isB64(s string) bool {
 	return true
 }
 
+// maxSessionCookies is how many cookies of the session's name a request
+// may carry: a browser holds one, or two when a sibling subdomain planted
+// another. A request with more carries no session, and none of them is
+// verified: a flood of forged cookies costs no HMAC and counts once.
+const maxSessionCookies = 4
+
 // idFromRequest returns the session ID carried by the request's cookies.
 // Every cookie of our name is checked, so a forged cookie placed first (by
 // a sibling subdomain, say) cannot shadow the real one. More than one
 // distinct valid ID is ambiguous and counts as none.
 func (s *signer) idFromRequest(r *http.Request) (id string, bad int, anomaly bool) {
-	for _, c := range r.CookiesNamed(s.name) {
+	cookies := r.CookiesNamed(s.name)
+	if len(cookies) > maxSessionCookies {
+		return "", 1, false
+	}
+	for _, c := range cookies {
 		found, ok := s.verify(c.Value)
 		if c.Quoted {
 			ok = false

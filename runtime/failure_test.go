@@ -183,3 +183,46 @@ func TestCorruptRecordIsAFreshSession(t *testing.T) {
 		t.Fatalf("a log line holds the raw session ID")
 	}
 }
+
+// TestErrorResponsesAreNotCached: the error handler's answer carries
+// Cache-Control: no-store even when the handler had marked its own
+// response public before the session failed to save.
+func TestErrorResponsesAreNotCached(t *testing.T) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	fs := &failingStore{Store: mem}
+	e := newEnv(t, runtime.Config{Store: fs}, map[string]func(http.ResponseWriter, *http.Request, *visit){
+		"/public": func(w http.ResponseWriter, r *http.Request, v *visit) {
+			v.SetEmail("ada@example.com")
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			w.Write([]byte("cacheable"))
+		},
+	})
+	fs.down.Store(true)
+	resp, _ := e.get("/public")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("status %d, Cache-Control %q; want 503 and no-store", resp.StatusCode, resp.Header.Get("Cache-Control"))
+	}
+}
+
+// TestRecordSizeLimitHoldsOnWrites: a session grown past the 1 MiB a load
+// accepts is refused when it is saved (a 500 naming the field), and the
+// record stored before is left as it was; before, the store took it and
+// the next load deleted it as corrupt, logging the user out.
+func TestRecordSizeLimitHoldsOnWrites(t *testing.T) {
+	e := newEnv(t, runtime.Config{}, map[string]func(http.ResponseWriter, *http.Request, *visit){
+		"/login": func(w http.ResponseWriter, r *http.Request, v *visit) { v.SetEmail("ada@example.com") },
+		"/huge":  func(w http.ResponseWriter, r *http.Request, v *visit) { v.SetEmail(strings.Repeat("x", 2<<20)) },
+		"/whoami": func(w http.ResponseWriter, r *http.Request, v *visit) {
+			w.Write([]byte(v.Email()))
+		},
+	})
+	e.get("/login")
+	resp, _ := e.get("/huge")
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(e.logs.String(), `largest fields: \"email\"`) {
+		t.Fatalf("a 2 MiB session: status %d, log %q; want 500 naming the field", resp.StatusCode, e.logs.String())
+	}
+	if _, body := e.get("/whoami"); body != "ada@example.com" {
+		t.Fatalf("after the refused save: %.40q, want the session as it was", body)
+	}
+}

@@ -379,13 +379,17 @@ func TestConfigErrors(t *testing.T) {
 		"short secret": {Secrets: [][]byte{[]byte("too short")}},
 		"host prefix with domain": {Secrets: [][]byte{secretA},
 			Cookie: runtime.Cookie{Name: "__Host-s", Domain: "example.com"}},
-		"host prefix with path":        {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__Host-s", Path: "/app"}},
-		"secure prefix without secure": {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__Secure-s", Secure: runtime.Off}},
-		"samesite none without secure": {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{SameSite: http.SameSiteNoneMode, Secure: runtime.Off}},
-		"partitioned without secure":   {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Partitioned: true, Secure: runtime.Off}},
-		"bad name":                     {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "my session"}},
-		"negative idle":                {Secrets: [][]byte{secretA}, IdleTimeout: -time.Second},
-		"grace as long as RenewAfter":  {Secrets: [][]byte{secretA}, RenewAfter: time.Minute, RenewGrace: time.Minute}, // a forward could outlive the next renewal
+		"host prefix with path":                      {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__Host-s", Path: "/app"}},
+		"secure prefix without secure":               {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__Secure-s", Secure: runtime.Off}},
+		"samesite none without secure":               {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{SameSite: http.SameSiteNoneMode, Secure: runtime.Off}},
+		"partitioned without secure":                 {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Partitioned: true, Secure: runtime.Off}},
+		"bad name":                                   {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "my session"}},
+		"negative idle":                              {Secrets: [][]byte{secretA}, IdleTimeout: -time.Second},
+		"host prefix in lower case with domain":      {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__host-s", Domain: "example.com"}}, // browsers match the prefix in any case
+		"secure prefix in upper case without secure": {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Name: "__SECURE-s", Secure: runtime.Off}},
+		"samesite out of range":                      {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{SameSite: 7}},
+		"relative path":                              {Secrets: [][]byte{secretA}, Cookie: runtime.Cookie{Path: "app"}},
+		"grace as long as RenewAfter":                {Secrets: [][]byte{secretA}, RenewAfter: time.Minute, RenewGrace: time.Minute}, // a forward could outlive the next renewal
 	}
 	for name, cfg := range bad {
 		if _, err := testsession.NewVisitManager(cfg); err == nil {

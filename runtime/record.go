@@ -149,6 +149,12 @@ func checkRecord(rec []byte, each func(key []byte, at loc, val int)) (h header, 
 	if len(rec) > maxRecordSize {
 		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), maxRecordSize)
 	}
+	return checkRecordOfAnySize(rec, each)
+}
+
+// checkRecordOfAnySize is checkRecord without the size limit: for a
+// record this request built, to say what makes it too large.
+func checkRecordOfAnySize(rec []byte, each func(key []byte, at loc, val int)) (h header, body []byte, err error) {
 	if len(rec) == 0 || rec[0] != recordV1 {
 		return h, nil, corrupt("unknown format version")
 	}
@@ -264,7 +270,10 @@ func retired(rec []byte) bool {
 
 // largestFields names the three largest fields of rec, with their sizes.
 func largestFields(rec []byte) string {
-	_, fields, err := entries(rec)
+	var fields []entry
+	_, _, err := checkRecordOfAnySize(rec, func(key []byte, v loc, val int) {
+		fields = append(fields, entry{Key: key, Val: rec[val:v.end]})
+	})
 	if err != nil {
 		return "?"
 	}

@@ -147,6 +147,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 			s.base.hdr = h
 			ver, base, merged = fver, fresh, true
 		}
+		if len(rec) > maxRecordSize { // the largest record any load decodes: never store one it would refuse
+			return s.m.saveError(fmt.Errorf("the record is %d bytes, over the %d bytes a session may hold: %w", len(rec), maxRecordSize, ErrTooLarge), rec)
+		}
 		err := s.m.carrier.Save(ctx, &s.trip, s.id.key, rec, ver, s.m.expiry(h.created, now))
 		if errors.Is(err, ErrOutcomeUnknown) || unsure && ver == 0 && errors.Is(err, ErrConflict) {
 			// A create that finds a record after an unanswered create

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 )
 
@@ -207,4 +208,27 @@ func FuzzParseCookie(f *testing.F) {
 			t.Fatalf("cookie value %q (valid %v) caused %d store loads", value, valid, loads)
 		}
 	})
+}
+
+// TestForgedCookieFloodCostsOneCount: a request carrying 2,000 forged
+// cookies of the session's name (net/http itself drops a request's cookies past 3,000) verifies none of them and counts once; a
+// request carrying the real cookie among more than a browser could hold
+// has no session either.
+func TestForgedCookieFloodCostsOneCount(t *testing.T) {
+	e := newEnv(t, runtime.Config{}, routes)
+	resp, _ := e.get("/login")
+	good := sessionCookie(resp)
+	forged := strings.Repeat(good.Name+"="+strings.Repeat("A", 43)+"."+strings.Repeat("B", 43)+"; ", 2000)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/whoami", nil)
+	req.Header.Set("Cookie", forged+good.Name+"="+good.Value)
+	e.mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		routes["/whoami"](w, r, testsession.VisitFrom(r.Context()))
+	})).ServeHTTP(rec, req)
+	if body := rec.Body.String(); !strings.HasSuffix(body, "new=true") {
+		t.Fatalf("the real cookie among 2,000 forged ones: %q, want no session", body)
+	}
+	if st := e.mgr.Stats(); st.BadCookies != 1 {
+		t.Fatalf("BadCookies %d after a flood of 2,000 forged cookies, want 1", st.BadCookies)
+	}
 }

@@ -69,22 +69,28 @@ func (c *carrier) limit() int { return c.maxChunks * ChunkSize }
 func (c *carrier) Open(t *carry.Trip, now time.Time) (bad int, ambiguous bool) {
 	j := c.jar(t)
 	var value strings.Builder
-	tooLong := false
+	tooLong, forged := false, false
 	for i := range c.maxChunks {
 		// In order; a missing, repeated or reordered chunk makes a value
 		// that does not authenticate. Nothing past the limit is copied:
 		// the client chooses these lengths.
-		if ck, err := t.Req.Cookie(c.cookie.Name + "." + strconv.Itoa(i)); err == nil {
-			j.present = i + 1
-			if tooLong = tooLong || value.Len()+len(ck.Value) > c.limit(); !tooLong {
-				value.WriteString(ck.Value)
-			}
+		cs := t.Req.CookiesNamed(c.cookie.Name + "." + strconv.Itoa(i))
+		if len(cs) == 0 {
+			continue
+		}
+		j.present = i + 1
+		// Two cookies of one chunk's name: one was planted (a sibling
+		// subdomain can set cookies of a name that is not __Host-), and
+		// which is the victim's cannot be told. No session.
+		forged = forged || len(cs) > 1 || cs[0].Quoted
+		if tooLong = tooLong || value.Len()+len(cs[0].Value) > c.limit(); !tooLong {
+			value.WriteString(cs[0].Value)
 		}
 	}
 	if j.present == 0 {
 		return 0, false
 	}
-	if tooLong {
+	if tooLong || forged {
 		return 1, false
 	}
 	payload, err := c.sealer.Open(value.String())

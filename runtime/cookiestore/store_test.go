@@ -316,3 +316,24 @@ func TestChunksThroughABrowsersJar(t *testing.T) {
 		t.Fatalf("after shrinking the jar holds %d cookies", n)
 	}
 }
+
+// TestPlantedChunkIsNoSession: a second cookie of a chunk's name (one a
+// sibling subdomain planted: here another visitor's valid seal, sent
+// first) makes the request carry no session, whichever comes first;
+// before, the first one won and the planted session shadowed the
+// victim's.
+func TestPlantedChunkIsNoSession(t *testing.T) {
+	a := newApp(t, runtime.Config{Cookie: runtime.Cookie{Name: "sess", Secure: runtime.Off}})
+	victim := jar(nil, a.do("/set?email=victim@example.com", nil))
+	planted := jar(nil, a.do("/set?email=attacker@example.com", nil))
+	for _, order := range [][]*http.Cookie{append(append([]*http.Cookie{}, planted...), victim...), append(append([]*http.Cookie{}, victim...), planted...)} {
+		a.do("/read", order)
+		if !a.got.isNew || a.got.email != "" {
+			t.Fatalf("two cookies of one chunk's name: %+v, want no session", a.got)
+		}
+	}
+	a.do("/read", victim)
+	if a.got.email != "victim@example.com" {
+		t.Fatalf("the victim's cookie alone: %+v", a.got)
+	}
+}
