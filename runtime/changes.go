@@ -133,6 +133,6 @@ func fieldValue(sc *wire.Schema, d wire.Data, i int, buf []byte) ([]byte, error)
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
-	_, j, err := wire.ReadKey(b, 0)
+	_, j, err := mp.ReadKey(b, 0)
 	return b[j:], err
 }

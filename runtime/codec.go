@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -9,7 +10,7 @@ import (
 // put in front of a copy.
 func (m *Manager) decodeValue(d wire.Data, i int, val []byte) error {
 	key := m.schema.Keys[i]
-	e := append(wire.AppendString(make([]byte, 0, len(key)+5+len(val)), key), val...)
+	e := append(mp.AppendString(make([]byte, 0, len(key)+5+len(val)), key), val...)
 	_, _, err := m.schema.Decode(d, e, 0, 1, nil)
 	return err
 }

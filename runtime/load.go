@@ -12,7 +12,8 @@ import (
 // load reads the record the request's cookie points to. Call with the lock held.
 func (s *session) load(ctx context.Context) {
 	s.state |= loaded
-	bad, ambiguous := s.m.carrier.Open(&s.trip, s.m.now())
+	now := s.m.now() // once: a clock read costs more than the rest of a cookie check
+	bad, ambiguous := s.m.carrier.Open(&s.trip, now)
 	s.m.stats.badCookies.Add(uint64(bad))
 	if ambiguous {
 		s.m.stats.ambiguous.Add(1)
@@ -23,7 +24,7 @@ func (s *session) load(ctx context.Context) {
 	}
 	// An ID renewed moments ago (Config.RenewAfter) is followed, once,
 	// and this response hands the browser the new cookie.
-	id, key, rec, ver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.trip.CookieID, s.m.now(), s.m.renewGrace)
+	id, key, rec, ver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.trip.CookieID, now, s.m.renewGrace)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		s.m.stats.unknownIDs.Add(1)
@@ -33,7 +34,7 @@ func (s *session) load(ctx context.Context) {
 		return
 	}
 	hdr, err := s.base.open(rec, s.m.schema.Keys, s.m.index)
-	if err == nil && s.m.now().Unix()-hdr.created >= int64(s.m.lifetime/time.Second) {
+	if err == nil && now.Unix()-hdr.created >= int64(s.m.lifetime/time.Second) {
 		err = errExpired
 	}
 	if err != nil {

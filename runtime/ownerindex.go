@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
-	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
 // An owner's index record:
@@ -23,9 +22,9 @@ func encodeIndex(es []ownerEntry) []byte {
 	b := mp.AppendArrayLen(append(make([]byte, 0, 1+len(es)*64), indexV1), len(es))
 	for _, e := range es {
 		b = mp.AppendArrayLen(b, 3)
-		b = wire.AppendString(b, e.key)
-		b = wire.AppendInt(b, e.created)
-		b = wire.AppendInt(b, e.deadline)
+		b = mp.AppendString(b, e.key)
+		b = mp.AppendInt(b, e.created)
+		b = mp.AppendInt(b, e.deadline)
 	}
 	return b
 }

@@ -221,7 +221,7 @@ const writtenKey = "\x01written"
 // stampWritten sets the time of the last write among the record's fields
 // the schema does not know.
 func (f *fields) stampWritten(now time.Time) {
-	val := wire.AppendInt(f.written[:0], now.Unix())
+	val := mp.AppendInt(f.written[:0], now.Unix())
 	for i := range f.unknown {
 		if string(f.unknown[i].Key) == writtenKey {
 			f.unknown[i].Val = val

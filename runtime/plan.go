@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -161,9 +162,9 @@ func valueOf(entries []entry, key []byte) []byte {
 
 // buildRecord writes a record from raw entries.
 func buildRecord(h header, entries []entry) []byte {
-	b := wire.AppendMapLen(appendHeader(nil, h), len(entries))
+	b := mp.AppendMapLen(appendHeader(nil, h), len(entries))
 	for _, e := range entries {
-		b = append(wire.AppendString(b, string(e.Key)), e.Val...)
+		b = append(mp.AppendString(b, string(e.Key)), e.Val...)
 	}
 	return b
 }

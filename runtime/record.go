@@ -121,7 +121,7 @@ func (f *fields) index(rec []byte, keys []string, pos map[string]int) (header, e
 // raw returns the value of field i in the indexed record, nil if absent.
 func (f *fields) raw(i int) []byte {
 	if v := f.byField[i]; v.start != 0 {
-		_, j, _ := wire.ReadKey(f.rec, int(v.start)) // checked by index
+		_, j, _ := mp.ReadKey(f.rec, int(v.start)) // checked by index
 		return f.rec[j:v.end]
 	}
 	return nil
@@ -149,12 +149,6 @@ func checkRecord(rec []byte, each func(key []byte, at loc, val int)) (h header, 
 	if len(rec) > maxRecordSize {
 		return h, nil, corrupt("%d bytes, over the %d-byte limit", len(rec), maxRecordSize)
 	}
-	return checkRecordOfAnySize(rec, each)
-}
-
-// checkRecordOfAnySize is checkRecord without the size limit: for a
-// record this request built, to say what makes it too large.
-func checkRecordOfAnySize(rec []byte, each func(key []byte, at loc, val int)) (h header, body []byte, err error) {
 	if len(rec) == 0 || rec[0] != recordV1 {
 		return h, nil, corrupt("unknown format version")
 	}
@@ -166,7 +160,7 @@ func checkRecordOfAnySize(rec []byte, each func(key []byte, at loc, val int)) (h
 		return h, nil, corrupt("a forward or retired record is not a session")
 	}
 	body = rec[i:]
-	n, j, err := wire.ReadMapLen(body, 0)
+	n, j, err := mp.ReadMapLen(body, 0)
 	if err == nil && n < 0 {
 		err = corrupt("the fields are nil, not a map")
 	}
@@ -176,11 +170,11 @@ func checkRecordOfAnySize(rec []byte, each func(key []byte, at loc, val int)) (h
 	for ; n > 0; n-- {
 		k := j
 		var key []byte
-		if key, j, err = wire.ReadKey(body, j); err != nil {
+		if key, j, err = mp.ReadKey(body, j); err != nil {
 			return h, nil, err
 		}
 		v := j
-		if j, err = wire.Skip(body, j); err != nil {
+		if j, err = mp.Skip(body, j); err != nil {
 			return h, nil, err
 		}
 		if each != nil {
@@ -268,12 +262,25 @@ func retired(rec []byte) bool {
 	return err == nil && h.flags&flagRetired != 0
 }
 
-// largestFields names the three largest fields of rec, with their sizes.
+// largestFields names the three largest fields of rec, a record this
+// request built (of any size: it says what made one too large), with
+// their sizes.
 func largestFields(rec []byte) string {
 	var fields []entry
-	_, _, err := checkRecordOfAnySize(rec, func(key []byte, v loc, val int) {
-		fields = append(fields, entry{Key: key, Val: rec[val:v.end]})
-	})
+	_, i, err := readHeader(rec)
+	n := 0
+	if err == nil {
+		n, i, err = mp.ReadMapLen(rec, i)
+	}
+	for ; err == nil && n > 0; n-- {
+		var key []byte
+		if key, i, err = mp.ReadKey(rec, i); err == nil {
+			v := i
+			if i, err = mp.Skip(rec, i); err == nil {
+				fields = append(fields, entry{Key: key, Val: rec[v:i]})
+			}
+		}
+	}
 	if err != nil {
 		return "?"
 	}
