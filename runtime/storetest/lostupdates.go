@@ -317,17 +317,7 @@ func SaveAfterLogout(t testing.TB, store runtime.Store) (resurrected bool) {
 // Interleave holds request first between its load and its save, serves
 // second in full, then lets first finish. It returns both recorders.
 func Interleave(t testing.TB, a *CounterApp, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
-	loaded, proceed := make(chan struct{}), make(chan struct{})
-	a.loaded = func(*http.Request) { close(loaded); <-proceed }
-	defer func() { a.loaded = nil }()
-	var r1 *httptest.ResponseRecorder
-	done := make(chan struct{})
-	go func() { defer close(done); r1 = a.Do(first, cookie, true) }()
-	<-loaded
-	r2 := a.Do(second, cookie, false)
-	close(proceed)
-	<-done
-	return r1, r2
+	return interleaveAcross(t, a, a, cookie, first, second)
 }
 
 // MaxFailed is how many of n requests on one session, hammered without a
