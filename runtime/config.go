@@ -239,13 +239,16 @@ func (cfg Config) settings() (settings, error) {
 		if err != nil || len(s.secrets) == 0 {
 			break
 		}
-		carrier, idle, err := b.Carrier(c, s.secrets)
+		carrier, def, err := b.Carrier(c, s.secrets)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		s.carrier = carrier
 		if cfg.IdleTimeout == 0 {
-			s.idle = idle
+			s.idle = def.IdleTimeout
+		}
+		if cfg.Lifetime == 0 {
+			s.lifetime = def.Lifetime
 		}
 		if s.renewAfter > 0 {
 			bad("RenewAfter does not apply to a cookie store: the session ID is inside the seal; keep IdleTimeout short instead")

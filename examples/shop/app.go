@@ -194,6 +194,10 @@ func addToCart(w http.ResponseWriter, r *http.Request) {
 
 func logout(w http.ResponseWriter, r *http.Request) {
 	v := VisitFrom(r.Context())
+	if v.IsNew() { // nothing to end: an anonymous logout stores nothing and sets no cookie
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
 	v.Destroy()                       // the record is deleted and the old cookie dies...
 	v.SetFlash("You are logged out.") // ...and this starts a fresh anonymous session
 	http.Redirect(w, r, "/", http.StatusSeeOther)

@@ -316,3 +316,20 @@ func TestYourSessionsPage(t *testing.T) {
 		}
 	})
 }
+
+// TestAnonymousLogoutStoresNothing: a POST /logout without a session
+// creates none (before, it stored a session for its flash message).
+func TestAnonymousLogoutStoresNothing(t *testing.T) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	app, sessions, err := newApp(runtime.Config{Store: mem, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}}, "test store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sessions.Close()
+	rec := httptest.NewRecorder()
+	app.ServeHTTP(rec, httptest.NewRequest("POST", "/logout", nil))
+	if rec.Code != http.StatusSeeOther || len(rec.Result().Cookies()) != 0 || mem.Len() != 0 {
+		t.Fatalf("anonymous logout: %d, %d cookies, %d records; want a redirect and nothing stored", rec.Code, len(rec.Result().Cookies()), mem.Len())
+	}
+}

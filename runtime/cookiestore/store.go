@@ -17,9 +17,12 @@
 // keeps the last (there is no server to merge fields on, so fields tagged
 // conflict=error are refused when the manager is made); Destroy expires
 // the cookie in this browser but cannot revoke a copy someone stole, which
-// stays valid until its idle deadline, so the default idle timeout here is
-// short (DefaultIdleTimeout); Config.RenewAfter does not apply (the ID is
-// inside the seal).
+// opens until its idle deadline, moved by every use of the copy, and at
+// most until the session's absolute lifetime, so both defaults are short
+// here (DefaultIdleTimeout, DefaultLifetime); the holder of an older
+// cookie of the same session can replay it within those bounds (a
+// demoted user, the cookie from before the demotion); Config.RenewAfter
+// does not apply (the ID is inside the seal).
 package cookiestore
 
 import (
@@ -38,6 +41,11 @@ const (
 	// ChunkSize is the bytes of value one cookie holds, under the 4,096
 	// bytes browsers keep per cookie with room for its name and attributes.
 	ChunkSize = 3800
+	// DefaultLifetime applies when Config.Lifetime is zero: however
+	// often a stolen copy of the cookie is used (each use seals it again
+	// with a new idle deadline), it stops opening this long after the
+	// session began.
+	DefaultLifetime = 2 * time.Hour
 	// DefaultIdleTimeout applies when Config.IdleTimeout is zero: a stolen
 	// copy of the cookie works until then.
 	DefaultIdleTimeout = 15 * time.Minute
@@ -49,6 +57,7 @@ const (
 type Store struct {
 	maxChunks int
 	idle      time.Duration
+	lifetime  time.Duration
 }
 
 // An Option configures New.
@@ -62,9 +71,13 @@ func WithMaxChunks(n int) Option { return func(s *Store) { s.maxChunks = n } }
 // zero (default DefaultIdleTimeout).
 func WithIdleTimeout(d time.Duration) Option { return func(s *Store) { s.idle = d } }
 
+// WithLifetime sets the absolute lifetime used when Config.Lifetime is
+// zero (default DefaultLifetime).
+func WithLifetime(d time.Duration) Option { return func(s *Store) { s.lifetime = d } }
+
 // New returns a cookie store.
 func New(opts ...Option) (*Store, error) {
-	s := &Store{maxChunks: DefaultMaxChunks, idle: DefaultIdleTimeout}
+	s := &Store{maxChunks: DefaultMaxChunks, idle: DefaultIdleTimeout, lifetime: DefaultLifetime}
 	for _, o := range opts {
 		o(s)
 	}
@@ -74,15 +87,19 @@ func New(opts ...Option) (*Store, error) {
 	if s.idle < time.Second {
 		return nil, fmt.Errorf("cookiestore: WithIdleTimeout(%v): at least a second", s.idle)
 	}
+	if s.lifetime < time.Second {
+		return nil, fmt.Errorf("cookiestore: WithLifetime(%v): at least a second", s.lifetime)
+	}
 	return s, nil
 }
 
 // Carrier implements the runtime's side of the store: runtime.NewManager
 // calls it once, with the cookie's attributes and Config.Secrets.
-func (s *Store) Carrier(cookie http.Cookie, secrets [][]byte) (carry.Carrier, time.Duration, error) {
+func (s *Store) Carrier(cookie http.Cookie, secrets [][]byte) (carry.Carrier, carry.Defaults, error) {
+	def := carry.Defaults{IdleTimeout: s.idle, Lifetime: s.lifetime}
 	sl, err := seal.New(cookie.Name, secrets, s.maxChunks*ChunkSize)
 	if err != nil {
-		return nil, 0, err
+		return nil, def, err
 	}
-	return &carrier{sealer: sl, cookie: cookie, maxChunks: s.maxChunks}, s.idle, nil
+	return &carrier{sealer: sl, cookie: cookie, maxChunks: s.maxChunks}, def, nil
 }

@@ -337,3 +337,24 @@ func TestPlantedChunkIsNoSession(t *testing.T) {
 		t.Fatalf("the victim's cookie alone: %+v", a.got)
 	}
 }
+
+// TestLifetimeBoundsAStolenCopy: a copy of the cookie used often enough
+// to never go idle still stops opening at the store's lifetime (here
+// WithLifetime(3s), the Config leaving Lifetime zero; ages count whole
+// seconds, so the uses stay under 2 s and the last read comes after 3.6 s).
+func TestLifetimeBoundsAStolenCopy(t *testing.T) {
+	a := newApp(t, runtime.Config{}, cookiestore.WithLifetime(3*time.Second))
+	stolen := jar(nil, a.do("/set?email=ada@example.com", nil))
+	for range 2 {
+		time.Sleep(800 * time.Millisecond)
+		stolen = jar(stolen, a.do("/set?email=ada@example.com", stolen)) // the thief keeps it fresh
+		if a.got.isNew {
+			t.Fatal("the copy stopped opening before the lifetime")
+		}
+	}
+	time.Sleep(2000 * time.Millisecond)
+	a.do("/read", stolen)
+	if !a.got.isNew || a.got.email != "" {
+		t.Fatalf("3.6 s into a 3 s lifetime the copy still opens: %+v", a.got)
+	}
+}

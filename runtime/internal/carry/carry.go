@@ -73,9 +73,15 @@ type Cookie struct {
 // Store). The runtime calls Carrier once, when a manager is made.
 type Maker interface {
 	// Carrier returns the Carrier for a cookie with the attributes of
-	// cookie (all but its value) and the manager's secrets, and the idle
-	// timeout that applies when the Config gives none.
-	Carrier(cookie http.Cookie, secrets [][]byte) (Carrier, time.Duration, error)
+	// cookie (all but its value) and the manager's secrets, and the
+	// defaults that apply where the Config gives none.
+	Carrier(cookie http.Cookie, secrets [][]byte) (Carrier, Defaults, error)
+}
+
+// Defaults are a Carrier's own defaults for the Config's timeouts.
+type Defaults struct {
+	IdleTimeout time.Duration
+	Lifetime    time.Duration
 }
 
 // StoreKey derives the store key from a session ID: base64url(SHA-256(id)).
