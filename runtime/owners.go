@@ -91,6 +91,9 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 	_, err := s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) []ownerEntry {
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
 		if len(es) >= maxOwnedSessions {
+			es = s.m.liveEntries(ctx, owner, es) // the cap counts live sessions, not ended ones
+		}
+		if len(es) >= maxOwnedSessions {
 			_ = s.m.store.Delete(ctx, es[0].key) // the oldest
 			es = es[1:]
 		}
@@ -157,6 +160,22 @@ func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint
 		return nil, ver, fmt.Errorf("sessiongen: read the owner's sessions: %w", err)
 	}
 	return es, ver, nil
+}
+
+// liveEntries returns the entries of es whose session is live and still
+// names owner; an entry it cannot check (the store failed) stays.
+func (m *Manager) liveEntries(ctx context.Context, owner string, es []ownerEntry) []ownerEntry {
+	return slices.DeleteFunc(es, func(e ownerEntry) bool {
+		rec, _, err := m.store.Load(ctx, e.key)
+		if errors.Is(err, ErrNotFound) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		who, _, _, ok := m.ownerOf(rec)
+		return !ok || who != owner
+	})
 }
 
 // owned loads the sessions an owner's index lists and returns those that

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
@@ -32,5 +35,52 @@ func TestOwnerlessTypesSaySo(t *testing.T) {
 	}
 	if err := m.LogoutAll(context.Background(), "7"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("LogoutAll on a type without an owner: %v", err)
+	}
+}
+
+// TestOwnerCapCountsLiveSessions: 500 sign-ins and sign-outs on a phone
+// do not end the laptop's session, though the owner's index may hold 500
+// entries: at the cap, entries of ended sessions are dropped before the
+// oldest live one is. (Before, the laptop was ended on the 500th.)
+func TestOwnerCapCountsLiveSessions(t *testing.T) {
+	m, err := testsession.NewAccountManager(runtime.Config{Secrets: [][]byte{bytes.Repeat([]byte("c"), 32)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	do := func(path, cookie string) (string, string) {
+		req := httptest.NewRequest("GET", path, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a := testsession.AccountFrom(r.Context())
+			switch r.URL.Path {
+			case "/login":
+				a.SetUserID(3)
+				a.SetDevice(r.URL.Query().Get("dev"))
+				a.Regenerate()
+			case "/logout":
+				a.Destroy()
+			}
+			fmt.Fprintf(w, "%d %s", a.UserID(), a.Device())
+		})).ServeHTTP(rec, req)
+		if c := rec.Result().Cookies(); len(c) > 0 && c[0].MaxAge >= 0 {
+			cookie = c[0].Name + "=" + c[0].Value
+		}
+		return rec.Body.String(), cookie
+	}
+	_, laptop := do("/login?dev=laptop", "")
+	for range 520 {
+		_, phone := do("/login?dev=phone", "")
+		do("/logout", phone)
+	}
+	if me, _ := do("/me", laptop); me != "3 laptop" {
+		t.Fatalf("after 520 sign-ins and sign-outs on the phone the laptop reads %q: the cap ended it", me)
+	}
+	list, err := m.Sessions(context.Background(), 3)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("Sessions: %d, %v; want the laptop alone", len(list), err)
 	}
 }
