@@ -38,15 +38,16 @@ type field struct {
 	Unknown bool   `json:"unknown,omitempty"` // -dir: the code has no field for the key
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sessiongen-inspect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	store := fs.String("store", "", "the store `URL`: "+storeurl.Forms)
 	dir := fs.String("dir", "", "the `package` directory whose generated file names the fields")
 	typ := fs.String("type", "", "the session `type` to read from -dir, when it holds several")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] -- COOKIE-OR-ID")
-		fmt.Fprintln(stderr, "(the -- keeps a value that begins with - from reading as a flag: IDs may)")
+		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] < cookie-or-id")
+		fmt.Fprintln(stderr, "The cookie's value or the session ID is read from standard input, where ps")
+		fmt.Fprintln(stderr, "does not show it; given as the last argument (after --) it works too.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,7 +56,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if *store == "" || fs.NArg() != 1 {
+	value := fs.Arg(0)
+	if fs.NArg() == 0 && stdin != nil {
+		line, _ := bufio.NewReader(io.LimitReader(stdin, 4096)).ReadString('\n')
+		value = strings.TrimSpace(line)
+	}
+	if *store == "" || fs.NArg() > 1 || value == "" {
 		fs.Usage()
 		return 2
 	}
@@ -67,7 +73,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 	}
-	b, _, closeStore, err := storeurl.Open(ctx, *store)
+	b, _, closeStore, err := storeurl.OpenExisting(ctx, *store)
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiongen-inspect:", err)
 		return 1
@@ -78,7 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sessiongen-inspect: sessions in cookies have no server-side record to inspect")
 		return 2
 	}
-	rec, err := runtime.Inspect(ctx, s, fs.Arg(0))
+	rec, err := runtime.Inspect(ctx, s, value)
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiongen-inspect:", err)
 		if errors.Is(err, runtime.ErrNotFound) {

@@ -3,14 +3,16 @@
 //
 // Usage:
 //
-//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] -- COOKIE-OR-ID
+//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] < cookie-or-id
 //
 // The store URL takes the demo's -store forms (memcached://host:port,
 // redis://host:port/0, postgres://user@host/db, mongodb://host/db,
-// sqlite:path). The argument is the value of the session cookie
+// sqlite:path); nothing is created in it (PostgreSQL's table included).
+// Standard input's first line is the value of the session cookie
 // ("<id>.<signature>"; its signature is not checked) or a bare session
-// ID, after -- (base64url values may begin with -, which would read as
-// a flag). The output holds the record's header (created, issued, version,
+// ID: there, unlike on the command line, ps does not show it to other
+// users. It may also be the last argument, after -- (base64url values may
+// begin with -, which would read as a flag). The output holds the record's header (created, issued, version,
 // store key) and every stored field by key, including keys the current
 // code does not know; with -dir, each field also gets its Go name and
 // stored type from the schema recorded in the package's generated file.
@@ -29,7 +31,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }

@@ -46,7 +46,7 @@ func TestScripts(t *testing.T) {
 			for k, v := range env {
 				e.Setenv(k, v)
 			}
-			return nil
+			return os.WriteFile(filepath.Join(e.WorkDir, "memcached-cookie"), []byte(env["MEMCACHED_COOKIE"]+"\n"), 0o600)
 		},
 	})
 }
@@ -107,7 +107,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"-store", "memory:", "-dir", os.TempDir(), strings.Repeat("A", 43)}, 1, "no generated session"},
 	} {
 		var stdout, stderr bytes.Buffer
-		if code := run(context.Background(), tc.args, &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.out) {
+		if code := run(context.Background(), tc.args, strings.NewReader(""), &stdout, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.out) {
 			t.Errorf("%q: exit %d, stderr %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.out)
 		}
 	}

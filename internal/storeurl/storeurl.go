@@ -34,6 +34,20 @@ func Open(ctx context.Context, rawURL string) (store runtime.Backend, name strin
 	return OpenReplicated(ctx, rawURL, 1)
 }
 
+// OpenExisting is Open for a reader, such as the inspector: it creates
+// nothing (PostgreSQL's table is not created when it is missing).
+func OpenExisting(ctx context.Context, rawURL string) (store runtime.Backend, name string, closeFn func() error, err error) {
+	scheme, rest, _ := strings.Cut(rawURL, ":")
+	if scheme == "postgres" || scheme == "postgresql" {
+		s, err := postgres.New(ctx, rawURL, postgres.WithoutCreateTable())
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, "PostgreSQL " + hostOf(rest), s.Close, nil
+	}
+	return Open(ctx, rawURL)
+}
+
 // OpenReplicated is Open with memcached keeping each session on replicas
 // of its servers (memcache.WithReplicas); other stores ignore replicas.
 func OpenReplicated(ctx context.Context, rawURL string, replicas int) (store runtime.Backend, name string, closeFn func() error, err error) {
