@@ -63,6 +63,7 @@ type memEntry struct {
 	rec     []byte
 	version uint64
 	expiry  int64 // unix nanoseconds
+	reused  bool  // loaded, touched or replaced since it was created: out of probation
 }
 
 // A MemoryOption configures NewMemoryStore.
@@ -129,6 +130,14 @@ func (s *MemoryStore) Load(_ context.Context, key string) ([]byte, uint64, error
 	if !ok || e.expiry <= s.now().UnixNano() {
 		return nil, 0, ErrNotFound
 	}
+	if !e.reused { // its first load: out of probation, once per record
+		sh.mu.Lock()
+		if cur, ok := sh.m[k]; ok && cur.version == e.version {
+			cur.reused = true
+			sh.m[k] = cur
+		}
+		sh.mu.Unlock()
+	}
 	return e.rec, e.version, nil
 }
 
@@ -152,26 +161,32 @@ func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version ui
 	if !ok && len(sh.m) >= s.perShard {
 		s.makeRoom(sh, now)
 	}
+	e.reused = live // a replaced record was used before; a new one starts on probation
 	sh.m[k] = e
 	return nil
 }
 
 // makeRoom frees one slot in a full shard in constant time: of a few
 // records sampled (Go's map iteration starts at a random place), an
-// expired one, else the one that expires soonest, as Redis samples for
-// eviction. Scanning the whole shard for expired records on every insert
-// made a full store O(n) per login; the sweeper removes the rest.
+// expired one, else one still on probation (never loaded, touched or
+// replaced since it was written: a visitor who never came back), else
+// the one that expires soonest, as Redis samples for eviction. So a flood
+// of one-request sessions evicts its own kind, not the idle signed-in
+// users who came back once. Scanning the whole shard for expired records
+// on every insert made a full store O(n) per login; the sweeper removes
+// the rest.
 func (s *MemoryStore) makeRoom(sh *memShard, now int64) {
 	const samples = 8
 	var victim memKey
-	found, soonest, n := false, int64(0), 0
+	found, probation, soonest, n := false, false, int64(0), 0
 	for k, e := range sh.m {
 		if e.expiry <= now {
 			delete(sh.m, k)
 			return
 		}
-		if !found || e.expiry < soonest {
-			victim, soonest, found = k, e.expiry, true
+		// Probation first, then the soonest to expire.
+		if better := !e.reused && !probation || e.reused == !probation && e.expiry < soonest; !found || better {
+			victim, soonest, found, probation = k, e.expiry, true, !e.reused
 		}
 		if n++; n == samples {
 			break
@@ -192,7 +207,7 @@ func (s *MemoryStore) Touch(_ context.Context, key string, expiry time.Time) err
 	if !ok || e.expiry <= s.now().UnixNano() {
 		return ErrNotFound
 	}
-	e.expiry = expiry.UnixNano()
+	e.expiry, e.reused = expiry.UnixNano(), true
 	sh.m[k] = e
 	return nil
 }

@@ -218,3 +218,40 @@ func TestMemoryStoreKeysOfEveryLength(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryStoreEvictsProbationFirst: a flood of sessions written once
+// and never used again (12,000 anonymous visitors) evicts its own kind,
+// not the 1,000 signed-in users who came back once and then went idle,
+// though theirs expire sooner. Eviction samples 8 records of a shard, so a
+// user goes only when all 8 sampled are users: measured 979 to 994 of
+// 1,000 kept over six runs. (Before, 999 of the 1,000 were evicted.)
+func TestMemoryStoreEvictsProbationFirst(t *testing.T) {
+	s := NewMemoryStore(WithMaxEntries(4000))
+	defer s.Close()
+	now := time.Now()
+	rec := []byte("x")
+	for i := range 1000 {
+		key := fmt.Sprintf("user-%d", i)
+		if err := s.Save(ctx, key, rec, 0, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Load(ctx, key); err != nil { // the user came back once
+			t.Fatal(err)
+		}
+	}
+	for i := range 12000 {
+		if err := s.Save(ctx, fmt.Sprintf("anon-%d", i), rec, 0, now.Add(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := 0
+	for i := range 1000 {
+		if _, _, err := s.Load(ctx, fmt.Sprintf("user-%d", i)); err == nil {
+			kept++
+		}
+	}
+	t.Logf("%d of 1000 signed-in users kept through 12,000 anonymous writes (%d evictions)", kept, s.Evictions())
+	if kept < 950 {
+		t.Fatalf("%d of 1000 signed-in users kept, want at least 950", kept)
+	}
+}
