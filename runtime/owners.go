@@ -20,9 +20,11 @@ import (
 // the index first (a load and a compare-and-swap of the index), so no
 // session of an owner is ever missing from the index; nothing else
 // touches it. Entries of ended sessions, or of sessions that changed
-// owner, are left behind and dropped when the index is next read or
-// written: Sessions and LogoutAll load every listed session and keep
-// only the live ones whose owner field still names the owner.
+// owner, are left behind: Sessions and LogoutAll load every listed
+// session and act on the live ones whose owner field still names the
+// owner; LogoutAll removes the entries it ended, and the rest go at
+// their deadline, or when the owner reaches the cap (which counts live
+// sessions only).
 //
 // The index lives in the store, so LogoutAll reaches the sessions every
 // instance of the application created, and needs no other storage.
@@ -308,7 +310,12 @@ func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
 			}
 			ended[o.key] = true
 		}
-		return nil
+		// Only what was ended leaves the index: an entry whose record
+		// was not there may be a login under way, which indexes its key
+		// before it stores its record; left in, its session is listed
+		// once stored, and a later LogoutAll ends it. Entries of sessions
+		// that ended anyway go at their deadline, or at the cap.
+		return slices.DeleteFunc(es, func(e ownerEntry) bool { return ended[e.key] })
 	})
 	return errors.Join(failed, err)
 }

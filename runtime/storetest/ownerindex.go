@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,5 +84,73 @@ func runUnreadableIndex(t *testing.T, newStore func(t *testing.T) runtime.Store)
 				t.Fatalf("after LogoutAll: %q", me)
 			}
 		})
+	}
+}
+
+// holdingStore holds the first create of a session record (not an index)
+// after arm until release is closed, telling indexed when it starts to.
+type holdingStore struct {
+	runtime.Store
+	armed            atomic.Bool
+	indexed, release chan struct{}
+}
+
+// Save holds the armed create.
+func (s *holdingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+	if v == 0 && !strings.HasPrefix(key, "owner-") && s.armed.CompareAndSwap(true, false) {
+		close(s.indexed)
+		<-s.release
+	}
+	return s.Store.Save(ctx, key, rec, v, exp)
+}
+
+// runLogoutAllDuringALogin: LogoutAll runs while a login of the same
+// owner has indexed its key but not yet stored its record. The login's
+// session, once stored, must be listed (so that a later LogoutAll ends
+// it); before, LogoutAll dropped the entry it could not load and the
+// session lived on, listed nowhere.
+func runLogoutAllDuringALogin(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	ctx := context.Background()
+	hold := &holdingStore{Store: newStore(t), indexed: make(chan struct{}), release: make(chan struct{})}
+	a := newOwnerApp(t, hold)
+	const uid = 31
+	_, laptop := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
+	hold.armed.Store(true)
+	done := make(chan string)
+	go func() {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/login?uid=%d&dev=phone", uid), nil)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		cookie := ""
+		if c := rec.Result().Cookies(); len(c) > 0 {
+			cookie = c[0].Name + "=" + c[0].Value
+		}
+		done <- cookie
+	}()
+	<-hold.indexed
+	if err := a.Mgr.LogoutAll(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	close(hold.release)
+	phone := <-done
+	if me, _ := a.Do(t, "/me", laptop); me != "0 " {
+		t.Fatalf("the laptop after LogoutAll: %q", me)
+	}
+	live := 0
+	if me, _ := a.Do(t, "/me", phone); me == fmt.Sprintf("%d phone", uid) {
+		live = 1
+	}
+	list, err := a.Mgr.Sessions(ctx, uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != live {
+		t.Fatalf("the login that overlapped LogoutAll: %d live, %d listed; every live session must be listed", live, len(list))
+	}
+	if err := a.Mgr.LogoutAll(ctx, uid); err != nil {
+		t.Fatal(err)
+	}
+	if me, _ := a.Do(t, "/me", phone); me != "0 " {
+		t.Fatalf("the phone after a second LogoutAll: %q", me)
 	}
 }

@@ -123,6 +123,7 @@ func (c *opCounter) count() [3]int64 {
 func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	ctx := context.Background()
 	t.Run("UnreadableIndex", func(t *testing.T) { runUnreadableIndex(t, newStore) })
+	t.Run("LogoutAllDuringALogin", func(t *testing.T) { runLogoutAllDuringALogin(t, newStore) })
 	t.Run("ListEndAndLogoutAll", func(t *testing.T) {
 		a, b := newOwnerApp(t, newStore(t)), newOwnerApp(t, newStore(t)) // two processes
 		uid := time.Now().UnixNano()                                     // distinct per run on a shared server
