@@ -36,3 +36,9 @@ func SameTurn(a, b string) bool {
 	n := uint64(len(t.shards))
 	return keyHash(storeKey(a))%n == keyHash(storeKey(b))%n
 }
+
+// SignedCookieValue is the cookie value for id, signed with secret for
+// the cookie name.
+func SignedCookieValue(name string, secret []byte, id string) string {
+	return newSigner(name, [][]byte{secret}).sign(id)
+}

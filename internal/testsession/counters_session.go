@@ -552,7 +552,7 @@ func decCountersMapStringInt(b []byte, i int, p *map[string]int) (_ int, err err
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[string]int, n)
+	v := make(map[string]int, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e int

@@ -424,7 +424,7 @@ func decOwnedVisitMapStringString(b []byte, i int, p *map[string]string) (_ int,
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[string]string, n)
+	v := make(map[string]string, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e string

@@ -2,7 +2,9 @@ package wire
 
 import (
 	"encoding"
+	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/vmihailenco/msgpack/v5"
@@ -24,14 +26,21 @@ func AppendSliceLen[S ~[]T, T any](b []byte, v S) []byte {
 
 // ReadSliceLen reads an array header into *p: a new slice of its length
 // (nil for nil), whose elements the caller decodes. On an error *p is nil.
+// A slice may take at most 16 bytes of memory for each byte of b that
+// remains (beyond 64 KiB): a hostile array of a million nils, each a
+// zero element, cannot make a request allocate a hundred times its record.
 func ReadSliceLen[S ~[]T, T any](b []byte, i int, p *S) (int, int, error) {
-	n, i, err := mp.ReadArrayLen(b, i)
+	n, j, err := mp.ReadArrayLen(b, i)
 	if err != nil || n < 0 {
 		*p = nil
-		return 0, i, err
+		return 0, j, err
+	}
+	if need := uint64(n) * uint64(unsafe.Sizeof(*new(T))); need > 1<<16 && need > 16*uint64(len(b)-j) {
+		*p = nil
+		return 0, i, fmt.Errorf("%w: an array of %d elements (%d bytes of memory) in %d bytes", mp.ErrCorrupt, n, need, len(b)-j)
 	}
 	*p = make(S, n)
-	return n, i, nil
+	return n, j, nil
 }
 
 // AppendArray appends the elements of an array, v[:], each with enc.

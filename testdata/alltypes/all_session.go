@@ -1496,7 +1496,7 @@ func decAllMapInt64String(b []byte, i int, p *map[int64]string) (_ int, err erro
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[int64]string, n)
+	v := make(map[int64]string, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k int64
 		var e string
@@ -1543,7 +1543,7 @@ func decAllMapNameLevel(b []byte, i int, p *map[Name]Level) (_ int, err error) {
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[Name]Level, n)
+	v := make(map[Name]Level, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k Name
 		var e Level
@@ -1590,7 +1590,7 @@ func decAllMapStringInt(b []byte, i int, p *map[string]int) (_ int, err error) {
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[string]int, n)
+	v := make(map[string]int, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e int
@@ -1639,7 +1639,7 @@ func decAllMapStringPoint(b []byte, i int, p *map[string]Point) (_ int, err erro
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[string]Point, n)
+	v := make(map[string]Point, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e Point
@@ -1688,7 +1688,7 @@ func decAllMapStringSliceAddress(b []byte, i int, p *map[string][]Address) (_ in
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[string][]Address, n)
+	v := make(map[string][]Address, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e []Address
@@ -1735,7 +1735,7 @@ func decAllMapUint16Bool(b []byte, i int, p *map[uint16]bool) (_ int, err error)
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(map[uint16]bool, n)
+	v := make(map[uint16]bool, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k uint16
 		var e bool
@@ -1848,7 +1848,7 @@ func decAllScores(b []byte, i int, p *Scores) (_ int, err error) {
 	if err != nil || n < 0 {
 		return i, err
 	}
-	v := make(Scores, n)
+	v := make(Scores, min(n, 64)) // grown by what is there: duplicate keys of a hostile map take no room
 	for ; err == nil && n > 0; n-- {
 		var k string
 		var e int
