@@ -29,8 +29,12 @@ import (
 //
 // Before anything is decoded, one pass over the bytes checks every length
 // prefix against the bytes that remain and bounds the nesting depth, so a
-// corrupt or hostile record cannot make the decoder allocate more than the
-// record's own size or recurse without end.
+// corrupt or hostile record cannot make the decoder recurse without end,
+// and no length it claims is allocated before its bytes are known to be
+// there. Elements are not bytes, though: a nil in a record decodes into a
+// zero element of up to a struct's size, so a slice may take at most 16
+// bytes of memory per byte of record (wire.ReadSliceLen), and a map grows
+// by the entries it really gets.
 const (
 	recordV1 = 0x01
 	// maxRecordSize is the largest record the runtime decodes or writes.
