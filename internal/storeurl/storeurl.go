@@ -13,6 +13,7 @@ package storeurl
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -35,9 +36,15 @@ func Open(ctx context.Context, rawURL string) (store runtime.Backend, name strin
 }
 
 // OpenExisting is Open for a reader, such as the inspector: it creates
-// nothing (PostgreSQL's table is not created when it is missing).
+// neither PostgreSQL's table nor a SQLite file that is missing. (The
+// MongoDB store still makes sure of its expiry index.)
 func OpenExisting(ctx context.Context, rawURL string) (store runtime.Backend, name string, closeFn func() error, err error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
+	if scheme == "sqlite" {
+		if _, err := os.Stat(strings.TrimPrefix(rest, "//")); err != nil {
+			return nil, "", nil, fmt.Errorf("store URL %q: %w", redact(rawURL), err)
+		}
+	}
 	if scheme == "postgres" || scheme == "postgresql" {
 		s, err := postgres.New(ctx, rawURL, postgres.WithoutCreateTable())
 		if err != nil {

@@ -2,9 +2,13 @@ package storeurl
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sessiongen/sessiongen/internal/servers"
+	"github.com/sessiongen/sessiongen/runtime/postgres"
 )
 
 func TestOpen(t *testing.T) {
@@ -27,5 +31,35 @@ func TestOpen(t *testing.T) {
 	_, _, _, err := Open(ctx, "mysql://root:hunter2@db/x")
 	if err == nil || !strings.Contains(err.Error(), "unknown scheme") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unknown scheme: %v", err)
+	}
+}
+
+// TestOpenExistingCreatesNoFile: the inspector's way in does not create
+// a SQLite file that is not there.
+func TestOpenExistingCreatesNoFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "missing.db")
+	if _, _, _, err := OpenExisting(context.Background(), "sqlite:"+path); err == nil {
+		t.Fatal("OpenExisting opened a SQLite file that does not exist")
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the file is there now: %v", err)
+	}
+}
+
+// TestOpenExistingCreatesNoTable: on a PostgreSQL database without the
+// sessions table, the inspector's way in leaves it without one (Open
+// creates it).
+func TestOpenExistingCreatesNoTable(t *testing.T) {
+	srv := servers.StartPostgres(t)
+	ctx := context.Background()
+	if _, _, closeFn, err := OpenExisting(ctx, srv.DSN()); err == nil {
+		closeFn()
+	}
+	var table *string
+	if err := srv.Conn().QueryRow(ctx, "SELECT to_regclass($1)::text", postgres.DefaultTable).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	if table != nil {
+		t.Fatalf("OpenExisting created %s", *table)
 	}
 }

@@ -3,6 +3,7 @@ package alltypes
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -85,6 +86,12 @@ func (r *recordHarness) serve(record []byte) int {
 func FuzzDecodeRecord(f *testing.F) {
 	h := newRecordHarness(f)
 	f.Add(encodeRecordForTest(f, full()))
+	// An allocation bomb within the size limit, in a live record: As, a
+	// []Address, claims 200,000 elements, each a nil (a zero Address):
+	// megabytes of memory from 200 KB of record, which ReadSliceLen refuses.
+	now := binary.BigEndian.AppendUint64(nil, uint64(time.Now().Unix()))
+	bomb := append(append(append(append([]byte{0x01, 0xd3}, now...), 0x00, 0xd3), now...), 0x81, 0xa2, 'A', 's', 0xdd, 0x00, 0x03, 0x0d, 0x40)
+	f.Add(append(bomb, bytes.Repeat([]byte{0xc0}, 200_000)...))
 	f.Fuzz(func(t *testing.T, record []byte) {
 		if code := h.serve(record); code != 200 {
 			t.Fatalf("status %d for record %x", code, record)
