@@ -114,7 +114,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 		}
 	})
 	// A document of the wrong shape entirely.
-	a := storetest.NewFaultApp(t, newStore(t, srv.URI(db)))
+	a := storetest.NewApp(t, newStore(t, srv.URI(db)))
 	cookie, key := a.Login("ada")
 	raw.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "data", Value: "a string"}, {Key: "exp", Value: time.Now().Add(time.Hour)}})
 	if rec := a.Do("/read", cookie); rec.Code != 200 || !strings.HasSuffix(rec.Body.String(), "new=true") {

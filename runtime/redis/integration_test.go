@@ -43,7 +43,7 @@ func TestContractOnCluster(t *testing.T) {
 		return s
 	})
 	s, _ := redis.NewFromClient(cl.Client())
-	a := storetest.NewFaultApp(t, s)
+	a := storetest.NewApp(t, s)
 	for range 60 {
 		a.Login("ada")
 	}
@@ -84,7 +84,7 @@ func mustFromClient(t *testing.T, cl *servers.RedisCluster) *redis.Store {
 // C (anonymous) nothing, D (login) one SET.
 func TestCommandsPerRequest(t *testing.T) {
 	srv := servers.StartRedis(t)
-	a := storetest.NewFaultApp(t, newStore(t, srv))
+	a := storetest.NewApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	a.Do("/write?v=warm", cookie) // the script is loaded once per server
 	clientCommands := []string{"get", "set", "evalsha", "eval", "pexpireat", "del", "getrange"}
@@ -119,7 +119,7 @@ func TestCommandsPerRequest(t *testing.T) {
 // failover) the compare-and-swap falls back to EVAL once and works.
 func TestScriptForgotten(t *testing.T) {
 	srv := servers.StartRedis(t)
-	a := storetest.NewFaultApp(t, newStore(t, srv))
+	a := storetest.NewApp(t, newStore(t, srv))
 	cookie, _ := a.Login("ada")
 	if err := srv.Client().ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestGarbageAndHostileRecords(t *testing.T) {
 		}
 	})
 	// Values this store never writes: empty, and shorter than a version.
-	a := storetest.NewFaultApp(t, newStore(t, srv))
+	a := storetest.NewApp(t, newStore(t, srv))
 	for _, v := range []string{"", "short"} {
 		cookie, key := a.Login("ada")
 		raw.Set(ctx, redis.DefaultPrefix+key, v, time.Hour)

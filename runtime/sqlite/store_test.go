@@ -69,7 +69,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	store := newStore(t, path)
-	a := storetest.NewCounterApp(t, store)
+	a := storetest.NewApp(t, store)
 	cookie := a.Start()
 	const each = 300
 	helper := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1")
@@ -78,7 +78,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	go func() { b, err := helper.CombinedOutput(); out <- fmt.Sprintf("%s%v", b, err) }()
 	failed := 0
 	for range each {
-		for a.Do("/incr?i=1", cookie, false).Code != 200 {
+		for a.Do("/incr?i=1", cookie).Code != 200 {
 			failed++
 		}
 	}
@@ -90,7 +90,7 @@ func TestTwoProcessesShareTheFile(t *testing.T) {
 	}
 	failed += helperFailed
 	var sum int
-	fmt.Sscan(a.Do("/sum", cookie, false).Body.String(), &sum)
+	fmt.Sscan(a.Do("/sum", cookie).Body.String(), &sum)
 	t.Logf("two processes × %d increments: %d persisted, %d requests failed and were retried", each, sum, failed)
 	if sum != 2*each || failed > 2*each/100 { // more than storetest.MaxFailed: SQLite's busy handler sleeps
 		t.Fatalf("%d of %d increments persisted, %d requests failed", sum, 2*each, failed)
@@ -104,10 +104,10 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("runs only as the helper process of TestTwoProcessesShareTheFile")
 	}
 	each, _ := strconv.Atoi(os.Getenv("SESSIONGEN_SQLITE_EACH"))
-	a := storetest.NewCounterApp(t, newStore(t, path))
+	a := storetest.NewApp(t, newStore(t, path))
 	failed := 0
 	for range each {
-		for a.Do("/incr?i=2", os.Getenv("SESSIONGEN_SQLITE_COOKIE"), false).Code != 200 {
+		for a.Do("/incr?i=2", os.Getenv("SESSIONGEN_SQLITE_COOKIE")).Code != 200 {
 			failed++
 		}
 	}

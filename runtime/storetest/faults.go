@@ -2,125 +2,24 @@ package storetest
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	goruntime "runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 )
-
-// FaultApp serves the workload session over the middleware, and remembers the
-// store key of the last session written.
-type FaultApp struct {
-	tb      testing.TB
-	Mgr     *testsession.VisitManager
-	h       http.Handler
-	logs    syncBuffer
-	lastKey atomic.Value // string
-}
-
-// NewFaultApp serves /login, /read, /write?v= and /anon on store, through a
-// manager of its own (a new App on the same store is an application
-// restart).
-func NewFaultApp(tb testing.TB, store runtime.Store) *FaultApp {
-	a := &FaultApp{tb: tb}
-	mgr, err := testsession.NewVisitManager(runtime.Config{
-		Store:   keyRecorder{store, &a.lastKey},
-		Secrets: [][]byte{bytes.Repeat([]byte("f"), 32)},
-		Logger:  slog.New(slog.NewTextHandler(&a.logs, nil)),
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a.Mgr = mgr
-	mux := http.NewServeMux()
-	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
-		v := testsession.VisitFrom(r.Context())
-		v.SetEmail(r.URL.Query().Get("v"))
-		v.SetRoles([]string{"admin"})
-	})
-	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
-		v := testsession.VisitFrom(r.Context())
-		fmt.Fprintf(w, "%s|%s|new=%v", v.Email(), v.Flash(), v.IsNew())
-	})
-	mux.HandleFunc("/write", func(w http.ResponseWriter, r *http.Request) {
-		testsession.VisitFrom(r.Context()).SetFlash(r.URL.Query().Get("v"))
-	})
-	mux.HandleFunc("/anon", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	a.h = mgr.Middleware(mux)
-	return a
-}
-
-// Do serves one request.
-func (a *FaultApp) Do(path, cookie string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest("GET", path, nil)
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
-	rec := httptest.NewRecorder()
-	a.h.ServeHTTP(rec, req)
-	return rec
-}
-
-// Login creates a session whose email is who and returns its cookie and
-// store key.
-func (a *FaultApp) Login(who string) (cookie, key string) {
-	a.tb.Helper()
-	rec := a.Do("/login?v="+who, "")
-	c := rec.Result().Cookies()
-	if rec.Code != 200 || len(c) != 1 {
-		a.tb.Fatalf("login: %d %v %s", rec.Code, c, rec.Body)
-	}
-	return c[0].Name + "=" + c[0].Value, a.lastKey.Load().(string)
-}
-
-// Logs returns what the manager logged.
-func (a *FaultApp) Logs() string { return a.logs.String() }
-
-type keyRecorder struct {
-	runtime.Store
-	last *atomic.Value
-}
-
-func (k keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
-	k.last.Store(key)
-	return k.Store.Save(ctx, key, rec, v, exp)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // Outage stops the server (stop) while a user is logged in: reads and
 // writes get 503 without a Set-Cookie, a request that does not use its
 // session still works, and after start (the server back with its data)
 // the user is logged in with nothing overwritten.
 func Outage(t *testing.T, store runtime.Store, stop, start func()) {
-	a := NewFaultApp(t, store)
+	a := NewApp(t, store)
 	cookie, _ := a.Login("ada")
 	a.Do("/write?v=before", cookie)
 	stop()
@@ -148,13 +47,13 @@ func Outage(t *testing.T, store runtime.Store, stop, start func()) {
 // application (a new manager on a store from newStore): every user is
 // still logged in after each.
 func Restarts(t *testing.T, newStore func() runtime.Store, restart func()) {
-	a := NewFaultApp(t, newStore())
+	a := NewApp(t, newStore())
 	const users = 50
 	cookies := make([]string, users)
 	for i := range cookies {
 		cookies[i], _ = a.Login(fmt.Sprintf("user%d", i))
 	}
-	check := func(a *FaultApp, when string) {
+	check := func(a *App, when string) {
 		t.Helper()
 		lost := 0
 		for i, c := range cookies {
@@ -171,7 +70,7 @@ func Restarts(t *testing.T, newStore func() runtime.Store, restart func()) {
 		restart()
 		check(a, "after a server restart")
 	}
-	check(NewFaultApp(t, newStore()), "after an application restart")
+	check(NewApp(t, newStore()), "after an application restart")
 }
 
 // now4 is the current time as msgpack's uint32, for record headers.
@@ -213,7 +112,7 @@ func Hostile() map[string][]byte {
 // layout so that the bytes reach the decoder), and reads: each time a
 // fresh session, a log line, no crash; and the user can log in again.
 func Garbage(t *testing.T, store runtime.Store, put func(key string, rec []byte)) {
-	a := NewFaultApp(t, store)
+	a := NewApp(t, store)
 	for name, rec := range Hostile() {
 		cookie, key := a.Login("ada")
 		put(key, rec)
@@ -234,7 +133,7 @@ func Garbage(t *testing.T, store runtime.Store, put func(key string, rec []byte)
 // 503 within a few timeouts, no goroutine is left behind, and after resume
 // the session is intact.
 func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, resume func()) {
-	a := NewFaultApp(t, store)
+	a := NewApp(t, store)
 	cookie, _ := a.Login("ada")
 	before := goruntime.NumGoroutine()
 	pause()
@@ -278,7 +177,7 @@ func Paused(t *testing.T, store runtime.Store, timeout time.Duration, pause, res
 // count reading a counter of the store's operations (a driver's tracer or
 // monitor): A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.
 func RoundTrips(t *testing.T, store runtime.Store, count func() int64) {
-	a := NewFaultApp(t, store)
+	a := NewApp(t, store)
 	cookie, _ := a.Login("ada")
 	for _, tc := range []struct {
 		name, path, cookie string

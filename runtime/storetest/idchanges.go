@@ -22,7 +22,7 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	t.Run("WriteOverlappingARenewalDoesNotFork", func(t *testing.T) {
 		store := newStore(t)
 		cfg := runtime.Config{Store: store, RenewAfter: time.Second}
-		a, b := newCounterApp(t, cfg), newCounterApp(t, cfg)
+		a, b := newApp(t, cfg), newApp(t, cfg)
 		defer a.Mgr.Close()
 		defer b.Mgr.Close()
 		old := a.Start()
@@ -41,7 +41,7 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			t.Fatalf("the renewed session holds note %q, want the overlapping write's %q", got, "x")
 		}
 		// One session, not two: a logout under the new ID ends the old one too.
-		b.Do("/logout", renewed, false)
+		b.Do("/logout", renewed)
 		for _, c := range []string{old, renewed, cookieOf(x)} {
 			if c == "" {
 				continue
@@ -54,7 +54,7 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	t.Run("ATouchDoesNotStretchTheGrace", func(t *testing.T) {
 		store := newStore(t)
 		cfg := runtime.Config{Store: store, RenewAfter: 3 * time.Second, RenewGrace: time.Second}
-		a, b := newCounterApp(t, cfg), newCounterApp(t, cfg)
+		a, b := newApp(t, cfg), newApp(t, cfg)
 		defer a.Mgr.Close()
 		defer b.Mgr.Close()
 		old := a.Start()
@@ -75,7 +75,7 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	})
 	t.Run("RegenerateOverlappingALogoutDoesNotRecreate", func(t *testing.T) {
 		store := newStore(t)
-		a, b := newCounterApp(t, runtime.Config{Store: store}), newCounterApp(t, runtime.Config{Store: store})
+		a, b := newApp(t, runtime.Config{Store: store}), newApp(t, runtime.Config{Store: store})
 		defer a.Mgr.Close()
 		defer b.Mgr.Close()
 		old := a.Start()
@@ -98,15 +98,15 @@ func runIDChanges(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 
 // interleaveAcross holds request first on a between its load and its
 // save, serves second in full on b, then lets first finish.
-func interleaveAcross(t testing.TB, a, b *CounterApp, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
+func interleaveAcross(t testing.TB, a, b *App, cookie, first, second string) (*httptest.ResponseRecorder, *httptest.ResponseRecorder) {
 	loaded, proceed := make(chan struct{}), make(chan struct{})
 	a.loaded = func(*http.Request) { close(loaded); <-proceed }
 	defer func() { a.loaded = nil }()
 	var r1 *httptest.ResponseRecorder
 	done := make(chan struct{})
-	go func() { defer close(done); r1 = a.Do(first, cookie, true) }()
+	go func() { defer close(done); r1 = a.DoHeld(first, cookie) }()
 	<-loaded
-	r2 := b.Do(second, cookie, false)
+	r2 := b.Do(second, cookie)
 	close(proceed)
 	<-done
 	return r1, r2
@@ -124,10 +124,10 @@ func cookieOf(r *httptest.ResponseRecorder) string {
 }
 
 // note reads the session's note through app, with cookie.
-func note(app *CounterApp, cookie string) string {
+func note(app *App, cookie string) string {
 	var sum int
 	var bal int64
 	var n string
-	fmt.Sscan(app.Do("/sum", cookie, false).Body.String(), &sum, &bal, &n)
+	fmt.Sscan(app.Do("/sum", cookie).Body.String(), &sum, &bal, &n)
 	return strings.TrimSpace(n)
 }

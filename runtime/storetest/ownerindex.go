@@ -61,8 +61,8 @@ func runUnreadableIndex(t *testing.T, newStore func(t *testing.T) runtime.Store)
 		uid++
 		t.Run(name, func(t *testing.T) {
 			store := newStore(t)
-			a := newOwnerApp(t, store)
-			key := ownerIndexKey("Account", strconv.FormatInt(uid, 10))
+			a := NewApp(t, store)
+			key := ownerIndexKey("Scenario", strconv.FormatInt(uid, 10))
 			put(t, store, key, rec)
 			if _, err := a.Mgr.Sessions(ctx, uid); err == nil || !strings.Contains(err.Error(), "owner") {
 				t.Fatalf("Sessions over an unreadable index: %v, want an error", err)
@@ -70,8 +70,8 @@ func runUnreadableIndex(t *testing.T, newStore func(t *testing.T) runtime.Store)
 			if err := a.Mgr.LogoutAll(ctx, uid); err == nil {
 				t.Fatal("LogoutAll over an unreadable index returned nil: it ended nothing")
 			}
-			_, cookie := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
-			if me, _ := a.Do(t, "/me", cookie); me != fmt.Sprintf("%d laptop", uid) {
+			_, cookie := a.Call(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
+			if me, _ := a.Call(t, "/me", cookie); me != fmt.Sprintf("%d laptop", uid) {
 				t.Fatalf("login over an unreadable index: %q", me)
 			}
 			if list, err := a.Mgr.Sessions(ctx, uid); err != nil || len(list) != 1 {
@@ -80,7 +80,7 @@ func runUnreadableIndex(t *testing.T, newStore func(t *testing.T) runtime.Store)
 			if err := a.Mgr.LogoutAll(ctx, uid); err != nil {
 				t.Fatal(err)
 			}
-			if me, _ := a.Do(t, "/me", cookie); me != "0 " {
+			if me, _ := a.Call(t, "/me", cookie); me != "0 " {
 				t.Fatalf("after LogoutAll: %q", me)
 			}
 		})
@@ -112,9 +112,9 @@ func (s *holdingStore) Save(ctx context.Context, key string, rec []byte, v uint6
 func runLogoutAllDuringALogin(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	ctx := context.Background()
 	hold := &holdingStore{Store: newStore(t), indexed: make(chan struct{}), release: make(chan struct{})}
-	a := newOwnerApp(t, hold)
+	a := NewApp(t, hold)
 	const uid = 31
-	_, laptop := a.Do(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
+	_, laptop := a.Call(t, fmt.Sprintf("/login?uid=%d&dev=laptop", uid), "")
 	hold.armed.Store(true)
 	done := make(chan string)
 	go func() {
@@ -133,11 +133,11 @@ func runLogoutAllDuringALogin(t *testing.T, newStore func(t *testing.T) runtime.
 	}
 	close(hold.release)
 	phone := <-done
-	if me, _ := a.Do(t, "/me", laptop); me != "0 " {
+	if me, _ := a.Call(t, "/me", laptop); me != "0 " {
 		t.Fatalf("the laptop after LogoutAll: %q", me)
 	}
 	live := 0
-	if me, _ := a.Do(t, "/me", phone); me == fmt.Sprintf("%d phone", uid) {
+	if me, _ := a.Call(t, "/me", phone); me == fmt.Sprintf("%d phone", uid) {
 		live = 1
 	}
 	list, err := a.Mgr.Sessions(ctx, uid)
@@ -150,7 +150,7 @@ func runLogoutAllDuringALogin(t *testing.T, newStore func(t *testing.T) runtime.
 	if err := a.Mgr.LogoutAll(ctx, uid); err != nil {
 		t.Fatal(err)
 	}
-	if me, _ := a.Do(t, "/me", phone); me != "0 " {
+	if me, _ := a.Call(t, "/me", phone); me != "0 " {
 		t.Fatalf("the phone after a second LogoutAll: %q", me)
 	}
 }
