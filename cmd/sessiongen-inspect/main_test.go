@@ -79,7 +79,7 @@ func writeSession(t *testing.T, url string) string {
 	}
 	// Another session type on the same cookie adds a field of its own,
 	// unknown to Visit, and keeps Visit's.
-	other, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
+	other, err := testsession.NewScenarioManager(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func writeSession(t *testing.T, url string) string {
 	req := httptest.NewRequest("GET", "/", nil)
 	req.AddCookie(cookies[0])
 	other.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		testsession.CountersFrom(r.Context()).SetC0(7)
+		testsession.ScenarioFrom(r.Context()).SetC0(7)
 	})).ServeHTTP(httptest.NewRecorder(), req)
 	return cookies[0].Value
 }

@@ -275,7 +275,7 @@ func TestDeadlinesAreInsideTheSeal(t *testing.T) {
 
 func TestConfigurationsThatCannotWork(t *testing.T) {
 	store, _ := cookiestore.New()
-	if _, err := testsession.NewCountersManager(runtime.Config{Store: store, Secrets: [][]byte{secret}}); err == nil || !strings.Contains(err.Error(), "conflict=error") {
+	if _, err := testsession.NewScenarioManager(runtime.Config{Store: store, Secrets: [][]byte{secret}}); err == nil || !strings.Contains(err.Error(), "conflict=error") {
 		t.Errorf("conflict=error fields with a cookie store: %v", err)
 	}
 	if _, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{secret}, RenewAfter: time.Hour}); err == nil || !strings.Contains(err.Error(), "RenewAfter") {
