@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
@@ -21,7 +22,7 @@ func (s *session) commit() {
 		s.mu.Unlock()
 		return
 	}
-	err := s.flush(s.trip.Req.Context(), false)
+	err := s.flush(&s.bg, false)
 	if err == nil {
 		s.m.carrier.Send(s.w.Header(), &s.trip, s.cookie())
 		s.mu.Unlock()
@@ -66,7 +67,7 @@ func (s *session) finish() {
 	if !write && s.chg.drop == "" {
 		return
 	}
-	ctx := s.trip.Req.Context()
+	ctx := context.Context(&s.bg)
 	if write && (s.id.id == "" || s.id.id != s.trip.CookieID) {
 		s.m.log.WarnContext(ctx, "sessiongen: session changed after the response headers were sent; the change needs a new cookie and was not saved. Change the session before writing the response.", "type", s.m.schema.Name)
 		if s.chg.rewrite || s.chg.drop == "" {

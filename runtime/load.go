@@ -61,7 +61,7 @@ func (s *session) recoverDecoder() {
 	if p == nil {
 		return
 	}
-	s.dropRecord(s.trip.Req.Context(), s.id.key, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p))
+	s.dropRecord(&s.bg, s.id.key, fmt.Errorf("%w: decoder panicked: %v", errCorrupt, p))
 	if s.base.stored {
 		s.chg.drop = s.id.key
 	}

@@ -15,6 +15,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		s.ctx = valueCtx{Context: r.Context(), key: m.ctxKey, val: d}
 		r = r.WithContext(&s.ctx) // the context node lives in the session: no allocation of its own
 		s.m, s.data, s.trip.Req = m, d, r
+		s.bg.parent = &s.ctx
 		s.w = writer{ResponseWriter: w, s: s}
 		s.base.hdr.flags = m.flags
 		next.ServeHTTP(&s.w, r)

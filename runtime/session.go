@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
@@ -24,6 +25,7 @@ type session struct {
 	m    *Manager
 	data wire.Data  // the generated value, whose fields the handler reads and sets
 	ctx  valueCtx   // the request context that carries this session
+	bg   detached   // ctx without its cancellation: what loads and saves run under
 	w    writer     // the response, which commits the session before its headers leave
 	trip carry.Trip // the request, what its cookies carried and what the response's will
 
@@ -88,7 +90,7 @@ func (s *session) use() {
 // with the lock held.
 func (s *session) ensureLoaded() {
 	if !s.state.has(loaded) {
-		s.load(s.trip.Req.Context())
+		s.load(&s.bg)
 	}
 }
 
@@ -220,3 +222,23 @@ func (c *valueCtx) Value(key any) any {
 	}
 	return c.Context.Value(key)
 }
+
+// detached is a request's context without its cancellation, as
+// context.WithoutCancel makes one, but kept in the session (no allocation
+// of its own): a client that hangs up after sending its request does not
+// cancel the load or the save it caused, which the store's own timeout
+// bounds. Its values (a trace span, a logger's attributes) are the
+// request's.
+type detached struct{ parent context.Context }
+
+// Deadline implements context.Context: none.
+func (detached) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: never.
+func (detached) Done() <-chan struct{} { return nil }
+
+// Err implements context.Context: nil.
+func (detached) Err() error { return nil }
+
+// Value implements context.Context.
+func (c *detached) Value(key any) any { return c.parent.Value(key) }

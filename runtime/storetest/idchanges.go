@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -130,4 +131,39 @@ func note(app *App, cookie string) string {
 	var n string
 	fmt.Sscan(app.Do("/sum", cookie).Body.String(), &sum, &bal, &n)
 	return strings.TrimSpace(n)
+}
+
+// runHangUps sends 30 requests that each append an item and whose client
+// closes the connection right after sending, as an impatient browser
+// does: every item lands, and nothing is logged as an error (the load and
+// the save run detached from the request's cancellation, bounded by the
+// store's own timeout). Before, a hang-up cancelled the store call: the
+// change was lost and the store failure logged.
+func runHangUps(t *testing.T, store runtime.Store) {
+	a := NewApp(t, store)
+	cookie := a.Start()
+	srv := httptest.NewServer(a.h)
+	defer srv.Close()
+	const n = 30
+	for i := range n {
+		conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /append?v=gone%d HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n", i, cookie)
+		conn.Close()
+	}
+	var items string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		items, _, _ = strings.Cut(a.Do("/items", cookie).Body.String(), "|")
+		if strings.Count(items, "gone") == n {
+			break
+		}
+	}
+	if got := strings.Count(items, "gone"); got != n {
+		t.Errorf("%d of %d changes of clients that hung up landed", got, n)
+	}
+	if logs := a.Logs(); strings.Contains(logs, "level=ERROR") {
+		t.Errorf("clients that hung up raised errors:\n%s", logs)
+	}
 }

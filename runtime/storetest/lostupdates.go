@@ -315,6 +315,7 @@ func runLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store, slo
 		}
 	})
 	t.Run("IDChanges", func(t *testing.T) { runIDChanges(t, newStore) })
+	t.Run("AClientThatHangsUpLosesNothing", func(t *testing.T) { runHangUps(t, newStore(t)) })
 	t.Run("WithoutCASUpdatesAreLost", func(t *testing.T) { // proof that the test above can fail
 		skipIfSlow(t)
 		r := Increments(t, noCAS{newStore(t)}, 2, 16, 200)
