@@ -45,7 +45,7 @@ func (s *session) load(ctx context.Context) {
 		s.chg.drop = key
 		return
 	}
-	s.id = ident{id: id, key: key, hash: keyHash(key)}
+	s.id.setKeyed(id, key)
 	s.base.hdr, s.base.ver, s.base.rec, s.base.stored = hdr, ver, rec, true
 }
 

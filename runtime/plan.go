@@ -113,7 +113,7 @@ func (m *Manager) mergeOnto(c *changes, b *baseline, d wire.Data, h header, ours
 			out = append(out, entry{Key: kb, Val: v})
 		}
 	}
-	hdr = c.header(header{created: hdr.created, issued: hdr.issued, flags: hdr.flags}) // never merged from a stale copy
+	hdr = c.header(hdr) // never merged from a stale copy
 	return buildRecord(hdr, out), hdr, nil
 }
 

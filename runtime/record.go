@@ -191,6 +191,10 @@ func checkRecord(rec []byte, each func(key []byte, at loc, val int)) (h header, 
 	return h, body, nil
 }
 
+// headerLen is the length of what appendHeader appends: the version byte
+// and three 64-bit msgpack ints.
+const headerLen = 1 + 3*9
+
 // appendHeader starts a record.
 func appendHeader(b []byte, h header) []byte {
 	b = append(b, recordV1, 0xd3)
@@ -242,15 +246,18 @@ func loadFollowing(ctx context.Context, c carry.Carrier, t *carry.Trip, id strin
 		rec, ver, err = c.Load(ctx, t, key)
 	}
 	if err == nil && retired(rec) {
-		return id, key, nil, 0, ErrNotFound
+		return id, key, nil, 0, errRetired
 	}
 	return id, key, rec, ver, err
 }
 
+// errRetired is loadFollowing's answer for a retired record. It matches
+// ErrNotFound.
+var errRetired = fmt.Errorf("%w: the session moved to a new ID (Regenerate)", ErrNotFound)
+
 // withHeader returns rec with its header replaced by h.
 func withHeader(rec []byte, h header) []byte {
-	n := len(appendHeader(nil, header{}))
-	return append(appendHeader(make([]byte, 0, len(rec)), h), rec[n:]...)
+	return append(appendHeader(make([]byte, 0, len(rec)), h), rec[headerLen:]...)
 }
 
 // retiredRecord is what replaces the record of a session's old ID when
@@ -259,7 +266,7 @@ func retiredRecord() []byte { return appendHeader(nil, header{flags: flagRetired
 
 // retired reports whether rec is a retired record.
 func retired(rec []byte) bool {
-	if len(rec) != len(appendHeader(nil, header{})) || rec[0] != recordV1 {
+	if len(rec) != headerLen || rec[0] != recordV1 {
 		return false
 	}
 	h, _, err := readHeader(rec)
@@ -299,7 +306,7 @@ func largestFields(rec []byte) string {
 // forwardTarget returns the ID a forward record points to, given the ID
 // it was stored under; ok is false for any other record.
 func forwardTarget(rec []byte, oldID string) (newID string, ok bool) {
-	n := len(appendHeader(nil, header{}))
+	n := headerLen
 	if len(rec) != n+2+32 || rec[0] != recordV1 || rec[n] != 0xc4 || rec[n+1] != 32 {
 		return "", false
 	}

@@ -119,16 +119,15 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	refetch := s.base.stored && ver == 0 // we wrote it earlier in this request: version unknown
 	for attempt := 1; ; attempt++ {
 		if refetch {
-			fresh, fver, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
-			if next, ok := forwardTarget(fresh, s.id.id); ok && err == nil {
-				// A concurrent request renewed the session: this
-				// request's changes go to the new ID, never over the
-				// forward (which would fork the session in two).
-				s.id.set(next)
-				fresh, fver, err = s.m.carrier.Load(ctx, &s.trip, s.id.key)
+			// A concurrent request that renewed the session left a
+			// forward: this request's changes follow it to the new ID,
+			// never over it (which would fork the session in two).
+			id, key, fresh, fver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.id.id, now, 0)
+			if key != s.id.key {
+				s.id.setKeyed(id, key)
 			}
 			switch {
-			case err == nil && retired(fresh):
+			case errors.Is(err, errRetired):
 				// A concurrent Regenerate moved the session to an ID this
 				// request must not learn: its change is dropped, and the
 				// cookie the browser holds is left alone.

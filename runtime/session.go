@@ -55,6 +55,9 @@ type ident struct {
 	hash uint64 // hash of key, for the touch table and the save turns
 }
 
+// setKeyed sets the ID and its store key, already derived.
+func (d *ident) setKeyed(id, key string) { *d = ident{id: id, key: key, hash: keyHash(key)} }
+
 func (d *ident) set(id string) {
 	*d = ident{id: id}
 	if id != "" {
