@@ -168,16 +168,24 @@ func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint
 // names owner; an entry it cannot check (the store failed) stays.
 func (m *Manager) liveEntries(ctx context.Context, owner string, es []ownerEntry) []ownerEntry {
 	return slices.DeleteFunc(es, func(e ownerEntry) bool {
-		rec, _, err := m.store.Load(ctx, e.key)
-		if errors.Is(err, ErrNotFound) {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-		who, _, _, ok := m.ownerOf(rec)
-		return !ok || who != owner
+		_, _, live, err := m.loadOwned(ctx, owner, e.key)
+		return err == nil && !live
 	})
+}
+
+// loadOwned loads the session under key and reports whether it is live
+// and still names owner, with when its ID was issued and when it was last
+// written.
+func (m *Manager) loadOwned(ctx context.Context, owner, key string) (issued, written time.Time, live bool, err error) {
+	rec, _, err := m.store.Load(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return issued, written, false, nil
+	}
+	if err != nil {
+		return issued, written, false, fmt.Errorf("sessiongen: load an owner's session: %w", err)
+	}
+	who, issued, written, ok := m.ownerOf(rec)
+	return issued, written, ok && who == owner, nil
 }
 
 // owned loads the sessions an owner's index lists and returns those that
@@ -191,15 +199,11 @@ func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]O
 	}
 	var out []OwnedSession
 	for _, e := range es {
-		rec, _, err := m.store.Load(ctx, e.key)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
+		issued, written, live, err := m.loadOwned(ctx, owner, e.key)
 		if err != nil {
-			return nil, fmt.Errorf("sessiongen: load an owner's session: %w", err)
+			return nil, err
 		}
-		who, issued, written, ok := m.ownerOf(rec)
-		if !ok || who != owner {
+		if !live {
 			continue
 		}
 		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, LastWrite: written, Current: e.key == cur, key: e.key, m: m})
