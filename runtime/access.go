@@ -4,6 +4,7 @@ import (
 	"bytes"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
+	"github.com/sessiongen/sessiongen/runtime/internal/typed"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -111,7 +112,7 @@ func (s *session) changedInPlace(i int, c *mp.Buffer) bool {
 func (s *session) Encode(enc *msgpack.Encoder, sc *wire.Schema, d wire.Data) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return wire.EncodeTo(enc, sc, d, s.base.undecoded, s.base.fields.unknown)
+	return typed.EncodeTo(enc, sc, d, s.base.undecoded, s.base.fields.unknown)
 }
 
 // Decode reads one msgpack map written by Encode into d, whose fields
@@ -123,6 +124,6 @@ func (s *session) Encode(enc *msgpack.Encoder, sc *wire.Schema, d wire.Data) err
 // meanwhile (the runtime calls it with the lock held).
 func (s *session) Decode(dec *msgpack.Decoder, sc *wire.Schema, d wire.Data) (err error) {
 	s.base.lazy = false
-	s.base.fields.unknown, err = wire.DecodeFrom(dec, sc, d, s.base.fields.unknown[:0])
+	s.base.fields.unknown, err = typed.DecodeFrom(dec, sc, d, s.base.fields.unknown[:0])
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
+	"github.com/sessiongen/sessiongen/runtime/internal/typed"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -50,7 +51,7 @@ func (b *baseline) need(i int) []byte {
 }
 
 // undecoded reports whether field i was never decoded, and returns its
-// bytes in the loaded record (nil when absent): wire.AppendFields copies
+// bytes in the loaded record (nil when absent): typed.AppendFields copies
 // such a field as it is.
 func (b *baseline) undecoded(i int) ([]byte, bool) {
 	if !b.lazy || b.decoded.has(i) {
@@ -64,7 +65,7 @@ func (b *baseline) undecoded(i int) ([]byte, bool) {
 // buffer: the result is valid until put is called.
 func (b *baseline) appendRecord(sc *wire.Schema, d wire.Data, h header) (rec []byte, put func(), err error) {
 	buf := mp.Buffers.Get().(*mp.Buffer)
-	rec, err = wire.AppendFields(appendHeader(buf.B[:0], h), sc, d, b.undecoded, b.fields.unknown)
+	rec, err = typed.AppendFields(appendHeader(buf.B[:0], h), sc, d, b.undecoded, b.fields.unknown)
 	if err != nil {
 		mp.Buffers.Put(buf)
 		return nil, nil, fmt.Errorf("sessiongen: encode session: %w", err)

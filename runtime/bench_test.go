@@ -9,7 +9,7 @@ import (
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
-	"github.com/sessiongen/sessiongen/runtime/wire"
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -146,7 +146,7 @@ func BenchmarkCodec(b *testing.B) {
 	})
 	b.Run("decode", func(b *testing.B) {
 		out := new(testsession.Visit)
-		var rd wire.Reader
+		var rd mp.Reader
 		dec := msgpack.NewDecoder(&rd)
 		b.ReportAllocs()
 		b.SetBytes(int64(len(encoded)))

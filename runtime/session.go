@@ -15,7 +15,7 @@ import (
 // own: what the request loaded (base), what it changed (chg), and its
 // business with the carrier the session travels in (trip). A save is
 // planned from the first two (plan.go) and carried out through the
-// carrier (save.go). It implements wire.Session: a generated session
+// carrier (save.go). It implements typed.Session: a generated session
 // type reaches it through the wire.Handle it embeds, which the
 // middleware binds to it.
 //

@@ -17,8 +17,7 @@ package wire
 import (
 	"strconv"
 
-	"github.com/sessiongen/sessiongen/runtime/internal/mp"
-	"github.com/vmihailenco/msgpack/v5"
+	"github.com/sessiongen/sessiongen/runtime/internal/typed"
 )
 
 // Generated code states the generation of the calls it makes, and
@@ -46,56 +45,32 @@ const (
 // code of generation 4, which checks the range.
 const GeneratedCodeV3 = 3
 
-// Data is implemented by the session types sessiongen generates.
-type Data interface {
-	// EncodeMsgpack writes the stored fields as one msgpack map keyed by
-	// field key.
-	EncodeMsgpack(enc *msgpack.Encoder) error
-	// DecodeMsgpack resets the stored fields to their zero values and
-	// reads one msgpack map written by EncodeMsgpack (or by another
-	// version of it: unknown keys are kept, missing ones stay zero).
-	DecodeMsgpack(dec *msgpack.Decoder) error
-}
+// Data is implemented by the session types sessiongen generates: their
+// EncodeMsgpack writes the stored fields as one msgpack map keyed by field
+// key, and their DecodeMsgpack reads one back.
+type Data = typed.Data
 
 // Schema describes a generated session type to the runtime. Generated
 // code declares one per type; its address is the key under which the
 // middleware puts the session in the request's context.
-type Schema struct {
-	// Name is the generated type's name, used in log lines.
-	Name string
-	// Keys holds the wire key of every stored field, by field index.
-	Keys []string
-	// Handle returns the handle embedded in d, for the runtime to bind.
-	Handle func(d Data) *Handle
-	// Decode reads n keys and their values from b[i:] into d's fields,
-	// appends the keys d does not store, and their values, to unknown,
-	// and returns the offset after them. The fields read are zero unless
-	// a key comes twice; a value that does not fit leaves its field zero
-	// and is an error. The runtime hands it a whole map, or the one key
-	// and value it needs.
-	Decode func(d Data, b []byte, i, n int, unknown []Entry) (int, []Entry, error)
-	// Append appends the key and value of each field of d in r, in
-	// schema order, and returns how many it appended: a field tagged
-	// omitempty that holds its zero value appends nothing.
-	Append func(d Data, b []byte, r Range) ([]byte, int, error)
-	// Recursive is set when a stored type contains itself (type Tree
-	// []Tree): decoding recurses as deep as the data nests, so the
-	// nesting depth is checked first.
-	Recursive bool
-	// ConflictError lists the keys of fields tagged conflict=error.
-	ConflictError []string
-	// Owner, for a type with a field tagged owner, returns that field's
-	// value as a string ("" for its zero value: no owner); OwnerField is
-	// its index.
-	Owner      func(d Data) string
-	OwnerField int
+type Schema = typed.Schema
+
+// Range is the fields numbered From to To-1, as Schema.Append takes them.
+type Range = typed.Range
+
+// Entry is one field of a msgpack map, as raw msgpack: a key the
+// generated type does not know, kept to be written back.
+type Entry = typed.Entry
+
+// Handle is what a generated session type holds to reach the request's
+// session; its accessors begin with defer s.rt.Use(i).Unlock().
+type Handle = typed.Handle
+
+// Unknown skips the value at b[i:] of a key the schema does not know and
+// appends both to unknown, pointing into b.
+func Unknown(b []byte, i int, key []byte, unknown []Entry) (int, []Entry, error) {
+	return typed.Unknown(b, i, key, unknown)
 }
-
-// Range is the fields numbered From to To-1.
-type Range struct{ From, To int }
-
-// Has reports whether field i is in r.
-func (r Range) Has(i int) bool { return r.From <= i && i < r.To }
 
 // OwnerInt is the owner string of an integer owner field.
 func OwnerInt[T ~int | ~int8 | ~int16 | ~int32 | ~int64](v T) string {
@@ -115,8 +90,3 @@ func OwnerUint[T ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64](v T) string {
 
 // OwnerString is the owner string of a string owner field.
 func OwnerString[T ~string](v T) string { return string(v) }
-
-// Reader reads a byte slice for a msgpack.Decoder. A generated
-// DecodeMsgpack given a Decoder over a Reader decodes the slice in place,
-// without copying the value out first.
-type Reader = mp.Reader

@@ -1,4 +1,4 @@
-package wire
+package typed
 
 import (
 	"fmt"
@@ -34,7 +34,7 @@ func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool
 			return nil, err
 		}
 		if v != nil {
-			b = append(AppendString(b, sc.Keys[i]), v...)
+			b = append(mp.AppendString(b, sc.Keys[i]), v...)
 			n++
 		}
 		from = i + 1
@@ -47,7 +47,7 @@ func AppendFields(b []byte, sc *Schema, d Data, stored func(i int) ([]byte, bool
 		n++
 	}
 	var hdr [5]byte
-	h := AppendMapLen(hdr[:0], n)
+	h := mp.AppendMapLen(hdr[:0], n)
 	gap := 5 - len(h)
 	copy(b[gap:], b[:start])
 	copy(b[start+gap:], h)
@@ -80,7 +80,7 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 	if sc.Recursive {
 		// Decoding recurses as deep as the data nests: check the depth,
 		// and every length, first.
-		if _, err := Skip(b, 0); err != nil {
+		if _, err := mp.Skip(b, 0); err != nil {
 			return 0, unknown, err
 		}
 	}
@@ -89,7 +89,7 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 			err = fmt.Errorf("%w: decoder panicked: %v", mp.ErrCorrupt, p)
 		}
 	}()
-	n, start, err := ReadMapLen(b, 0)
+	n, start, err := mp.ReadMapLen(b, 0)
 	if err != nil {
 		return start, unknown, err
 	}
@@ -104,14 +104,14 @@ func DecodeFields(b []byte, sc *Schema, d Data, unknown []Entry) (i int, _ []Ent
 // again leaves d as the failed decode did.
 func nameField(b []byte, i, n int, sc *Schema, d Data, err error) error {
 	for ; n > 0; n-- {
-		key, v, e := ReadKey(b, i)
+		key, v, e := mp.ReadKey(b, i)
 		if e != nil {
 			return err
 		}
 		if _, _, e := sc.Decode(d, b, i, 1, nil); e != nil {
 			return fmt.Errorf("field %q: %w", key, err)
 		}
-		if i, e = Skip(b, v); e != nil {
+		if i, e = mp.Skip(b, v); e != nil {
 			return err
 		}
 	}
@@ -121,7 +121,7 @@ func nameField(b []byte, i, n int, sc *Schema, d Data, err error) error {
 // Unknown skips the value at b[i:] of a key the schema does not know and
 // appends both to unknown, pointing into b.
 func Unknown(b []byte, i int, key []byte, unknown []Entry) (int, []Entry, error) {
-	j, err := Skip(b, i)
+	j, err := mp.Skip(b, i)
 	if err != nil {
 		return j, unknown, err
 	}
