@@ -32,9 +32,9 @@ func TestShopFlow(t *testing.T) {
 // forEachStore starts a server of every kind the -store flag offers, and
 // runs f in a subtest per store, opened from its URL as the demo opens it.
 func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Backend, name string)) {
-	mc, rd, pg, mg := servers.StartMemcached(t), servers.StartRedis(t), servers.StartPostgres(t), servers.StartFerretDB(t)
+	mc, rd, pg, mg, my := servers.StartMemcached(t), servers.StartRedis(t), servers.StartPostgres(t), servers.StartFerretDB(t), servers.StartMySQL(t)
 	for _, url := range []string{
-		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), mg.URI("shop"),
+		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), my.URL(), mg.URI("shop"),
 		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), "cookie:",
 	} {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {

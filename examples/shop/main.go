@@ -4,13 +4,14 @@
 //	go run ./examples/shop -addr localhost:8080
 //	go run ./examples/shop -store redis://127.0.0.1:6379
 //	go run ./examples/shop -store postgres://user:pass@127.0.0.1/shop
+//	go run ./examples/shop -store mysql://user:pass@127.0.0.1/shop
 //	go run ./examples/shop -store mongodb://127.0.0.1:27017/shop
 //	go run ./examples/shop -store sqlite:./sessions.db
 //	go run ./examples/shop -store memcached://127.0.0.1:11211,127.0.0.1:11212
 //	go run ./examples/shop -store memcached://a:11211,b:11211,c:11211 -replicas 2
 //
 // Sessions live in memory and end when the process does, unless -store
-// names a store to keep them in: Redis, PostgreSQL, MongoDB and SQLite keep them
+// names a store to keep them in: Redis, PostgreSQL, MySQL, MongoDB and SQLite keep them
 // across restarts; memcached shares them between processes but loses them
 // when it restarts. The cookie is not marked Secure unless -secure is
 // given, so that the demo works over plain http://localhost; in

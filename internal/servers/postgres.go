@@ -39,7 +39,7 @@ func StartPostgres(tb testing.TB) *PostgresServer {
 	data := filepath.Join(root, "data")
 	var cred *syscall.Credential
 	if os.Geteuid() == 0 {
-		cred = unprivileged(tb)
+		cred = unprivileged(tb, "postgres")
 		os.Chmod(root, 0o755)
 		if err := os.Mkdir(data, 0o700); err != nil {
 			tb.Fatal(err)
@@ -96,10 +96,10 @@ func pingPostgres(dsn string) bool {
 	return true
 }
 
-// unprivileged returns the user to run the server as when the test runs
-// as root: postgres when the package created it, else nobody.
-func unprivileged(tb testing.TB) *syscall.Credential {
-	for _, name := range []string{"postgres", "nobody"} {
+// unprivileged returns the user to run a server as when the test runs as
+// root: the one its package created (postgres, mysql), else nobody.
+func unprivileged(tb testing.TB, own string) *syscall.Credential {
+	for _, name := range []string{own, "nobody"} {
 		u, err := user.Lookup(name)
 		if err != nil {
 			continue
@@ -108,6 +108,6 @@ func unprivileged(tb testing.TB) *syscall.Credential {
 		gid, _ := strconv.Atoi(u.Gid)
 		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
-	tb.Fatal("running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
+	tb.Fatalf("running as root, and neither a %s nor a nobody user exists to run the server as", own)
 	return nil
 }

@@ -1,5 +1,5 @@
 // Package servers starts the real servers the tests run against:
-// memcached, Redis (and a Redis Cluster), PostgreSQL and FerretDB (for
+// memcached, Redis (and a Redis Cluster), PostgreSQL, MariaDB and FerretDB (for
 // MongoDB), each on a free loopback port, stopped by its pid when the test
 // ends, and controllable for fault injection (kill, pause, restart).
 package servers

@@ -5,6 +5,7 @@
 //	memcached://host:port[,host:port…]       memcached servers
 //	redis://[user:pass@]host:port[/db]       Redis or Valkey (rediss:// for TLS)
 //	postgres://user:pass@host:port/db        PostgreSQL (postgresql:// too)
+//	mysql://user:pass@host:port/db           MySQL or MariaDB
 //	mongodb://[user:pass@]host:port/db       MongoDB (or FerretDB; mongodb+srv:// too)
 //	sqlite:path/to/sessions.db               a SQLite file
 //	cookie:                                  no store: each session sealed in its cookie
@@ -20,13 +21,14 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/cookiestore"
 	"github.com/sessiongen/sessiongen/runtime/memcache"
 	"github.com/sessiongen/sessiongen/runtime/mongo"
+	"github.com/sessiongen/sessiongen/runtime/mysql"
 	"github.com/sessiongen/sessiongen/runtime/postgres"
 	"github.com/sessiongen/sessiongen/runtime/redis"
 	"github.com/sessiongen/sessiongen/runtime/sqlite"
 )
 
 // Forms lists the accepted URL forms, for usage messages.
-const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, mongodb://host/db, sqlite:path, cookie:"
+const Forms = "memory:, memcached://host:port[,host:port…], redis://host:port[/db], postgres://user@host/db, mysql://user@host/db, mongodb://host/db, sqlite:path, cookie:"
 
 // Open returns the store rawURL names and a function that closes it.
 // Its name is what the demo shows: the kind of store and where it is,
@@ -36,7 +38,7 @@ func Open(ctx context.Context, rawURL string) (store runtime.Backend, name strin
 }
 
 // OpenExisting is Open for a reader, such as the inspector: it creates
-// neither PostgreSQL's table nor a SQLite file that is missing. (The
+// neither a PostgreSQL or MySQL table nor a SQLite file that is missing. (The
 // MongoDB store still makes sure of its expiry index.)
 func OpenExisting(ctx context.Context, rawURL string) (store runtime.Backend, name string, closeFn func() error, err error) {
 	scheme, rest, _ := strings.Cut(rawURL, ":")
@@ -51,6 +53,13 @@ func OpenExisting(ctx context.Context, rawURL string) (store runtime.Backend, na
 			return nil, "", nil, err
 		}
 		return s, "PostgreSQL " + hostOf(rest), s.Close, nil
+	}
+	if scheme == "mysql" {
+		s, err := mysql.New(ctx, rawURL, mysql.WithoutCreateTable())
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, "MySQL " + hostOf(rest), s.Close, nil
 	}
 	return Open(ctx, rawURL)
 }
@@ -86,6 +95,12 @@ func OpenReplicated(ctx context.Context, rawURL string, replicas int) (store run
 			return nil, "", nil, err
 		}
 		return s, "PostgreSQL " + hostOf(rest), s.Close, nil
+	case "mysql":
+		s, err := mysql.New(ctx, rawURL)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return s, "MySQL " + hostOf(rest), s.Close, nil
 	case "mongodb", "mongodb+srv":
 		s, err := mongo.New(ctx, rawURL)
 		if err != nil {

@@ -28,7 +28,7 @@ func TestOpen(t *testing.T) {
 		}
 		closeFn()
 	}
-	_, _, _, err := Open(ctx, "mysql://root:hunter2@db/x")
+	_, _, _, err := Open(ctx, "oracle://root:hunter2@db/x")
 	if err == nil || !strings.Contains(err.Error(), "unknown scheme") || strings.Contains(err.Error(), "hunter2") {
 		t.Errorf("unknown scheme: %v", err)
 	}
@@ -61,5 +61,29 @@ func TestOpenExistingCreatesNoTable(t *testing.T) {
 	}
 	if table != nil {
 		t.Fatalf("OpenExisting created %s", *table)
+	}
+}
+
+// TestMySQL: a mysql:// URL opens the MySQL store (creating its table);
+// the inspector's way in, on a database without the table, creates none.
+func TestMySQL(t *testing.T) {
+	srv := servers.StartMySQL(t)
+	ctx := context.Background()
+	if _, _, closeFn, err := OpenExisting(ctx, srv.URL()); err == nil {
+		closeFn()
+		t.Fatal("OpenExisting opened a database without the sessions table")
+	}
+	var n int
+	tables := `SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'sessiongen_sessions'`
+	if err := srv.DB().QueryRow(tables).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("after OpenExisting: %d tables, %v; want none", n, err)
+	}
+	s, name, closeFn, err := Open(ctx, "mysql://root:@"+srv.Addr+"/"+servers.MySQLDatabase)
+	if err != nil || s == nil || name != "MySQL "+srv.Addr {
+		t.Fatalf("Open: %q, %v", name, err)
+	}
+	defer closeFn()
+	if err := srv.DB().QueryRow(tables).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("after Open: %d tables, %v; want 1", n, err)
 	}
 }

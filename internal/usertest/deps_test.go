@@ -18,6 +18,7 @@ var clients = map[string]string{
 	"runtime/postgres": "github.com/jackc/pgx",
 	"runtime/sqlite":   "modernc.org/sqlite",
 	"runtime/mongo":    "go.mongodb.org/mongo-driver",
+	"runtime/mysql":    "github.com/go-sql-driver/mysql",
 }
 
 // TestUsersGetOnlyTheirStoresDependencies builds scratch modules that
@@ -39,6 +40,7 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 		{"runtime", "runtime/postgres"},
 		{"runtime", "runtime/sqlite"},
 		{"runtime", "runtime/mongo"},
+		{"runtime", "runtime/mysql"},
 		{"runtime", "runtime/cookiestore"},
 		// go tool sessiongen, the generator, brings no store client either:
 		// that is why the inspector, which opens every store, is a command

@@ -9,10 +9,10 @@ import (
 const module = "github.com/sessiongen/sessiongen/"
 
 // stores are the server-side store packages.
-var stores = []string{"runtime/memcache", "runtime/redis", "runtime/postgres", "runtime/sqlite", "runtime/mongo"}
+var stores = []string{"runtime/memcache", "runtime/redis", "runtime/postgres", "runtime/sqlite", "runtime/mongo", "runtime/mysql"}
 
 // serverClients are the client modules of the servers stores talk to.
-var serverClients = []string{"github.com/redis/go-redis", "github.com/jackc/pgx", "modernc.org/sqlite", "go.mongodb.org/mongo-driver", "github.com/bradfitz/gomemcache"}
+var serverClients = []string{"github.com/redis/go-redis", "github.com/jackc/pgx", "modernc.org/sqlite", "go.mongodb.org/mongo-driver", "github.com/bradfitz/gomemcache", "github.com/go-sql-driver/mysql"}
 
 // deps lists every package pkg links (go list -deps), itself included.
 func deps(t *testing.T, pkg string) []string {

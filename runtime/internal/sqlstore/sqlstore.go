@@ -1,5 +1,5 @@
 // Package sqlstore is what the SQL session stores (runtime/postgres,
-// runtime/sqlite) share: the runtime.Store logic over one table, with the
+// runtime/sqlite, runtime/mysql) share: the runtime.Store logic over one table, with the
 // SQL text, the driver and the error classes supplied by each store. Every
 // operation is one statement; expiry is judged by the application's clock
 // alone, passed as a parameter, never by the server's.
@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -33,7 +35,9 @@ type DB interface {
 var ErrNoRows = errors.New("no rows")
 
 // Dialect is the SQL of one server. Placeholders are numbered in the
-// order given; a dialect may repeat or reorder them ($1…) or use ?.
+// order given; a dialect may repeat or reorder them ($1…, ?1…). A
+// Positional dialect writes ?1… too, and New turns them into the bare ?
+// its server takes, with the arguments reordered to match.
 type Dialect struct {
 	// Name is the store's name in errors ("sessiongen/postgres").
 	Name string
@@ -57,6 +61,49 @@ type Dialect struct {
 	// Classify turns a driver error into the runtime's errors: for a
 	// write, ErrOutcomeUnknown unless the statement surely did not run.
 	Classify func(err error, write bool) error
+	// Positional: the server takes bare ? placeholders, in order (MySQL).
+	Positional bool
+	// ChangedRows: the server counts the rows an UPDATE changed, not those
+	// it matched (MySQL without clientFoundRows), so a touch that sets
+	// the expiry a row already has counts 0; CASLive then tells a live
+	// row from a vanished one. (A compare-and-swap always writes a new
+	// version, so it changes the row it matches.)
+	ChangedRows bool
+}
+
+// stmt is a statement as sent: its text, and for a positional dialect
+// which argument each ? takes.
+type stmt struct {
+	sql   string
+	order []int
+}
+
+var numbered = regexp.MustCompile(`\?([1-9])`)
+
+// compile turns ?N placeholders into bare ones when positional.
+func compile(q string, positional bool) stmt {
+	if !positional {
+		return stmt{sql: q}
+	}
+	var order []int
+	q = numbered.ReplaceAllStringFunc(q, func(m string) string {
+		n, _ := strconv.Atoi(m[1:])
+		order = append(order, n-1)
+		return "?"
+	})
+	return stmt{sql: q, order: order}
+}
+
+// args returns the arguments in the order the statement takes them.
+func (st *stmt) args(args []any) []any {
+	if st.order == nil {
+		return args
+	}
+	out := make([]any, len(st.order))
+	for i, j := range st.order {
+		out[i] = args[j]
+	}
+	return out
 }
 
 // Store is a runtime.Store over one table.
@@ -66,11 +113,23 @@ type Store struct {
 	maxRecord int
 	timeout   time.Duration
 	Now       func() time.Time // the application's clock; tests replace it
+
+	load, create, cas, casLive, touch, del stmt
 }
 
 // New returns a store over db.
 func New(db DB, d Dialect, maxRecord int, timeout time.Duration) *Store {
-	return &Store{db: retrying{db}, d: d, maxRecord: maxRecord, timeout: timeout, Now: time.Now}
+	c := func(q string) stmt { return compile(q, d.Positional) }
+	return &Store{db: retrying{db}, d: d, maxRecord: maxRecord, timeout: timeout, Now: time.Now,
+		load: c(d.Load), create: c(d.Create), cas: c(d.CAS), casLive: c(d.CASLive), touch: c(d.Touch), del: c(d.Delete)}
+}
+
+func (s *Store) exec(ctx context.Context, st *stmt, args ...any) (int64, error) {
+	return s.db.Exec(ctx, st.sql, st.args(args)...)
+}
+
+func (s *Store) queryRow(ctx context.Context, st *stmt, args []any, dest ...any) error {
+	return s.db.QueryRow(ctx, st.sql, st.args(args), dest...)
 }
 
 // retrying sends a statement once more when the pooled connection it drew
@@ -107,7 +166,7 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 	defer cancel()
 	var data []byte
 	var version int64
-	err := s.db.QueryRow(ctx, s.d.Load, []any{key, s.d.Time(s.Now())}, &data, &version)
+	err := s.queryRow(ctx, &s.load, []any{key, s.d.Time(s.Now())}, &data, &version)
 	switch {
 	case errors.Is(err, ErrNoRows):
 		return nil, 0, s.errorf("load", runtime.ErrNotFound)
@@ -126,7 +185,7 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	defer cancel()
 	now, exp, next := s.d.Time(s.Now()), s.d.Time(expiry), storekit.NewVersion(version)
 	if version == 0 {
-		n, err := s.db.Exec(ctx, s.d.Create, key, rec, next, exp, now)
+		n, err := s.exec(ctx, &s.create, key, rec, next, exp, now)
 		switch {
 		case err != nil:
 			return s.errorf("create", s.d.Classify(err, true))
@@ -136,9 +195,9 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		return nil
 	}
 	var live int64
-	updated, err := s.db.Exec(ctx, s.d.CAS, key, rec, next, exp, int64(version), now)
+	updated, err := s.exec(ctx, &s.cas, key, rec, next, exp, int64(version), now)
 	if err == nil && updated == 0 {
-		err = s.db.QueryRow(ctx, s.d.CASLive, []any{key, now}, &live)
+		err = s.queryRow(ctx, &s.casLive, []any{key, now}, &live)
 	}
 	switch {
 	case err != nil:
@@ -155,7 +214,11 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	n, err := s.db.Exec(ctx, s.d.Touch, key, s.d.Time(expiry), s.d.Time(s.Now()))
+	now := s.d.Time(s.Now())
+	n, err := s.exec(ctx, &s.touch, key, s.d.Time(expiry), now)
+	if err == nil && n == 0 && s.d.ChangedRows {
+		err = s.queryRow(ctx, &s.casLive, []any{key, now}, &n)
+	}
 	switch {
 	case err != nil:
 		return s.errorf("touch", s.d.Classify(err, false))
@@ -169,7 +232,7 @@ func (s *Store) Touch(ctx context.Context, key string, expiry time.Time) error {
 func (s *Store) Delete(ctx context.Context, key string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	if _, err := s.db.Exec(ctx, s.d.Delete, key); err != nil {
+	if _, err := s.exec(ctx, &s.del, key); err != nil {
 		return s.errorf("delete", s.d.Classify(err, false))
 	}
 	return nil
