@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -86,45 +85,14 @@ func parse(dsn string) (*mysql.Config, error) {
 	return mysql.ParseDSN(d)
 }
 
-// conn adapts a *sql.DB to sqlstore.DB. A statement the server rolled
-// back for a deadlock (1213) or a lock wait timeout (1205) did nothing,
-// and is sent again, a few times.
-type conn struct{ db *sql.DB }
-
-func (c conn) QueryRow(ctx context.Context, q string, args []any, dest ...any) error {
-	return retryLocks(ctx, func() error {
-		err := c.db.QueryRowContext(ctx, q, args...).Scan(dest...)
-		if errors.Is(err, sql.ErrNoRows) {
-			return sqlstore.ErrNoRows
-		}
-		return err
-	})
-}
-
-func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	var n int64
-	err := retryLocks(ctx, func() error {
-		r, err := c.db.ExecContext(ctx, q, args...)
-		if err == nil {
-			n, err = r.RowsAffected()
-		}
-		return err
-	})
-	return n, err
-}
-
-// lockRetries is how many times a statement that lost a deadlock is sent
-// again; a test sets it to 0 to show the deadlocks.
+// lockRetries is how many times a statement the server rolled back for
+// a deadlock (1213) or a lock wait timeout (1205), having done nothing, is
+// sent again; a test sets it to 0 to show the deadlocks.
 var lockRetries = 8
 
-func retryLocks(ctx context.Context, op func() error) error {
-	for attempt := 0; ; attempt++ {
-		err := op()
-		if !rolledBack(err) || attempt >= lockRetries || ctx.Err() != nil {
-			return err
-		}
-		time.Sleep(time.Duration(attempt+1) * time.Millisecond)
-	}
+// conn is the store's way to the server.
+func conn(db *sql.DB) *sqlstore.SQLDB {
+	return &sqlstore.SQLDB{Reads: db, Writes: db, Again: rolledBack, Attempts: 1 + lockRetries}
 }
 
 // rolledBack reports whether the server rolled the statement back on a

@@ -207,6 +207,8 @@ func newStore(ctx context.Context, db *sql.DB, o options, own bool) (*Store, err
 		if _, err := db.ExecContext(ctx, ddl(o)); err != nil {
 			return nil, fmt.Errorf("sessiongen/mysql: creating table %s: %w", t, err)
 		}
+	} else if _, err := db.ExecContext(ctx, `SELECT 1 FROM `+t+` LIMIT 0`); err != nil {
+		return nil, fmt.Errorf("sessiongen/mysql: table %s (WithoutCreateTable; DDL prints it): %w", t, err)
 	}
 	var packet, wait int64
 	var schema sql.NullString
@@ -238,7 +240,7 @@ func newStore(ctx context.Context, db *sql.DB, o options, own bool) (*Store, err
 	h := fnv.New64a()
 	h.Write([]byte(schema.String + "." + o.table))
 	s := &Store{
-		Store: sqlstore.New(conn{db}, d, o.maxRecord, o.timeout),
+		Store: sqlstore.New(conn(db), d, o.maxRecord, o.timeout),
 		db:    db, table: t,
 		lock:   fmt.Sprintf("sessiongen_prune_%016x", h.Sum64()),
 		packet: int(packet) - packetOverhead,
@@ -306,7 +308,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), `DO RELEASE_LOCK(?)`, s.lock)
 	var n int64
-	err = retryLocks(ctx, func() error { // a deadlock with a create
+	err = conn(s.db).Retry(ctx, func() error { // a deadlock with a create
 		r, err := c.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE expires_at <= ? LIMIT ?`, now.UnixMilli(), storekit.PruneBatch)
 		if err == nil {
 			n, err = r.RowsAffected()
