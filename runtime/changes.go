@@ -18,7 +18,15 @@ type changes struct {
 	remember remember // RememberMe's choice, when it changes the cookie
 	touch    bool     // Touch was called
 	drop     string   // the store key of a record to delete at the next flush (Destroy, Regenerate)
-	dropVer  uint64   // after Regenerate, the version of the record under drop as loaded; 0 when unknown
+	dropVer  uint64   // the version of the record under drop as loaded; 0 when unknown
+	ended    ending   // why drop ends, when that is an event
+}
+
+// ending is a session that ends at the next flush, as an event: its kind,
+// and the owner it had.
+type ending struct {
+	kind  EventKind // 0: no event (Regenerate's old record, a corrupt one)
+	owner string
 }
 
 // remember is a RememberMe the record does not hold yet.

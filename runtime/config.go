@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,15 @@ type Config struct {
 	// TrustedProxies are the addresses of reverse proxies whose
 	// X-Forwarded-Proto header Cookie.Secure: Auto believes. Default: none.
 	TrustedProxies []netip.Prefix
+
+	// OnEvent, if set, is called for each change in a session's life
+	// (EventCreated, EventDestroyed, …), after the store confirmed it,
+	// once across every instance sharing the store, in the goroutine of
+	// the request that made it (a slow hook delays that request only). A
+	// hook that panics is recovered and logged. Ending a session costs a
+	// compare-and-swap more with a hook set, so that two requests ending
+	// it report it once. Default: nil, no events and no cost.
+	OnEvent func(ctx context.Context, e Event)
 }
 
 // A Backend is what Config.Store holds: a Store, or a store that keeps
@@ -162,6 +172,7 @@ type settings struct {
 	lifetime     time.Duration
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	log          *slog.Logger
+	onEvent      func(context.Context, Event)
 }
 
 func (cfg Config) settings() (settings, error) {
@@ -179,6 +190,7 @@ func (cfg Config) settings() (settings, error) {
 		rolling:      cfg.Rolling,
 		renewAfter:   cfg.RenewAfter,
 		renewGrace:   cfg.RenewGrace,
+		onEvent:      cfg.OnEvent,
 	}
 	switch {
 	case s.renewAfter < 0 || s.renewGrace < 0:

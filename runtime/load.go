@@ -40,9 +40,14 @@ func (s *session) load(ctx context.Context) {
 	if err != nil {
 		if err != errExpired {
 			s.dropRecord(ctx, key, err)
+		} else if s.m.onEvent != nil {
+			s.chg.ended = ending{kind: EventExpired}
+			if s.m.schema.Owner != nil {
+				s.chg.ended.owner, _, _, _ = s.m.ownerOf(rec)
+			}
 		}
 		mp.Zero(s.data)
-		s.chg.drop = key
+		s.chg.drop, s.chg.dropVer = key, ver
 		return
 	}
 	s.id.setKeyed(id, key)

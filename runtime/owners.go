@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"time"
 
@@ -42,13 +43,18 @@ type OwnedSession struct {
 	LastWrite time.Time // when a request last saved it (not a touch)
 	Current   bool      // it is the session of the request whose context was passed
 	key       string
+	owner     string
 	m         *Manager
 }
 
 // End ends the session: its next request starts a fresh one.
 func (o OwnedSession) End(ctx context.Context) error {
-	if err := o.m.store.Delete(ctx, o.key); err != nil {
+	ended, err := o.m.end(ctx, nil, o.key, 0)
+	if err != nil {
 		return fmt.Errorf("sessiongen: end session: %w", err)
+	}
+	if ended {
+		o.m.emit(ctx, EventDestroyed, o.key, o.owner, o.m.requestOf(ctx))
 	}
 	if o.Current {
 		if s := o.m.current(ctx); s != nil {
@@ -206,7 +212,7 @@ func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]O
 		if !live {
 			continue
 		}
-		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, LastWrite: written, Current: e.key == cur, key: e.key, m: m})
+		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, LastWrite: written, Current: e.key == cur, key: e.key, owner: owner, m: m})
 	}
 	slices.SortStableFunc(out, func(a, b OwnedSession) int { return a.Created.Compare(b.Created) })
 	return out, nil
@@ -254,6 +260,14 @@ func (f *fields) stampWritten(now time.Time) {
 		}
 	}
 	f.unknown = append(f.unknown, entry{Key: []byte(writtenKey), Val: val})
+}
+
+// requestOf returns the request whose session ctx carries, or nil.
+func (m *Manager) requestOf(ctx context.Context) *http.Request {
+	if s := m.current(ctx); s != nil {
+		return s.trip.Req
+	}
+	return nil
 }
 
 // current returns the session of this manager that ctx carries, if any.

@@ -38,11 +38,24 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 		}
 	}
 	if p.drop != "" {
-		if err := s.m.carrier.Delete(ctx, &s.trip, p.drop); err != nil && !errors.Is(err, ErrNotFound) {
+		var ended bool
+		var err error
+		if s.chg.ended.kind == 0 { // Regenerate's old record, or an unreadable one
+			err = s.m.carrier.Delete(ctx, &s.trip, p.drop)
+			if errors.Is(err, ErrNotFound) {
+				err = nil
+			}
+		} else {
+			ended, err = s.m.end(ctx, &s.trip, p.drop, s.chg.dropVer)
+		}
+		if err != nil {
 			return fmt.Errorf("sessiongen: delete old session: %w", err)
 		}
+		if ended {
+			s.m.emit(ctx, s.chg.ended.kind, p.drop, s.chg.ended.owner, s.trip.Req)
+		}
 		s.m.touches.forget(keyHash(p.drop))
-		s.chg.drop = ""
+		s.chg.drop, s.chg.dropVer, s.chg.ended = "", 0, ending{}
 	}
 	if p.touch == touchNow || p.touch == touchIfDue && s.m.touches.due(s.id.hash, now, s.m.idle) {
 		s.touch(ctx, now)
@@ -116,7 +129,8 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	defer put()
 	ver, base, merged, unsure := s.base.ver, s.base.rec, false, false
-	refetch := s.base.stored && ver == 0 // we wrote it earlier in this request: version unknown
+	created := !s.base.stored && !s.chg.rewrite // a new session's first save
+	refetch := s.base.stored && ver == 0        // we wrote it earlier in this request: version unknown
 	for attempt := 1; ; attempt++ {
 		if refetch {
 			// A concurrent request that renewed the session left a
@@ -191,10 +205,18 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		}
 		break
 	}
+	kind := EventKind(0)
+	if created {
+		kind = EventCreated
+	}
 	if s.chg.rewrite && s.chg.drop != "" {
 		if ended, err := s.retire(ctx, now, rec); ended || err != nil {
 			return err
 		}
+		kind = EventRegenerated
+	}
+	if kind != 0 && s.m.onEvent != nil {
+		s.m.emit(ctx, kind, s.id.key, s.owner(), s.trip.Req)
 	}
 	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, 0, nil
 	s.chg.saved()
@@ -359,6 +381,9 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	s.chg.saved()
 	s.extended()
 	s.m.touches.mark(s.id.hash, now)
+	if s.m.onEvent != nil {
+		s.m.emit(ctx, EventRenewed, next.key, s.owner(), s.trip.Req)
+	}
 }
 
 // gone handles a record that disappeared under us: the session is over.

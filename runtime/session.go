@@ -138,7 +138,7 @@ func (s *session) Renew() {
 		return
 	}
 	if s.base.stored {
-		s.chg.drop, s.chg.dropVer = s.id.key, s.base.ver
+		s.chg.drop, s.chg.dropVer, s.chg.ended = s.id.key, s.base.ver, ending{}
 		s.base.stored, s.base.ver, s.chg.rewrite = false, 0, true
 	}
 	s.id.set(newID())
@@ -154,10 +154,26 @@ func (s *session) Destroy() {
 	if s.base.err != nil {
 		return
 	}
-	if s.base.stored {
-		s.chg.drop = s.id.key
+	switch {
+	case s.base.stored:
+		s.chg.drop, s.chg.dropVer = s.id.key, s.base.ver
+		s.chg.ended = ending{kind: EventDestroyed, owner: s.owner()}
+	case s.chg.rewrite && s.chg.drop != "":
+		// Regenerated in this request and not saved since: the record
+		// under the old ID is the one that ends.
+		s.chg.ended = ending{kind: EventDestroyed, owner: s.owner()}
 	}
 	s.empty()
+}
+
+// owner returns the session's owner field, for an event: "" without a
+// hook, or without an owner field. Call with the lock held.
+func (s *session) owner() string {
+	if s.m.onEvent == nil || s.m.schema.Owner == nil {
+		return ""
+	}
+	s.Need(s.m.schema.OwnerField)
+	return s.m.schema.Owner(s.data)
 }
 
 // empty makes the session a new, empty one with no ID yet: after Destroy,

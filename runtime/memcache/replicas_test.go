@@ -369,3 +369,12 @@ func TestOwners(t *testing.T) {
 		})
 	}
 }
+
+func TestEvents(t *testing.T) {
+	srvs := three(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
+			storetest.RunEvents(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+		})
+	}
+}

@@ -195,3 +195,12 @@ func TestOwners(t *testing.T) {
 		})
 	}
 }
+
+func TestEvents(t *testing.T) {
+	for name, uri := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			db := uri(freshDB())
+			storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+		})
+	}
+}

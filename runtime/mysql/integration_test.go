@@ -42,6 +42,11 @@ func TestOwners(t *testing.T) {
 	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
+func TestEvents(t *testing.T) {
+	srv := servers.StartMySQL(t)
+	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
 // TestStatementsPerRequest counts the statements the server received
 // (its Questions counter, less the query that reads it) for the A-D
 // scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.

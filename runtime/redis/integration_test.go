@@ -204,3 +204,8 @@ func TestOwners(t *testing.T) {
 	srv := servers.StartRedis(t)
 	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
+
+func TestEvents(t *testing.T) {
+	srv := servers.StartRedis(t)
+	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}

@@ -188,3 +188,8 @@ func TestOwners(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
+
+func TestEvents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+}

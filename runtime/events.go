@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
+)
+
+// An EventKind says what happened to a session.
+type EventKind uint8
+
+// The kinds of Event.
+const (
+	// EventCreated: a new session's first save.
+	EventCreated EventKind = iota + 1
+	// EventRegenerated: Regenerate, or the setter of a field tagged
+	// renew, moved the session's data to a new ID.
+	EventRegenerated
+	// EventRenewed: Config.RenewAfter gave the session a new ID.
+	EventRenewed
+	// EventDestroyed: Destroy, LogoutAll or OwnedSession.End ended the
+	// session; one event per session ended.
+	EventDestroyed
+	// EventEvicted: the per-owner limit (Config.MaxSessionsPerOwner)
+	// ended the session to make room for a newer one.
+	EventEvicted
+	// EventExpired: a request found the session past its Lifetime, and
+	// ended it. (A session the store let expire is gone before the runtime
+	// sees it.)
+	EventExpired
+)
+
+var eventNames = [...]string{"", "created", "regenerated", "renewed", "destroyed", "evicted", "expired"}
+
+// String returns the kind's name: "created", "destroyed", ….
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) && k != 0 {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// An Event is a change in a session's life, reported to Config.OnEvent
+// once the store confirmed it, and once across every instance of the
+// application sharing the store.
+type Event struct {
+	Kind EventKind
+	// Key is the session's store key, never its ID: an event may be
+	// logged or sent on.
+	Key string
+	// Owner is the value of the session's owner field, for a type that
+	// has one ("" when the session has no owner).
+	Owner string
+	At    time.Time
+	// Request is the request that made the change; nil for one made
+	// outside a request (LogoutAll called from a job).
+	Request *http.Request
+}
+
+// emit reports an event to Config.OnEvent, if set. A hook that panics is
+// recovered and logged.
+func (m *Manager) emit(ctx context.Context, kind EventKind, key, owner string, req *http.Request) {
+	if m.onEvent == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			m.log.ErrorContext(ctx, "sessiongen: Config.OnEvent panicked", "type", m.schema.Name, "event", kind.String(), "session", m.logID(key), "panic", fmt.Sprint(p))
+		}
+	}()
+	m.onEvent(ctx, Event{Kind: kind, Key: key, Owner: owner, At: m.now(), Request: req})
+}
+
+// end ends the record under key, and reports whether this call ended it:
+// with no hook set, a delete; with one, a compare-and-swap to a retired
+// record first (at ver, or at the version a load finds when ver is 0), so
+// that of two requests ending one session, on any instance, exactly one
+// reports it. A record already gone or retired was ended by someone else.
+// t is the request's trip, or nil outside a request (the signed-ID
+// carrier, the only one with sessions to end from outside, needs none).
+func (m *Manager) end(ctx context.Context, t *carry.Trip, key string, ver uint64) (bool, error) {
+	c := m.carrier
+	if m.onEvent != nil {
+		for attempt := 0; ; attempt++ {
+			if ver == 0 {
+				rec, v, err := c.Load(ctx, t, key)
+				if errors.Is(err, ErrNotFound) || err == nil && retired(rec) {
+					return false, nil
+				}
+				if err != nil {
+					return false, err
+				}
+				ver = v
+			}
+			err := c.Retire(ctx, t, key, ver, m.now().Add(m.renewGrace))
+			if errors.Is(err, ErrNotFound) {
+				return false, nil
+			}
+			if errors.Is(err, ErrConflict) && attempt < maxSaveAttempts {
+				ver = 0 // written meanwhile: end what is there now
+				continue
+			}
+			if err != nil {
+				return false, err
+			}
+			break
+		}
+	}
+	if err := c.Delete(ctx, t, key); err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	return true, nil
+}
