@@ -49,8 +49,9 @@ type Config struct {
 	// are sent, in place of the handler's response, and the session
 	// cookie is left untouched. Default: log the error and reply 503
 	// Service Unavailable; 409 Conflict for ErrConflict (a conflict=error
-	// field, or retries exhausted); 500 for anything else, such as
-	// ErrTooLarge.
+	// field, or retries exhausted) and for ErrTooManySessions (a new
+	// session refused by OverLimit: RefuseNew); 500 for anything else,
+	// such as ErrTooLarge.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// Logger receives the runtime's log lines (store failures, corrupt
@@ -93,7 +94,30 @@ type Config struct {
 	// compare-and-swap more with a hook set, so that two requests ending
 	// it report it once. Default: nil, no events and no cost.
 	OnEvent func(ctx context.Context, e Event)
+
+	// MaxSessionsPerOwner bounds the live sessions of one owner, for a
+	// session type with an owner field kept in a server-side store; a
+	// new session beyond it is handled as OverLimit says, exactly, however
+	// many instances log the owner in at once. Default (0): 500, at most
+	// 500.
+	MaxSessionsPerOwner int
+
+	// OverLimit is what a new session beyond MaxSessionsPerOwner does:
+	// EvictOldest (the default) ends the owner's oldest session
+	// (EventEvicted); RefuseNew fails the save with ErrTooManySessions,
+	// which the default ErrorHandler answers with 409, and the existing
+	// sessions stay.
+	OverLimit LimitPolicy
 }
+
+// A LimitPolicy is what a session beyond Config.MaxSessionsPerOwner does.
+type LimitPolicy uint8
+
+// The values of a LimitPolicy.
+const (
+	EvictOldest LimitPolicy = iota + 1 // the owner's oldest session ends (the default)
+	RefuseNew                          // the new session is refused: ErrTooManySessions
+)
 
 // A Backend is what Config.Store holds: a Store, or a store that keeps
 // sessions in cookies (runtime/cookiestore). NewManager refuses any other
@@ -173,6 +197,8 @@ type settings struct {
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	log          *slog.Logger
 	onEvent      func(context.Context, Event)
+	maxPerOwner  int
+	overLimit    LimitPolicy
 }
 
 func (cfg Config) settings() (settings, error) {
@@ -191,6 +217,21 @@ func (cfg Config) settings() (settings, error) {
 		renewAfter:   cfg.RenewAfter,
 		renewGrace:   cfg.RenewGrace,
 		onEvent:      cfg.OnEvent,
+		maxPerOwner:  cfg.MaxSessionsPerOwner,
+		overLimit:    cfg.OverLimit,
+	}
+	switch {
+	case s.maxPerOwner < 0 || s.maxPerOwner > maxOwnedSessions:
+		bad("MaxSessionsPerOwner is %d: want 1 to %d, or 0 for %d", s.maxPerOwner, maxOwnedSessions, maxOwnedSessions)
+	case s.maxPerOwner == 0:
+		s.maxPerOwner = maxOwnedSessions
+	}
+	switch s.overLimit {
+	case 0:
+		s.overLimit = EvictOldest
+	case EvictOldest, RefuseNew:
+	default:
+		bad("OverLimit is %d: want EvictOldest or RefuseNew", s.overLimit)
 	}
 	switch {
 	case s.renewAfter < 0 || s.renewGrace < 0:
@@ -372,6 +413,12 @@ func defaultErrorHandler(log *slog.Logger) func(http.ResponseWriter, *http.Reque
 		case errors.Is(err, ErrUnavailable):
 			code, text = http.StatusServiceUnavailable, "Service Unavailable: the session store could not be reached; nothing was saved and the session is kept"
 			msg = "sessiongen: session store unavailable; nothing was saved"
+		case errors.Is(err, ErrTooManySessions):
+			code, text = http.StatusConflict, "Conflict: this account is signed in on too many devices; sign out of one first"
+			log.InfoContext(r.Context(), "sessiongen: a new session was refused: its owner has MaxSessionsPerOwner", "method", r.Method, "path", r.URL.Path)
+			w.Header().Set("Cache-Control", "no-store")
+			http.Error(w, text, code)
+			return
 		case errors.Is(err, ErrConflict):
 			code, text = http.StatusConflict, http.StatusText(http.StatusConflict)
 		}

@@ -10,21 +10,24 @@ import (
 // An owner's index record:
 //
 //	byte 0        format version (indexV1)
-//	msgpack array of [key string, created int, deadline int], oldest first
+//	msgpack array of [key string, created int, deadline int, added int],
+//	in the order they were added
+//
+// (Entries written before added was kept have three elements; they read
+// as added at 0, long ago.)
 const indexV1 = 0x01
 
-// maxOwnedSessions bounds one owner's index: a new session beyond it
-// ends the owner's oldest one (a bot logging in without end cannot make
-// the index grow without bound).
+// maxOwnedSessions bounds one owner's index, and Config.MaxSessionsPerOwner.
 const maxOwnedSessions = 500
 
 func encodeIndex(es []ownerEntry) []byte {
 	b := mp.AppendArrayLen(append(make([]byte, 0, 1+len(es)*64), indexV1), len(es))
 	for _, e := range es {
-		b = mp.AppendArrayLen(b, 3)
+		b = mp.AppendArrayLen(b, 4)
 		b = mp.AppendString(b, e.key)
 		b = mp.AppendInt(b, e.created)
 		b = mp.AppendInt(b, e.deadline)
+		b = mp.AppendInt(b, e.added)
 	}
 	return b
 }
@@ -47,12 +50,19 @@ func decodeIndex(rec []byte) ([]ownerEntry, error) {
 	es := make([]ownerEntry, 0, n)
 	for range n {
 		var e ownerEntry
-		if i, err = mp.ReadArrayOf(rec, i, 3); err == nil {
+		var k int
+		if k, i, err = mp.ReadArrayLen(rec, i); err == nil && k != 3 && k != 4 {
+			err = fmt.Errorf("an entry of %d elements", k)
+		}
+		if err == nil {
 			if e.key, i, err = mp.ReadString(rec, i); err == nil {
 				if e.created, i, err = mp.ReadInt(rec, i, 64); err == nil {
 					e.deadline, i, err = mp.ReadInt(rec, i, 64)
 				}
 			}
+		}
+		if err == nil && k == 4 {
+			e.added, i, err = mp.ReadInt(rec, i, 64)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: owner's index: %w", errCorrupt, err)
@@ -67,4 +77,5 @@ type ownerEntry struct {
 	key      string
 	created  int64 // unix seconds
 	deadline int64 // unix seconds: the end of the absolute lifetime
+	added    int64 // unix seconds: when the key was indexed, before its record was stored
 }

@@ -33,6 +33,15 @@ import (
 // ownerIndexRetries bounds the compare-and-swap loop on one index.
 const ownerIndexRetries = 20
 
+// ErrTooManySessions is the error of a save that would give an owner more
+// than Config.MaxSessionsPerOwner sessions, with OverLimit: RefuseNew.
+var ErrTooManySessions = errors.New("sessiongen: the owner has Config.MaxSessionsPerOwner sessions already")
+
+// pendingEntry is how long an index entry whose record is not stored yet
+// counts as a session, not as one that ended: the time between indexing a
+// key and storing its record, one save, is far shorter.
+const pendingEntry = time.Minute
+
 // OwnedSession is one live session of an owner, as Sessions lists it: the
 // "your devices" page.
 type OwnedSession struct {
@@ -47,8 +56,25 @@ type OwnedSession struct {
 	m         *Manager
 }
 
-// End ends the session: its next request starts a fresh one.
+// End ends the session: its next request starts a fresh one, and its
+// place under Config.MaxSessionsPerOwner is free.
 func (o OwnedSession) End(ctx context.Context) error {
+	if err := o.end(ctx); err != nil {
+		return err
+	}
+	return o.m.unindex(ctx, o.owner, o.key)
+}
+
+// unindex removes key from owner's index.
+func (m *Manager) unindex(ctx context.Context, owner, key string) error {
+	_, err := m.updateIndex(ctx, owner, m.now(), false, func(es []ownerEntry) ([]ownerEntry, error) {
+		return slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key }), nil
+	})
+	return err
+}
+
+// end is End without the index: LogoutAll removes what it ended itself.
+func (o OwnedSession) end(ctx context.Context) error {
 	ended, err := o.m.end(ctx, nil, o.key, 0)
 	if err != nil {
 		return fmt.Errorf("sessiongen: end session: %w", err)
@@ -89,25 +115,94 @@ func (m *Manager) ownsSessions() error {
 func (m *Manager) keepsOwners() bool { return m.schema.Owner != nil && m.store != nil }
 
 // indexOwner adds the session's key to its owner's index, if the session
-// has an owner. Called before the session is saved under key.
-func (s *session) indexOwner(ctx context.Context, key string, now time.Time) error {
+// has an owner. Called before the session is saved under key; replaces
+// is the key the session had until now, when it changes ID, or "".
+//
+// The index is where Config.MaxSessionsPerOwner holds: the compare-and-
+// swap that adds a key decides, against every other instance, whether
+// the owner has room. A session indexed beyond the limit is refused
+// (ErrTooManySessions: nothing is stored), or the oldest sessions leave
+// the index in the same write and are ended after it (EventEvicted); one
+// that was still being stored ends itself when it finds its key gone
+// (stillIndexed). A key that replaces another (Regenerate, a renewal) is
+// no new session.
+//
+// It reports whether the key could leave the index before its record is
+// stored, the owner being near the limit: stillIndexed tells then.
+func (s *session) indexOwner(ctx context.Context, key, replaces string, now time.Time) (recheck bool, err error) {
 	owner := s.m.schema.Owner(s.data)
 	if owner == "" {
-		return nil
+		return false, nil
 	}
-	add := ownerEntry{key: key, created: s.base.hdr.created, deadline: time.Unix(s.base.hdr.created, 0).Add(s.m.lifetime).Unix()}
-	_, err := s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) []ownerEntry {
+	add := ownerEntry{key: key, created: s.base.hdr.created, deadline: time.Unix(s.base.hdr.created, 0).Add(s.m.lifetime).Unix(), added: now.Unix()}
+	var evict []ownerEntry
+	_, err = s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) ([]ownerEntry, error) {
+		evict = evict[:0]
+		recheck = 2*(len(es)+1) > s.m.maxPerOwner
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
-		if len(es) >= maxOwnedSessions {
-			es = s.m.liveEntries(ctx, owner, es) // the cap counts live sessions, not ended ones
+		others := len(es)
+		if replaces != "" && slices.ContainsFunc(es, func(e ownerEntry) bool { return e.key == replaces }) {
+			others--
 		}
-		if len(es) >= maxOwnedSessions {
-			_ = s.m.store.Delete(ctx, es[0].key) // the oldest
-			es = es[1:]
+		if others < s.m.maxPerOwner {
+			return append(es, add), nil
 		}
-		return append(es, add)
+		// The limit counts sessions, not the entries of ended ones.
+		es = s.m.placeHolders(ctx, owner, es, now)
+		var keep []ownerEntry
+		room := s.m.maxPerOwner - 1         // for the others, beside this one
+		for i := len(es) - 1; i >= 0; i-- { // newest first
+			if e := es[i]; e.key == replaces || room > 0 {
+				keep = append(keep, e)
+				if e.key != replaces {
+					room--
+				}
+			} else {
+				evict = append(evict, e)
+			}
+		}
+		if len(evict) > 0 && s.m.overLimit == RefuseNew {
+			return nil, ErrTooManySessions
+		}
+		slices.Reverse(keep)
+		return append(keep, add), nil
 	})
-	return err
+	if err != nil {
+		return false, err
+	}
+	for _, e := range evict {
+		ended, err := s.m.end(ctx, &s.trip, e.key, 0)
+		if err != nil {
+			s.m.log.WarnContext(ctx, "sessiongen: could not end a session over the owner's limit; it left the owner's index, and ends when its next save finds that", "type", s.m.schema.Name, "session", s.m.logID(e.key), "err", err)
+			continue
+		}
+		if ended {
+			s.m.emit(ctx, EventEvicted, e.key, owner, s.trip.Req)
+		}
+	}
+	return recheck, nil
+}
+
+// stillIndexed reports whether the session's key is still in its owner's
+// index, now that its record is stored; an index it cannot read counts as
+// yes (the session stays).
+func (s *session) stillIndexed(ctx context.Context, now time.Time) bool {
+	es, _, err := s.m.loadIndex(ctx, s.m.ownerKey(s.m.schema.Owner(s.data)))
+	return err != nil || slices.ContainsFunc(es, func(e ownerEntry) bool { return e.key == s.id.key })
+}
+
+// placeHolders returns the entries of es that hold a place under the
+// limit: live sessions that still name owner, and keys indexed moments
+// ago whose record is not stored yet; an entry it cannot check (the
+// store failed) stays.
+func (m *Manager) placeHolders(ctx context.Context, owner string, es []ownerEntry, now time.Time) []ownerEntry {
+	return slices.DeleteFunc(es, func(e ownerEntry) bool {
+		if now.Unix()-e.added < int64(pendingEntry/time.Second) {
+			return false
+		}
+		_, _, live, err := m.loadOwned(ctx, owner, e.key)
+		return err == nil && !live
+	})
 }
 
 // updateIndex applies change to an owner's index by compare-and-swap,
@@ -116,7 +211,7 @@ func (s *session) indexOwner(ctx context.Context, key string, now time.Time) err
 // or, with restart, replaced by what change makes of an empty one (a
 // login must not be refused for it). Retries after the first two back
 // off with jitter, so that many logins of one owner at once do not spin.
-func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, restart bool, change func([]ownerEntry) []ownerEntry) ([]ownerEntry, error) {
+func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, restart bool, change func([]ownerEntry) ([]ownerEntry, error)) ([]ownerEntry, error) {
 	key := m.ownerKey(owner)
 	for attempt := range ownerIndexRetries {
 		if attempt >= 2 {
@@ -130,7 +225,9 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 		}
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.deadline <= now.Unix() })
 		seen := slices.Clone(es)
-		es = change(es)
+		if es, err = change(es); err != nil {
+			return nil, err
+		}
 		switch {
 		case len(es) == 0 && ver != 0:
 			// Emptied by compare-and-swap, not deleted: a session indexed
@@ -168,15 +265,6 @@ func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint
 		return nil, ver, fmt.Errorf("sessiongen: read the owner's sessions: %w", err)
 	}
 	return es, ver, nil
-}
-
-// liveEntries returns the entries of es whose session is live and still
-// names owner; an entry it cannot check (the store failed) stays.
-func (m *Manager) liveEntries(ctx context.Context, owner string, es []ownerEntry) []ownerEntry {
-	return slices.DeleteFunc(es, func(e ownerEntry) bool {
-		_, _, live, err := m.loadOwned(ctx, owner, e.key)
-		return err == nil && !live
-	})
 }
 
 // loadOwned loads the session under key and reports whether it is live
@@ -315,16 +403,16 @@ func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
 	}
 	ended := map[string]bool{}
 	var failed error
-	_, err := m.updateIndex(ctx, owner, m.now(), false, func(es []ownerEntry) []ownerEntry {
+	_, err := m.updateIndex(ctx, owner, m.now(), false, func(es []ownerEntry) ([]ownerEntry, error) {
 		live, err := m.owned(ctx, owner, slices.DeleteFunc(slices.Clone(es), func(e ownerEntry) bool { return ended[e.key] }))
 		if err != nil {
 			failed = err
-			return es
+			return es, nil
 		}
 		for _, o := range live {
-			if err := o.End(ctx); err != nil {
+			if err := o.end(ctx); err != nil {
 				failed = err
-				return es
+				return es, nil
 			}
 			ended[o.key] = true
 		}
@@ -333,7 +421,7 @@ func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
 		// before it stores its record; left in, its session is listed
 		// once stored, and a later LogoutAll ends it. Entries of sessions
 		// that ended anyway go at their deadline, or at the cap.
-		return slices.DeleteFunc(es, func(e ownerEntry) bool { return ended[e.key] })
+		return slices.DeleteFunc(es, func(e ownerEntry) bool { return ended[e.key] }), nil
 	})
 	return errors.Join(failed, err)
 }

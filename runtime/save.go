@@ -54,6 +54,12 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 		if ended {
 			s.m.emit(ctx, s.chg.ended.kind, p.drop, s.chg.ended.owner, s.trip.Req)
 		}
+		if ended && s.chg.ended.kind == EventDestroyed && s.chg.ended.owner != "" && s.m.keepsOwners() {
+			// Its place under the owner's limit is free at once.
+			if err := s.m.unindex(ctx, s.chg.ended.owner, p.drop); err != nil {
+				s.m.log.WarnContext(ctx, "sessiongen: could not remove an ended session from its owner's index; it goes at its deadline", "type", s.m.schema.Name, "err", err)
+			}
+		}
 		s.m.touches.forget(keyHash(p.drop))
 		s.chg.drop, s.chg.dropVer, s.chg.ended = "", 0, ending{}
 	}
@@ -114,8 +120,10 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	// An owned session is listed under its owner before it is stored
 	// under a key the owner's index does not hold: a new owner, a new ID.
 	owned := s.m.keepsOwners() && (s.chg.dirty.has(s.m.schema.OwnerField) || s.chg.drop != "")
+	recheck := false // evicted while being stored: see stillIndexed
 	if owned {
-		if err := s.indexOwner(ctx, s.id.key, now); err != nil {
+		var err error
+		if recheck, err = s.indexOwner(ctx, s.id.key, s.chg.drop, now); err != nil {
 			return err
 		}
 	}
@@ -180,7 +188,8 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		case errors.Is(err, ErrConflict) && ver == 0 && !s.base.stored:
 			s.id.set(newID()) // the new ID was taken (never in practice): pick another
 			if owned {
-				if err := s.indexOwner(ctx, s.id.key, now); err != nil {
+				var err error
+				if recheck, err = s.indexOwner(ctx, s.id.key, s.chg.drop, now); err != nil {
 					return err
 				}
 			}
@@ -208,6 +217,19 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	kind := EventKind(0)
 	if created {
 		kind = EventCreated
+	}
+	if recheck && !s.stillIndexed(ctx, now) {
+		// Over the owner's limit, another instance evicted this session
+		// while it was being stored: it ends now, as its evictor would
+		// have ended it.
+		if kind == EventCreated {
+			s.m.emit(ctx, kind, s.id.key, s.owner(), s.trip.Req)
+		}
+		if ended, err := s.m.end(ctx, &s.trip, s.id.key, 0); err == nil && ended {
+			s.m.emit(ctx, EventEvicted, s.id.key, s.owner(), s.trip.Req)
+		}
+		s.gone()
+		return nil
 	}
 	if s.chg.rewrite && s.chg.drop != "" {
 		if ended, err := s.retire(ctx, now, rec); ended || err != nil {
@@ -365,7 +387,7 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 	}
 	defer put()
 	if s.m.keepsOwners() {
-		if err := s.indexOwner(ctx, next.key, now); err != nil {
+		if _, err := s.indexOwner(ctx, next.key, old.key, now); err != nil {
 			return
 		}
 	}

@@ -166,10 +166,11 @@ func (s *session) Destroy() {
 	s.empty()
 }
 
-// owner returns the session's owner field, for an event: "" without a
-// hook, or without an owner field. Call with the lock held.
+// owner returns the session's owner field, for an event or the owner's
+// index: "" without a hook and an index, or without an owner field. Call
+// with the lock held.
 func (s *session) owner() string {
-	if s.m.onEvent == nil || s.m.schema.Owner == nil {
+	if s.m.schema.Owner == nil || s.m.onEvent == nil && !s.m.keepsOwners() {
 		return ""
 	}
 	s.Need(s.m.schema.OwnerField)

@@ -17,6 +17,7 @@ func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 	ctx := context.Background()
 	t.Run("UnreadableIndex", func(t *testing.T) { runUnreadableIndex(t, newStore) })
 	t.Run("LogoutAllDuringALogin", func(t *testing.T) { runLogoutAllDuringALogin(t, newStore) })
+	t.Run("Limit", func(t *testing.T) { runLimit(t, newStore) })
 	t.Run("ListEndAndLogoutAll", func(t *testing.T) {
 		a, b := NewApp(t, newStore(t)), NewApp(t, newStore(t)) // two processes
 		uid := time.Now().UnixNano()                           // distinct per run on a shared server
