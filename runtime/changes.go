@@ -17,6 +17,7 @@ type changes struct {
 	rewrite  bool     // the whole record goes under a new ID (Regenerate)
 	remember remember // RememberMe's choice, when it changes the cookie
 	touch    bool     // Touch was called
+	seen     bool     // the write moves an owned session's idle deadline, and stamps its use
 	drop     string   // the store key of a record to delete at the next flush (Destroy, Regenerate)
 	dropVer  uint64   // the version of the record under drop as loaded; 0 when unknown
 	ended    ending   // why drop ends, when that is an event

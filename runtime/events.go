@@ -79,15 +79,38 @@ func (m *Manager) emit(ctx context.Context, kind EventKind, key, owner string, r
 // with no hook set, a delete; with one, a compare-and-swap to a retired
 // record first (at ver, or at the version a load finds when ver is 0), so
 // that of two requests ending one session, on any instance, exactly one
-// reports it. A record already gone or retired was ended by someone else.
-// t is the request's trip, or nil outside a request (the signed-ID
-// carrier, the only one with sessions to end from outside, needs none).
+// reports it. A record already gone or retired was ended by someone else
+// (but see evict). t is the request's trip, or nil outside a request
+// (the signed-ID carrier, the only one with sessions to end from outside,
+// needs none).
 func (m *Manager) end(ctx context.Context, t *carry.Trip, key string, ver uint64) (bool, error) {
+	return m.endRecord(ctx, t, key, ver, false)
+}
+
+// evict ends the session under key, an owner's session over the limit,
+// even if its record is not stored yet: then a retired record takes its
+// place first, so that the login storing it finds its create refused
+// (write sees why). It reports whether this call ended the session.
+func (m *Manager) evict(ctx context.Context, t *carry.Trip, key string) (bool, error) {
+	return m.endRecord(ctx, t, key, 0, true)
+}
+
+func (m *Manager) endRecord(ctx context.Context, t *carry.Trip, key string, ver uint64, evict bool) (bool, error) {
 	c := m.carrier
-	if m.onEvent != nil {
+	if m.onEvent != nil || evict {
 		for attempt := 0; ; attempt++ {
 			if ver == 0 {
 				rec, v, err := c.Load(ctx, t, key)
+				if errors.Is(err, ErrNotFound) && evict {
+					err = c.Save(ctx, t, key, retiredRecord(), 0, m.now().Add(m.renewGrace))
+					if err == nil {
+						return true, nil
+					}
+					if errors.Is(err, ErrConflict) && attempt < maxSaveAttempts {
+						continue // stored meanwhile: end it
+					}
+					return false, err
+				}
 				if errors.Is(err, ErrNotFound) || err == nil && retired(rec) {
 					return false, nil
 				}

@@ -43,7 +43,7 @@ func (s *session) load(ctx context.Context) {
 		} else if s.m.onEvent != nil {
 			s.chg.ended = ending{kind: EventExpired}
 			if s.m.schema.Owner != nil {
-				s.chg.ended.owner, _, _, _ = s.m.ownerOf(rec)
+				s.chg.ended.owner, _, _ = s.m.ownerOf(rec)
 			}
 		}
 		mp.Zero(s.data)

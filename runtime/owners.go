@@ -50,10 +50,15 @@ type OwnedSession struct {
 	// regeneration or renewal.
 	Issued    time.Time
 	LastWrite time.Time // when a request last saved it (not a touch)
-	Current   bool      // it is the session of the request whose context was passed
-	key       string
-	owner     string
-	m         *Manager
+	// LastSeen is when a request last used it, to the touch granularity
+	// (a tenth of IdleTimeout): a request that only reads the session
+	// records it when it moves the idle deadline, with a write of the
+	// record instead of a touch, not on every request.
+	LastSeen time.Time
+	Current  bool // it is the session of the request whose context was passed
+	key      string
+	owner    string
+	m        *Manager
 }
 
 // End ends the session: its next request starts a fresh one, and its
@@ -122,23 +127,18 @@ func (m *Manager) keepsOwners() bool { return m.schema.Owner != nil && m.store !
 // swap that adds a key decides, against every other instance, whether
 // the owner has room. A session indexed beyond the limit is refused
 // (ErrTooManySessions: nothing is stored), or the oldest sessions leave
-// the index in the same write and are ended after it (EventEvicted); one
-// that was still being stored ends itself when it finds its key gone
-// (stillIndexed). A key that replaces another (Regenerate, a renewal) is
-// no new session.
-//
-// It reports whether the key could leave the index before its record is
-// stored, the owner being near the limit: stillIndexed tells then.
-func (s *session) indexOwner(ctx context.Context, key, replaces string, now time.Time) (recheck bool, err error) {
+// the index in the same write and are ended after it (EventEvicted), a
+// login still under way by a retired record in the way of its create. A
+// key that replaces another (Regenerate, a renewal) is no new session.
+func (s *session) indexOwner(ctx context.Context, key, replaces string, now time.Time) error {
 	owner := s.m.schema.Owner(s.data)
 	if owner == "" {
-		return false, nil
+		return nil
 	}
 	add := ownerEntry{key: key, created: s.base.hdr.created, deadline: time.Unix(s.base.hdr.created, 0).Add(s.m.lifetime).Unix(), added: now.Unix()}
 	var evict []ownerEntry
-	_, err = s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) ([]ownerEntry, error) {
+	_, err := s.m.updateIndex(ctx, owner, now, true, func(es []ownerEntry) ([]ownerEntry, error) {
 		evict = evict[:0]
-		recheck = 2*(len(es)+1) > s.m.maxPerOwner
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.key == key })
 		others := len(es)
 		if replaces != "" && slices.ContainsFunc(es, func(e ownerEntry) bool { return e.key == replaces }) {
@@ -168,10 +168,10 @@ func (s *session) indexOwner(ctx context.Context, key, replaces string, now time
 		return append(keep, add), nil
 	})
 	if err != nil {
-		return false, err
+		return err
 	}
 	for _, e := range evict {
-		ended, err := s.m.end(ctx, &s.trip, e.key, 0)
+		ended, err := s.m.evict(ctx, &s.trip, e.key)
 		if err != nil {
 			s.m.log.WarnContext(ctx, "sessiongen: could not end a session over the owner's limit; it left the owner's index, and ends when its next save finds that", "type", s.m.schema.Name, "session", s.m.logID(e.key), "err", err)
 			continue
@@ -180,15 +180,14 @@ func (s *session) indexOwner(ctx context.Context, key, replaces string, now time
 			s.m.emit(ctx, EventEvicted, e.key, owner, s.trip.Req)
 		}
 	}
-	return recheck, nil
+	return nil
 }
 
-// stillIndexed reports whether the session's key is still in its owner's
-// index, now that its record is stored; an index it cannot read counts as
-// yes (the session stays).
-func (s *session) stillIndexed(ctx context.Context, now time.Time) bool {
-	es, _, err := s.m.loadIndex(ctx, s.m.ownerKey(s.m.schema.Owner(s.data)))
-	return err != nil || slices.ContainsFunc(es, func(e ownerEntry) bool { return e.key == s.id.key })
+// evicted reports whether the record in the way of this session's create
+// is the retired record an eviction left there.
+func (s *session) evicted(ctx context.Context) bool {
+	rec, _, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
+	return err == nil && retired(rec)
 }
 
 // placeHolders returns the entries of es that hold a place under the
@@ -200,7 +199,7 @@ func (m *Manager) placeHolders(ctx context.Context, owner string, es []ownerEntr
 		if now.Unix()-e.added < int64(pendingEntry/time.Second) {
 			return false
 		}
-		_, _, live, err := m.loadOwned(ctx, owner, e.key)
+		_, live, err := m.loadOwned(ctx, owner, e.key)
 		return err == nil && !live
 	})
 }
@@ -268,19 +267,22 @@ func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint
 }
 
 // loadOwned loads the session under key and reports whether it is live
-// and still names owner, with when its ID was issued and when it was last
-// written.
-func (m *Manager) loadOwned(ctx context.Context, owner, key string) (issued, written time.Time, live bool, err error) {
+// and still names owner, with its stamps.
+func (m *Manager) loadOwned(ctx context.Context, owner, key string) (stamps, bool, error) {
 	rec, _, err := m.store.Load(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return issued, written, false, nil
+		return stamps{}, false, nil
 	}
 	if err != nil {
-		return issued, written, false, fmt.Errorf("sessiongen: load an owner's session: %w", err)
+		return stamps{}, false, fmt.Errorf("sessiongen: load an owner's session: %w", err)
 	}
-	who, issued, written, ok := m.ownerOf(rec)
-	return issued, written, ok && who == owner, nil
+	who, st, ok := m.ownerOf(rec)
+	return st, ok && who == owner, nil
 }
+
+// stamps are the times an owned session's record keeps: when its ID was
+// issued, when a request last wrote it, and when one last used it.
+type stamps struct{ issued, written, seen time.Time }
 
 // owned loads the sessions an owner's index lists and returns those that
 // are live and still name the owner.
@@ -293,61 +295,74 @@ func (m *Manager) owned(ctx context.Context, owner string, es []ownerEntry) ([]O
 	}
 	var out []OwnedSession
 	for _, e := range es {
-		issued, written, live, err := m.loadOwned(ctx, owner, e.key)
+		st, live, err := m.loadOwned(ctx, owner, e.key)
 		if err != nil {
 			return nil, err
 		}
 		if !live {
 			continue
 		}
-		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: issued, LastWrite: written, Current: e.key == cur, key: e.key, owner: owner, m: m})
+		out = append(out, OwnedSession{Created: time.Unix(e.created, 0), Issued: st.issued, LastWrite: st.written, LastSeen: st.seen, Current: e.key == cur, key: e.key, owner: owner, m: m})
 	}
 	slices.SortStableFunc(out, func(a, b OwnedSession) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
-// ownerOf decodes the owner field of a record, when its ID was issued,
-// and when it was last written.
-func (m *Manager) ownerOf(rec []byte) (owner string, issued, written time.Time, ok bool) {
+// ownerOf decodes the owner field of a record, and its stamps.
+func (m *Manager) ownerOf(rec []byte) (owner string, st stamps, ok bool) {
 	h, fs, err := entries(rec)
 	if err != nil || h.flags&flagForward != 0 {
-		return "", time.Time{}, time.Time{}, false
+		return "", st, false
 	}
 	_, d := m.newSession()
-	wrote := h.issued
-	for _, f := range fs {
-		if j, ok := m.index[string(f.Key)]; ok && j == m.schema.OwnerField {
-			if err := m.decodeValue(d, m.schema.OwnerField, f.Val); err != nil {
-				return "", time.Time{}, time.Time{}, false
-			}
-		} else if string(f.Key) == writtenKey {
-			if t, _, err := mp.ReadInt(f.Val, 0, 64); err == nil {
-				wrote = t
-			}
-		}
-	}
 	if h.issued == 0 {
 		h.issued = h.created
 	}
-	return m.schema.Owner(d), time.Unix(h.issued, 0), time.Unix(max(wrote, h.issued), 0), true
+	wrote, seen := h.issued, h.issued
+	for _, f := range fs {
+		if j, ok := m.index[string(f.Key)]; ok && j == m.schema.OwnerField {
+			if err := m.decodeValue(d, m.schema.OwnerField, f.Val); err != nil {
+				return "", st, false
+			}
+			continue
+		}
+		t, _, err := mp.ReadInt(f.Val, 0, 64)
+		switch {
+		case err != nil:
+		case string(f.Key) == writtenKey:
+			wrote = max(wrote, t)
+		case string(f.Key) == seenKey:
+			seen = max(seen, t)
+		}
+	}
+	st = stamps{issued: time.Unix(h.issued, 0), written: time.Unix(wrote, 0), seen: time.Unix(max(seen, wrote), 0)}
+	return m.schema.Owner(d), st, true
 }
 
-// writtenKey is the key under which the record of an owned session keeps
-// the time of its last write: a key no generated field can have (keys are
-// printable), which other versions of the code keep as an unknown field.
-const writtenKey = "\x01written"
+// writtenKey and seenKey are the keys under which the record of an owned
+// session keeps the time of its last write and of its last use (a write,
+// or a touch that wrote the record): keys no generated field can have
+// (keys are printable), which other versions of the code keep as unknown
+// fields.
+const (
+	writtenKey = "\x01written"
+	seenKey    = "\x01seen"
+)
 
-// stampWritten sets the time of the last write among the record's fields
-// the schema does not know.
-func (f *fields) stampWritten(now time.Time) {
-	val := mp.AppendInt(f.written[:0], now.Unix())
+// stamp sets, among the record's fields the schema does not know, the
+// time of the last write (written) or of the last use (seen).
+func (f *fields) stamp(now time.Time, written bool) {
+	key, val := seenKey, mp.AppendInt(f.seen[:0], now.Unix())
+	if written {
+		key, val = writtenKey, mp.AppendInt(f.written[:0], now.Unix())
+	}
 	for i := range f.unknown {
-		if string(f.unknown[i].Key) == writtenKey {
+		if string(f.unknown[i].Key) == key {
 			f.unknown[i].Val = val
 			return
 		}
 	}
-	f.unknown = append(f.unknown, entry{Key: []byte(writtenKey), Val: val})
+	f.unknown = append(f.unknown, entry{Key: []byte(key), Val: val})
 }
 
 // requestOf returns the request whose session ctx carries, or nil.

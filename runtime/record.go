@@ -86,8 +86,9 @@ type fields struct {
 	byField []loc    // where each field is in rec, by field index
 	locs    [16]loc  // byField's storage, for schemas of up to 16 fields
 	unknown []entry  // the fields the schema does not know
-	unk     [1]entry // unknown's storage for one: an owned session's last write
-	written [9]byte  // the value of that one, as stampWritten encodes it
+	unk     [2]entry // unknown's storage for two: an owned session's stamps
+	written [9]byte  // the value of one, as stamp encodes it
+	seen    [9]byte  // and of the other
 }
 
 // index validates rec and indexes its fields: keys are the schema's, pos

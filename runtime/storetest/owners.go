@@ -109,6 +109,31 @@ func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			t.Fatal("want: a login that sets the owner pays one load and one save of the owner's index; other requests nothing")
 		}
 	})
+	t.Run("LastSeenWithoutAWritePerRequest", func(t *testing.T) {
+		// A tenth of the idle timeout: one second between touches.
+		a := newApp(t, runtime.Config{Store: newStore(t), IdleTimeout: 10 * time.Second})
+		uid := time.Now().UnixNano()
+		_, c := a.Call(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
+		first, err := a.Mgr.Sessions(ctx, uid)
+		if err != nil || len(first) != 1 || first[0].LastSeen.Before(first[0].LastWrite) {
+			t.Fatalf("after the login: %+v, %v; want one session, last seen at its write", first, err)
+		}
+		before := a.ops.count()
+		a.Call(t, "/me", c)
+		if got := sub(a.ops.count(), before); got != [3]int64{1, 0, 0} {
+			t.Fatalf("a read right after the login: store operations %v, want one load and no write", got)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		before = a.ops.count()
+		a.Call(t, "/me", c)
+		if got := sub(a.ops.count(), before); got != [3]int64{1, 1, 0} {
+			t.Fatalf("a read once the idle deadline is due to move: store operations %v, want a load and a write instead of a touch", got)
+		}
+		list, err := a.Mgr.Sessions(ctx, uid)
+		if err != nil || len(list) != 1 || !list[0].LastSeen.After(first[0].LastSeen) || !list[0].LastWrite.Equal(first[0].LastWrite) {
+			t.Fatalf("after a read a second later: %+v, %v; want LastSeen later, LastWrite as it was", list, err)
+		}
+	})
 	t.Run("ConcurrentLoginsAreAllListed", func(t *testing.T) {
 		apps := []*App{NewApp(t, newStore(t)), NewApp(t, newStore(t))}
 		uid := time.Now().UnixNano()
