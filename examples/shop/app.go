@@ -39,7 +39,7 @@ func newApp(cfg runtime.Config, storeName string) (http.Handler, *VisitManager, 
 	mux.HandleFunc("POST /login", login)
 	mux.HandleFunc("POST /cart", addToCart)
 	mux.HandleFunc("POST /logout", logout)
-	mux.HandleFunc("GET /sessions", devices(sessions))
+	mux.HandleFunc("GET /sessions", devices(sessions, cfg.MaxSessionsPerOwner, cfg.OverLimit == runtime.RefuseNew))
 	mux.HandleFunc("POST /sessions/others", endOthers(sessions))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n")) // never touches the session: no store call, no cookie
@@ -148,6 +148,9 @@ func storeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, runtime.ErrUnavailable):
 		code, title = http.StatusServiceUnavailable, "The session store is unavailable"
 		msg = "Your session is kept and nothing was changed. Please try again in a moment."
+	case errors.Is(err, runtime.ErrTooManySessions):
+		code, title = http.StatusConflict, "Signed in on too many devices"
+		msg = "This account is signed in on as many devices as the shop allows. Sign out on one of them (Your sessions, there) and try again."
 	case errors.Is(err, runtime.ErrConflict):
 		code, title = http.StatusConflict, "Changed elsewhere"
 		msg = "Another tab changed the same thing at the same time. Reload the page and try again."

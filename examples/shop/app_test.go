@@ -317,6 +317,57 @@ func TestYourSessionsPage(t *testing.T) {
 	})
 }
 
+// TestSessionLimit: with -max-sessions 1, a sign-in on a second device
+// signs the first out (evict), or is refused with a page that says why
+// (refuse); the sessions page says what the limit is and when each
+// session was last seen.
+func TestSessionLimit(t *testing.T) {
+	for _, policy := range []runtime.LimitPolicy{runtime.EvictOldest, runtime.RefuseNew} {
+		mem := runtime.NewMemoryStore()
+		defer mem.Close()
+		app, sessions, err := newApp(runtime.Config{Store: mem, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, MaxSessionsPerOwner: 1, OverLimit: policy}, "test store")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sessions.Close()
+		srv := httptest.NewTLSServer(app)
+		defer srv.Close()
+		browser := func() func(method, path string, form url.Values) (int, string) {
+			jar, _ := cookiejar.New(nil)
+			c := &http.Client{Transport: srv.Client().Transport, Jar: jar}
+			return func(method, path string, form url.Values) (int, string) {
+				req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+		}
+		one, two := browser(), browser()
+		email := url.Values{"email": {"ada@example.com"}}
+		one("POST", "/login", email)
+		code, page := two("POST", "/login", email)
+		_, first := one("GET", "/", nil)
+		switch policy {
+		case runtime.EvictOldest:
+			if code != 200 || !strings.Contains(page, "Signed in as") || strings.Contains(first, "Signed in") {
+				t.Fatalf("evict: the second sign-in %d; the first browser after it:\n%s", code, first)
+			}
+			if _, list := two("GET", "/sessions", nil); !strings.Contains(list, "At most 1 at once") || !strings.Contains(list, "signs the oldest out") || !strings.Contains(list, "last seen 2") {
+				t.Fatalf("sessions page:\n%s", list)
+			}
+		case runtime.RefuseNew:
+			if code != 409 || !strings.Contains(page, "Signed in on too many devices") || !strings.Contains(first, "Signed in as") {
+				t.Fatalf("refuse: the second sign-in %d:\n%s\nthe first browser after it:\n%s", code, page, first)
+			}
+		}
+	}
+}
+
 // TestAnonymousLogoutStoresNothing: a POST /logout without a session
 // creates none (before, it stored a session for its flash message).
 func TestAnonymousLogoutStoresNothing(t *testing.T) {

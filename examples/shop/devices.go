@@ -11,21 +11,22 @@ var devicesPage = template.Must(template.New("devices").Parse(`<!doctype html>
 <h1>Your sessions</h1>
 {{if .Unsupported}}<p class=error>{{.Unsupported}}</p>
 {{else}}<p>Where <b>{{.Email}}</b> is signed in, on every server of the shop that shares its store:</p>
-<ul>{{range .List}}<li>signed in {{.Issued.Format "2006-01-02 15:04:05"}}, last active {{.LastWrite.Format "2006-01-02 15:04:05"}}, session begun {{.Created.Format "2006-01-02 15:04:05"}}{{if .Current}} <b>(this browser)</b>{{end}}</li>{{end}}</ul>
+{{if .Limit}}<p>At most {{.Limit}} at once: signing in on another device {{if .Refuse}}is refused{{else}}signs the oldest out{{end}}.</p>{{end}}
+<ul>{{range .List}}<li>signed in {{.Issued.Format "2006-01-02 15:04:05"}}, last seen {{.LastSeen.Format "2006-01-02 15:04:05"}}, last change {{.LastWrite.Format "2006-01-02 15:04:05"}}, session begun {{.Created.Format "2006-01-02 15:04:05"}}{{if .Current}} <b>(this browser)</b>{{end}}</li>{{end}}</ul>
 <form method=post action=/sessions/others><button>Log out everywhere else</button></form>
 {{end}}<p><a href="/">Back to the shop</a></p>
 `))
 
 // devices lists where the visitor is signed in: the sessions whose Email
-// (the owner field) is theirs.
-func devices(sessions *VisitManager) http.HandlerFunc {
+// (the owner field) is theirs, and the limit on them (0: the default).
+func devices(sessions *VisitManager, limit int, refuse bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		email := VisitFrom(r.Context()).Email()
 		if email == "" {
 			http.Redirect(w, r, "/", http.StatusSeeOther)
 			return
 		}
-		data := map[string]any{"Email": email}
+		data := map[string]any{"Email": email, "Limit": limit, "Refuse": refuse}
 		list, err := sessions.Sessions(r.Context(), email)
 		switch {
 		case errors.Is(err, errors.ErrUnsupported):
@@ -35,7 +36,8 @@ func devices(sessions *VisitManager) http.HandlerFunc {
 			return
 		}
 		for i := range list {
-			list[i].Created, list[i].Issued, list[i].LastWrite = list[i].Created.Local(), list[i].Issued.Local(), list[i].LastWrite.Local()
+			o := &list[i]
+			o.Created, o.Issued, o.LastWrite, o.LastSeen = o.Created.Local(), o.Issued.Local(), o.LastWrite.Local(), o.LastSeen.Local()
 		}
 		data["List"] = list
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -44,6 +44,12 @@ func main() {
 	}
 }
 
+// logEvent prints each change in a session's life on one line: its kind,
+// the store key (never the session ID) and the visitor it belongs to.
+func logEvent(ctx context.Context, e runtime.Event) {
+	slog.InfoContext(ctx, "session "+e.Kind.String(), "key", e.Key, "visitor", e.Owner)
+}
+
 // run serves the shop until ctx is done (SIGINT or SIGTERM), then lets the
 // requests under way finish, for up to 10 seconds.
 func run(ctx context.Context, args []string) error {
@@ -53,6 +59,8 @@ func run(ctx context.Context, args []string) error {
 	storeURL := flags.String("store", "memory:", "where sessions live: "+storeurl.Forms)
 	servers := flags.String("memcached", "", "comma-separated memcached `host:port` list (the same as -store memcached://…)")
 	replicas := flags.Int("replicas", 1, "with memcached: keep each session on `n` of the servers, so that one can die without logging anyone out")
+	maxSessions := flags.Int("max-sessions", 0, "sign a visitor in on at most `n` devices at once (0: the default, 500)")
+	overLimit := flags.String("over-limit", "evict", "what a sign-in beyond -max-sessions does: evict (the oldest session ends) or refuse")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -71,7 +79,14 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("bad -store: %w", err)
 	}
 	defer closeStore()
-	cfg := runtime.Config{Secrets: [][]byte{secret}, Store: store}
+	cfg := runtime.Config{Secrets: [][]byte{secret}, Store: store, MaxSessionsPerOwner: *maxSessions, OnEvent: logEvent}
+	switch *overLimit {
+	case "evict":
+	case "refuse":
+		cfg.OverLimit = runtime.RefuseNew
+	default:
+		return fmt.Errorf("bad -over-limit %q: want evict or refuse", *overLimit)
+	}
 	cfg.Cookie.Name = "__Host-shop"
 	if !*secure {
 		cfg.Cookie.Secure, cfg.Cookie.Name = runtime.Off, "shop" // __Host- cookies need Secure

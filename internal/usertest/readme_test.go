@@ -65,6 +65,7 @@ var (
 	ctx                  context.Context
 	t                    *testing.T
 	secrets              [][]byte
+	store                runtime.Store
 	timeout              time.Duration
 	v                    *shop.Visit
 	sku                  string
@@ -92,7 +93,7 @@ var givenImports = map[string]string{
 var snippetImports = map[string]string{
 	"memcache": "github.com/sessiongen/sessiongen/runtime/memcache", "redis": "github.com/sessiongen/sessiongen/runtime/redis",
 	"postgres": "github.com/sessiongen/sessiongen/runtime/postgres", "mongo": "github.com/sessiongen/sessiongen/runtime/mongo",
-	"mysql":  "github.com/sessiongen/sessiongen/runtime/mysql",
+	"mysql": "github.com/sessiongen/sessiongen/runtime/mysql", "slog": "log/slog",
 	"sqlite": "github.com/sessiongen/sessiongen/runtime/sqlite", "cookiestore": "github.com/sessiongen/sessiongen/runtime/cookiestore",
 	"storetest": "github.com/sessiongen/sessiongen/runtime/storetest", "goredis": "github.com/redis/go-redis/v9",
 }
