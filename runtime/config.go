@@ -199,6 +199,7 @@ type settings struct {
 	onEvent      func(context.Context, Event)
 	maxPerOwner  int
 	overLimit    LimitPolicy
+	revoc        *revocations // sealed cookies with cookiestore.WithRevocation
 }
 
 func (cfg Config) settings() (settings, error) {
@@ -302,6 +303,9 @@ func (cfg Config) settings() (settings, error) {
 		}
 		if cfg.Lifetime == 0 {
 			s.lifetime = def.Lifetime
+		}
+		if def.Revocations != nil {
+			s.revoc = &revocations{store: def.Revocations, ttl: def.RevocationCache, cache: map[string]revoked{}}
 		}
 		if s.renewAfter > 0 {
 			bad("RenewAfter does not apply to a cookie store: the session ID is inside the seal; keep IdleTimeout short instead")

@@ -52,6 +52,19 @@ func (s *session) load(ctx context.Context) {
 	}
 	s.id.setKeyed(id, key)
 	s.base.hdr, s.base.ver, s.base.rec, s.base.stored = hdr, ver, rec, true
+	if s.m.revoc != nil && s.m.schema.Owner != nil {
+		gone, err := s.isRevoked(ctx, key, now)
+		switch {
+		case err != nil:
+			s.base.err = fmt.Errorf("sessiongen: load session: %w", err)
+		case gone:
+			// Revoked (LogoutAll, or a Destroy of this session): no
+			// session, and the cookie goes.
+			s.m.stats.unknownIDs.Add(1)
+			s.empty()
+			s.chg.drop = key
+		}
+	}
 }
 
 // errExpired is a loaded record past its absolute lifetime.

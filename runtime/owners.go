@@ -109,7 +109,7 @@ func (m *Manager) ownsSessions() error {
 	case m.schema.Owner == nil:
 		return fmt.Errorf("sessiongen: %s has no owner field (tag one session:\"name,owner\"): %w", m.schema.Name, errors.ErrUnsupported)
 	case m.store == nil:
-		return fmt.Errorf("sessiongen: sessions kept in cookies cannot be listed or ended from the server (shorten IdleTimeout, or use a server-side store): %w", errors.ErrUnsupported)
+		return fmt.Errorf("sessiongen: sessions kept in cookies cannot be listed or ended from the server (shorten IdleTimeout, use a server-side store, or cookiestore.WithRevocation for LogoutAll): %w", errors.ErrUnsupported)
 	}
 	return nil
 }
@@ -352,10 +352,15 @@ const (
 // stamp sets, among the record's fields the schema does not know, the
 // time of the last write (written) or of the last use (seen).
 func (f *fields) stamp(now time.Time, written bool) {
-	key, val := seenKey, mp.AppendInt(f.seen[:0], now.Unix())
 	if written {
-		key, val = writtenKey, mp.AppendInt(f.written[:0], now.Unix())
+		f.set(writtenKey, mp.AppendInt(f.written[:0], now.Unix()))
+	} else {
+		f.set(seenKey, mp.AppendInt(f.seen[:0], now.Unix()))
 	}
+}
+
+// set sets the unknown field key to val.
+func (f *fields) set(key string, val []byte) {
 	for i := range f.unknown {
 		if string(f.unknown[i].Key) == key {
 			f.unknown[i].Val = val
@@ -406,10 +411,17 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]OwnedSession, e
 // instance of the application that shares the store, the request's own
 // included (call it after a password change, or for "log out
 // everywhere"). It costs a load per listed session, a delete per live
-// one, and a write of the owner's index. A session type without an
-// owner field, or kept in cookies, is an error matching
-// errors.ErrUnsupported.
+// one, and a write of the owner's index. With sealed cookies, it needs
+// cookiestore.WithRevocation: then it revokes every cookie of the owner
+// issued until now. A session type without an owner field, or kept in
+// cookies without revocation, is an error matching errors.ErrUnsupported.
 func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
+	if m.store == nil && m.revoc != nil && m.schema.Owner != nil {
+		if owner == "" {
+			return nil
+		}
+		return m.logoutAllSealed(ctx, owner)
+	}
 	if err := m.ownsSessions(); err != nil {
 		return err
 	}

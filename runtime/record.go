@@ -87,8 +87,9 @@ type fields struct {
 	locs    [16]loc  // byField's storage, for schemas of up to 16 fields
 	unknown []entry  // the fields the schema does not know
 	unk     [2]entry // unknown's storage for two: an owned session's stamps
-	written [9]byte  // the value of one, as stamp encodes it
-	seen    [9]byte  // and of the other
+	written [9]byte  // the value of writtenKey, as stamp encodes it
+	seen    [9]byte  // of seenKey
+	issued  [9]byte  // of issuedKey
 }
 
 // index validates rec and indexes its fields: keys are the schema's, pos

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/mp"
 )
 
 // maxSaveAttempts bounds the compare-and-swap attempts of one save; the
@@ -53,6 +55,16 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 		}
 		if ended {
 			s.m.emit(ctx, s.chg.ended.kind, p.drop, s.chg.ended.owner, s.trip.Req)
+		}
+		if ended && s.chg.ended.kind == EventDestroyed && s.chg.ended.owner != "" && s.m.revoc != nil {
+			// A sealed cookie cannot be deleted: a copy of it would
+			// still open. It is refused from now on.
+			until := now.Add(s.m.lifetime).Unix()
+			if err := s.m.revoke(ctx, s.chg.ended.owner, now, func(rv *revoked) {
+				rv.keys = append(rv.keys, revokedKey{key: p.drop, until: until})
+			}); err != nil {
+				return fmt.Errorf("sessiongen: revoke the session: %w", err)
+			}
 		}
 		if ended && s.chg.ended.kind == EventDestroyed && s.chg.ended.owner != "" && s.m.keepsOwners() {
 			// Its place under the owner's limit is free at once.
@@ -134,6 +146,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	if s.base.hdr.issued == 0 {
 		s.base.hdr.issued = now.Unix()
+		if s.m.revoc != nil && s.m.schema.Owner != nil {
+			s.base.fields.set(issuedKey, mp.AppendInt(s.base.fields.issued[:0], now.UnixMilli()))
+		}
 	}
 	// An owned session is listed under its owner before it is stored
 	// under a key the owner's index does not hold: a new owner, a new ID.

@@ -170,7 +170,7 @@ func (s *session) Destroy() {
 // index: "" without a hook and an index, or without an owner field. Call
 // with the lock held.
 func (s *session) owner() string {
-	if s.m.schema.Owner == nil || s.m.onEvent == nil && !s.m.keepsOwners() {
+	if s.m.schema.Owner == nil || s.m.onEvent == nil && !s.m.keepsOwners() && s.m.revoc == nil {
 		return ""
 	}
 	s.Need(s.m.schema.OwnerField)

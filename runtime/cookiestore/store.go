@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/seal"
 )
@@ -58,6 +59,8 @@ type Store struct {
 	maxChunks int
 	idle      time.Duration
 	lifetime  time.Duration
+	revoked   runtime.Store
+	cache     time.Duration
 }
 
 // An Option configures New.
@@ -75,9 +78,28 @@ func WithIdleTimeout(d time.Duration) Option { return func(s *Store) { s.idle = 
 // zero (default DefaultLifetime).
 func WithLifetime(d time.Duration) Option { return func(s *Store) { s.lifetime = d } }
 
+// WithRevocation makes LogoutAll and Destroy reach sealed cookies: store,
+// a server-side store (Redis, PostgreSQL, …), keeps a small record per
+// owner of the sessions that no longer open, and an owned session is
+// checked against it when it opens (through a cache: see
+// WithRevocationCache). Only a session type with an owner field can be
+// revoked. Without it, a sealed cookie opens until it expires, whatever
+// the server does, and LogoutAll is an error matching
+// errors.ErrUnsupported.
+func WithRevocation(store runtime.Store) Option { return func(s *Store) { s.revoked = store } }
+
+// WithRevocationCache sets how long an instance trusts what it read of
+// an owner's revocations: a revoked cookie may still open on another
+// instance for at most that long. 0 reads them on every request of an
+// owned session. Default: DefaultRevocationCache.
+func WithRevocationCache(d time.Duration) Option { return func(s *Store) { s.cache = d } }
+
+// DefaultRevocationCache is WithRevocationCache's default.
+const DefaultRevocationCache = 5 * time.Second
+
 // New returns a cookie store.
 func New(opts ...Option) (*Store, error) {
-	s := &Store{maxChunks: DefaultMaxChunks, idle: DefaultIdleTimeout, lifetime: DefaultLifetime}
+	s := &Store{maxChunks: DefaultMaxChunks, idle: DefaultIdleTimeout, lifetime: DefaultLifetime, cache: DefaultRevocationCache}
 	for _, o := range opts {
 		o(s)
 	}
@@ -90,13 +112,19 @@ func New(opts ...Option) (*Store, error) {
 	if s.lifetime < time.Second {
 		return nil, fmt.Errorf("cookiestore: WithLifetime(%v): at least a second", s.lifetime)
 	}
+	if s.cache < 0 {
+		return nil, fmt.Errorf("cookiestore: WithRevocationCache(%v): not negative", s.cache)
+	}
 	return s, nil
 }
 
 // Carrier implements the runtime's side of the store: runtime.NewManager
 // calls it once, with the cookie's attributes and Config.Secrets.
 func (s *Store) Carrier(cookie http.Cookie, secrets [][]byte) (carry.Carrier, carry.Defaults, error) {
-	def := carry.Defaults{IdleTimeout: s.idle, Lifetime: s.lifetime}
+	def := carry.Defaults{IdleTimeout: s.idle, Lifetime: s.lifetime, RevocationCache: s.cache}
+	if s.revoked != nil {
+		def.Revocations = s.revoked
+	}
 	sl, err := seal.New(cookie.Name, secrets, s.maxChunks*ChunkSize)
 	if err != nil {
 		return nil, def, err

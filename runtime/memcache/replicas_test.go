@@ -378,3 +378,12 @@ func TestEvents(t *testing.T) {
 		})
 	}
 }
+
+func TestRevocation(t *testing.T) {
+	srvs := three(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
+			storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+		})
+	}
+}

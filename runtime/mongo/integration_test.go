@@ -204,3 +204,12 @@ func TestEvents(t *testing.T) {
 		})
 	}
 }
+
+func TestRevocation(t *testing.T) {
+	for name, uri := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			db := uri(freshDB())
+			storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+		})
+	}
+}

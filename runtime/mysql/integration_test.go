@@ -47,6 +47,11 @@ func TestEvents(t *testing.T) {
 	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
+func TestRevocation(t *testing.T) {
+	srv := servers.StartMySQL(t)
+	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
 // TestStatementsPerRequest counts the statements the server received
 // (its Questions counter, less the query that reads it) for the A-D
 // scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.

@@ -168,3 +168,8 @@ func TestEvents(t *testing.T) {
 	srv := servers.StartPostgres(t)
 	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
+
+func TestRevocation(t *testing.T) {
+	srv := servers.StartPostgres(t)
+	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}

@@ -209,3 +209,8 @@ func TestEvents(t *testing.T) {
 	srv := servers.StartRedis(t)
 	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
+
+func TestRevocation(t *testing.T) {
+	srv := servers.StartRedis(t)
+	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}

@@ -193,3 +193,8 @@ func TestEvents(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
+
+func TestRevocation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+}

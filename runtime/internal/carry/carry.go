@@ -78,10 +78,23 @@ type Maker interface {
 	Carrier(cookie http.Cookie, secrets [][]byte) (Carrier, Defaults, error)
 }
 
-// Defaults are a Carrier's own defaults for the Config's timeouts.
+// Defaults are a Carrier's own defaults for the Config's timeouts, and
+// where it keeps revocations, if it does.
 type Defaults struct {
 	IdleTimeout time.Duration
 	Lifetime    time.Duration
+	// Revocations, if set, is a server-side store (a runtime.Store) that
+	// keeps, per owner, which sessions no longer open: LogoutAll and
+	// Destroy write it, and a session is checked against it when it
+	// opens, through a cache of RevocationCache.
+	Revocations     Store
+	RevocationCache time.Duration
+}
+
+// Store is the part of a runtime.Store the revocations use.
+type Store interface {
+	Load(ctx context.Context, key string) (rec []byte, version uint64, err error)
+	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error
 }
 
 // StoreKey derives the store key from a session ID: base64url(SHA-256(id)).
