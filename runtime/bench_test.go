@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongen/sessiongen/internal/storebench"
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
 	"github.com/sessiongen/sessiongen/runtime/internal/mp"
@@ -158,4 +159,14 @@ func BenchmarkCodec(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkHook times A–D on the memory store through storebench, without
+// and with a Config.OnEvent that counts: what a hook costs (D reports an
+// event per request; A–C none).
+func BenchmarkHook(b *testing.B) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	b.Run("without", func(b *testing.B) { storebench.Run(b, mem) })
+	b.Run("hooked", func(b *testing.B) { storebench.RunHooked(b, mem) })
 }

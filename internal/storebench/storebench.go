@@ -40,6 +40,23 @@ func RunOwned(b *testing.B, store runtime.Store) {
 	run(b, mgr, testsession.OwnedVisitFrom)
 }
 
+// RunHooked runs A–D on store with a Config.OnEvent that counts, beside
+// Run's figures: what a hook costs. D creates a session each time, so the
+// hook runs once per D request; A–C report nothing.
+func RunHooked(b *testing.B, store runtime.Store) {
+	var events atomic.Int64
+	cfg := config(store)
+	cfg.OnEvent = func(context.Context, runtime.Event) { events.Add(1) }
+	mgr, err := testsession.NewVisitManager(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, mgr, testsession.VisitFrom)
+	if events.Load() == 0 {
+		b.Fatal("the hook never ran")
+	}
+}
+
 func config(store runtime.Store) runtime.Config {
 	return runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)}}
 }
