@@ -158,10 +158,14 @@ func RunEvents(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("RenewedOnceWhenRequestsRace", func(t *testing.T) {
-		a, b, rec := pair(t, runtime.Config{RenewAfter: time.Second})
+		// An ID's age counts in whole seconds: with RenewAfter 2 s, the new
+		// ID is due again at least a second after the renewal, and the
+		// requests following the old one have a second of grace; with 1 s,
+		// a loaded machine saw a second, legitimate, renewal.
+		a, b, rec := pair(t, runtime.Config{RenewAfter: 2 * time.Second, RenewGrace: time.Second})
 		cookie := a.Start()
 		rec.take()
-		time.Sleep(1100 * time.Millisecond) // the ID is due for renewal (whole seconds)
+		time.Sleep(2100 * time.Millisecond) // the ID is due for renewal
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Add(1)

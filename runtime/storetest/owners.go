@@ -110,8 +110,8 @@ func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		}
 	})
 	t.Run("LastSeenWithoutAWritePerRequest", func(t *testing.T) {
-		// A tenth of the idle timeout: one second between touches.
-		a := newApp(t, runtime.Config{Store: newStore(t), IdleTimeout: 10 * time.Second})
+		// A tenth of the idle timeout: two seconds between touches.
+		a := newApp(t, runtime.Config{Store: newStore(t), IdleTimeout: 20 * time.Second})
 		uid := time.Now().UnixNano()
 		_, c := a.Call(t, fmt.Sprintf("/login?uid=%d&dev=phone", uid), "")
 		first, err := a.Mgr.Sessions(ctx, uid)
@@ -123,7 +123,7 @@ func RunOwners(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		if got := sub(a.ops.count(), before); got != [3]int64{1, 0, 0} {
 			t.Fatalf("a read right after the login: store operations %v, want one load and no write", got)
 		}
-		time.Sleep(1100 * time.Millisecond)
+		time.Sleep(2100 * time.Millisecond)
 		before = a.ops.count()
 		a.Call(t, "/me", c)
 		if got := sub(a.ops.count(), before); got != [3]int64{1, 1, 0} {
