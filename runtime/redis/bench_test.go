@@ -25,7 +25,7 @@ func BenchmarkRedis(b *testing.B) {
 	}
 	defer store.Close()
 	storebench.Run(b, store)
-	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) }) // the same, with an owner field
+	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) })   // the same, with an owner field
 	b.Run("hooked", func(b *testing.B) { storebench.RunHooked(b, store) }) // the same, with a Config.OnEvent that counts
 
 	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1})
