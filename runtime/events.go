@@ -75,6 +75,24 @@ func (m *Manager) emit(ctx context.Context, kind EventKind, key, owner string, r
 	m.onEvent(ctx, Event{Kind: kind, Key: key, Owner: owner, At: m.now(), Request: req})
 }
 
+// expired reports a record the store removed as expired (a sweeper, a
+// pruner): a session's, not an owner's index or revocations, nor what an
+// ID change left behind.
+func (m *Manager) expired(ctx context.Context, key string, rec []byte) {
+	if len(key) != idLen {
+		return
+	}
+	h, _, err := readHeader(rec)
+	if err != nil || h.flags&(flagForward|flagRetired) != 0 {
+		return
+	}
+	owner := ""
+	if m.schema.Owner != nil {
+		owner, _, _ = m.ownerOf(rec)
+	}
+	m.emit(ctx, EventExpired, key, owner, nil)
+}
+
 // end ends the record under key, and reports whether this call ended it:
 // with no hook set, a delete; with one, a compare-and-swap to a retired
 // record first (at ver, or at the version a load finds when ver is 0), so

@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -46,4 +47,20 @@ func TestExpiredIsReported(t *testing.T) {
 	if k := runtime.EventKind(9).String(); k != "EventKind(9)" || runtime.EventExpired.String() != "expired" {
 		t.Fatalf("names: %q %q", k, runtime.EventExpired)
 	}
+}
+
+// TestExpiredReportsOnMemory: the memory store's sweeper reports the
+// sessions it removes as expired.
+func TestExpiredReportsOnMemory(t *testing.T) {
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store {
+		s := runtime.NewMemoryStore(runtime.WithClock(now))
+		t.Cleanup(func() { s.Close() })
+		return s
+	}, func(_ *testing.T, s runtime.Store, at time.Time) {
+		clock.Store(at.UnixNano())
+		runtime.Sweep(s.(*runtime.MemoryStore))
+	})
 }

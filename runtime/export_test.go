@@ -42,3 +42,6 @@ func SameTurn(a, b string) bool {
 func SignedCookieValue(name string, secret []byte, id string) string {
 	return newSigner(name, [][]byte{secret}).sign(id)
 }
+
+// Sweep runs the memory store's sweeper once.
+func Sweep(s *MemoryStore) { s.sweep() }

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/wire"
 )
 
@@ -34,6 +35,8 @@ type Manager struct {
 
 	turns saveTurns // saves of one session within this process take turns
 	merge bool      // false only in a benchmark: a lost CAS race is an error
+
+	stopReports func() // unregisters from the store's expiry reports
 }
 
 // clockForNewManagers is time.Now but in tests of expiry.
@@ -99,6 +102,9 @@ func NewManager[D any, P interface {
 		}
 		m.strict.set(i)
 	}
+	if r, ok := m.store.(carry.ExpiryReporter); ok && m.onEvent != nil {
+		m.stopReports = r.ReportExpired(m.expired)
+	}
 	return m, nil
 }
 
@@ -143,6 +149,9 @@ func (m *Manager) Store() Store { return m.store }
 // Close releases the in-memory store the manager created when
 // Config.Store was nil. A store passed in the Config is the caller's to close.
 func (m *Manager) Close() error {
+	if m.stopReports != nil {
+		m.stopReports()
+	}
 	if ms, ok := m.store.(*MemoryStore); ok && m.ownStore {
 		return ms.Close()
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 )
 
 // MemoryStore is the in-process Store: sharded maps with expiry, a bound
@@ -26,6 +28,14 @@ type MemoryStore struct {
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
+	reports   carry.Reporters // managers with Config.OnEvent: the sweeper reports what expired
+}
+
+// ReportExpired implements the runtime's expiry reports: the sweeper
+// calls f with each session record it removes as expired. A manager with
+// Config.OnEvent registers itself; you need not call it.
+func (s *MemoryStore) ReportExpired(f func(ctx context.Context, key string, rec []byte)) (stop func()) {
+	return s.reports.Add(f)
 }
 
 const memShards = 64
@@ -43,7 +53,7 @@ type memShard struct {
 // longer ones by their SHA-256, marked so that they cannot equal a short
 // key.
 type memKey struct {
-	n byte // the key's length; 255 for a hashed key
+	n byte // the key's length; hashedKey for a hashed key
 	b [47]byte
 }
 
@@ -54,10 +64,13 @@ func keyOf(key string) (k memKey) {
 		return k
 	}
 	d := sha256.Sum256([]byte(key))
-	k.n = 255
+	k.n = hashedKey
 	copy(k.b[:], d[:])
 	return k
 }
+
+// hashedKey is memKey.n for a key held by its hash.
+const hashedKey = 255
 
 type memEntry struct {
 	rec     []byte
@@ -267,6 +280,12 @@ func (s *MemoryStore) sweeper(every time.Duration) {
 // sweep removes expired records, one shard at a time so that requests
 // wait at most for one shard.
 func (s *MemoryStore) sweep() {
+	report := s.reports.Any()
+	type gone struct {
+		key string
+		rec []byte
+	}
+	var expired []gone
 	for i := range s.shards {
 		sh := &s.shards[i]
 		now := s.now().UnixNano()
@@ -275,11 +294,18 @@ func (s *MemoryStore) sweep() {
 		for k, e := range sh.m {
 			if e.expiry <= now {
 				delete(sh.m, k)
+				if report && k.n != hashedKey {
+					expired = append(expired, gone{string(k.b[:k.n]), e.rec})
+				}
 			}
 		}
 		sh.mu.Unlock()
 		if held := int64(time.Since(start)); held > s.pause.Load() {
 			s.pause.Store(held)
 		}
+		for _, g := range expired { // outside the shard's lock
+			s.reports.Report(context.Background(), g.key, g.rec)
+		}
+		expired = expired[:0]
 	}
 }

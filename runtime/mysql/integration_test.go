@@ -296,3 +296,12 @@ func TestPruning(t *testing.T) {
 		t.Fatalf("%d rows after the hour, want 0", total)
 	}
 }
+
+func TestExpiredReports(t *testing.T) {
+	srv := servers.StartMySQL(t)
+	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store { return newStore(t, srv, mysql.WithPruneInterval(0)) }, func(t *testing.T, s runtime.Store, now time.Time) {
+		if _, err := s.(*mysql.Store).Prune(context.Background(), now); err != nil {
+			t.Error(err)
+		}
+	})
+}

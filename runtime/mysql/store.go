@@ -45,9 +45,11 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/sqlstore"
 	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 )
@@ -61,6 +63,16 @@ type Store struct {
 	table  string // quoted
 	lock   string // GET_LOCK name of the pruner
 	packet int    // the largest record the server's max_allowed_packet lets through
+
+	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
+}
+
+// ReportExpired implements the runtime's expiry reports: Prune calls f
+// with each session it deletes, once across the instances (one prunes at
+// a time). A manager with Config.OnEvent registers itself; you need not
+// call it.
+func (s *Store) ReportExpired(f func(ctx context.Context, key string, rec []byte)) (stop func()) {
+	return s.reports.Add(f)
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -307,6 +319,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		return 0, err
 	}
 	defer c.ExecContext(context.WithoutCancel(ctx), `DO RELEASE_LOCK(?)`, s.lock)
+	if s.reports.Any() {
+		return s.pruneReporting(ctx, c, now)
+	}
 	var n int64
 	err = conn(s.db).Retry(ctx, func() error { // a deadlock with a create
 		r, err := c.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE expires_at <= ? LIMIT ?`, now.UnixMilli(), storekit.PruneBatch)
@@ -319,6 +334,56 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		return 0, fmt.Errorf("sessiongen/mysql: prune: %w", err)
 	}
 	return n, nil
+}
+
+// pruneReporting is Prune when expired sessions are reported: in one
+// transaction, it locks the expired rows while it reads them, deletes
+// those, and reports them once committed. (MySQL has no DELETE …
+// RETURNING; MariaDB's would do.)
+func (s *Store) pruneReporting(ctx context.Context, c *sql.Conn, now time.Time) (int64, error) {
+	type expired struct {
+		key string
+		rec []byte
+	}
+	var gone []expired
+	err := conn(s.db).Retry(ctx, func() error { // a deadlock with a create
+		gone = gone[:0]
+		tx, err := c.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		rows, err := tx.QueryContext(ctx, "SELECT `key`, data FROM "+s.table+" WHERE expires_at <= ? LIMIT ? FOR UPDATE", now.UnixMilli(), storekit.PruneBatch)
+		if err != nil {
+			return err
+		}
+		var keys []any
+		for rows.Next() {
+			var e expired
+			if err := rows.Scan(&e.key, &e.rec); err != nil {
+				rows.Close()
+				return err
+			}
+			gone, keys = append(gone, e), append(keys, e.key)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			in := strings.Repeat("?, ", len(keys)-1) + "?"
+			if _, err := tx.ExecContext(ctx, "DELETE FROM "+s.table+" WHERE `key` IN ("+in+")", keys...); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sessiongen/mysql: prune: %w", err)
+	}
+	for _, e := range gone {
+		s.reports.Report(ctx, e.key, e.rec)
+	}
+	return int64(len(gone)), nil
 }
 
 // DB returns the underlying pool.

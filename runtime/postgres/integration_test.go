@@ -173,3 +173,12 @@ func TestRevocation(t *testing.T) {
 	srv := servers.StartPostgres(t)
 	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
+
+func TestExpiredReports(t *testing.T) {
+	srv := servers.StartPostgres(t)
+	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store { return newStore(t, srv, postgres.WithPruneInterval(0)) }, func(t *testing.T, s runtime.Store, now time.Time) {
+		if _, err := s.(*postgres.Store).Prune(context.Background(), now); err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -31,6 +31,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/neterr"
 	"github.com/sessiongen/sessiongen/runtime/internal/sqlstore"
 	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
@@ -44,6 +45,16 @@ type Store struct {
 	own    bool
 	table  string // quoted
 	lock   int64  // advisory lock key of the pruner
+
+	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
+}
+
+// ReportExpired implements the runtime's expiry reports: Prune calls f
+// with each session it deletes, once across the instances (one prunes at
+// a time). A manager with Config.OnEvent registers itself; you need not
+// call it.
+func (s *Store) ReportExpired(f func(ctx context.Context, key string, rec []byte)) (stop func()) {
+	return s.reports.Add(f)
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -245,11 +256,42 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, s.lock).Scan(&mine); err != nil || !mine {
 		return 0, err
 	}
-	tag, err := tx.Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`, now, storekit.PruneBatch)
+	del := `DELETE FROM ` + s.table + ` WHERE key IN (SELECT key FROM ` + s.table + ` WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	if !s.reports.Any() {
+		tag, err := tx.Exec(ctx, del, now, storekit.PruneBatch)
+		if err != nil {
+			return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
+		}
+		return tag.RowsAffected(), tx.Commit(ctx)
+	}
+	rows, err := tx.Query(ctx, del+` RETURNING key, data`, now, storekit.PruneBatch)
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
 	}
-	return tag.RowsAffected(), tx.Commit(ctx)
+	var gone []expired
+	for rows.Next() {
+		var e expired
+		if err := rows.Scan(&e.key, &e.rec); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
+		}
+		gone = append(gone, e)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
+	}
+	for _, e := range gone { // once the deletes are committed
+		s.reports.Report(ctx, e.key, e.rec)
+	}
+	return int64(len(gone)), nil
+}
+
+type expired struct {
+	key string
+	rec []byte
 }
 
 // Pool returns the underlying pool.

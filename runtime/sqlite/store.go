@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 	"github.com/sessiongen/sessiongen/runtime/internal/sqlstore"
 	"github.com/sessiongen/sessiongen/runtime/internal/storekit"
 	sqlite "modernc.org/sqlite"
@@ -38,9 +39,17 @@ import (
 // Store is a runtime.Store in a SQLite file.
 type Store struct {
 	*sqlstore.Store
-	pruner *storekit.Pruner
-	db     *sql.DB
-	table  string
+	pruner  *storekit.Pruner
+	db      *sql.DB
+	table   string
+	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
+}
+
+// ReportExpired implements the runtime's expiry reports: Prune calls f
+// with each session it deletes. A manager with Config.OnEvent registers
+// itself; you need not call it.
+func (s *Store) ReportExpired(f func(ctx context.Context, key string, rec []byte)) (stop func()) {
+	return s.reports.Add(f)
 }
 
 var _ runtime.Store = (*Store)(nil)
@@ -166,11 +175,42 @@ CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at
 // Prune deletes up to 1,000 sessions expired at now and returns how many.
 // The pruner calls it; so can a job of yours when WithPruneInterval(0).
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
-	n, err := conn(s.db).Exec(ctx, `DELETE FROM `+s.table+` WHERE key IN (SELECT key FROM `+s.table+` WHERE expires_at <= ?1 LIMIT ?2)`, now.UnixMilli(), storekit.PruneBatch)
+	del := `DELETE FROM ` + s.table + ` WHERE key IN (SELECT key FROM ` + s.table + ` WHERE expires_at <= ?1 LIMIT ?2)`
+	if !s.reports.Any() {
+		n, err := conn(s.db).Exec(ctx, del, now.UnixMilli(), storekit.PruneBatch)
+		if err != nil {
+			return 0, fmt.Errorf("sessiongen/sqlite: prune: %w", err)
+		}
+		return n, nil
+	}
+	type expired struct {
+		key string
+		rec []byte
+	}
+	var gone []expired
+	err := conn(s.db).Retry(ctx, func() error {
+		gone = gone[:0]
+		rows, err := s.db.QueryContext(ctx, del+` RETURNING key, data`, now.UnixMilli(), storekit.PruneBatch)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e expired
+			if err := rows.Scan(&e.key, &e.rec); err != nil {
+				return err
+			}
+			gone = append(gone, e)
+		}
+		return rows.Err()
+	})
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/sqlite: prune: %w", err)
 	}
-	return n, nil
+	for _, e := range gone { // the statement is done: the deletes are committed
+		s.reports.Report(ctx, e.key, e.rec)
+	}
+	return int64(len(gone)), nil
 }
 
 // open opens a pool on the file with a busy timeout and the pragmas given.

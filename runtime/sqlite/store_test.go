@@ -198,3 +198,12 @@ func TestRevocation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
+
+func TestExpiredReports(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store { return newStore(t, path, sqlite.WithPruneInterval(0)) }, func(t *testing.T, s runtime.Store, now time.Time) {
+		if _, err := s.(*sqlite.Store).Prune(context.Background(), now); err != nil {
+			t.Error(err)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -109,3 +110,57 @@ func StoreKey(id string) string {
 
 // idLen is the length of a session ID: 32 random bytes in base64url.
 const idLen = 43
+
+// An ExpiryReporter is a store that can tell which records it removed as
+// expired (a sweeper, a pruner), once each across the instances sharing
+// it. A manager with Config.OnEvent registers with it, to report
+// EventExpired; the returned function unregisters.
+type ExpiryReporter interface {
+	ReportExpired(f func(ctx context.Context, key string, rec []byte)) (stop func())
+}
+
+// Reporters is what an ExpiryReporter keeps: the functions registered.
+// Its zero value is ready; it is safe for concurrent use.
+type Reporters struct {
+	mu sync.Mutex
+	fs map[int]func(ctx context.Context, key string, rec []byte)
+	n  int
+}
+
+// Add registers f and returns the function that unregisters it.
+func (r *Reporters) Add(f func(ctx context.Context, key string, rec []byte)) (stop func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fs == nil {
+		r.fs = map[int]func(context.Context, string, []byte){}
+	}
+	r.n++
+	id := r.n
+	r.fs[id] = f
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.fs, id)
+	}
+}
+
+// Any reports whether a function is registered: a store asks before it
+// does the extra work of reading back what it removes.
+func (r *Reporters) Any() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.fs) > 0
+}
+
+// Report calls every registered function with a removed record.
+func (r *Reporters) Report(ctx context.Context, key string, rec []byte) {
+	r.mu.Lock()
+	fs := make([]func(context.Context, string, []byte), 0, len(r.fs))
+	for _, f := range r.fs {
+		fs = append(fs, f)
+	}
+	r.mu.Unlock()
+	for _, f := range fs {
+		f(ctx, key, rec)
+	}
+}
