@@ -10,14 +10,6 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/storetest"
 )
 
-// TestEventsOnMemory runs the event scenarios on one memory store shared
-// by two managers.
-func TestEventsOnMemory(t *testing.T) {
-	store := runtime.NewMemoryStore()
-	t.Cleanup(func() { store.Close() })
-	storetest.RunEvents(t, func(*testing.T) runtime.Store { return store })
-}
-
 // TestExpiredIsReported: a request that finds its session past its
 // Lifetime (the store, on its own clock, still holds it) ends it and
 // reports EventExpired, once; a manager without a hook reports nothing

@@ -14,12 +14,12 @@ import (
 	"github.com/sessiongen/sessiongen/runtime/storetest"
 )
 
-// TestOwnersOnMemory runs the per-owner logout scenarios on one memory
-// store shared by two managers.
-func TestOwnersOnMemory(t *testing.T) {
+// TestLifecycleOnMemory runs the per-owner logout, limit, event and
+// revocation scenarios on one memory store shared by two managers.
+func TestLifecycleOnMemory(t *testing.T) {
 	store := runtime.NewMemoryStore()
 	t.Cleanup(func() { store.Close() })
-	storetest.RunOwners(t, func(*testing.T) runtime.Store { return store })
+	storetest.RunLifecycle(t, func(*testing.T) runtime.Store { return store })
 }
 
 // TestOwnerlessTypesSaySo: a type without an owner field cannot list or

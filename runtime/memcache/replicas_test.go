@@ -360,30 +360,12 @@ func replicaOf(t *testing.T, srvs []*servers.MemcachedServer, key string, primar
 	return srvs[0]
 }
 
-// TestOwners: per-owner logout on memcached, with one replica and two.
-func TestOwners(t *testing.T) {
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie revocation (storetest.RunLifecycle) on memcached, with one replica and two.
+func TestLifecycle(t *testing.T) {
 	srvs := three(t)
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
-			storetest.RunOwners(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
-		})
-	}
-}
-
-func TestEvents(t *testing.T) {
-	srvs := three(t)
-	for _, n := range []int{1, 2} {
-		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
-			storetest.RunEvents(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
-		})
-	}
-}
-
-func TestRevocation(t *testing.T) {
-	srvs := three(t)
-	for _, n := range []int{1, 2} {
-		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
-			storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+			storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
 		})
 	}
 }

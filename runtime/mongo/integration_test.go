@@ -185,31 +185,13 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 	}
 }
 
-// TestOwners: per-owner logout on the MongoDB wire protocol, two
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie revocation (storetest.RunLifecycle) on the MongoDB wire protocol, two
 // managers sharing one database.
-func TestOwners(t *testing.T) {
+func TestLifecycle(t *testing.T) {
 	for name, uri := range targets(t) {
 		t.Run(name, func(t *testing.T) {
 			db := uri(freshDB())
-			storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
-		})
-	}
-}
-
-func TestEvents(t *testing.T) {
-	for name, uri := range targets(t) {
-		t.Run(name, func(t *testing.T) {
-			db := uri(freshDB())
-			storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
-		})
-	}
-}
-
-func TestRevocation(t *testing.T) {
-	for name, uri := range targets(t) {
-		t.Run(name, func(t *testing.T) {
-			db := uri(freshDB())
-			storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+			storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
 		})
 	}
 }

@@ -37,19 +37,12 @@ func TestConcurrentRequests(t *testing.T) {
 	storetest.RunLostUpdates(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
-func TestOwners(t *testing.T) {
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie
+// revocation (storetest.RunLifecycle) on a real MariaDB, two managers
+// sharing it.
+func TestLifecycle(t *testing.T) {
 	srv := servers.StartMySQL(t)
-	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestEvents(t *testing.T) {
-	srv := servers.StartMySQL(t)
-	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestRevocation(t *testing.T) {
-	srv := servers.StartMySQL(t)
-	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 // TestStatementsPerRequest counts the statements the server received

@@ -157,21 +157,11 @@ func liveAt(start, now time.Time, n int, step time.Duration) int {
 	return live
 }
 
-// TestOwners: per-owner logout on a real PostgreSQL, two managers
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie revocation (storetest.RunLifecycle) on a real PostgreSQL, two managers
 // sharing it.
-func TestOwners(t *testing.T) {
+func TestLifecycle(t *testing.T) {
 	srv := servers.StartPostgres(t)
-	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestEvents(t *testing.T) {
-	srv := servers.StartPostgres(t)
-	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestRevocation(t *testing.T) {
-	srv := servers.StartPostgres(t)
-	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
 func TestExpiredReports(t *testing.T) {

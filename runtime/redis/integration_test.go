@@ -199,18 +199,8 @@ func TestOversizedRecordIsRefused(t *testing.T) {
 	}
 }
 
-// TestOwners: per-owner logout on a real Redis, two managers sharing it.
-func TestOwners(t *testing.T) {
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie revocation (storetest.RunLifecycle) on a real Redis, two managers sharing it.
+func TestLifecycle(t *testing.T) {
 	srv := servers.StartRedis(t)
-	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestEvents(t *testing.T) {
-	srv := servers.StartRedis(t)
-	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
-}
-
-func TestRevocation(t *testing.T) {
-	srv := servers.StartRedis(t)
-	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }

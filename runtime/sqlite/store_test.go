@@ -182,21 +182,11 @@ func TestPruning(t *testing.T) {
 	}
 }
 
-// TestOwners: per-owner logout on one SQLite file, two managers (two
+// TestLifecycle: per-owner logout and its limit, events and sealed-cookie revocation (storetest.RunLifecycle) on one SQLite file, two managers (two
 // connections) sharing it.
-func TestOwners(t *testing.T) {
+func TestLifecycle(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
-	storetest.RunOwners(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
-}
-
-func TestEvents(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sessions.db")
-	storetest.RunEvents(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
-}
-
-func TestRevocation(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sessions.db")
-	storetest.RunRevocation(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
 
 func TestExpiredReports(t *testing.T) {

@@ -194,3 +194,14 @@ func (c *opCounter) Delete(ctx context.Context, key string) error {
 func (c *opCounter) count() [3]int64 {
 	return [3]int64{c.loads.Load(), c.saves.Load(), c.deletes.Load()}
 }
+
+// RunLifecycle runs, on stores made by newStore, the suites of what
+// happens to a session besides its data: per-owner logout and its limit
+// (RunOwners), lifecycle events (RunEvents), and the revocation of sealed
+// cookies with newStore's stores keeping the revocations
+// (RunRevocation).
+func RunLifecycle(t *testing.T, newStore func(t *testing.T) runtime.Store) {
+	t.Run("Owners", func(t *testing.T) { RunOwners(t, newStore) })
+	t.Run("Events", func(t *testing.T) { RunEvents(t, newStore) })
+	t.Run("Revocation", func(t *testing.T) { RunRevocation(t, newStore) })
+}
