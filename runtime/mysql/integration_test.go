@@ -180,10 +180,11 @@ func TestRecordOverMaxAllowedPacket(t *testing.T) {
 		t.Fatalf("load: %d bytes, %v", len(got), err)
 	}
 
-	// A pool of your own whose driver assumes a larger packet (its 64 MiB
-	// default) sends that record escaped, 1.8 MB: the server refuses it
-	// (error 1153, and it closes the connection), which is ErrTooLarge
-	// too, and the next statement gets another connection.
+	// A pool of your own may interpolate arguments with a driver that
+	// assumes a larger packet (its 64 MiB default): that record, escaped,
+	// would take 1.8 MB and cost the connection (the server answers 1153
+	// and closes it). The store keeps such pools within half the limit,
+	// and the next statement runs on the same, healthy, connection.
 	db, err := sql.Open("mysql", srv.DSN()+"?interpolateParams=true")
 	if err != nil {
 		t.Fatal(err)

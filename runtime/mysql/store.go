@@ -63,6 +63,7 @@ type Store struct {
 	table  string // quoted
 	lock   string // GET_LOCK name of the pruner
 	packet int    // the largest record the server's max_allowed_packet lets through
+	limit  int64  // max_allowed_packet
 
 	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
 }
@@ -256,6 +257,14 @@ func newStore(ctx context.Context, db *sql.DB, o options, own bool) (*Store, err
 		db:    db, table: t,
 		lock:   fmt.Sprintf("sessiongen_prune_%016x", h.Sum64()),
 		packet: int(packet) - packetOverhead,
+		limit:  packet,
+	}
+	if !own {
+		// A pool of yours may interpolate arguments into the statement,
+		// where a record's bytes can take twice their room escaped, with
+		// a driver that does not know the server's limit: a statement
+		// over it would cost the connection. Keep within half.
+		s.packet /= 2
 	}
 	if !own { // New's own pool has clientFoundRows off
 		if err := s.checkFoundRows(ctx); err != nil {
@@ -299,8 +308,8 @@ func (s *Store) checkFoundRows(ctx context.Context) error {
 // max_allowed_packet would refuse is runtime.ErrTooLarge.
 func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
 	if len(rec) > s.packet {
-		return fmt.Errorf("sessiongen/mysql: record of %d bytes does not fit the server's max_allowed_packet (%d bytes with the statement): %w",
-			len(rec), s.packet+packetOverhead, runtime.ErrTooLarge)
+		return fmt.Errorf("sessiongen/mysql: record of %d bytes does not fit the server's max_allowed_packet (%d bytes; a record may take %d): %w",
+			len(rec), s.limit, s.packet, runtime.ErrTooLarge)
 	}
 	return s.Store.Save(ctx, key, rec, version, expiry)
 }
