@@ -170,3 +170,12 @@ func BenchmarkHook(b *testing.B) {
 	b.Run("without", func(b *testing.B) { storebench.Run(b, mem) })
 	b.Run("hooked", func(b *testing.B) { storebench.RunHooked(b, mem) })
 }
+
+// BenchmarkAtRest times A–D on the memory store without and with
+// Config.EncryptAtRest.
+func BenchmarkAtRest(b *testing.B) {
+	mem := runtime.NewMemoryStore()
+	defer mem.Close()
+	b.Run("plain", func(b *testing.B) { storebench.Run(b, mem) })
+	b.Run("sealed", func(b *testing.B) { storebench.RunSealed(b, mem) })
+}

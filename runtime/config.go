@@ -102,6 +102,17 @@ type Config struct {
 	// 500.
 	MaxSessionsPerOwner int
 
+	// EncryptAtRest seals every record the runtime writes to the store
+	// (sessions and owner indexes) with AES-256-GCM under a key derived
+	// from Secrets for this purpose, the record's store key as associated
+	// data: a dump of the store holds no field value, and a record moved
+	// to another key does not open. Records written before, in plaintext,
+	// still read and are sealed at their next write; with it off, sealed
+	// records still read while the secrets that sealed them are in
+	// Secrets. It needs a server-side store (sealed cookies are encrypted
+	// already). Default: false.
+	EncryptAtRest bool
+
 	// OverLimit is what a new session beyond MaxSessionsPerOwner does:
 	// EvictOldest (the default) ends the owner's oldest session
 	// (EventEvicted); RefuseNew fails the save with ErrTooManySessions,
@@ -181,7 +192,8 @@ const (
 
 // settings is a validated Config with its defaults filled in.
 type settings struct {
-	store        Store         // nil when sessions travel in cookies
+	store        Store         // nil when sessions travel in cookies; the user's, wrapped to open sealed records
+	raw          Store         // the user's store, unwrapped
 	carrier      carry.Carrier // how sessions travel between requests
 	ownStore     bool
 	secureAuto   bool
@@ -318,8 +330,18 @@ func (cfg Config) settings() (settings, error) {
 	if err := errors.Join(errs...); err != nil {
 		return settings{}, fmt.Errorf("sessiongen: invalid Config: %w", err)
 	}
+	if cfg.EncryptAtRest && s.carrier != nil {
+		return settings{}, errors.New("sessiongen: invalid Config: EncryptAtRest needs a server-side store; sealed cookies are encrypted already")
+	}
 	if s.store == nil && s.carrier == nil {
 		s.store, s.ownStore = NewMemoryStore(), true
+	}
+	if s.store != nil {
+		a, err := newAtRest(s.store, s.secrets, cfg.EncryptAtRest, s.log)
+		if err != nil {
+			return settings{}, fmt.Errorf("sessiongen: invalid Config: %w", err)
+		}
+		s.raw, s.store = s.store, a
 	}
 	return s, nil
 }

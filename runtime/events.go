@@ -82,6 +82,9 @@ func (m *Manager) expired(ctx context.Context, key string, rec []byte) {
 	if len(key) != idLen {
 		return
 	}
+	if a, ok := m.store.(*atRest); ok {
+		rec = a.opened(key, rec)
+	}
 	h, _, err := readHeader(rec)
 	if err != nil || h.flags&(flagForward|flagRetired) != 0 {
 		return

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -32,15 +33,27 @@ type Record struct {
 // cookie's signature (whoever can read the store can read the session),
 // follows a renewed ID as a request would, and returns no ID or cookie,
 // only the store key. A session that is not there, or expired, is
-// ErrNotFound.
-func Inspect(ctx context.Context, store Store, cookieOrID string) (*Record, error) {
+// ErrNotFound. A record sealed at rest (Config.EncryptAtRest) opens with
+// the secrets given, any of the manager's; without them it is an error
+// that says the record is sealed.
+func Inspect(ctx context.Context, store Store, cookieOrID string, secrets ...[]byte) (*Record, error) {
 	id, _, _ := strings.Cut(strings.TrimSpace(cookieOrID), ".")
 	if len(id) != idLen || !isB64(id) {
 		return nil, fmt.Errorf("sessiongen: %q is neither a session cookie's value nor a session ID", redactID(cookieOrID))
 	}
-	_, key, rec, ver, err := loadFollowing(ctx, &signedCookie{store: store}, new(carry.Trip), id, time.Time{}, 0)
+	a, err := newAtRest(store, secrets, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("sessiongen: %w", err)
+	}
+	_, key, rec, ver, err := loadFollowing(ctx, &signedCookie{store: a}, new(carry.Trip), id, time.Time{}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sessiongen: load %s: %w", key, err)
+	}
+	if len(rec) > 0 && rec[0] == atRestV1 {
+		if len(secrets) == 0 {
+			return nil, fmt.Errorf("sessiongen: the record under %s is sealed (Config.EncryptAtRest): give the secrets to open it", key)
+		}
+		return nil, fmt.Errorf("sessiongen: the record under %s is sealed and does not open with the secrets given", key)
 	}
 	hdr, fields, err := entries(rec)
 	if err != nil {

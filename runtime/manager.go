@@ -102,7 +102,7 @@ func NewManager[D any, P interface {
 		}
 		m.strict.set(i)
 	}
-	if r, ok := m.store.(carry.ExpiryReporter); ok && m.onEvent != nil {
+	if r, ok := m.raw.(carry.ExpiryReporter); ok && m.onEvent != nil {
 		m.stopReports = r.ReportExpired(m.expired)
 	}
 	return m, nil
@@ -152,7 +152,7 @@ func (m *Manager) Close() error {
 	if m.stopReports != nil {
 		m.stopReports()
 	}
-	if ms, ok := m.store.(*MemoryStore); ok && m.ownStore {
+	if ms, ok := m.raw.(*MemoryStore); ok && m.ownStore {
 		return ms.Close()
 	}
 	return nil

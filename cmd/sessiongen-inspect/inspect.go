@@ -44,8 +44,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	store := fs.String("store", "", "the store `URL`: "+storeurl.Forms)
 	dir := fs.String("dir", "", "the `package` directory whose generated file names the fields")
 	typ := fs.String("type", "", "the session `type` to read from -dir, when it holds several")
+	secretsEnv := fs.String("secrets-env", "", "the environment `variable` holding the manager's secrets, comma-separated, to open records sealed at rest (Config.EncryptAtRest); never on the command line")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] < cookie-or-id")
+		fmt.Fprintln(stderr, "usage: sessiongen-inspect -store URL [-dir ./pkg [-type Visit]] [-secrets-env NAME] < cookie-or-id")
 		fmt.Fprintln(stderr, "The cookie's value or the session ID is read from standard input, where ps")
 		fmt.Fprintln(stderr, "does not show it; given as the last argument (after --) it works too.")
 		fs.PrintDefaults()
@@ -84,7 +85,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stderr, "sessiongen-inspect: sessions in cookies have no server-side record to inspect")
 		return 2
 	}
-	rec, err := runtime.Inspect(ctx, s, value)
+	var secrets [][]byte
+	if *secretsEnv != "" {
+		v, ok := os.LookupEnv(*secretsEnv)
+		if !ok || v == "" {
+			fmt.Fprintf(stderr, "sessiongen-inspect: -secrets-env %s: the variable is not set\n", *secretsEnv)
+			return 2
+		}
+		for _, s := range strings.Split(v, ",") {
+			secrets = append(secrets, []byte(s))
+		}
+	}
+	rec, err := runtime.Inspect(ctx, s, value, secrets...)
 	if err != nil {
 		fmt.Fprintln(stderr, "sessiongen-inspect:", err)
 		if errors.Is(err, runtime.ErrNotFound) {

@@ -3,7 +3,7 @@
 //
 // Usage:
 //
-//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] < cookie-or-id
+//	go run github.com/sessiongen/sessiongen/cmd/sessiongen-inspect@latest -store URL [-dir ./pkg [-type Visit]] [-secrets-env NAME] < cookie-or-id
 //
 // The store URL takes the demo's -store forms (memcached://host:port,
 // redis://host:port/0, postgres://user@host/db, mongodb://host/db,
@@ -16,7 +16,11 @@
 // store key) and every stored field by key, including keys the current
 // code does not know; with -dir, each field also gets its Go name and
 // stored type from the schema recorded in the package's generated file.
-// It never prints the ID or a cookie.
+// It never prints the ID or a cookie. A record sealed at rest
+// (Config.EncryptAtRest) opens with the secrets in the environment
+// variable -secrets-env names (comma-separated; never on the command
+// line, where ps shows them); without them, the inspector says it is
+// sealed.
 //
 // It is a command of its own, not a sessiongen flag, so that generating
 // code (go tool sessiongen) never brings the clients of every store into

@@ -112,3 +112,42 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSealedRecords: a record sealed at rest opens with -secrets-env (the
+// secrets in that variable, never on the command line), and without it
+// the inspector says the record is sealed.
+func TestSealedRecords(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "sealed.db")
+	store, _, closeStore, err := storeurl.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := bytes.Repeat([]byte("q"), 32)
+	mgr, err := testsession.NewVisitManager(runtime.Config{Store: store, Secrets: [][]byte{secret}, EncryptAtRest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		testsession.VisitFrom(r.Context()).SetEmail("sealed@example.com")
+	})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	mgr.Close()
+	closeStore()
+	cookie := rec.Result().Cookies()[0].Value
+	t.Setenv("INSPECT_SECRETS", "other-secret-of-at-least-32-bytes!,"+string(secret))
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"-store", url}, 1, "is sealed (Config.EncryptAtRest): give the secrets"},
+		{[]string{"-store", url, "-secrets-env", "INSPECT_SECRETS"}, 0, "sealed@example.com"},
+		{[]string{"-store", url, "-secrets-env", "NO_SUCH_VARIABLE"}, 2, "not set"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, strings.NewReader(cookie+"\n"), &stdout, &stderr)
+		if out := stdout.String() + stderr.String(); code != tc.code || !strings.Contains(out, tc.out) {
+			t.Errorf("%v: exit %d, %q; want %d and %q", tc.args, code, out, tc.code, tc.out)
+		}
+	}
+}

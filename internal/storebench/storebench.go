@@ -57,6 +57,18 @@ func RunHooked(b *testing.B, store runtime.Store) {
 	}
 }
 
+// RunSealed runs A–D on store with Config.EncryptAtRest: what sealing
+// every record costs, beside Run's figures.
+func RunSealed(b *testing.B, store runtime.Store) {
+	cfg := config(store)
+	cfg.EncryptAtRest = true
+	mgr, err := testsession.NewVisitManager(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run(b, mgr, testsession.VisitFrom)
+}
+
 func config(store runtime.Store) runtime.Config {
 	return runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("s"), 32)}}
 }

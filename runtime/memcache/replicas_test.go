@@ -369,3 +369,13 @@ func TestLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	srvs := three(t)
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("replicas=%d", n), func(t *testing.T) {
+			storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return replicated(t, srvs, n) })
+		})
+	}
+}

@@ -195,3 +195,13 @@ func TestLifecycle(t *testing.T) {
 		})
 	}
 }
+
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	for name, uri := range targets(t) {
+		t.Run(name, func(t *testing.T) {
+			db := uri(freshDB())
+			storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return newStore(t, db) })
+		})
+	}
+}

@@ -45,6 +45,12 @@ func TestLifecycle(t *testing.T) {
 	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	srv := servers.StartMySQL(t)
+	storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
 // TestStatementsPerRequest counts the statements the server received
 // (its Questions counter, less the query that reads it) for the A-D
 // scenarios: A (read) 1, B (write) 2, C (anonymous) 0, D (login) 1.

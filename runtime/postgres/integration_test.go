@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"os/exec"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -164,6 +166,12 @@ func TestLifecycle(t *testing.T) {
 	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
 }
 
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	srv := servers.StartPostgres(t)
+	storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
 func TestExpiredReports(t *testing.T) {
 	srv := servers.StartPostgres(t)
 	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store { return newStore(t, srv, postgres.WithPruneInterval(0)) }, func(t *testing.T, s runtime.Store, now time.Time) {
@@ -171,4 +179,20 @@ func TestExpiredReports(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestEncryptAtRestDump: with EncryptAtRest, what psql prints of the
+// sessions table (bytea as escaped text: printable bytes as they are)
+// holds neither a field value nor the session ID.
+func TestEncryptAtRestDump(t *testing.T) {
+	srv := servers.StartPostgres(t)
+	value, id := storetest.SealedLogin(t, newStore(t, srv))
+	psql := servers.Binary(t, "psql", "SESSIONGEN_REQUIRE_POSTGRES", "apt-get install postgresql-client")
+	out, err := exec.Command(psql, srv.DSN(), "-At", "-c", "SELECT key, encode(data, 'escape') FROM sessiongen_sessions").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := strings.Count(string(out), "\n"); rows < 2 || strings.Contains(string(out), value) || strings.Contains(string(out), id) {
+		t.Fatalf("psql's dump (%d rows) holds the field value %q or the session ID:\n%s", rows, value, out)
+	}
 }

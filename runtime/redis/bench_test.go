@@ -27,6 +27,7 @@ func BenchmarkRedis(b *testing.B) {
 	storebench.Run(b, store)
 	b.Run("owned", func(b *testing.B) { storebench.RunOwned(b, store) })   // the same, with an owner field
 	b.Run("hooked", func(b *testing.B) { storebench.RunHooked(b, store) }) // the same, with a Config.OnEvent that counts
+	b.Run("sealed", func(b *testing.B) { storebench.RunSealed(b, store) }) // the same, with Config.EncryptAtRest
 
 	raw := goredis.NewClient(&goredis.Options{Addr: srv.Addr, MaxRetries: -1})
 	defer raw.Close()

@@ -3,6 +3,8 @@ package redis_test
 import (
 	"context"
 	"encoding/binary"
+	"net"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -203,4 +205,35 @@ func TestOversizedRecordIsRefused(t *testing.T) {
 func TestLifecycle(t *testing.T) {
 	srv := servers.StartRedis(t)
 	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	srv := servers.StartRedis(t)
+	storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return newStore(t, srv) })
+}
+
+// TestEncryptAtRestDump: with EncryptAtRest, what redis-cli dumps of every
+// key holds neither a field value nor the session ID.
+func TestEncryptAtRestDump(t *testing.T) {
+	srv := servers.StartRedis(t)
+	value, id := storetest.SealedLogin(t, newStore(t, srv))
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	cli := func(args ...string) string {
+		out, err := exec.Command("redis-cli", append([]string{"-h", "127.0.0.1", "-p", port, "--raw"}, args...)...).Output()
+		if err != nil {
+			t.Fatalf("redis-cli %v: %v", args, err)
+		}
+		return string(out)
+	}
+	keys := strings.Fields(cli("--scan"))
+	var dump strings.Builder
+	for _, k := range keys {
+		dump.WriteString(cli("DUMP", k))
+		dump.WriteString(cli("HGETALL", k))
+		dump.WriteString(cli("GET", k))
+	}
+	if len(keys) < 2 || strings.Contains(dump.String(), value) || strings.Contains(dump.String(), id) {
+		t.Fatalf("redis-cli's dump of %d keys holds the field value %q or the session ID", len(keys), value)
+	}
 }

@@ -189,6 +189,12 @@ func TestLifecycle(t *testing.T) {
 	storetest.RunLifecycle(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
 }
 
+// TestEncryptAtRest: Config.EncryptAtRest on this store (storetest.RunEncryptAtRest).
+func TestEncryptAtRest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	storetest.RunEncryptAtRest(t, func(t *testing.T) runtime.Store { return newStore(t, path) })
+}
+
 func TestExpiredReports(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sessions.db")
 	storetest.RunExpiredReports(t, func(t *testing.T) runtime.Store { return newStore(t, path, sqlite.WithPruneInterval(0)) }, func(t *testing.T, s runtime.Store, now time.Time) {
@@ -196,4 +202,24 @@ func TestExpiredReports(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestEncryptAtRestFileBytes: with EncryptAtRest, the SQLite file and its
+// write-ahead log, byte for byte, hold neither a field value nor the
+// session ID.
+func TestEncryptAtRestFileBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s := newStore(t, path, sqlite.WithPruneInterval(0))
+	value, id := storetest.SealedLogin(t, s)
+	var dump []byte
+	for _, f := range []string{path, path + "-wal"} {
+		b, err := os.ReadFile(f)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		dump = append(dump, b...)
+	}
+	if len(dump) == 0 || strings.Contains(string(dump), value) || strings.Contains(string(dump), id) {
+		t.Fatalf("the SQLite file (%d bytes) holds the field value %q or the session ID", len(dump), value)
+	}
 }
