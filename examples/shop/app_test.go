@@ -9,6 +9,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -382,5 +383,59 @@ func TestAnonymousLogoutStoresNothing(t *testing.T) {
 	app.ServeHTTP(rec, httptest.NewRequest("POST", "/logout", nil))
 	if rec.Code != http.StatusSeeOther || len(rec.Result().Cookies()) != 0 || mem.Len() != 0 {
 		t.Fatalf("anonymous logout: %d, %d cookies, %d records; want a redirect and nothing stored", rec.Code, len(rec.Result().Cookies()), mem.Len())
+	}
+}
+
+// TestEncryptAtRestThroughTheDemo: signed in and shopping through the
+// demo with -encrypt-at-rest on a SQLite file, the file's bytes hold no
+// email, no cart item and no session ID.
+func TestEncryptAtRestThroughTheDemo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	store, _, closeStore, err := storeurl.Open(context.Background(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStore()
+	app, sessions, err := newApp(runtime.Config{Store: store, Secrets: [][]byte{bytes.Repeat([]byte("k"), 32)}, EncryptAtRest: true}, "test store")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sessions.Close()
+	srv := httptest.NewTLSServer(app)
+	defer srv.Close()
+	c := srv.Client()
+	c.Jar, _ = cookiejar.New(nil)
+	email := fmt.Sprintf("grace%d@example.com", time.Now().UnixNano())
+	for _, step := range []struct {
+		path string
+		form url.Values
+	}{{"/login", url.Values{"email": {email}}}, {"/cart", url.Values{"sku": {"pot"}}}} {
+		resp, err := c.PostForm(srv.URL+step.path, step.form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	resp, err := c.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), email) || !strings.Contains(string(page), "Teapot") {
+		t.Fatalf("the shop does not show the signed-in visitor and the teapot in the cart:\n%s", page)
+	}
+	u, _ := url.Parse(srv.URL)
+	var id string
+	for _, ck := range c.Jar.Cookies(u) {
+		id, _, _ = strings.Cut(ck.Value, ".")
+	}
+	var dump []byte
+	for _, f := range []string{path, path + "-wal"} {
+		b, _ := os.ReadFile(f)
+		dump = append(dump, b...)
+	}
+	if len(dump) == 0 || id == "" || bytes.Contains(dump, []byte(email)) || bytes.Contains(dump, []byte("\xa3pot")) || bytes.Contains(dump, []byte("cart")) || bytes.Contains(dump, []byte(id)) {
+		t.Fatalf("the SQLite file (%d bytes) holds the email, the cart or the session ID", len(dump))
 	}
 }

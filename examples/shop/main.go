@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string) error {
 	replicas := flags.Int("replicas", 1, "with memcached: keep each session on `n` of the servers, so that one can die without logging anyone out")
 	maxSessions := flags.Int("max-sessions", 0, "sign a visitor in on at most `n` devices at once (0: the default, 500)")
 	overLimit := flags.String("over-limit", "evict", "what a sign-in beyond -max-sessions does: evict (the oldest session ends) or refuse")
+	atRest := flags.Bool("encrypt-at-rest", false, "seal every record in the store (Config.EncryptAtRest): a dump of it holds no email and no cart")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("bad -store: %w", err)
 	}
 	defer closeStore()
-	cfg := runtime.Config{Secrets: [][]byte{secret}, Store: store, MaxSessionsPerOwner: *maxSessions, OnEvent: logEvent}
+	cfg := runtime.Config{Secrets: [][]byte{secret}, Store: store, MaxSessionsPerOwner: *maxSessions, OnEvent: logEvent, EncryptAtRest: *atRest}
 	switch *overLimit {
 	case "evict":
 	case "refuse":
