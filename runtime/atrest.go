@@ -74,7 +74,7 @@ func newAtRest(store Store, secrets [][]byte, seal bool, log *slog.Logger) (*atR
 		}
 		k := atRestKey{id: binary.BigEndian.Uint32(raw[32:]), aead: aead}
 		if _, dup := a.byID[k.id]; dup {
-			return nil, fmt.Errorf("Secrets[%d] gives the same record key id as an earlier one: they are equal, or one should be replaced", i)
+			return nil, fmt.Errorf("secret %d gives the same record key id as an earlier one: they are equal, or one should be replaced", i)
 		}
 		a.byID[k.id] = aead
 		if i == 0 {
