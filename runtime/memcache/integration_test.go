@@ -1,12 +1,14 @@
 package memcache_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -499,5 +501,37 @@ func TestRenewalOnMemcached(t *testing.T) {
 	}
 	if body, _ := get(h, "/", second); body != "5" {
 		t.Fatalf("new cookie: %q", body)
+	}
+}
+
+// TestEncryptAtRestDump: with EncryptAtRest, what memcached answers to
+// its own text protocol's get, for every key it holds, has neither a
+// field value nor the session ID.
+func TestEncryptAtRestDump(t *testing.T) {
+	srv := servers.StartMemcached(t)
+	value, id := storetest.SealedLogin(t, newStore(t, srv))
+	conn, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	keys := srv.Keys()
+	var dump bytes.Buffer
+	r := bufio.NewReader(conn)
+	for _, k := range keys {
+		fmt.Fprintf(conn, "get %s\r\n", k)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line == "END\r\n" {
+				break
+			}
+			dump.WriteString(line)
+		}
+	}
+	if len(keys) < 2 || strings.Contains(dump.String(), value) || strings.Contains(dump.String(), id) {
+		t.Fatalf("memcached's answers for %d keys hold the field value %q or the session ID", len(keys), value)
 	}
 }
