@@ -136,9 +136,10 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		s.id.set(newID())
 	}
 	var tn *turn
+	stale := false // another request of this process wrote the session while this one waited
 	turnKey, turnHash := s.id.key, s.id.hash
 	if s.m.merge {
-		tn = s.m.turns.take(turnKey, turnHash)
+		tn, stale = s.m.turns.take(turnKey, turnHash)
 		defer func() { s.m.turns.give(turnKey, turnHash, tn) }()
 	}
 	if s.base.hdr.created == 0 {
@@ -169,7 +170,10 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	defer put()
 	ver, base, merged, unsure := s.base.ver, s.base.rec, false, false
 	created := !s.base.stored && !s.chg.rewrite // a new session's first save
-	refetch := s.base.stored && ver == 0        // we wrote it earlier in this request: version unknown
+	// Reload first when the version is unknown (written earlier in this
+	// request), or known to be gone: a compare-and-swap at it could only
+	// fail.
+	refetch := s.base.stored && (ver == 0 || stale)
 	for attempt := 1; ; attempt++ {
 		if refetch {
 			// A concurrent request that renewed the session left a
@@ -241,7 +245,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 				// sleep would only hand it the record again.)
 				s.m.turns.give(turnKey, turnHash, tn)
 				time.Sleep(jitter(time.Millisecond << min(attempt-immediateRetries-1, 5)))
-				tn = s.m.turns.take(turnKey, turnHash)
+				tn, _ = s.m.turns.take(turnKey, turnHash)
 			}
 			refetch = true
 			continue
@@ -262,6 +266,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 	}
 	if kind != 0 && s.m.onEvent != nil {
 		s.m.emit(ctx, kind, s.id.key, s.owner(), s.trip.Req)
+	}
+	if tn != nil {
+		tn.writes.Add(1) // the requests waiting for the turn reload first
 	}
 	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, 0, nil
 	s.chg.saved()

@@ -1,6 +1,9 @@
 package runtime
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // saveTurns lets the saves of one session within a process take turns, so
 // that overlapping requests of one visitor do not keep re-racing each
@@ -19,16 +22,20 @@ type turnShard struct {
 
 // turn is held by the request saving a session; waiters counts the
 // requests holding it or waiting for it, so the last one out removes it.
+// writes counts the records its holders wrote: a request that sees it
+// move while it waited knows the version it loaded is gone.
 type turn struct {
 	mu      sync.Mutex
 	waiters int
+	writes  atomic.Uint64
 }
 
 var turnPool = sync.Pool{New: func() any { return new(turn) }}
 
 // take waits for the turn of the session stored under key (hash is the
-// key's hash) and returns it; give it back with give.
-func (t *saveTurns) take(key string, hash uint64) *turn {
+// key's hash) and returns it, and whether a holder wrote the session
+// while this request waited; give it back with give.
+func (t *saveTurns) take(key string, hash uint64) (*turn, bool) {
 	sh := &t.shards[hash%uint64(len(t.shards))]
 	sh.mu.Lock()
 	tn := sh.turns[key]
@@ -40,9 +47,10 @@ func (t *saveTurns) take(key string, hash uint64) *turn {
 		sh.turns[key] = tn
 	}
 	tn.waiters++
+	before := tn.writes.Load()
 	sh.mu.Unlock()
 	tn.mu.Lock()
-	return tn
+	return tn, tn.writes.Load() != before
 }
 
 // give returns a turn taken with take(key, hash).
