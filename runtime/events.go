@@ -96,27 +96,53 @@ func (m *Manager) expired(ctx context.Context, key string, rec []byte) {
 	m.emit(ctx, EventExpired, key, owner, nil)
 }
 
+// errUnindex wraps endSession's failure to take an ended session out of
+// its owner's index: the session ended all the same.
+var errUnindex = errors.New("remove the ended session from its owner's index")
+
+// endSession ends the session under key, as e says why, reports e.kind
+// if this call ended it, and frees what a destroyed owned session held:
+// its place in the owner's index (unindex; LogoutAll and the limit take
+// it out in their own index write), or, for a sealed cookie with
+// revocations, the cookie itself, which a copy would still open. req is
+// the request that ends it, or nil.
+func (m *Manager) endSession(ctx context.Context, t *carry.Trip, key string, ver uint64, e ending, req *http.Request, unindex bool) (bool, error) {
+	ended, err := m.end(ctx, t, key, ver, e.kind == EventEvicted)
+	if err != nil || !ended {
+		return ended, err
+	}
+	m.emit(ctx, e.kind, key, e.owner, req)
+	if e.kind != EventDestroyed || e.owner == "" {
+		return true, nil
+	}
+	switch {
+	case m.revoc != nil:
+		now := m.now()
+		until := now.Add(m.lifetime).Unix()
+		if err := m.revoke(ctx, e.owner, now, func(rv *revoked) {
+			rv.keys = append(rv.keys, revokedKey{key: key, until: until})
+		}); err != nil {
+			return true, fmt.Errorf("sessiongen: revoke the session: %w", err)
+		}
+	case unindex && m.keepsOwners():
+		if err := m.unindex(ctx, e.owner, key); err != nil {
+			return true, fmt.Errorf("sessiongen: %w: %w", errUnindex, err)
+		}
+	}
+	return true, nil
+}
+
 // end ends the record under key, and reports whether this call ended it:
 // with no hook set, a delete; with one, a compare-and-swap to a retired
 // record first (at ver, or at the version a load finds when ver is 0), so
 // that of two requests ending one session, on any instance, exactly one
-// reports it. A record already gone or retired was ended by someone else
-// (but see evict). t is the request's trip, or nil outside a request
-// (the signed-ID carrier, the only one with sessions to end from outside,
-// needs none).
-func (m *Manager) end(ctx context.Context, t *carry.Trip, key string, ver uint64) (bool, error) {
-	return m.endRecord(ctx, t, key, ver, false)
-}
-
-// evict ends the session under key, an owner's session over the limit,
-// even if its record is not stored yet: then a retired record takes its
-// place first, so that the login storing it finds its create refused
-// (write sees why). It reports whether this call ended the session.
-func (m *Manager) evict(ctx context.Context, t *carry.Trip, key string) (bool, error) {
-	return m.endRecord(ctx, t, key, 0, true)
-}
-
-func (m *Manager) endRecord(ctx context.Context, t *carry.Trip, key string, ver uint64, evict bool) (bool, error) {
+// reports it. A record already gone or retired was ended by someone else;
+// but with evict (an owner's session over the limit), a missing record
+// gets a retired one in its place, so that the login still storing it
+// finds its create refused (write sees why). t is the request's trip, or
+// nil outside a request (the signed-ID carrier, the only one with
+// sessions to end from outside, needs none).
+func (m *Manager) end(ctx context.Context, t *carry.Trip, key string, ver uint64, evict bool) (bool, error) {
 	c := m.carrier
 	if m.onEvent != nil || evict {
 		for attempt := 0; ; attempt++ {

@@ -63,12 +63,7 @@ type OwnedSession struct {
 
 // End ends the session: its next request starts a fresh one, and its
 // place under Config.MaxSessionsPerOwner is free.
-func (o OwnedSession) End(ctx context.Context) error {
-	if err := o.end(ctx); err != nil {
-		return err
-	}
-	return o.m.unindex(ctx, o.owner, o.key)
-}
+func (o OwnedSession) End(ctx context.Context) error { return o.end(ctx, true) }
 
 // unindex removes key from owner's index.
 func (m *Manager) unindex(ctx context.Context, owner, key string) error {
@@ -78,14 +73,12 @@ func (m *Manager) unindex(ctx context.Context, owner, key string) error {
 	return err
 }
 
-// end is End without the index: LogoutAll removes what it ended itself.
-func (o OwnedSession) end(ctx context.Context) error {
-	ended, err := o.m.end(ctx, nil, o.key, 0)
+// end is End; without unindex, for LogoutAll, which takes what it ended
+// out of the index itself.
+func (o OwnedSession) end(ctx context.Context, unindex bool) error {
+	_, err := o.m.endSession(ctx, nil, o.key, 0, ending{kind: EventDestroyed, owner: o.owner}, o.m.requestOf(ctx), unindex)
 	if err != nil {
 		return fmt.Errorf("sessiongen: end session: %w", err)
-	}
-	if ended {
-		o.m.emit(ctx, EventDestroyed, o.key, o.owner, o.m.requestOf(ctx))
 	}
 	if o.Current {
 		if s := o.m.current(ctx); s != nil {
@@ -171,13 +164,8 @@ func (s *session) indexOwner(ctx context.Context, key, replaces string, now time
 		return err
 	}
 	for _, e := range evict {
-		ended, err := s.m.evict(ctx, &s.trip, e.key)
-		if err != nil {
+		if _, err := s.m.endSession(ctx, &s.trip, e.key, 0, ending{kind: EventEvicted, owner: owner}, s.trip.Req, false); err != nil {
 			s.m.log.WarnContext(ctx, "sessiongen: could not end a session over the owner's limit; it left the owner's index, and ends when its next save finds that", "type", s.m.schema.Name, "session", s.m.logID(e.key), "err", err)
-			continue
-		}
-		if ended {
-			s.m.emit(ctx, EventEvicted, e.key, owner, s.trip.Req)
 		}
 	}
 	return nil
@@ -437,7 +425,7 @@ func (m *Manager) LogoutAll(ctx context.Context, owner string) error {
 			return es, nil
 		}
 		for _, o := range live {
-			if err := o.end(ctx); err != nil {
+			if err := o.end(ctx, false); err != nil {
 				failed = err
 				return es, nil
 			}

@@ -40,37 +40,17 @@ func (s *session) flush(ctx context.Context, keep bool) error {
 		}
 	}
 	if p.drop != "" {
-		var ended bool
 		var err error
-		if s.chg.ended.kind == 0 { // Regenerate's old record, or an unreadable one
-			err = s.m.carrier.Delete(ctx, &s.trip, p.drop)
-			if errors.Is(err, ErrNotFound) {
+		if s.chg.ended.kind == 0 { // Regenerate's old record, or an unreadable one: no event
+			if err = s.m.carrier.Delete(ctx, &s.trip, p.drop); errors.Is(err, ErrNotFound) {
 				err = nil
 			}
-		} else {
-			ended, err = s.m.end(ctx, &s.trip, p.drop, s.chg.dropVer)
+		} else if _, err = s.m.endSession(ctx, &s.trip, p.drop, s.chg.dropVer, s.chg.ended, s.trip.Req, true); errors.Is(err, errUnindex) {
+			s.m.log.WarnContext(ctx, "sessiongen: could not remove an ended session from its owner's index; it goes at its deadline", "type", s.m.schema.Name, "err", err)
+			err = nil
 		}
 		if err != nil {
 			return fmt.Errorf("sessiongen: delete old session: %w", err)
-		}
-		if ended {
-			s.m.emit(ctx, s.chg.ended.kind, p.drop, s.chg.ended.owner, s.trip.Req)
-		}
-		if ended && s.chg.ended.kind == EventDestroyed && s.chg.ended.owner != "" && s.m.revoc != nil {
-			// A sealed cookie cannot be deleted: a copy of it would
-			// still open. It is refused from now on.
-			until := now.Add(s.m.lifetime).Unix()
-			if err := s.m.revoke(ctx, s.chg.ended.owner, now, func(rv *revoked) {
-				rv.keys = append(rv.keys, revokedKey{key: p.drop, until: until})
-			}); err != nil {
-				return fmt.Errorf("sessiongen: revoke the session: %w", err)
-			}
-		}
-		if ended && s.chg.ended.kind == EventDestroyed && s.chg.ended.owner != "" && s.m.keepsOwners() {
-			// Its place under the owner's limit is free at once.
-			if err := s.m.unindex(ctx, s.chg.ended.owner, p.drop); err != nil {
-				s.m.log.WarnContext(ctx, "sessiongen: could not remove an ended session from its owner's index; it goes at its deadline", "type", s.m.schema.Name, "err", err)
-			}
 		}
 		s.m.touches.forget(keyHash(p.drop))
 		s.chg.drop, s.chg.dropVer, s.chg.ended = "", 0, ending{}
@@ -223,7 +203,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) error {
 		case errors.Is(err, ErrConflict) && ver == 0 && !s.base.stored:
 			if owned && s.evicted(ctx) {
 				// Over the owner's limit, another request evicted this
-				// session before it was stored (Manager.evict).
+				// session before it was stored (Manager.end with evict).
 				s.gone()
 				return nil
 			}
