@@ -200,20 +200,18 @@ func (m *Manager) placeHolders(ctx context.Context, owner string, es []ownerEntr
 // off with jitter, so that many logins of one owner at once do not spin.
 func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, restart bool, change func([]ownerEntry) ([]ownerEntry, error)) ([]ownerEntry, error) {
 	key := m.ownerKey(owner)
-	for attempt := range ownerIndexRetries {
-		if attempt >= 2 {
-			time.Sleep(jitter(time.Millisecond << min(attempt-2, 5)))
-		}
+	var seen []ownerEntry
+	err := retryRace(func() (bool, error) {
 		es, ver, err := m.loadIndex(ctx, key)
 		if errors.Is(err, errCorrupt) && restart {
 			m.log.WarnContext(ctx, "sessiongen: an owner's index was unreadable; starting it again", "type", m.schema.Name, "err", err)
 		} else if err != nil {
-			return nil, err
+			return false, err
 		}
 		es = slices.DeleteFunc(es, func(e ownerEntry) bool { return e.deadline <= now.Unix() })
-		seen := slices.Clone(es)
+		seen = slices.Clone(es)
 		if es, err = change(es); err != nil {
-			return nil, err
+			return false, err
 		}
 		switch {
 		case len(es) == 0 && ver != 0:
@@ -225,15 +223,47 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 			last := slices.MaxFunc(es, func(a, b ownerEntry) int { return int(a.deadline - b.deadline) })
 			err = m.store.Save(ctx, key, encodeIndex(es), ver, time.Unix(last.deadline, 0))
 		}
-		if errors.Is(err, ErrConflict) || (errors.Is(err, ErrNotFound) && ver != 0) {
-			continue // another session of the owner was indexed meanwhile
+		if lostRace(err, ver) {
+			return true, nil // another session of the owner was indexed meanwhile
 		}
 		if err != nil {
-			return nil, fmt.Errorf("sessiongen: save the owner's sessions: %w", err)
+			return false, fmt.Errorf("sessiongen: save the owner's sessions: %w", err)
 		}
-		return seen, nil
+		return false, nil
+	})
+	if errors.Is(err, errRaces) {
+		err = fmt.Errorf("sessiongen: save the owner's sessions: %w", err)
 	}
-	return nil, fmt.Errorf("sessiongen: save the owner's sessions: %w", ErrConflict)
+	if err != nil {
+		return nil, err
+	}
+	return seen, nil
+}
+
+// retryRace runs attempt, a load, a change and a compare-and-swap of a
+// record that requests share (an owner's index, an owner's revocations),
+// again while it reports it lost the race to another writer, backing off
+// with jitter after the first two tries so that many writers at once do
+// not spin; after ownerIndexRetries it gives up with errRaces.
+func retryRace(attempt func() (again bool, err error)) error {
+	for n := range ownerIndexRetries {
+		if n >= 2 {
+			time.Sleep(jitter(time.Millisecond << min(n-2, 5)))
+		}
+		if again, err := attempt(); !again {
+			return err
+		}
+	}
+	return errRaces
+}
+
+// errRaces is retryRace giving up. It matches ErrConflict.
+var errRaces = fmt.Errorf("%w: lost every retry", ErrConflict)
+
+// lostRace reports whether a compare-and-swap at ver failed because
+// another writer came first (or removed a record that was there).
+func lostRace(err error, ver uint64) bool {
+	return errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) && ver != 0
 }
 
 // loadIndex loads an owner's index and its version; a missing index is

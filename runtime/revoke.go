@@ -139,17 +139,14 @@ func (m *Manager) remember(owner string, rv revoked) {
 // revoke applies change to owner's revocation record by compare-and-swap.
 func (m *Manager) revoke(ctx context.Context, owner string, now time.Time, change func(*revoked)) error {
 	key := m.revocationKey(owner)
-	for attempt := range ownerIndexRetries {
-		if attempt >= 2 {
-			time.Sleep(jitter(time.Millisecond << min(attempt-2, 5)))
-		}
+	err := retryRace(func() (bool, error) {
 		rec, ver, err := m.revoc.store.Load(ctx, key)
 		var rv revoked
 		switch {
 		case errors.Is(err, ErrNotFound):
 			ver = 0
 		case err != nil:
-			return fmt.Errorf("sessiongen: load the owner's revocations: %w", err)
+			return false, fmt.Errorf("sessiongen: load the owner's revocations: %w", err)
 		default:
 			if rv, err = decodeRevoked(rec); err != nil {
 				rv = revoked{} // unreadable: start again, with this change
@@ -160,17 +157,20 @@ func (m *Manager) revoke(ctx context.Context, owner string, now time.Time, chang
 		// Every cookie issued before the lifetime ago has expired: the
 		// record is of no use past now + Lifetime.
 		err = m.revoc.store.Save(ctx, key, rv.encode(), ver, now.Add(m.lifetime))
-		if errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound) {
-			continue
+		if lostRace(err, ver) {
+			return true, nil
 		}
 		if err != nil {
-			return fmt.Errorf("sessiongen: save the owner's revocations: %w", err)
+			return false, fmt.Errorf("sessiongen: save the owner's revocations: %w", err)
 		}
 		rv.read = now
 		m.remember(owner, rv)
-		return nil
+		return false, nil
+	})
+	if errors.Is(err, errRaces) {
+		return fmt.Errorf("sessiongen: save the owner's revocations: %w", err)
 	}
-	return fmt.Errorf("sessiongen: save the owner's revocations: %w", ErrConflict)
+	return err
 }
 
 // isRevoked reports whether the sealed session just opened, under key,
