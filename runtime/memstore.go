@@ -281,11 +281,7 @@ func (s *MemoryStore) sweeper(every time.Duration) {
 // wait at most for one shard.
 func (s *MemoryStore) sweep() {
 	report := s.reports.Any()
-	type gone struct {
-		key string
-		rec []byte
-	}
-	var expired []gone
+	var expired []carry.Removed
 	for i := range s.shards {
 		sh := &s.shards[i]
 		now := s.now().UnixNano()
@@ -295,7 +291,7 @@ func (s *MemoryStore) sweep() {
 			if e.expiry <= now {
 				delete(sh.m, k)
 				if report && k.n != hashedKey {
-					expired = append(expired, gone{string(k.b[:k.n]), e.rec})
+					expired = append(expired, carry.Removed{Key: string(k.b[:k.n]), Rec: e.rec})
 				}
 			}
 		}
@@ -303,9 +299,7 @@ func (s *MemoryStore) sweep() {
 		if held := int64(time.Since(start)); held > s.pause.Load() {
 			s.pause.Store(held)
 		}
-		for _, g := range expired { // outside the shard's lock
-			s.reports.Report(context.Background(), g.key, g.rec)
-		}
+		s.reports.ReportAll(context.Background(), expired) // outside the shard's lock
 		expired = expired[:0]
 	}
 }

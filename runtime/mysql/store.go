@@ -350,33 +350,23 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 // those, and reports them once committed. (MySQL has no DELETE …
 // RETURNING; MariaDB's would do.)
 func (s *Store) pruneReporting(ctx context.Context, c *sql.Conn, now time.Time) (int64, error) {
-	type expired struct {
-		key string
-		rec []byte
-	}
-	var gone []expired
+	var gone []carry.Removed
 	err := conn(s.db).Retry(ctx, func() error { // a deadlock with a create
-		gone = gone[:0]
 		tx, err := c.BeginTx(ctx, nil)
 		if err != nil {
 			return err
 		}
 		defer tx.Rollback()
 		rows, err := tx.QueryContext(ctx, "SELECT `key`, data FROM "+s.table+" WHERE expires_at <= ? LIMIT ? FOR UPDATE", now.UnixMilli(), storekit.PruneBatch)
+		if err == nil {
+			gone, err = sqlstore.ScanRemoved(rows)
+		}
 		if err != nil {
 			return err
 		}
-		var keys []any
-		for rows.Next() {
-			var e expired
-			if err := rows.Scan(&e.key, &e.rec); err != nil {
-				rows.Close()
-				return err
-			}
-			gone, keys = append(gone, e), append(keys, e.key)
-		}
-		if err := rows.Err(); err != nil {
-			return err
+		keys := make([]any, len(gone))
+		for i, g := range gone {
+			keys[i] = g.Key
 		}
 		if len(keys) > 0 {
 			in := strings.Repeat("?, ", len(keys)-1) + "?"
@@ -389,9 +379,7 @@ func (s *Store) pruneReporting(ctx context.Context, c *sql.Conn, now time.Time) 
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/mysql: prune: %w", err)
 	}
-	for _, e := range gone {
-		s.reports.Report(ctx, e.key, e.rec)
-	}
+	s.reports.ReportAll(ctx, gone)
 	return int64(len(gone)), nil
 }
 

@@ -268,10 +268,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
 	}
-	var gone []expired
+	var gone []carry.Removed
 	for rows.Next() {
-		var e expired
-		if err := rows.Scan(&e.key, &e.rec); err != nil {
+		var e carry.Removed
+		if err := rows.Scan(&e.Key, &e.Rec); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
 		}
@@ -283,15 +283,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("sessiongen/postgres: prune: %w", err)
 	}
-	for _, e := range gone { // once the deletes are committed
-		s.reports.Report(ctx, e.key, e.rec)
-	}
+	s.reports.ReportAll(ctx, gone) // once the deletes are committed
 	return int64(len(gone)), nil
-}
-
-type expired struct {
-	key string
-	rec []byte
 }
 
 // Pool returns the underlying pool.

@@ -183,33 +183,18 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		}
 		return n, nil
 	}
-	type expired struct {
-		key string
-		rec []byte
-	}
-	var gone []expired
+	var gone []carry.Removed
 	err := conn(s.db).Retry(ctx, func() error {
-		gone = gone[:0]
 		rows, err := s.db.QueryContext(ctx, del+` RETURNING key, data`, now.UnixMilli(), storekit.PruneBatch)
-		if err != nil {
-			return err
+		if err == nil {
+			gone, err = sqlstore.ScanRemoved(rows)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var e expired
-			if err := rows.Scan(&e.key, &e.rec); err != nil {
-				return err
-			}
-			gone = append(gone, e)
-		}
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sessiongen/sqlite: prune: %w", err)
 	}
-	for _, e := range gone { // the statement is done: the deletes are committed
-		s.reports.Report(ctx, e.key, e.rec)
-	}
+	s.reports.ReportAll(ctx, gone) // the statement is done: the deletes are committed
 	return int64(len(gone)), nil
 }
 

@@ -152,6 +152,19 @@ func (r *Reporters) Any() bool {
 	return len(r.fs) > 0
 }
 
+// Removed is a record a sweeper or pruner removed as expired.
+type Removed struct {
+	Key string
+	Rec []byte
+}
+
+// ReportAll reports every record in removed, once the removal is done.
+func (r *Reporters) ReportAll(ctx context.Context, removed []Removed) {
+	for _, g := range removed {
+		r.Report(ctx, g.Key, g.Rec)
+	}
+}
+
 // Report calls every registered function with a removed record.
 func (r *Reporters) Report(ctx context.Context, key string, rec []byte) {
 	r.mu.Lock()

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"time"
+
+	"github.com/sessiongen/sessiongen/runtime/internal/carry"
 )
 
 // SQLDB adapts database/sql pools to DB: queries go to Reads, statements
@@ -41,6 +43,21 @@ func (d *SQLDB) Exec(ctx context.Context, q string, args ...any) (int64, error) 
 		return err
 	})
 	return n, err
+}
+
+// ScanRemoved reads the rows of a query that returns the key and the
+// record of each row it removed (or is about to).
+func ScanRemoved(rows *sql.Rows) ([]carry.Removed, error) {
+	defer rows.Close()
+	var out []carry.Removed
+	for rows.Next() {
+		var g carry.Removed
+		if err := rows.Scan(&g.Key, &g.Rec); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
 }
 
 // Retry runs op, and again while it fails with an error Again reports,
