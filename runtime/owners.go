@@ -124,6 +124,7 @@ func (m *Manager) keepsOwners() bool { return m.schema.Owner != nil && m.store !
 // login still under way by a retired record in the way of its create. A
 // key that replaces another (Regenerate, a renewal) is no new session.
 func (s *session) indexOwner(ctx context.Context, key, replaces string, now time.Time) error {
+	s.Need(s.m.schema.OwnerField) // a handler that never read it left it undecoded
 	owner := s.m.schema.Owner(s.data)
 	if owner == "" {
 		return nil

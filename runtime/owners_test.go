@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/sessiongen/sessiongen/internal/testsession"
 	"github.com/sessiongen/sessiongen/runtime"
@@ -82,5 +83,66 @@ func TestOwnerCapCountsLiveSessions(t *testing.T) {
 	list, err := m.Sessions(context.Background(), 3)
 	if err != nil || len(list) != 1 {
 		t.Fatalf("Sessions: %d, %v; want the laptop alone", len(list), err)
+	}
+}
+
+// TestRegenerateKeepsTheOwnerIndexed: a Regenerate, and a renewal, of an
+// owned session whose handler never read the owner field (it stays
+// undecoded in the record) list the new ID under the owner, so that
+// LogoutAll ends it. (Before, the index was written from the undecoded
+// field, an empty owner, and skipped: the new ID was listed nowhere, and
+// "log out everywhere" left it signed in.)
+func TestRegenerateKeepsTheOwnerIndexed(t *testing.T) {
+	for _, renew := range []bool{false, true} {
+		t.Run(map[bool]string{false: "Regenerate", true: "RenewAfter"}[renew], func(t *testing.T) {
+			cfg := runtime.Config{Secrets: [][]byte{bytes.Repeat([]byte("r"), 32)}}
+			if renew {
+				cfg.RenewAfter = time.Second
+			}
+			m, err := testsession.NewAccountManager(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			do := func(path, cookie string) (string, string) {
+				req := httptest.NewRequest("GET", path, nil)
+				if cookie != "" {
+					req.Header.Set("Cookie", cookie)
+				}
+				rec := httptest.NewRecorder()
+				m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					a := testsession.AccountFrom(r.Context())
+					switch r.URL.Path {
+					case "/login":
+						a.SetUserID(3)
+					case "/device": // reads and writes the device only
+						a.SetDevice(a.Device() + "x")
+						if !renew {
+							a.Regenerate()
+						}
+					case "/me":
+						fmt.Fprintf(w, "%d", a.UserID())
+					}
+				})).ServeHTTP(rec, req)
+				if c := rec.Result().Cookies(); len(c) > 0 && c[0].MaxAge >= 0 {
+					cookie = c[0].Name + "=" + c[0].Value
+				}
+				return rec.Body.String(), cookie
+			}
+			_, first := do("/login", "")
+			if renew {
+				time.Sleep(2100 * time.Millisecond) // the ID is due for renewal
+			}
+			_, second := do("/device", first)
+			if second == first {
+				t.Fatal("the session kept its ID")
+			}
+			if err := m.LogoutAll(context.Background(), 3); err != nil {
+				t.Fatal(err)
+			}
+			if me, _ := do("/me", second); me != "0" {
+				t.Errorf("after LogoutAll the session under its new ID reads user %q: it was not listed under its owner", me)
+			}
+		})
 	}
 }
