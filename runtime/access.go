@@ -26,7 +26,7 @@ func (s *session) Need(i int) {
 		// The value no longer fits its type (it changed between
 		// releases): the field reads as zero and is saved as zero if the
 		// session is written.
-		s.m.logDropped(s.m.schema.Keys[i], err)
+		s.m.logDropped(&s.bg, s.m.schema.Keys[i], err)
 	}
 }
 

@@ -68,8 +68,8 @@ func TestRuntimeListsOnlyWhatAUserCalls(t *testing.T) {
 	if m == nil {
 		t.Fatal("the README no longer says how many names package runtime exports")
 	}
-	if want, _ := strconv.Atoi(string(m[1])); len(names) != want || len(names) > 40 {
-		t.Errorf("package runtime exports %d names, the README says %s (at most 40): %v", len(names), m[1], names)
+	if want, _ := strconv.Atoi(string(m[1])); len(names) != want || len(names) > 42 {
+		t.Errorf("package runtime exports %d names, the README says %s (at most 42): %v", len(names), m[1], names)
 	}
 	for _, n := range names {
 		if strings.HasPrefix(n, "Append") || strings.HasPrefix(n, "Read") || slices.Contains([]string{"Schema", "Data", "Session", "Reader", "IntSize", "Skip", "IsNil"}, n) {

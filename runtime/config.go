@@ -113,6 +113,11 @@ type Config struct {
 	// already). Default: false.
 	EncryptAtRest bool
 
+	// Observer, if set, is told of every store operation and lifecycle
+	// event, for telemetry: runtime/otelsession's records OpenTelemetry
+	// traces and metrics. Its events are counted once, as OnEvent's are.
+	Observer Observer
+
 	// OverLimit is what a new session beyond MaxSessionsPerOwner does:
 	// EvictOldest (the default) ends the owner's oldest session
 	// (EventEvicted); RefuseNew fails the save with ErrTooManySessions,
@@ -209,6 +214,7 @@ type settings struct {
 	errorHandler func(http.ResponseWriter, *http.Request, error)
 	log          *slog.Logger
 	onEvent      func(context.Context, Event)
+	obs          Observer
 	maxPerOwner  int
 	overLimit    LimitPolicy
 	revoc        *revocations // sealed cookies with cookiestore.WithRevocation
@@ -230,6 +236,7 @@ func (cfg Config) settings() (settings, error) {
 		renewAfter:   cfg.RenewAfter,
 		renewGrace:   cfg.RenewGrace,
 		onEvent:      cfg.OnEvent,
+		obs:          cfg.Observer,
 		maxPerOwner:  cfg.MaxSessionsPerOwner,
 		overLimit:    cfg.OverLimit,
 	}

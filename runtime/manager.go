@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"strings"
@@ -37,6 +38,14 @@ type Manager struct {
 	merge bool      // false only in a benchmark: a lost CAS race is an error
 
 	stopReports func() // unregisters from the store's expiry reports
+
+	// With a Config.Observer, carrier reports each operation and saver is
+	// the carrier under it, which the save path writes through (a save is
+	// one operation however many compare-and-swaps it takes); without,
+	// both are the same.
+	saver  carry.Carrier
+	kind   string // the store's kind, for the Observer
+	detach func() // the Observer's, called by Close
 }
 
 // clockForNewManagers is time.Now but in tests of expiry.
@@ -102,6 +111,7 @@ func NewManager[D any, P interface {
 		}
 		m.strict.set(i)
 	}
+	m.attachObserver()
 	if r, ok := m.raw.(carry.ExpiryReporter); ok && m.onEvent != nil {
 		m.stopReports = r.ReportExpired(m.expired)
 	}
@@ -144,13 +154,16 @@ func (m *Manager) Stats() Stats {
 
 // Store returns the server-side store the manager uses; nil when it
 // keeps sessions in cookies.
-func (m *Manager) Store() Store { return m.store }
+func (m *Manager) Store() Store { return m.raw }
 
 // Close releases the in-memory store the manager created when
 // Config.Store was nil. A store passed in the Config is the caller's to close.
 func (m *Manager) Close() error {
 	if m.stopReports != nil {
 		m.stopReports()
+	}
+	if m.detach != nil {
+		m.detach()
 	}
 	if ms, ok := m.raw.(*MemoryStore); ok && m.ownStore {
 		return ms.Close()
@@ -170,7 +183,7 @@ func (m *Manager) expiry(created int64, now time.Time) time.Time {
 
 // logDropped counts and logs a field that reads as its zero value because
 // its stored value no longer decodes.
-func (m *Manager) logDropped(key string, err error) {
+func (m *Manager) logDropped(ctx context.Context, key string, err error) {
 	m.stats.dropped.Add(1)
-	m.log.Warn("sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", m.schema.Name, "key", key, "err", err)
+	m.log.WarnContext(ctx, "sessiongen: a stored field no longer decodes into its type; it reads as its zero value", "type", m.schema.Name, "key", key, "err", err)
 }

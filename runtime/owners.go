@@ -202,7 +202,7 @@ func (m *Manager) placeHolders(ctx context.Context, owner string, es []ownerEntr
 func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, restart bool, change func([]ownerEntry) ([]ownerEntry, error)) ([]ownerEntry, error) {
 	key := m.ownerKey(owner)
 	var seen []ownerEntry
-	err := retryRace(func() (bool, error) {
+	err := m.retryRace(ctx, func(ctx context.Context) (bool, error) {
 		es, ver, err := m.loadIndex(ctx, key)
 		if errors.Is(err, errCorrupt) && restart {
 			m.log.WarnContext(ctx, "sessiongen: an owner's index was unreadable; starting it again", "type", m.schema.Name, "err", err)
@@ -245,13 +245,17 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 // record that requests share (an owner's index, an owner's revocations),
 // again while it reports it lost the race to another writer, backing off
 // with jitter after the first two tries so that many writers at once do
-// not spin; after ownerIndexRetries it gives up with errRaces.
-func retryRace(attempt func() (again bool, err error)) error {
+// not spin; after ownerIndexRetries it gives up with errRaces. It is one
+// "index" operation for the Observer.
+func (m *Manager) retryRace(ctx context.Context, attempt func(ctx context.Context) (again bool, err error)) (err error) {
+	ctx, o := m.observe(ctx, opIndex)
+	defer func() { m.observed(ctx, &o, err) }()
 	for n := range ownerIndexRetries {
 		if n >= 2 {
 			time.Sleep(jitter(time.Millisecond << min(n-2, 5)))
 		}
-		if again, err := attempt(); !again {
+		o.op.Attempts = n + 1
+		if again, err := attempt(ctx); !again {
 			return err
 		}
 	}
@@ -288,7 +292,10 @@ func (m *Manager) loadIndex(ctx context.Context, key string) ([]ownerEntry, uint
 // loadOwned loads the session under key and reports whether it is live
 // and still names owner, with its stamps.
 func (m *Manager) loadOwned(ctx context.Context, owner, key string) (stamps, bool, error) {
+	ctx, o := m.observe(ctx, opLoad)
 	rec, _, err := m.store.Load(ctx, key)
+	o.op.Bytes = len(rec)
+	m.observed(ctx, &o, err)
 	if errors.Is(err, ErrNotFound) {
 		return stamps{}, false, nil
 	}
@@ -419,7 +426,9 @@ func (m *Manager) Sessions(ctx context.Context, owner string) ([]OwnedSession, e
 	if owner == "" {
 		return nil, nil
 	}
-	es, _, err := m.loadIndex(ctx, m.ownerKey(owner))
+	ictx, o := m.observe(ctx, opIndex)
+	es, _, err := m.loadIndex(ictx, m.ownerKey(owner))
+	m.observed(ictx, &o, err)
 	if err != nil {
 		return nil, err
 	}

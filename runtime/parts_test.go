@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
 	"testing"
@@ -199,7 +200,7 @@ func TestMergeOnto(t *testing.T) {
 			var b baseline
 			ours, _, _ := b.appendRecord(&m.schema, d, header{created: 100, issued: 100})
 			ours = bytes.Clone(ours)
-			rec, h, err := m.mergeOnto(&c, &b, d, header{}, ours, tc.base, tc.fresh, "k")
+			rec, h, err := m.mergeOnto(context.Background(), &c, &b, d, header{}, ours, tc.base, tc.fresh, "k")
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("err %v, want %v", err, tc.wantErr)

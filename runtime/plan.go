@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"time"
@@ -64,14 +65,14 @@ func renewDue(b *baseline, now time.Time, renewAfter time.Duration) bool {
 // the field is tagged conflict=error. When fresh cannot be read, ours is
 // written over it with h, the header it carries. key names the session
 // in log lines.
-func (m *Manager) mergeOnto(c *changes, b *baseline, d wire.Data, h header, ours, base, fresh []byte, key string) ([]byte, header, error) {
+func (m *Manager) mergeOnto(ctx context.Context, c *changes, b *baseline, d wire.Data, h header, ours, base, fresh []byte, key string) ([]byte, header, error) {
 	_, mine, err := entries(ours)
 	if err != nil {
 		return nil, h, err
 	}
 	hdr, theirs, err := entries(fresh)
 	if err != nil {
-		m.log.Error("sessiongen: overwriting unreadable session record", "type", m.schema.Name, "session", m.logID(key), "err", err)
+		m.log.ErrorContext(ctx, "sessiongen: overwriting unreadable session record", "type", m.schema.Name, "session", m.logID(key), "err", err)
 		return ours, h, nil
 	}
 	var before []entry
@@ -98,7 +99,7 @@ func (m *Manager) mergeOnto(c *changes, b *baseline, d wire.Data, h header, ours
 			// Changed only through Update: apply the updates again to
 			// the newer value, and lose neither request's changes.
 			b.decoded.set(i)
-			if e, ok := m.replay(c.tx, d, i, their); ok {
+			if e, ok := m.replay(ctx, c.tx, d, i, their); ok {
 				out = append(out, e)
 			}
 			continue
@@ -107,7 +108,7 @@ func (m *Manager) mergeOnto(c *changes, b *baseline, d wire.Data, h header, ours
 				return nil, h, &FieldConflictError{Key: k}
 			}
 			m.stats.overwritten.Add(1)
-			m.log.Debug("sessiongen: this request set a field that another request changed since this one loaded the session; the later write wins", "type", m.schema.Name, "session", m.logID(key), "key", k)
+			m.log.DebugContext(ctx, "sessiongen: this request set a field that another request changed since this one loaded the session; the later write wins", "type", m.schema.Name, "session", m.logID(key), "key", k)
 		}
 		if v := valueOf(mine, kb); v != nil {
 			out = append(out, entry{Key: kb, Val: v})
@@ -121,13 +122,13 @@ func (m *Manager) mergeOnto(c *changes, b *baseline, d wire.Data, h header, ours
 // msgpack; nil when absent: zero), applies the request's updates of it
 // again, in order, and returns the field's entry as it then stands (false
 // when the field is omitted).
-func (m *Manager) replay(tx *fieldTx, d wire.Data, i int, theirs []byte) (entry, bool) {
+func (m *Manager) replay(ctx context.Context, tx *fieldTx, d wire.Data, i int, theirs []byte) (entry, bool) {
 	val := theirs
 	if val == nil {
 		val = []byte{0xc0} // nil: every decoder leaves the field zero
 	}
 	if err := m.decodeValue(d, i, val); err != nil && theirs != nil {
-		m.logDropped(m.schema.Keys[i], err)
+		m.logDropped(ctx, m.schema.Keys[i], err)
 	}
 	for _, u := range tx.updates {
 		if u.i == i {

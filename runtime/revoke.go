@@ -107,7 +107,9 @@ func (m *Manager) revokedFor(ctx context.Context, owner string, now time.Time) (
 	if ok && now.Sub(c.read) < r.ttl {
 		return c, nil
 	}
+	ctx, o := m.observe(ctx, opIndex)
 	rec, _, err := r.store.Load(ctx, m.revocationKey(owner))
+	m.observed(ctx, &o, err)
 	var fresh revoked
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -139,7 +141,7 @@ func (m *Manager) remember(owner string, rv revoked) {
 // revoke applies change to owner's revocation record by compare-and-swap.
 func (m *Manager) revoke(ctx context.Context, owner string, now time.Time, change func(*revoked)) error {
 	key := m.revocationKey(owner)
-	err := retryRace(func() (bool, error) {
+	err := m.retryRace(ctx, func(ctx context.Context) (bool, error) {
 		rec, ver, err := m.revoc.store.Load(ctx, key)
 		var rv revoked
 		switch {

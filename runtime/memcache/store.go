@@ -39,6 +39,9 @@ type Store struct {
 	now       func() time.Time
 }
 
+// Kind returns "memcached", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "memcached" }
+
 var _ runtime.Store = (*Store)(nil)
 
 // Defaults of the options.

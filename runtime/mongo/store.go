@@ -44,6 +44,9 @@ type Store struct {
 	pruner *storekit.Pruner // on a server without TTL indexes
 }
 
+// Kind returns "mongodb", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "mongodb" }
+
 var _ runtime.Store = (*Store)(nil)
 
 // Defaults of the options.

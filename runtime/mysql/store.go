@@ -68,6 +68,9 @@ type Store struct {
 	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
 }
 
+// Kind returns "mysql", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "mysql" }
+
 // ReportExpired implements the runtime's expiry reports: Prune calls f
 // with each session it deletes, once across the instances (one prunes at
 // a time). A manager with Config.OnEvent registers itself; you need not

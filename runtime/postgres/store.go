@@ -49,6 +49,9 @@ type Store struct {
 	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
 }
 
+// Kind returns "postgresql", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "postgresql" }
+
 // ReportExpired implements the runtime's expiry reports: Prune calls f
 // with each session it deletes, once across the instances (one prunes at
 // a time). A manager with Config.OnEvent registers itself; you need not

@@ -48,6 +48,9 @@ type Store struct {
 	maxRecord int
 }
 
+// Kind returns "redis", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "redis" }
+
 var _ runtime.Store = (*Store)(nil)
 
 // Defaults of the options.

@@ -45,6 +45,9 @@ type Store struct {
 	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
 }
 
+// Kind returns "sqlite", the store's name in telemetry (runtime.StoreOp).
+func (s *Store) Kind() string { return "sqlite" }
+
 // ReportExpired implements the runtime's expiry reports: Prune calls f
 // with each session it deletes. A manager with Config.OnEvent registers
 // itself; you need not call it.
