@@ -3,8 +3,8 @@
 # date, all tests with the race detector (the golden packages under
 # testdata/ included, and each store's tests against its real server:
 # memcached, Redis, PostgreSQL and MariaDB installed here with apt-get when
-# missing, FerretDB built from the Go module proxy), and a short fuzz of
-# each fuzz target.
+# missing, FerretDB built from the Go module proxy; Prometheus and Chromium
+# for the demo), and a short fuzz of each fuzz target.
 #
 # Usage: scripts/test.sh            (from anywhere in the repository)
 #        scripts/test.sh -short     (while developing: vet and the tests,
@@ -32,12 +32,13 @@ command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing+=(postgresql)
 { command -v mariadbd || test -x /usr/sbin/mariadbd; } >/dev/null 2>&1 && command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server) # the MySQL store's tests
 command -v chromium >/dev/null 2>&1 || missing+=(chromium) # the demo's browser tests
+command -v prometheus >/dev/null 2>&1 || missing+=(prometheus) # scrapes the demo's -metrics page
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "installing the servers the tests start: ${missing[*]} (Debian packages)"
 	sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
 	$sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1 SESSIONGEN_REQUIRE_MONGO=1 SESSIONGEN_REQUIRE_MYSQL=1 SESSIONGEN_REQUIRE_BROWSER=1
+export SESSIONGEN_REQUIRE_MEMCACHED=1 SESSIONGEN_REQUIRE_REDIS=1 SESSIONGEN_REQUIRE_POSTGRES=1 SESSIONGEN_REQUIRE_MONGO=1 SESSIONGEN_REQUIRE_MYSQL=1 SESSIONGEN_REQUIRE_BROWSER=1 SESSIONGEN_REQUIRE_PROMETHEUS=1
 # The MongoDB store's tests run against FerretDB, built once from the Go
 # module proxy into ~/.cache (about 2 minutes the first time).
 echo "FerretDB for the MongoDB store's tests: scripts/ferretdb.sh"

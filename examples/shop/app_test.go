@@ -33,11 +33,7 @@ func TestShopFlow(t *testing.T) {
 // forEachStore starts a server of every kind the -store flag offers, and
 // runs f in a subtest per store, opened from its URL as the demo opens it.
 func forEachStore(t *testing.T, f func(t *testing.T, store runtime.Backend, name string)) {
-	mc, rd, pg, mg, my := servers.StartMemcached(t), servers.StartRedis(t), servers.StartPostgres(t), servers.StartFerretDB(t), servers.StartMySQL(t)
-	for _, url := range []string{
-		"memory:", "memcached://" + mc.Addr, rd.URL(), pg.DSN(), my.URL(), mg.URI("shop"),
-		"sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), "cookie:",
-	} {
+	for _, url := range servers.StoreURLs(t) {
 		t.Run(strings.SplitN(url, ":", 2)[0], func(t *testing.T) {
 			store, name, closeStore, err := storeurl.Open(context.Background(), url)
 			if err != nil {

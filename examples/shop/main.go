@@ -9,6 +9,7 @@
 //	go run ./examples/shop -store sqlite:./sessions.db
 //	go run ./examples/shop -store memcached://127.0.0.1:11211,127.0.0.1:11212
 //	go run ./examples/shop -store memcached://a:11211,b:11211,c:11211 -replicas 2
+//	go run ./examples/shop -metrics   # and /metrics for Prometheus
 //
 // Sessions live in memory and end when the process does, unless -store
 // names a store to keep them in: Redis, PostgreSQL, MySQL, MongoDB and SQLite keep them
@@ -62,6 +63,7 @@ func run(ctx context.Context, args []string) error {
 	maxSessions := flags.Int("max-sessions", 0, "sign a visitor in on at most `n` devices at once (0: the default, 500)")
 	overLimit := flags.String("over-limit", "evict", "what a sign-in beyond -max-sessions does: evict (the oldest session ends) or refuse")
 	atRest := flags.Bool("encrypt-at-rest", false, "seal every record in the store (Config.EncryptAtRest): a dump of it holds no email and no cart")
+	withMetricsPage := flags.Bool("metrics", false, "serve the sessions' metrics at /metrics in Prometheus' text format (OpenTelemetry, runtime/otelsession)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -92,11 +94,23 @@ func run(ctx context.Context, args []string) error {
 	if !*secure {
 		cfg.Cookie.Secure, cfg.Cookie.Name = runtime.Off, "shop" // __Host- cookies need Secure
 	}
+	var page http.Handler
+	if *withMetricsPage {
+		obs, handler, stopMetrics, err := metrics()
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		defer stopMetrics(context.Background())
+		cfg.Observer, page = obs, handler
+	}
 	app, sessions, err := newApp(cfg, storeName)
 	if err != nil {
 		return fmt.Errorf("bad session configuration: %w", err)
 	}
 	defer sessions.Close()
+	if page != nil {
+		app = withMetrics(app, page)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

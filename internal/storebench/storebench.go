@@ -62,10 +62,20 @@ func RunHooked(b *testing.B, store runtime.Store) {
 func RunSealed(b *testing.B, store runtime.Store) {
 	cfg := config(store)
 	cfg.EncryptAtRest = true
+	RunConfig(b, cfg)
+}
+
+// RunConfig runs A–D with cfg (its Secrets filled in when empty): what a
+// setting costs, beside Run's figures.
+func RunConfig(b *testing.B, cfg runtime.Config) {
+	if cfg.Secrets == nil {
+		cfg.Secrets = config(nil).Secrets
+	}
 	mgr, err := testsession.NewVisitManager(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { mgr.Close() })
 	run(b, mgr, testsession.VisitFrom)
 }
 

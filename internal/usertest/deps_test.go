@@ -19,6 +19,8 @@ var clients = map[string]string{
 	"runtime/sqlite":   "modernc.org/sqlite",
 	"runtime/mongo":    "go.mongodb.org/mongo-driver",
 	"runtime/mysql":    "github.com/go-sql-driver/mysql",
+	// Telemetry is a client too: OpenTelemetry comes with otelsession only.
+	"runtime/otelsession": "go.opentelemetry.io/otel",
 }
 
 // TestUsersGetOnlyTheirStoresDependencies builds scratch modules that
@@ -42,6 +44,7 @@ func TestUsersGetOnlyTheirStoresDependencies(t *testing.T) {
 		{"runtime", "runtime/mongo"},
 		{"runtime", "runtime/mysql"},
 		{"runtime", "runtime/cookiestore"},
+		{"runtime", "runtime/otelsession"},
 		// go tool sessiongen, the generator, brings no store client either:
 		// that is why the inspector, which opens every store, is a command
 		// of its own.

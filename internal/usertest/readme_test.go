@@ -96,6 +96,7 @@ var snippetImports = map[string]string{
 	"mysql": "github.com/sessiongen/sessiongen/runtime/mysql", "slog": "log/slog",
 	"sqlite": "github.com/sessiongen/sessiongen/runtime/sqlite", "cookiestore": "github.com/sessiongen/sessiongen/runtime/cookiestore",
 	"storetest": "github.com/sessiongen/sessiongen/runtime/storetest", "goredis": "github.com/redis/go-redis/v9",
+	"otelsession": "github.com/sessiongen/sessiongen/runtime/otelsession", "os": "os",
 }
 
 // writeSnippets writes every Go block of README.md and docs/*.md that is
