@@ -85,7 +85,7 @@ func newAtRest(store Store, secrets [][]byte, seal bool, log *slog.Logger) (*atR
 }
 
 // Save implements Store: the record is sealed when EncryptAtRest is on.
-func (a *atRest) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (a *atRest) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if !a.seal {
 		return a.Store.Save(ctx, key, rec, version, expiry)
 	}

@@ -28,7 +28,7 @@ type blockingStore struct {
 	release chan struct{}
 }
 
-func (s *blockingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *blockingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	if k, _ := s.key.Load().(string); k == key {
 		s.blocked <- struct{}{}
 		<-s.release

@@ -149,7 +149,7 @@ func (m *Manager) end(ctx context.Context, t *carry.Trip, key string, ver uint64
 			if ver == 0 {
 				rec, v, err := c.Load(ctx, t, key)
 				if errors.Is(err, ErrNotFound) && evict {
-					err = c.Save(ctx, t, key, retiredRecord(), 0, m.now().Add(m.renewGrace))
+					_, err = c.Save(ctx, t, key, retiredRecord(), 0, m.now().Add(m.renewGrace))
 					if err == nil {
 						return true, nil
 					}

@@ -49,17 +49,17 @@ type unansweredStore struct {
 	down     atomic.Bool
 }
 
-func (s *unansweredStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *unansweredStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	if s.writes.Add(-1) < 0 {
 		return s.Store.Save(ctx, key, rec, v, exp)
 	}
 	if s.apply {
-		if err := s.Store.Save(ctx, key, rec, v, exp); err != nil {
-			return err
+		if _, err := s.Store.Save(ctx, key, rec, v, exp); err != nil {
+			return 0, err
 		}
 	}
 	s.down.Store(s.thenDown.Load())
-	return fmt.Errorf("fake: %w", runtime.ErrOutcomeUnknown)
+	return 0, fmt.Errorf("fake: %w", runtime.ErrOutcomeUnknown)
 }
 
 func (s *unansweredStore) Load(ctx context.Context, key string) ([]byte, uint64, error) {
@@ -165,7 +165,7 @@ func TestCorruptRecordIsAFreshSession(t *testing.T) {
 		if err := e.mem.Delete(ctx, key); err != nil {
 			t.Fatal(err)
 		}
-		if err := e.mem.Save(ctx, key, g, 0, time.Now().Add(time.Hour)); err != nil {
+		if _, err := e.mem.Save(ctx, key, g, 0, time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		resp, body := e.do(e.bare(), "/whoami", sessionCookie(resp))

@@ -34,7 +34,7 @@ func (s *countingStore) Load(ctx context.Context, key string) ([]byte, uint64, e
 	return s.Store.Load(ctx, key)
 }
 
-func (s *countingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *countingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	s.saves.Add(1)
 	return s.Store.Save(ctx, key, rec, v, exp)
 }
@@ -69,9 +69,9 @@ func (s *failingStore) Load(ctx context.Context, key string) ([]byte, uint64, er
 	return s.Store.Load(ctx, key)
 }
 
-func (s *failingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *failingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	if s.down.Load() {
-		return runtime.ErrUnavailable
+		return 0, runtime.ErrUnavailable
 	}
 	return s.Store.Save(ctx, key, rec, v, exp)
 }

@@ -155,7 +155,7 @@ func (s *MemoryStore) Load(_ context.Context, key string) ([]byte, uint64, error
 }
 
 // Save implements Store.
-func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	now := s.now().UnixNano()
 	e := memEntry{rec: append([]byte(nil), rec...), version: s.version.Add(1), expiry: expiry.UnixNano()}
 	sh, k := s.shard(key), keyOf(key)
@@ -165,18 +165,18 @@ func (s *MemoryStore) Save(_ context.Context, key string, rec []byte, version ui
 	live := ok && old.expiry > now
 	switch {
 	case version == 0 && live:
-		return ErrConflict
+		return 0, ErrConflict
 	case version != 0 && !live:
-		return ErrNotFound
+		return 0, ErrNotFound
 	case version != 0 && old.version != version:
-		return ErrConflict
+		return 0, ErrConflict
 	}
 	if !ok && len(sh.m) >= s.perShard {
 		s.makeRoom(sh, now)
 	}
 	e.reused = live // a replaced record was used before; a new one starts on probation
 	sh.m[k] = e
-	return nil
+	return e.version, nil
 }
 
 // makeRoom frees one slot in a full shard in constant time: of a few

@@ -17,7 +17,7 @@ func TestMemoryStoreKeepsAPrivateCopy(t *testing.T) {
 	s := NewMemoryStore()
 	defer s.Close()
 	buf := []byte("record")
-	if err := s.Save(ctx, "k", buf, 0, time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.Save(ctx, "k", buf, 0, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	copy(buf, "XXXXXX")
@@ -31,20 +31,20 @@ func TestMemoryStoreCompareAndSwap(t *testing.T) {
 	s := NewMemoryStore()
 	defer s.Close()
 	exp := time.Now().Add(time.Hour)
-	if err := s.Save(ctx, "k", []byte("a"), 0, exp); err != nil {
+	if _, err := s.Save(ctx, "k", []byte("a"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save(ctx, "k", []byte("b"), 0, exp); !errors.Is(err, ErrConflict) {
+	if _, err := s.Save(ctx, "k", []byte("b"), 0, exp); !errors.Is(err, ErrConflict) {
 		t.Fatalf("creating an existing record: %v, want ErrConflict", err)
 	}
 	_, v1, _ := s.Load(ctx, "k")
 	if v1 == 0 {
 		t.Fatal("version 0 for a stored record")
 	}
-	if err := s.Save(ctx, "k", []byte("c"), v1, exp); err != nil {
+	if _, err := s.Save(ctx, "k", []byte("c"), v1, exp); err != nil {
 		t.Fatalf("CAS with the current version: %v", err)
 	}
-	if err := s.Save(ctx, "k", []byte("d"), v1, exp); !errors.Is(err, ErrConflict) {
+	if _, err := s.Save(ctx, "k", []byte("d"), v1, exp); !errors.Is(err, ErrConflict) {
 		t.Fatalf("CAS with a stale version: %v, want ErrConflict", err)
 	}
 	_, v2, _ := s.Load(ctx, "k")
@@ -60,7 +60,7 @@ func TestMemoryStoreCompareAndSwap(t *testing.T) {
 	if err := s.Delete(ctx, "k"); err != nil {
 		t.Fatalf("deleting a missing record: %v, want nil", err)
 	}
-	if err := s.Save(ctx, "k", []byte("e"), v2, exp); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Save(ctx, "k", []byte("e"), v2, exp); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("CAS on a deleted record: %v, want ErrNotFound (never re-create)", err)
 	}
 	if err := s.Touch(ctx, "k", exp); !errors.Is(err, ErrNotFound) {
@@ -79,7 +79,7 @@ func TestMemoryStoreExpiresOnReadAndBySweep(t *testing.T) {
 	if _, _, err := s.Load(ctx, "3"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("expired record loaded: %v", err)
 	}
-	if err := s.Save(ctx, "3", []byte("y"), 0, now.Add(time.Minute)); err != nil {
+	if _, err := s.Save(ctx, "3", []byte("y"), 0, now.Add(time.Minute)); err != nil {
 		t.Fatalf("creating over an expired record: %v", err)
 	}
 	s.sweep()
@@ -119,7 +119,7 @@ func TestMemoryStoreCloseStopsTheSweeper(t *testing.T) {
 	default:
 		t.Fatal("sweeper still running after Close")
 	}
-	if err := s.Save(ctx, "k", []byte("x"), 0, time.Now().Add(time.Hour)); err != nil {
+	if _, err := s.Save(ctx, "k", []byte("x"), 0, time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("store unusable after Close: %v", err)
 	}
 }
@@ -207,7 +207,7 @@ func TestMemoryStoreKeysOfEveryLength(t *testing.T) {
 	}
 	keys = append(keys, strings.Repeat("a", 47)+"\x00", strings.Repeat("a", 46)+"\x00")
 	for i, k := range keys {
-		if err := s.Save(ctx, k, []byte{byte(i)}, 0, time.Now().Add(time.Hour)); err != nil && k != "" {
+		if _, err := s.Save(ctx, k, []byte{byte(i)}, 0, time.Now().Add(time.Hour)); err != nil && k != "" {
 			t.Fatalf("save %q: %v", k, err)
 		}
 	}
@@ -232,7 +232,7 @@ func TestMemoryStoreEvictsProbationFirst(t *testing.T) {
 	rec := []byte("x")
 	for i := range 1000 {
 		key := fmt.Sprintf("user-%d", i)
-		if err := s.Save(ctx, key, rec, 0, now.Add(time.Hour)); err != nil {
+		if _, err := s.Save(ctx, key, rec, 0, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := s.Load(ctx, key); err != nil { // the user came back once
@@ -240,7 +240,7 @@ func TestMemoryStoreEvictsProbationFirst(t *testing.T) {
 		}
 	}
 	for i := range 12000 {
-		if err := s.Save(ctx, fmt.Sprintf("anon-%d", i), rec, 0, now.Add(2*time.Hour)); err != nil {
+		if _, err := s.Save(ctx, fmt.Sprintf("anon-%d", i), rec, 0, now.Add(2*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 	}

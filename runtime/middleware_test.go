@@ -484,7 +484,7 @@ func TestUntouchedFieldsAreCopiedByteForByte(t *testing.T) {
 	if err := e.mem.Delete(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.mem.Save(ctx, key, rec, 0, time.Now().Add(time.Hour)); err != nil {
+	if _, err := e.mem.Save(ctx, key, rec, 0, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := e.do(e.bare(), "/flash", sessionCookie(resp)); resp.StatusCode != 200 {

@@ -152,12 +152,12 @@ func (c observedCarrier) Load(ctx context.Context, t *carry.Trip, key string) ([
 }
 
 // Save saves, as a "save" operation of one attempt.
-func (c observedCarrier) Save(ctx context.Context, t *carry.Trip, key string, rec []byte, ver uint64, expiry time.Time) error {
+func (c observedCarrier) Save(ctx context.Context, t *carry.Trip, key string, rec []byte, ver uint64, expiry time.Time) (uint64, error) {
 	ctx, o := c.m.observe(ctx, opSave)
-	err := c.Carrier.Save(ctx, t, key, rec, ver, expiry)
+	next, err := c.Carrier.Save(ctx, t, key, rec, ver, expiry)
 	o.op.Bytes, o.op.Attempts = len(rec), 1
 	c.m.observed(ctx, &o, err)
-	return err
+	return next, err
 }
 
 // Touch touches, as a "touch" operation.

@@ -218,11 +218,11 @@ func (m *Manager) updateIndex(ctx context.Context, owner string, now time.Time, 
 		case len(es) == 0 && ver != 0:
 			// Emptied by compare-and-swap, not deleted: a session indexed
 			// meanwhile must not be dropped from it.
-			err = m.store.Save(ctx, key, encodeIndex(nil), ver, now.Add(time.Minute))
+			_, err = m.store.Save(ctx, key, encodeIndex(nil), ver, now.Add(time.Minute))
 		case len(es) == 0:
 		default:
 			last := slices.MaxFunc(es, func(a, b ownerEntry) int { return int(a.deadline - b.deadline) })
-			err = m.store.Save(ctx, key, encodeIndex(es), ver, time.Unix(last.deadline, 0))
+			_, err = m.store.Save(ctx, key, encodeIndex(es), ver, time.Unix(last.deadline, 0))
 		}
 		if lostRace(err, ver) {
 			return true, nil // another session of the owner was indexed meanwhile

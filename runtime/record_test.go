@@ -171,7 +171,7 @@ func TestDecoderPanicIsACorruptRecord(t *testing.T) {
 	m.log = slog.New(slog.NewTextHandler(&logs, nil))
 	id := newID()
 	rec := append(appendHeader(nil, header{created: time.Now().Unix()}), 0x81, 0xa1, 'x', 0x01)
-	if err := m.store.Save(context.Background(), storeKey(id), rec, 0, time.Now().Add(time.Hour)); err != nil {
+	if _, err := m.store.Save(context.Background(), storeKey(id), rec, 0, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var isNew bool

@@ -158,7 +158,7 @@ func (m *Manager) revoke(ctx context.Context, owner string, now time.Time, chang
 		rv.keys = slices.DeleteFunc(rv.keys, func(k revokedKey) bool { return k.until <= now.Unix() })
 		// Every cookie issued before the lifetime ago has expired: the
 		// record is of no use past now + Lifetime.
-		err = m.revoc.store.Save(ctx, key, rv.encode(), ver, now.Add(m.lifetime))
+		_, err = m.revoc.store.Save(ctx, key, rv.encode(), ver, now.Add(m.lifetime))
 		if lostRace(err, ver) {
 			return true, nil
 		}

@@ -151,6 +151,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 	}
 	defer put()
 	ver, base, merged, unsure := s.base.ver, s.base.rec, false, false
+	// written is the version the store says the record now has; 0 when
+	// it cannot tell.
+	var written uint64
 	created := !s.base.stored && !s.chg.rewrite // a new session's first save
 	// Reload first when the version is unknown (written earlier in this
 	// request), or known to be gone: a compare-and-swap at it could only
@@ -192,12 +195,13 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 			return s.m.saveError(fmt.Errorf("the record is %d bytes, over the %d bytes a session may hold: %w", len(rec), maxRecordSize, ErrTooLarge), rec)
 		}
 		o.op.Attempts, o.op.Bytes = attempt, len(rec)
-		err := s.m.saver.Save(ctx, &s.trip, s.id.key, rec, ver, s.m.expiry(h.created, now))
+		var err error
+		written, err = s.m.saver.Save(ctx, &s.trip, s.id.key, rec, ver, s.m.expiry(h.created, now))
 		if errors.Is(err, ErrOutcomeUnknown) || unsure && ver == 0 && errors.Is(err, ErrConflict) {
 			// A create that finds a record after an unanswered create
 			// may have found its own.
 			unsure = true
-			err = s.readBack(ctx, rec, ver, err)
+			written, err = 0, s.readBack(ctx, rec, ver, err)
 		}
 		switch {
 		case err == nil:
@@ -251,6 +255,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 			return err
 		}
 		kind = EventRegenerated
+		written = 0 // retire may have carried another request's change over
 	}
 	if kind != 0 && s.m.onEvent != nil {
 		s.m.emit(ctx, kind, s.id.key, s.owner(), s.trip.Req)
@@ -258,7 +263,9 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 	if tn != nil {
 		tn.writes.Add(1) // the requests waiting for the turn reload first
 	}
-	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, 0, nil
+	// A second save in this request (an explicit Save, then the end of
+	// the request) writes at the version this one left, with no reload.
+	s.base.hdr, s.base.stored, s.base.ver, s.base.rec = h, true, written, nil
 	s.chg.saved()
 	s.extended()
 	s.m.touches.mark(s.id.hash, now)
@@ -341,7 +348,7 @@ func (s *session) carryOver(ctx context.Context, now time.Time, rec, fresh []byt
 	merged = withHeader(merged, h)
 	_, ver, err := s.m.carrier.Load(ctx, &s.trip, s.id.key)
 	if err == nil {
-		err = s.m.carrier.Save(ctx, &s.trip, s.id.key, merged, ver, s.m.expiry(h.created, now))
+		_, err = s.m.carrier.Save(ctx, &s.trip, s.id.key, merged, ver, s.m.expiry(h.created, now))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sessiongen: carry changes over to the new ID: %w", err)
@@ -409,15 +416,16 @@ func (s *session) renew(ctx context.Context, now time.Time) {
 			return
 		}
 	}
-	if err := s.m.carrier.Save(ctx, &s.trip, next.key, rec, 0, s.m.expiry(h.created, now)); err != nil {
+	written, err := s.m.carrier.Save(ctx, &s.trip, next.key, rec, 0, s.m.expiry(h.created, now))
+	if err != nil {
 		return
 	}
-	if err := s.m.carrier.Save(ctx, &s.trip, old.key, forwardRecord(old.id, next.id, now), s.base.ver, now.Add(s.m.renewGrace)); err != nil {
+	if _, err := s.m.carrier.Save(ctx, &s.trip, old.key, forwardRecord(old.id, next.id, now), s.base.ver, now.Add(s.m.renewGrace)); err != nil {
 		_ = s.m.carrier.Delete(ctx, &s.trip, next.key)
 		return
 	}
 	s.id = next
-	s.base.hdr, s.base.ver, s.base.rec = h, 0, nil
+	s.base.hdr, s.base.ver, s.base.rec = h, written, nil
 	s.chg.saved()
 	s.extended()
 	s.m.touches.mark(s.id.hash, now)

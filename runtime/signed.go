@@ -28,7 +28,7 @@ func (c *signedCookie) Load(ctx context.Context, _ *carry.Trip, key string) ([]b
 }
 
 // Save saves to the store.
-func (c *signedCookie) Save(ctx context.Context, _ *carry.Trip, key string, rec []byte, ver uint64, expiry time.Time) error {
+func (c *signedCookie) Save(ctx context.Context, _ *carry.Trip, key string, rec []byte, ver uint64, expiry time.Time) (uint64, error) {
 	return c.store.Save(ctx, key, rec, ver, expiry)
 }
 
@@ -45,7 +45,8 @@ func (c *signedCookie) Delete(ctx context.Context, _ *carry.Trip, key string) er
 // Retire replaces the old record, by compare-and-swap, with a retired
 // record, which loads as not found and which no request follows.
 func (c *signedCookie) Retire(ctx context.Context, _ *carry.Trip, key string, ver uint64, expiry time.Time) error {
-	return c.store.Save(ctx, key, retiredRecord(), ver, expiry)
+	_, err := c.store.Save(ctx, key, retiredRecord(), ver, expiry)
+	return err
 }
 
 // Send sets the cookie when the ID the browser holds changed, when its

@@ -64,8 +64,11 @@ type Store interface {
 	// creates the record and returns ErrConflict if one exists. Otherwise
 	// it replaces the record only if its version is still version, and
 	// returns ErrConflict if another write came first or ErrNotFound if
-	// the record is gone. Save keeps no reference to rec.
-	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error
+	// the record is gone. Save keeps no reference to rec. It returns the
+	// version the record has now, which Load would return, or 0 when the
+	// store cannot tell (the runtime then loads the record again before
+	// it writes it a second time).
+	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error)
 
 	// Touch moves the expiry of the record under key without rewriting it
 	// and without changing its version. A missing record is ErrNotFound.

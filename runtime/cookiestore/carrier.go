@@ -116,18 +116,18 @@ func (c *carrier) Load(_ context.Context, t *carry.Trip, key string) ([]byte, ui
 // Save leaves rec for the response to carry, sealed. A record that would
 // not fit in the cookies is runtime.ErrTooLarge, and the cookies the
 // browser holds stay as they are.
-func (c *carrier) Save(_ context.Context, t *carry.Trip, key string, rec []byte, _ uint64, expiry time.Time) error {
+func (c *carrier) Save(_ context.Context, t *carry.Trip, key string, rec []byte, _ uint64, expiry time.Time) (uint64, error) {
 	j := c.jar(t)
 	if j.sent {
-		return errSent
+		return 0, errSent
 	}
 	if size := seal.SealedLen(sealedHeader + len(rec)); size > c.limit() {
-		return fmt.Errorf("cookiestore: the sealed session is %d bytes, over the %d its %d cookies hold (cookiestore.WithMaxChunks). Keep large values in a server-side store, or store less: %w",
+		return 0, fmt.Errorf("cookiestore: the sealed session is %d bytes, over the %d its %d cookies hold (cookiestore.WithMaxChunks). Keep large values in a server-side store, or store less: %w",
 			size, c.limit(), c.maxChunks, runtime.ErrTooLarge)
 	}
 	j.out = append(j.out[:0], rec...)
 	j.outKey, j.expiry, j.expire = key, expiry.Unix(), false
-	return nil
+	return 0, nil
 }
 
 // Touch re-seals the session with the new idle deadline.
@@ -140,7 +140,8 @@ func (c *carrier) Touch(ctx context.Context, t *carry.Trip, key string, expiry t
 		j.expiry = expiry.Unix()
 		return nil
 	case key == j.key && j.rec != nil:
-		return c.Save(ctx, t, key, j.rec, 1, expiry)
+		_, err := c.Save(ctx, t, key, j.rec, 1, expiry)
+		return err
 	}
 	return runtime.ErrNotFound
 }

@@ -45,7 +45,7 @@ func TestCASSetsTheExpirationAgain(t *testing.T) {
 	s := newStore(t, srv)
 	s.Save(ctx, "k", []byte("a"), 0, time.Now().Add(2*time.Second))
 	_, v, _ := s.Load(ctx, "k")
-	if err := s.Save(ctx, "k", []byte("b"), v, time.Now().Add(2*time.Second)); err != nil {
+	if _, err := s.Save(ctx, "k", []byte("b"), v, time.Now().Add(2*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3500 * time.Millisecond)
@@ -59,7 +59,7 @@ func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) {
 	s := newStore(t, srv, memcache.WithMaxRecordSize(1000))
 	s.Save(ctx, "k", []byte("small"), 0, time.Now().Add(time.Hour))
 	_, v, _ := s.Load(ctx, "k")
-	err := s.Save(ctx, "k", make([]byte, 1001), v, time.Now().Add(time.Hour))
+	_, err := s.Save(ctx, "k", make([]byte, 1001), v, time.Now().Add(time.Hour))
 	if !errors.Is(err, runtime.ErrTooLarge) || !strings.Contains(err.Error(), "1001") || !strings.Contains(err.Error(), "1000") {
 		t.Fatalf("err %v: want ErrTooLarge naming the size and the limit", err)
 	}
@@ -68,7 +68,7 @@ func TestOversizedRecordIsRefusedAndTheOldOneKept(t *testing.T) {
 	}
 	// Past memcached's own 1 MiB item limit, through a client with no size check.
 	raw := memcache.NewFromClient(gomemcache.New(srv.Addr), memcache.WithMaxRecordSize(memcache.MaxRecordSize))
-	err = raw.Save(ctx, "k", make([]byte, memcache.MaxRecordSize+1), v, time.Now().Add(time.Hour))
+	_, err = raw.Save(ctx, "k", make([]byte, memcache.MaxRecordSize+1), v, time.Now().Add(time.Hour))
 	if !errors.Is(err, runtime.ErrTooLarge) {
 		t.Fatalf("err %v, want ErrTooLarge", err)
 	}
@@ -456,7 +456,7 @@ func TestExpiryOnMemcached(t *testing.T) {
 	// A TTL over 30 days is sent as an absolute time, not read by
 	// memcached as 1970 (which would expire the record at once).
 	s := newStore(t, srv)
-	if err := s.Save(ctx, "long", []byte("x"), 0, time.Now().Add(60*24*time.Hour)); err != nil {
+	if _, err := s.Save(ctx, "long", []byte("x"), 0, time.Now().Add(60*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := s.Load(ctx, "long"); err != nil {

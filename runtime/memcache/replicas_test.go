@@ -317,7 +317,7 @@ type keyed struct {
 	last atomic.Value // string
 }
 
-func (s *keyed) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *keyed) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	s.last.Store(key)
 	return s.Store.Save(ctx, key, rec, version, expiry)
 }

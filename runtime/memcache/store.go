@@ -198,20 +198,20 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 // write sends the expiration again (an item fetched by Get carries 0,
 // which would make the record immortal). A write that got no answer in
 // time is runtime.ErrOutcomeUnknown: memcached may still apply it.
-func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if err := storekit.Fits("sessiongen/memcache", rec, s.maxRecord); err != nil {
-		return err
+		return 0, err
 	}
 	if s.rep != nil {
-		return s.rep.save(ctx, key, rec, version, expiry)
+		return 0, s.rep.save(ctx, key, rec, version, expiry)
 	}
 	it := &gomemcache.Item{Key: s.prefix + key, Value: rec, Expiration: s.expiration(expiry), CasID: version}
 	if version == 0 {
 		err := s.do(ctx, func() error { return s.c.Add(it) })
 		if errors.Is(err, gomemcache.ErrNotStored) { // the key exists
-			return fmt.Errorf("sessiongen/memcache: add: %w", runtime.ErrConflict)
+			return 0, fmt.Errorf("sessiongen/memcache: add: %w", runtime.ErrConflict)
 		}
-		return mapErr("add", err, true)
+		return 0, mapErr("add", err, true)
 	}
 	err := s.do(ctx, func() error { return s.c.CompareAndSwap(it) })
 	if errors.Is(err, gomemcache.ErrNotStored) {
@@ -219,7 +219,7 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		// documents ErrNotStored for it: either way the record is gone.
 		err = gomemcache.ErrCacheMiss
 	}
-	return mapErr("cas", err, true)
+	return 0, mapErr("cas", err, true)
 }
 
 // Touch implements runtime.Store. It does not change the CAS value.

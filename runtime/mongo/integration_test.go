@@ -132,7 +132,7 @@ func TestPruning(t *testing.T) {
 	start := now
 	s.Now = func() time.Time { return now }
 	for i := range 1500 {
-		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*2400*time.Millisecond)); err != nil {
+		if _, err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*2400*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -253,9 +253,9 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 }
 
 // Save implements runtime.Store.
-func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if err := storekit.Fits("sessiongen/mongo", rec, s.maxRecord); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -265,8 +265,11 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	live := bson.E{Key: "exp", Value: bson.D{{Key: "$gt", Value: now}}}
 	if version == 0 {
 		_, err := s.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "data", Value: rec}, {Key: "v", Value: next}, {Key: "exp", Value: expiry}})
+		if err == nil {
+			return uint64(next), nil
+		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return s.wrap("create", err, true)
+			return 0, s.wrap("create", err, true)
 		}
 		// The key is taken: by a live session (a conflict), or by an
 		// expired one that the TTL monitor has not removed yet.
@@ -274,23 +277,26 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		if err == nil && r.MatchedCount == 0 {
 			err = runtime.ErrConflict
 		}
-		return s.wrap("create", err, true)
+		if err != nil {
+			return 0, s.wrap("create", err, true)
+		}
+		return uint64(next), nil
 	}
 	r, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "v", Value: int64(version)}, live}, set)
 	if err != nil {
-		return s.wrap("compare-and-swap", err, true)
+		return 0, s.wrap("compare-and-swap", err, true)
 	}
 	if r.MatchedCount == 1 {
-		return nil
+		return uint64(next), nil
 	}
 	n, err := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: key}, live})
 	switch {
 	case err != nil:
-		return s.wrap("compare-and-swap", err, false)
+		return 0, s.wrap("compare-and-swap", err, false)
 	case n == 0:
-		return s.wrap("compare-and-swap", runtime.ErrNotFound, false)
+		return 0, s.wrap("compare-and-swap", runtime.ErrNotFound, false)
 	}
-	return s.wrap("compare-and-swap", runtime.ErrConflict, false)
+	return 0, s.wrap("compare-and-swap", runtime.ErrConflict, false)
 }
 
 // Touch implements runtime.Store: it updates exp alone.

@@ -105,7 +105,7 @@ func TestKeysAreBytes(t *testing.T) {
 	s := newStore(t, srv)
 	keys := []string{"abc", "ABC", "abc ", "abç"}
 	for _, k := range keys {
-		if err := s.Save(ctx, k, []byte("rec "+k), 0, time.Now().Add(time.Hour)); err != nil {
+		if _, err := s.Save(ctx, k, []byte("rec "+k), 0, time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("create %q: %v", k, err)
 		}
 	}
@@ -125,7 +125,7 @@ func TestTouchThatChangesNothing(t *testing.T) {
 	srv := servers.StartMySQL(t)
 	s := newStore(t, srv)
 	exp := time.Now().Add(time.Hour)
-	if err := s.Save(ctx, "k", []byte("rec"), 0, exp); err != nil {
+	if _, err := s.Save(ctx, "k", []byte("rec"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 2 {
@@ -158,10 +158,10 @@ func TestClientFoundRowsIsRefused(t *testing.T) {
 	}
 	defer s2.Close()
 	exp := time.Now().Add(time.Hour)
-	if err := s2.Save(ctx, "k", []byte("one"), 0, exp); err != nil {
+	if _, err := s2.Save(ctx, "k", []byte("one"), 0, exp); err != nil {
 		t.Fatal(err)
 	}
-	if err := s2.Save(ctx, "k", []byte("two"), 0, exp); !errors.Is(err, runtime.ErrConflict) {
+	if _, err := s2.Save(ctx, "k", []byte("two"), 0, exp); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("a create over a live session: %v, want ErrConflict", err)
 	}
 }
@@ -174,12 +174,12 @@ func TestRecordOverMaxAllowedPacket(t *testing.T) {
 	srv := servers.StartMySQL(t, "--max-allowed-packet=1M")
 	s := newStore(t, srv, mysql.WithMaxRecordSize(4<<20))
 	exp := time.Now().Add(time.Hour)
-	err := s.Save(ctx, "big", make([]byte, 2<<20), 0, exp)
+	_, err := s.Save(ctx, "big", make([]byte, 2<<20), 0, exp)
 	if !errors.Is(err, runtime.ErrTooLarge) || !strings.Contains(err.Error(), "max_allowed_packet") {
 		t.Fatalf("a 2 MiB record over a 1 MiB max_allowed_packet: %v, want ErrTooLarge naming max_allowed_packet", err)
 	}
 	rec := make([]byte, 900<<10) // zeros: escaped, they double in the statement
-	if err := s.Save(ctx, "under", rec, 0, exp); err != nil {
+	if _, err := s.Save(ctx, "under", rec, 0, exp); err != nil {
 		t.Fatalf("a 900 KiB record: %v", err)
 	}
 	if got, _, err := s.Load(ctx, "under"); err != nil || len(got) != len(rec) {
@@ -201,11 +201,11 @@ func TestRecordOverMaxAllowedPacket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Close()
-	err = own.Save(ctx, "escaped", rec, 0, exp)
+	_, err = own.Save(ctx, "escaped", rec, 0, exp)
 	if !errors.Is(err, runtime.ErrTooLarge) || !strings.Contains(err.Error(), "max_allowed_packet") {
 		t.Fatalf("a statement over max_allowed_packet: %v, want ErrTooLarge naming max_allowed_packet", err)
 	}
-	if err := own.Save(ctx, "small", []byte("rec"), 0, exp); err != nil {
+	if _, err := own.Save(ctx, "small", []byte("rec"), 0, exp); err != nil {
 		t.Fatalf("the next statement: %v", err)
 	}
 }
@@ -230,7 +230,7 @@ func TestWaitTimeoutCostsNoRequest(t *testing.T) {
 	exp := time.Now().Add(time.Hour)
 	for i := range 4 {
 		key := "k" + strconv.Itoa(i)
-		if err := s.Save(ctx, key, []byte("rec"), 0, exp); err != nil {
+		if _, err := s.Save(ctx, key, []byte("rec"), 0, exp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -241,7 +241,7 @@ func TestWaitTimeoutCostsNoRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("load after wait_timeout: %v", err)
 		}
-		if err := s.Save(ctx, key, append(rec, '!'), v, exp); err != nil {
+		if _, err := s.Save(ctx, key, append(rec, '!'), v, exp); err != nil {
 			t.Fatalf("save after wait_timeout: %v", err)
 		}
 	}
@@ -263,7 +263,7 @@ func TestPruning(t *testing.T) {
 	}
 	const n = 2500
 	for i := range n {
-		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
+		if _, err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}

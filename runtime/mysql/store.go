@@ -309,9 +309,9 @@ func (s *Store) checkFoundRows(ctx context.Context) error {
 
 // Save implements runtime.Store; a record the server's
 // max_allowed_packet would refuse is runtime.ErrTooLarge.
-func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if len(rec) > s.packet {
-		return fmt.Errorf("sessiongen/mysql: record of %d bytes does not fit the server's max_allowed_packet (%d bytes; a record may take %d): %w",
+		return 0, fmt.Errorf("sessiongen/mysql: record of %d bytes does not fit the server's max_allowed_packet (%d bytes; a record may take %d): %w",
 			len(rec), s.limit, s.packet, runtime.ErrTooLarge)
 	}
 	return s.Store.Save(ctx, key, rec, version, expiry)

@@ -25,7 +25,7 @@ func TestOneInstancePrunesAtATime(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	if err := s.Save(ctx, "old", []byte("rec"), 0, now.Add(time.Second)); err != nil {
+	if _, err := s.Save(ctx, "old", []byte("rec"), 0, now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Minute)
@@ -70,7 +70,7 @@ func TestConcurrentCreates(t *testing.T) {
 		for round := range 2 {
 			key := func(i int) string { return fmt.Sprintf("r%d-%d-%d", retries, round, i) }
 			for i := keys / 2; i < keys; i++ {
-				if err := s.Save(ctx, key(i), []byte("old"), 0, time.Now().Add(200*time.Millisecond)); err != nil {
+				if _, err := s.Save(ctx, key(i), []byte("old"), 0, time.Now().Add(200*time.Millisecond)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -96,7 +96,7 @@ func TestConcurrentCreates(t *testing.T) {
 					defer wg.Done()
 					for j := range keys {
 						i := (j*7 + g*31) % keys
-						err := s.Save(ctx, key(i), []byte(fmt.Sprint("by ", g)), 0, time.Now().Add(time.Hour))
+						_, err := s.Save(ctx, key(i), []byte(fmt.Sprint("by ", g)), 0, time.Now().Add(time.Hour))
 						switch {
 						case err == nil:
 							wins[i].Add(1)

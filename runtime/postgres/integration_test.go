@@ -114,7 +114,7 @@ func TestPruning(t *testing.T) {
 	}
 	// 2,500 sessions expiring over the hour, one a second or so.
 	for i := range 2500 {
-		if err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
+		if _, err := s.Save(ctx, "k"+strconv.Itoa(i), []byte("rec"), 0, now.Add(time.Duration(i)*1440*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}

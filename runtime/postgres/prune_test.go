@@ -20,7 +20,7 @@ func TestOneInstancePrunesAtATime(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	if err := s.Save(ctx, "old", []byte("rec"), 0, now.Add(time.Second)); err != nil {
+	if _, err := s.Save(ctx, "old", []byte("rec"), 0, now.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	later := now.Add(time.Minute)

@@ -193,7 +193,7 @@ func TestTouchMovesOnlyTheExpiry(t *testing.T) {
 func TestOversizedRecordIsRefused(t *testing.T) {
 	srv := servers.StartRedis(t)
 	s := newStore(t, srv, redis.WithMaxRecordSize(100))
-	if err := s.Save(ctx, "k", make([]byte, 101), 0, time.Now().Add(time.Hour)); !strings.Contains(err.Error(), "over the 100-byte limit") {
+	if _, err := s.Save(ctx, "k", make([]byte, 101), 0, time.Now().Add(time.Hour)); !strings.Contains(err.Error(), "over the 100-byte limit") {
 		t.Fatalf("oversized save: %v", err)
 	}
 	if c := srv.Calls(); c["set"] != 0 {

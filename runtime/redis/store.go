@@ -219,23 +219,27 @@ return 1
 // Save implements runtime.Store: SET NX PXAT for version 0, the
 // compare-and-swap script otherwise. A write that got no answer in time is
 // runtime.ErrOutcomeUnknown: Redis may have applied it.
-func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if err := storekit.Fits("sessiongen/redis", rec, s.maxRecord); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	val := make([]byte, versionLen+len(rec))
-	binary.BigEndian.PutUint64(val, uint64(storekit.NewVersion(version)))
+	next := storekit.NewVersion(version)
+	binary.BigEndian.PutUint64(val, uint64(next))
 	copy(val[versionLen:], rec)
 	ms := expiry.UnixMilli()
 	k := s.prefix + key
 	if version == 0 {
 		err := s.do(ctx, func() error { return s.c.Do(ctx, "set", k, val, "nx", "pxat", ms).Err() })
 		if errors.Is(err, goredis.Nil) { // NX: the key exists
-			return fmt.Errorf("sessiongen/redis: create: %w", runtime.ErrConflict)
+			return 0, fmt.Errorf("sessiongen/redis: create: %w", runtime.ErrConflict)
 		}
-		return s.mapErr(ctx, "create", err, true)
+		if err != nil {
+			return 0, s.mapErr(ctx, "create", err, true)
+		}
+		return uint64(next), nil
 	}
 	var was [versionLen]byte
 	binary.BigEndian.PutUint64(was[:], version)
@@ -246,13 +250,13 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	})
 	switch {
 	case err != nil:
-		return s.mapErr(ctx, "compare-and-swap", err, true)
+		return 0, s.mapErr(ctx, "compare-and-swap", err, true)
 	case n == 0:
-		return fmt.Errorf("sessiongen/redis: compare-and-swap: %w", runtime.ErrNotFound)
+		return 0, fmt.Errorf("sessiongen/redis: compare-and-swap: %w", runtime.ErrNotFound)
 	case n < 0:
-		return fmt.Errorf("sessiongen/redis: compare-and-swap: %w", runtime.ErrConflict)
+		return 0, fmt.Errorf("sessiongen/redis: compare-and-swap: %w", runtime.ErrConflict)
 	}
-	return nil
+	return uint64(next), nil
 }
 
 // Touch implements runtime.Store with PEXPIREAT: the record and its

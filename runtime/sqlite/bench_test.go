@@ -44,11 +44,11 @@ func BenchmarkReadsUnderWrites(b *testing.B) {
 	exp := time.Now().Add(time.Hour)
 	const keys = 64
 	for i := range keys {
-		if err := store.Save(ctx, "r"+strconv.Itoa(i), storebench.Record, 0, exp); err != nil {
+		if _, err := store.Save(ctx, "r"+strconv.Itoa(i), storebench.Record, 0, exp); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := store.Save(ctx, "w", storebench.Record, 0, exp); err != nil {
+	if _, err := store.Save(ctx, "w", storebench.Record, 0, exp); err != nil {
 		b.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -64,7 +64,7 @@ func BenchmarkReadsUnderWrites(b *testing.B) {
 			default:
 			}
 			start := time.Now()
-			if err := store.Save(ctx, "w", storebench.Record, v, exp); err != nil {
+			if _, err := store.Save(ctx, "w", storebench.Record, v, exp); err != nil {
 				b.Error(err)
 			}
 			lat = append(lat, time.Since(start))

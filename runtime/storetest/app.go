@@ -184,6 +184,15 @@ func newApp(tb testing.TB, cfg runtime.Config) *App {
 		a := testsession.ScenarioFrom(r.Context())
 		fmt.Fprintf(w, "%d %s", a.UserID(), a.Device())
 	})
+	mux.HandleFunc("/twice", func(w http.ResponseWriter, r *http.Request) { // an explicit Save, then a change the end of the request saves
+		v := testsession.ScenarioFrom(r.Context())
+		v.Incr(0)
+		if err := v.Save(r.Context()); err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		v.Incr(1)
+	})
 	mux.HandleFunc("/dev", func(w http.ResponseWriter, r *http.Request) {
 		testsession.ScenarioFrom(r.Context()).SetDevice(r.URL.Query().Get("dev"))
 	})
@@ -288,7 +297,7 @@ type keyRecorder struct {
 	last *atomic.Value
 }
 
-func (k keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (k keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	if !strings.HasPrefix(key, "owner-") {
 		k.last.Store(key)
 	}

@@ -36,7 +36,7 @@ func (k *keyLog) seen(key string) bool {
 // newLogger logs into b.
 func newLogger(b *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
-func (k *keyLog) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (k *keyLog) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	k.mu.Lock()
 	if k.keys == nil {
 		k.keys = map[string]bool{}
@@ -131,7 +131,7 @@ func RunEncryptAtRest(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := raw.Save(ctx, target, rec, ver, time.Now().Add(time.Hour)); err != nil {
+			if _, err := raw.Save(ctx, target, rec, ver, time.Now().Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			cookies := map[string]string{"moved": thief, "flipped": victim, "truncated": victim}[harm]

@@ -205,6 +205,6 @@ func RunEvents(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 // refusing is a store that refuses every write.
 type refusing struct{ runtime.Store }
 
-func (refusing) Save(context.Context, string, []byte, uint64, time.Time) error {
-	return runtime.ErrUnavailable
+func (refusing) Save(context.Context, string, []byte, uint64, time.Time) (uint64, error) {
+	return 0, runtime.ErrUnavailable
 }

@@ -25,22 +25,22 @@ type noCAS struct{ runtime.Store }
 
 // Save overwrites whatever is stored. A store that keeps its create from
 // overwriting a tombstone makes it give up after 100 tries.
-func (s noCAS) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s noCAS) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if version == 0 {
 		return s.Store.Save(ctx, key, rec, 0, expiry)
 	}
 	for range 100 {
 		_, current, err := s.Store.Load(ctx, key)
 		if errors.Is(err, runtime.ErrNotFound) {
-			err = s.Store.Save(ctx, key, rec, 0, expiry) // re-creates a deleted record
+			_, err = s.Store.Save(ctx, key, rec, 0, expiry) // re-creates a deleted record
 		} else if err == nil {
-			err = s.Store.Save(ctx, key, rec, current, expiry)
+			_, err = s.Store.Save(ctx, key, rec, current, expiry)
 		}
 		if !errors.Is(err, runtime.ErrConflict) {
-			return err
+			return 0, err
 		}
 	}
-	return fmt.Errorf("no-CAS save: %w", runtime.ErrConflict)
+	return 0, fmt.Errorf("no-CAS save: %w", runtime.ErrConflict)
 }
 
 // conflictCounter counts the saves that lost a compare-and-swap race and
@@ -52,13 +52,13 @@ type conflictCounter struct {
 }
 
 // Save counts ErrConflict answers.
-func (s *conflictCounter) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *conflictCounter) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	s.LastKey.Store(key)
-	err := s.Store.Save(ctx, key, rec, version, expiry)
+	next, err := s.Store.Save(ctx, key, rec, version, expiry)
 	if errors.Is(err, runtime.ErrConflict) {
 		s.Conflicts.Add(1)
 	}
-	return err
+	return next, err
 }
 
 // Result is what an increment run observed.
@@ -244,6 +244,7 @@ func runLostUpdates(t *testing.T, newStore func(t *testing.T) runtime.Store, slo
 			t.Fatalf("%d of 3200 increments persisted, %d requests failed (%d with the outcome unknown)", r.Persisted, r.Failed, r.Unsure)
 		}
 	})
+	t.Run("SecondSaveNeedsNoReload", func(t *testing.T) { secondSave(t, newStore(t)) })
 	t.Run("TwoManagersLoseNothing", func(t *testing.T) { // two processes: only the store's CAS keeps them apart
 		r := Increments(t, newStore(t), 2, 16, 200)
 		t.Logf("two managers: %d of 3200 increments persisted, %d conflicts merged and retried, %d requests failed (%d with the outcome unknown)", r.Persisted, r.Conflicts, r.Failed, r.Unsure)
@@ -407,7 +408,7 @@ func addField(t testing.TB, store runtime.Store, key, field string, value any) {
 		enc.EncodeInt(n)
 	}
 	enc.Encode(fields)
-	if err := store.Save(context.Background(), key, buf.Bytes(), ver, time.Now().Add(time.Hour)); err != nil {
+	if _, err := store.Save(context.Background(), key, buf.Bytes(), ver, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -439,4 +440,36 @@ func splitRecord(t testing.TB, rec []byte) (header [3]int64, fields map[string]a
 		t.Fatal(err)
 	}
 	return header, fields
+}
+
+// secondSave: a request that saves twice (an explicit Save, then the end
+// of the request) loads its session once, when the store says which
+// version its writes leave (Store.Save's answer), and once more before
+// the second write when it cannot tell (0). Both writes land.
+func secondSave(t *testing.T, store runtime.Store) {
+	probe := "storetest-version-probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	v, err := store.Save(ctx, probe, []byte("probe"), 0, hour())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Delete(ctx, probe)
+	a := NewApp(t, store)
+	cookie := a.Start()
+	for i := range 3 {
+		before := a.ops.count()
+		if rec := a.Do("/twice", cookie); rec.Code != 200 {
+			t.Fatalf("/twice: %d %s", rec.Code, rec.Body)
+		}
+		ops := sub(a.ops.count(), before)
+		loads := int64(1)
+		if v == 0 {
+			loads = 2 // the store cannot tell the version of its write
+		}
+		if ops[0] != loads || ops[1] != 2 {
+			t.Fatalf("request %d saving twice: %d loads and %d saves; want %d and 2 (Save returned version %d)", i, ops[0], ops[1], loads, v)
+		}
+	}
+	if got, _ := a.Call(t, "/sum", cookie); !strings.HasPrefix(got, "6 ") {
+		t.Fatalf("after 3 requests adding 2 each: %q, want 6", got)
+	}
 }

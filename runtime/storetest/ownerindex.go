@@ -36,11 +36,11 @@ var hostileIndexes = map[string][]byte{
 // put writes rec under key, over what is there.
 func put(t *testing.T, store runtime.Store, key string, rec []byte) {
 	ctx := context.Background()
-	err := store.Save(ctx, key, rec, 0, time.Now().Add(time.Hour))
+	_, err := store.Save(ctx, key, rec, 0, time.Now().Add(time.Hour))
 	for try := 0; errors.Is(err, runtime.ErrConflict) && try < 5; try++ {
 		var ver uint64
 		if _, ver, err = store.Load(ctx, key); err == nil {
-			err = store.Save(ctx, key, rec, ver, time.Now().Add(time.Hour))
+			_, err = store.Save(ctx, key, rec, ver, time.Now().Add(time.Hour))
 		}
 	}
 	if err != nil {
@@ -96,7 +96,7 @@ type holdingStore struct {
 }
 
 // Save holds the armed create.
-func (s *holdingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *holdingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	if v == 0 && !strings.HasPrefix(key, "owner-") && s.armed.CompareAndSwap(true, false) {
 		close(s.indexed)
 		<-s.release

@@ -180,7 +180,7 @@ func (c *opCounter) Load(ctx context.Context, key string) ([]byte, uint64, error
 }
 
 // Save implements runtime.Store.
-func (c *opCounter) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (c *opCounter) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	c.saves.Add(1)
 	return c.Store.Save(ctx, key, rec, v, exp)
 }

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) runtime.Store) {
 		{"CreateAndLoad", createAndLoad},
 		{"CreateNeverOverwrites", createNeverOverwrites},
 		{"CompareAndSwap", compareAndSwap},
+		{"SaveReturnsItsVersion", saveReturnsItsVersion},
 		{"TouchKeepsVersion", touchKeepsVersion},
 		{"Delete", deleteRecord},
 		{"NoReferenceKept", noReferenceKept},
@@ -76,7 +77,7 @@ func hour() time.Time { return time.Now().Add(time.Hour) }
 // store refuses.
 func create(t *testing.T, s runtime.Store, k string, rec []byte, expiry time.Time) {
 	t.Helper()
-	if err := s.Save(ctx, k, rec, 0, expiry); err != nil {
+	if _, err := s.Save(ctx, k, rec, 0, expiry); err != nil {
 		t.Fatalf("setup: creating %s: %v", k, err)
 	}
 }
@@ -99,7 +100,7 @@ func loadMissing(t *testing.T, s runtime.Store) {
 
 func createAndLoad(t *testing.T, s runtime.Store) {
 	k := key(t)
-	if err := s.Save(ctx, k, []byte("v1"), 0, hour()); err != nil {
+	if _, err := s.Save(ctx, k, []byte("v1"), 0, hour()); err != nil {
 		t.Fatal(err)
 	}
 	rec, v, err := s.Load(ctx, k)
@@ -111,7 +112,7 @@ func createAndLoad(t *testing.T, s runtime.Store) {
 func createNeverOverwrites(t *testing.T, s runtime.Store) {
 	k := key(t)
 	create(t, s, k, []byte("first"), hour())
-	if err := s.Save(ctx, k, []byte("second"), 0, hour()); !errors.Is(err, runtime.ErrConflict) {
+	if _, err := s.Save(ctx, k, []byte("second"), 0, hour()); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("creating an existing record: %v, want ErrConflict", err)
 	}
 	if rec, _ := load(t, s, k); string(rec) != "first" {
@@ -119,18 +120,52 @@ func createNeverOverwrites(t *testing.T, s runtime.Store) {
 	}
 }
 
+// saveReturnsItsVersion: the version a create or a compare-and-swap
+// returns is the one Load then returns, and the next compare-and-swap at
+// it succeeds with no load in between; 0 means the store cannot tell
+// (then Load tells). A failed save returns 0.
+func saveReturnsItsVersion(t *testing.T, s runtime.Store) {
+	k := key(t)
+	v, err := s.Save(ctx, k, []byte("a"), 0, hour())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, next := range []string{"b", "c", "d"} {
+		_, loaded := load(t, s, k)
+		if v != 0 && v != loaded {
+			t.Fatalf("write %d returned version %d, Load returns %d", i, v, loaded)
+		}
+		if v == 0 {
+			v = loaded
+		}
+		prev := v
+		if v, err = s.Save(ctx, k, []byte(next), v, hour()); err != nil {
+			t.Fatalf("compare-and-swap at the version the last write returned: %v", err)
+		}
+		if v == prev {
+			t.Fatalf("write %d returned the version it replaced, %d", i+1, v)
+		}
+	}
+	if rec, _ := load(t, s, k); string(rec) != "d" {
+		t.Fatalf("record is %q, want d", rec)
+	}
+	if v, err := s.Save(ctx, k, []byte("e"), 0, hour()); err == nil || v != 0 {
+		t.Fatalf("a create over a live record returned version %d, %v; want 0 and ErrConflict", v, err)
+	}
+}
+
 func compareAndSwap(t *testing.T, s runtime.Store) {
 	k := key(t)
 	create(t, s, k, []byte("a"), hour())
 	_, v1 := load(t, s, k)
-	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
+	if _, err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
 		t.Fatalf("CAS with the current version: %v", err)
 	}
 	_, v2 := load(t, s, k)
 	if v2 == v1 {
 		t.Fatal("the version did not change on a write")
 	}
-	if err := s.Save(ctx, k, []byte("c"), v1, hour()); !errors.Is(err, runtime.ErrConflict) {
+	if _, err := s.Save(ctx, k, []byte("c"), v1, hour()); !errors.Is(err, runtime.ErrConflict) {
 		t.Fatalf("CAS with a stale version: %v, want ErrConflict", err)
 	}
 	if rec, _ := load(t, s, k); string(rec) != "b" {
@@ -148,7 +183,7 @@ func touchKeepsVersion(t *testing.T, s runtime.Store) {
 	if rec, v2 := load(t, s, k); v2 != v1 || string(rec) != "a" {
 		t.Fatalf("after Touch: %q version %d, want a and %d", rec, v2, v1)
 	}
-	if err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
+	if _, err := s.Save(ctx, k, []byte("b"), v1, hour()); err != nil {
 		t.Fatalf("CAS after a Touch: %v (a touch must not cause conflicts)", err)
 	}
 	if err := s.Touch(ctx, key(t)+"x", hour()); !errors.Is(err, runtime.ErrNotFound) {
@@ -169,7 +204,7 @@ func deleteRecord(t *testing.T, s runtime.Store) {
 	if _, _, err := s.Load(ctx, k); !errors.Is(err, runtime.ErrNotFound) {
 		t.Fatalf("Load after Delete: %v", err)
 	}
-	if err := s.Save(ctx, k, []byte("b"), v, hour()); !errors.Is(err, runtime.ErrNotFound) {
+	if _, err := s.Save(ctx, k, []byte("b"), v, hour()); !errors.Is(err, runtime.ErrNotFound) {
 		t.Fatalf("CAS after Delete: %v, want ErrNotFound (never re-create a deleted session)", err)
 	}
 	if _, _, err := s.Load(ctx, k); !errors.Is(err, runtime.ErrNotFound) {
@@ -221,7 +256,7 @@ func concurrentWriters(t *testing.T, s runtime.Store) {
 						return
 					}
 					n, _ := strconv.Atoi(string(rec))
-					err = s.Save(ctx, k, []byte(strconv.Itoa(n+1)), v, hour())
+					_, err = s.Save(ctx, k, []byte(strconv.Itoa(n+1)), v, hour())
 					if err == nil {
 						break
 					}

@@ -54,7 +54,7 @@ func (s *countingStore) Load(ctx context.Context, key string) ([]byte, uint64, e
 	return s.Store.Load(ctx, key)
 }
 
-func (s *countingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *countingStore) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	s.n.Add(1)
 	return s.Store.Save(ctx, key, rec, v, exp)
 }

@@ -22,7 +22,7 @@ type keyRecorder struct {
 	key atomic.Value
 }
 
-func (s *keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) error {
+func (s *keyRecorder) Save(ctx context.Context, key string, rec []byte, v uint64, exp time.Time) (uint64, error) {
 	s.key.Store(key)
 	return s.Store.Save(ctx, key, rec, v, exp)
 }

@@ -32,7 +32,7 @@ type Carrier interface {
 	// Load, Save, Touch and Delete have the meaning and the errors of
 	// the runtime's Store methods of those names.
 	Load(ctx context.Context, t *Trip, key string) (rec []byte, version uint64, err error)
-	Save(ctx context.Context, t *Trip, key string, rec []byte, version uint64, expiry time.Time) error
+	Save(ctx context.Context, t *Trip, key string, rec []byte, version uint64, expiry time.Time) (uint64, error)
 	Touch(ctx context.Context, t *Trip, key string, expiry time.Time) error
 	Delete(ctx context.Context, t *Trip, key string) error
 	// Retire ends the record under key, the old ID of a session that
@@ -95,7 +95,7 @@ type Defaults struct {
 // Store is the part of a runtime.Store the revocations use.
 type Store interface {
 	Load(ctx context.Context, key string) (rec []byte, version uint64, err error)
-	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error
+	Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error)
 }
 
 // StoreKey derives the store key from a session ID: base64url(SHA-256(id)).

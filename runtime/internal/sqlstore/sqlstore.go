@@ -177,9 +177,9 @@ func (s *Store) Load(ctx context.Context, key string) ([]byte, uint64, error) {
 }
 
 // Save implements runtime.Store.
-func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) error {
+func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64, expiry time.Time) (uint64, error) {
 	if err := storekit.Fits(s.d.Name, rec, s.maxRecord); err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -188,11 +188,11 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 		n, err := s.exec(ctx, &s.create, key, rec, next, exp, now)
 		switch {
 		case err != nil:
-			return s.errorf("create", s.d.Classify(err, true))
+			return 0, s.errorf("create", s.d.Classify(err, true))
 		case n == 0:
-			return s.errorf("create", runtime.ErrConflict)
+			return 0, s.errorf("create", runtime.ErrConflict)
 		}
-		return nil
+		return uint64(next), nil
 	}
 	var live int64
 	updated, err := s.exec(ctx, &s.cas, key, rec, next, exp, int64(version), now)
@@ -201,13 +201,13 @@ func (s *Store) Save(ctx context.Context, key string, rec []byte, version uint64
 	}
 	switch {
 	case err != nil:
-		return s.errorf("compare-and-swap", s.d.Classify(err, true))
+		return 0, s.errorf("compare-and-swap", s.d.Classify(err, true))
 	case updated == 1:
-		return nil
+		return uint64(next), nil
 	case live == 0:
-		return s.errorf("compare-and-swap", runtime.ErrNotFound)
+		return 0, s.errorf("compare-and-swap", runtime.ErrNotFound)
 	}
-	return s.errorf("compare-and-swap", runtime.ErrConflict)
+	return 0, s.errorf("compare-and-swap", runtime.ErrConflict)
 }
 
 // Touch implements runtime.Store: it updates the expiry alone.
