@@ -24,9 +24,11 @@ type PostgresServer struct {
 	tb testing.TB
 }
 
-// StartPostgres creates a cluster and starts its server. Without PostgreSQL the
-// test is skipped, or fails when SESSIONGEN_REQUIRE_POSTGRES=1.
-func StartPostgres(tb testing.TB) *PostgresServer {
+// StartPostgres creates a cluster and starts its server, with extra
+// settings as name=value (shared_preload_libraries=pg_stat_statements).
+// Without PostgreSQL the test is skipped, or fails when
+// SESSIONGEN_REQUIRE_POSTGRES=1.
+func StartPostgres(tb testing.TB, settings ...string) *PostgresServer {
 	tb.Helper()
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	initdb := Binary(tb, "initdb", "SESSIONGEN_REQUIRE_POSTGRES", postgresHint, dirs...)
@@ -56,8 +58,12 @@ func StartPostgres(tb testing.TB) *PostgresServer {
 		Name: "postgres",
 		Dir:  root,
 		Args: func(port int) []string {
-			return []string{postgres, "-D", data, "-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", data,
+			args := []string{postgres, "-D", data, "-p", strconv.Itoa(port), "-h", "127.0.0.1", "-k", data,
 				"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "log_min_messages=warning"}
+			for _, s := range settings {
+				args = append(args, "-c", s)
+			}
+			return args
 		},
 		Ready:      func(addr string) bool { return pingPostgres(dsn(addr)) },
 		Credential: cred,
