@@ -45,3 +45,16 @@ func SignedCookieValue(name string, secret []byte, id string) string {
 
 // Sweep runs the memory store's sweeper once.
 func Sweep(s *MemoryStore) { s.sweep() }
+
+// QueuedForTurn reports how many requests wait for the save turn of the
+// session with ID id in m.
+func QueuedForTurn(m *Manager, id string) int {
+	key := storeKey(id)
+	sh := &m.turns.shards[keyHash(key)%uint64(len(m.turns.shards))]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if tn := sh.turns[key]; tn != nil {
+		return int(tn.queued.Load())
+	}
+	return 0
+}

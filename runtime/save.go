@@ -161,12 +161,19 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 	refetch := s.base.stored && (ver == 0 || stale)
 	for attempt := 1; ; attempt++ {
 		if refetch {
-			// A concurrent request that renewed the session left a
-			// forward: this request's changes follow it to the new ID,
-			// never over it (which would fork the session in two).
-			id, key, fresh, fver, err := loadFollowing(ctx, s.m.carrier, &s.trip, s.id.id, now, 0)
-			if key != s.id.key {
-				s.id.setKeyed(id, key)
+			// What the request that held the turn before this one wrote,
+			// if it said its version: no load. Else a load, which follows
+			// the forward a concurrent renewal left: this request's
+			// changes follow it to the new ID, never over it (which would
+			// fork the session in two).
+			fresh, fver, handed := tn.handed(s.id.key)
+			err = nil
+			if attempt > 1 || !handed {
+				var id, key string
+				id, key, fresh, fver, err = loadFollowing(ctx, s.m.carrier, &s.trip, s.id.id, now, 0)
+				if key != s.id.key {
+					s.id.setKeyed(id, key)
+				}
 			}
 			switch {
 			case errors.Is(err, errRetired):
@@ -261,7 +268,7 @@ func (s *session) write(ctx context.Context, now time.Time, keep bool) (err erro
 		s.m.emit(ctx, kind, s.id.key, s.owner(), s.trip.Req)
 	}
 	if tn != nil {
-		tn.writes.Add(1) // the requests waiting for the turn reload first
+		tn.wrote(s.id.key, rec, written) // the requests waiting for the turn merge onto it
 	}
 	// A second save in this request (an explicit Save, then the end of
 	// the request) writes at the version this one left, with no reload.
