@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -51,18 +52,18 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal("wrk is not installed: scripts/load.sh installs it")
 	}
-	fmt.Printf("%-10s %-10s %-8s %9s %9s %8s %8s %15s %6s\n", "store", "load", "demo", "req/s", "p99", "ops/req", "badCAS/r", "kept/acked", "ERRORs")
+	fmt.Printf("%-10s %-10s %-8s %9s %9s %8s %8s %9s %9s %15s %6s\n", "store", "load", "demo", "req/s", "p99", "ops/req", "badCAS/r", "demo CPU", "srv CPU", "kept/acked", "ERRORs")
 	for _, st := range loadStores() {
 		if only != "" && !strings.Contains(","+only+",", ","+st.name+",") {
 			continue
 		}
 		t.Run(st.name, func(t *testing.T) {
-			url, counters := st.start(t)
+			url, counters, server := st.start(t)
 			for _, sc := range []string{"read", "hot-write", "spread"} {
 				for _, bin := range bins {
-					r := runLoad(t, wrk, bin[1], url, st, sc, duration, counters)
-					fmt.Printf("%-10s %-10s %-8s %9.0f %9s %8s %8s %15s %6d\n", st.name, sc, bin[0], r.rps, r.p99,
-						perReq(r.ops, r.requests), perReq(r.badCAS, r.requests), r.keptText(), r.errors)
+					r := runLoad(t, wrk, bin[1], url, st, sc, duration, counters, server)
+					fmt.Printf("%-10s %-10s %-8s %9.0f %9s %8s %8s %9s %9s %15s %6d\n", st.name, sc, bin[0], r.rps, r.p99,
+						perReq(r.ops, r.requests), perReq(r.badCAS, r.requests), cpuPerReq(r.demoCPU, r.requests), cpuPerReq(r.serverCPU, r.requests), r.keptText(), r.errors)
 					if r.kept < r.acked || r.errors > 0 {
 						t.Errorf("%s %s %s: %d writes kept of %d acknowledged, %d ERROR lines", st.name, sc, bin[0], r.kept, r.acked, r.errors)
 					}
@@ -77,7 +78,7 @@ func TestLoad(t *testing.T) {
 // and after a run; nil where the server counts nothing.
 type loadStore struct {
 	name  string
-	start func(t *testing.T) (url string, counters func() (ops, badCAS int64))
+	start func(t *testing.T) (url string, counters func() (ops, badCAS int64), server int)
 	// noCAS: the server counts statements, not the compare-and-swaps
 	// among them that failed.
 	noCAS bool
@@ -85,15 +86,15 @@ type loadStore struct {
 
 func loadStores() []loadStore {
 	return []loadStore{
-		{name: "memory", start: func(t *testing.T) (string, func() (int64, int64)) { return "memory:", nil }},
-		{name: "memcached", start: func(t *testing.T) (string, func() (int64, int64)) {
+		{name: "memory", start: func(t *testing.T) (string, func() (int64, int64), int) { return "memory:", nil, 0 }},
+		{name: "memcached", start: func(t *testing.T) (string, func() (int64, int64), int) {
 			srv := servers.StartMemcached(t, "-m", "256")
 			return "memcached://" + srv.Addr, func() (int64, int64) {
 				s := srv.Stats()
 				return s["cmd_get"] + s["cmd_set"] + s["cmd_touch"] + s["delete_hits"] + s["delete_misses"], s["cas_badval"]
-			}
+			}, srv.Pid()
 		}},
-		{name: "redis", start: func(t *testing.T) (string, func() (int64, int64)) {
+		{name: "redis", start: func(t *testing.T) (string, func() (int64, int64), int) {
 			srv := servers.StartRedis(t)
 			return srv.URL(), func() (int64, int64) {
 				// Commandstats counts the commands a script runs too: the
@@ -109,9 +110,9 @@ func loadStores() []loadStore {
 					}
 				}
 				return all - calls["getrange"] - calls["set"], calls["evalsha"] + calls["eval"] - calls["set"]
-			}
+			}, srv.Pid()
 		}},
-		{name: "postgres", start: func(t *testing.T) (string, func() (int64, int64)) {
+		{name: "postgres", start: func(t *testing.T) (string, func() (int64, int64), int) {
 			srv := servers.StartPostgres(t, "shared_preload_libraries=pg_stat_statements")
 			conn := srv.Conn()
 			if _, err := conn.Exec(context.Background(), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); err != nil {
@@ -126,9 +127,9 @@ func loadStores() []loadStore {
 					t.Fatal(err)
 				}
 				return ops, bad
-			}
+			}, srv.Pid()
 		}},
-		{name: "mysql", noCAS: true, start: func(t *testing.T) (string, func() (int64, int64)) {
+		{name: "mysql", noCAS: true, start: func(t *testing.T) (string, func() (int64, int64), int) {
 			srv := servers.StartMySQL(t)
 			db := srv.DB()
 			return srv.URL(), func() (int64, int64) {
@@ -138,13 +139,13 @@ func loadStores() []loadStore {
 					t.Fatal(err)
 				}
 				return questions, 0
-			}
+			}, srv.Pid()
 		}},
-		{name: "mongodb", start: func(t *testing.T) (string, func() (int64, int64)) {
-			return servers.StartFerretDB(t).URI("load"), nil
+		{name: "mongodb", start: func(t *testing.T) (string, func() (int64, int64), int) {
+			return servers.StartFerretDB(t).URI("load"), nil, 0 // FerretDB and its PostgreSQL: not one process group
 		}},
-		{name: "sqlite", start: func(t *testing.T) (string, func() (int64, int64)) {
-			return "sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), nil
+		{name: "sqlite", start: func(t *testing.T) (string, func() (int64, int64), int) {
+			return "sqlite:" + filepath.Join(t.TempDir(), "sessions.db"), nil, 0 // in the demo's process
 		}},
 	}
 }
@@ -154,9 +155,11 @@ type loadResult struct {
 	rps           float64
 	p99           string
 	requests, ops int64
-	badCAS        int64 // -1: not counted
-	acked, kept   int64 // writes; -1 for a read
-	errors        int   // ERROR lines the demo logged
+	badCAS        int64         // -1: not counted
+	acked, kept   int64         // writes; -1 for a read
+	demoCPU       time.Duration // CPU time the demo used
+	serverCPU     time.Duration // CPU time the server's processes used; -1 for none
+	errors        int           // ERROR lines the demo logged
 }
 
 func (r loadResult) keptText() string {
@@ -175,7 +178,7 @@ func perReq(n, requests int64) string {
 
 // runLoad starts the demo binary on store, signs visitors in, runs wrk
 // for one scenario and reads the counters and the carts after it.
-func runLoad(t *testing.T, wrk, bin, store string, st loadStore, scenario, duration string, counters func() (int64, int64)) loadResult {
+func runLoad(t *testing.T, wrk, bin, store string, st loadStore, scenario, duration string, counters func() (int64, int64), server int) loadResult {
 	port, err := servers.FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -222,11 +225,15 @@ func runLoad(t *testing.T, wrk, bin, store string, st loadStore, scenario, durat
 	if counters != nil {
 		ops0, bad0 = counters()
 	}
+	demo0, server0 := cpuOf(demo.Process.Pid, false), cpuOf(server, true)
 	out, err := exec.Command(wrk, "-t2", "-c32", "-d"+duration, "--timeout", "5s", "-s", path, base+"/").CombinedOutput()
 	if err != nil {
 		t.Fatalf("wrk: %v\n%s", err, out)
 	}
-	r := loadResult{badCAS: -1, acked: -1, ops: -1}
+	r := loadResult{badCAS: -1, acked: -1, ops: -1, demoCPU: cpuOf(demo.Process.Pid, false) - demo0, serverCPU: -1}
+	if server != 0 {
+		r.serverCPU = cpuOf(server, true) - server0
+	}
 	var summary struct {
 		Requests, Non2xx3xx, Timeouts int64
 		P99us                         float64
@@ -338,4 +345,46 @@ end
 end
 `)
 	return b.String()
+}
+
+// cpuOf returns the CPU time (user and system) that process pid used, or
+// with group, every process of its process group and its children:
+// from /proc, in clock ticks of 10 ms; 0 for pid 0.
+func cpuOf(pid int, group bool) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	var ticks int64
+	add := func(stat []byte) {
+		// pid (comm) state ppid pgrp … utime stime: the fields after the
+		// command, which may hold spaces, are state, ppid, pgrp, …, and
+		// utime and stime are the 12th and 13th of them.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) < 13 {
+			return
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		if !group || f[2] == strconv.Itoa(pid) || f[1] == strconv.Itoa(pid) { // its group, or its children (PostgreSQL's backends lead groups of their own)
+			ticks += u + s
+		}
+	}
+	paths := []string{"/proc/" + strconv.Itoa(pid) + "/stat"}
+	if group {
+		paths, _ = filepath.Glob("/proc/[0-9]*/stat")
+	}
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			add(b)
+		}
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// cpuPerReq formats CPU time per request.
+func cpuPerReq(d time.Duration, requests int64) string {
+	if d < 0 || requests == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", float64(d.Microseconds())/float64(requests))
 }
