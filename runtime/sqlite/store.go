@@ -146,7 +146,11 @@ func New(path string, opts ...Option) (*Store, error) {
 	// One connection: this process's statements take turns here rather
 	// than in SQLite's locks, where a writer can be refused at once. (A
 	// pool of readers beside it doubled loads under writes on two cores,
-	// and tripled the writes' p99: BenchmarkReadsUnderWrites.)
+	// and tripled the writes' p99: BenchmarkReadsUnderWrites. Under the
+	// demo's load, scripts/load.sh, two read connections gave reads 1.36x
+	// and 1.53x and writes 1.14x to 1.32x, but the writes' p99 rose by 13
+	// to 30% in three runs of four; four read connections doubled the
+	// reads' p99.)
 	db.SetMaxOpenConns(1)
 	t := `"` + o.table + `"`
 	ddl := `CREATE TABLE IF NOT EXISTS ` + t + ` (key TEXT PRIMARY KEY, data BLOB NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
