@@ -49,29 +49,17 @@ func TestOwnerCapCountsLiveSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	do := func(path, cookie string) (string, string) {
-		req := httptest.NewRequest("GET", path, nil)
-		if cookie != "" {
-			req.Header.Set("Cookie", cookie)
+	do := accountClient(m, func(w http.ResponseWriter, r *http.Request, a *testsession.Account) {
+		switch r.URL.Path {
+		case "/login":
+			a.SetUserID(3)
+			a.SetDevice(r.URL.Query().Get("dev"))
+			a.Regenerate()
+		case "/logout":
+			a.Destroy()
 		}
-		rec := httptest.NewRecorder()
-		m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			a := testsession.AccountFrom(r.Context())
-			switch r.URL.Path {
-			case "/login":
-				a.SetUserID(3)
-				a.SetDevice(r.URL.Query().Get("dev"))
-				a.Regenerate()
-			case "/logout":
-				a.Destroy()
-			}
-			fmt.Fprintf(w, "%d %s", a.UserID(), a.Device())
-		})).ServeHTTP(rec, req)
-		if c := rec.Result().Cookies(); len(c) > 0 && c[0].MaxAge >= 0 {
-			cookie = c[0].Name + "=" + c[0].Value
-		}
-		return rec.Body.String(), cookie
-	}
+		fmt.Fprintf(w, "%d %s", a.UserID(), a.Device())
+	})
 	_, laptop := do("/login?dev=laptop", "")
 	for range 520 {
 		_, phone := do("/login?dev=phone", "")
@@ -104,31 +92,19 @@ func TestRegenerateKeepsTheOwnerIndexed(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer m.Close()
-			do := func(path, cookie string) (string, string) {
-				req := httptest.NewRequest("GET", path, nil)
-				if cookie != "" {
-					req.Header.Set("Cookie", cookie)
-				}
-				rec := httptest.NewRecorder()
-				m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					a := testsession.AccountFrom(r.Context())
-					switch r.URL.Path {
-					case "/login":
-						a.SetUserID(3)
-					case "/device": // reads and writes the device only
-						a.SetDevice(a.Device() + "x")
-						if !renew {
-							a.Regenerate()
-						}
-					case "/me":
-						fmt.Fprintf(w, "%d", a.UserID())
+			do := accountClient(m, func(w http.ResponseWriter, r *http.Request, a *testsession.Account) {
+				switch r.URL.Path {
+				case "/login":
+					a.SetUserID(3)
+				case "/device": // reads and writes the device only
+					a.SetDevice(a.Device() + "x")
+					if !renew {
+						a.Regenerate()
 					}
-				})).ServeHTTP(rec, req)
-				if c := rec.Result().Cookies(); len(c) > 0 && c[0].MaxAge >= 0 {
-					cookie = c[0].Name + "=" + c[0].Value
+				case "/me":
+					fmt.Fprintf(w, "%d", a.UserID())
 				}
-				return rec.Body.String(), cookie
-			}
+			})
 			_, first := do("/login", "")
 			if renew {
 				time.Sleep(2100 * time.Millisecond) // the ID is due for renewal
@@ -144,5 +120,26 @@ func TestRegenerateKeepsTheOwnerIndexed(t *testing.T) {
 				t.Errorf("after LogoutAll the session under its new ID reads user %q: it was not listed under its owner", me)
 			}
 		})
+	}
+}
+
+// accountClient serves h through m's middleware and returns a client of
+// it: do(path, cookie) answers the body and the cookie the browser holds
+// next.
+func accountClient(m *testsession.AccountManager, h func(http.ResponseWriter, *http.Request, *testsession.Account)) func(path, cookie string) (string, string) {
+	app := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h(w, r, testsession.AccountFrom(r.Context()))
+	}))
+	return func(path, cookie string) (string, string) {
+		req := httptest.NewRequest("GET", path, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		if c := rec.Result().Cookies(); len(c) > 0 && c[0].MaxAge >= 0 {
+			cookie = c[0].Name + "=" + c[0].Value
+		}
+		return rec.Body.String(), cookie
 	}
 }

@@ -210,32 +210,51 @@ func attrsOf(s sdktrace.ReadOnlySpan) string {
 	return "[" + strings.Join(kv, " ") + "]"
 }
 
-// metrics collects the metrics and returns each data point as
-// "name{attributes} value" (a histogram's value is its count), sorted.
+// metrics collects the metrics and returns each data point's value by
+// name{attributes} (a histogram's value is its count).
 func (r *rig) metrics() map[string]int64 {
+	out := map[string]int64{}
+	for _, p := range r.points() {
+		out[p.name+labels(p.attrs)] = p.value
+	}
+	return out
+}
+
+// point is a data point of a metric.
+type point struct {
+	name, description, unit string
+	attrs                   attribute.Set
+	value                   int64 // a histogram's count
+}
+
+// points collects the metrics and returns every data point.
+func (r *rig) points() []point {
 	var rm metricdata.ResourceMetrics
 	if err := r.reader.Collect(context.Background(), &rm); err != nil {
 		r.t.Fatal(err)
 	}
-	out := map[string]int64{}
+	var out []point
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
+			add := func(attrs attribute.Set, v int64) {
+				out = append(out, point{m.Name, m.Description, m.Unit, attrs, v})
+			}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				for _, p := range d.DataPoints {
-					out[m.Name+labels(p.Attributes)] = p.Value
+					add(p.Attributes, p.Value)
 				}
 			case metricdata.Gauge[int64]:
 				for _, p := range d.DataPoints {
-					out[m.Name+labels(p.Attributes)] = p.Value
+					add(p.Attributes, p.Value)
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
-					out[m.Name+labels(p.Attributes)] = int64(p.Count)
+					add(p.Attributes, int64(p.Count))
 				}
 			case metricdata.Histogram[int64]:
 				for _, p := range d.DataPoints {
-					out[m.Name+labels(p.Attributes)] = int64(p.Count)
+					add(p.Attributes, int64(p.Count))
 				}
 			default:
 				r.t.Fatalf("metric %s: unexpected data %T", m.Name, m.Data)
@@ -294,32 +313,9 @@ func (r *rig) leaks() []string {
 			add(e.Attributes...)
 		}
 	}
-	var rm metricdata.ResourceMetrics
-	if err := r.reader.Collect(context.Background(), &rm); err != nil {
-		r.t.Fatal(err)
-	}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			texts = append(texts, m.Name, m.Description, m.Unit)
-			switch d := m.Data.(type) {
-			case metricdata.Sum[int64]:
-				for _, p := range d.DataPoints {
-					add(p.Attributes.ToSlice()...)
-				}
-			case metricdata.Gauge[int64]:
-				for _, p := range d.DataPoints {
-					add(p.Attributes.ToSlice()...)
-				}
-			case metricdata.Histogram[float64]:
-				for _, p := range d.DataPoints {
-					add(p.Attributes.ToSlice()...)
-				}
-			case metricdata.Histogram[int64]:
-				for _, p := range d.DataPoints {
-					add(p.Attributes.ToSlice()...)
-				}
-			}
-		}
+	for _, p := range r.points() {
+		texts = append(texts, p.name, p.description, p.unit)
+		add(p.attrs.ToSlice()...)
 	}
 	var out []string
 	for _, text := range texts {
