@@ -194,12 +194,11 @@ func (c observedCarrier) Retire(ctx context.Context, t *carry.Trip, key string, 
 // compare-and-swap first, as with Config.OnEvent, so that each is counted
 // once).
 func (m *Manager) attachObserver() {
+	m.saver = m.carrier
 	if m.obs == nil {
-		m.saver = m.carrier
 		return
 	}
 	m.kind = storeKind(m.raw)
-	m.saver = m.carrier
 	m.carrier = observedCarrier{Carrier: m.carrier, m: m}
 	user, obs := m.onEvent, m.obs
 	m.onEvent = func(ctx context.Context, e Event) {
