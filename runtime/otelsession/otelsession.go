@@ -106,46 +106,50 @@ const (
 	seriesSize
 	seriesSaves
 	seriesMerges
+	seriesEvents // outcome holds the event's kind
 	seriesStart
 )
 
 // set returns the measurement option of l's attributes.
 func (o *observer) set(l labels) metric.MeasurementOption {
-	o.cacheMu.RLock()
-	opt, ok := o.sets[l]
-	o.cacheMu.RUnlock()
-	if ok {
-		return opt
-	}
-	kv := []attribute.KeyValue{keyStore.String(l.store), keyType.String(l.typ)}
-	if l.op != "" {
-		kv = append(kv, keyOperation.String(l.op))
-	}
-	if l.outcome != "" {
-		kv = append(kv, keyOutcome.String(l.outcome))
-	}
-	opt = metric.WithAttributeSet(attribute.NewSet(kv...))
-	o.cacheMu.Lock()
-	o.sets[l] = opt
-	o.cacheMu.Unlock()
-	return opt
+	return cached(&o.cacheMu, o.sets, l, func() metric.MeasurementOption {
+		var kv []attribute.KeyValue
+		if l.series == seriesEvents {
+			kv = append(kv, keyEvent.String(l.outcome))
+		} else {
+			kv = append(kv, keyStore.String(l.store), keyType.String(l.typ))
+		}
+		if l.op != "" {
+			kv = append(kv, keyOperation.String(l.op))
+		}
+		if l.outcome != "" && l.series != seriesEvents {
+			kv = append(kv, keyOutcome.String(l.outcome))
+		}
+		return metric.WithAttributeSet(attribute.NewSet(kv...))
+	})
 }
 
 // start returns the span start options of an operation on store, of
 // session type typ.
 func (o *observer) start(store, typ string) []trace.SpanStartOption {
-	l := labels{series: seriesStart, store: store, typ: typ}
-	o.cacheMu.RLock()
-	opts, ok := o.starts[l]
-	o.cacheMu.RUnlock()
+	return cached(&o.cacheMu, o.starts, labels{series: seriesStart, store: store, typ: typ}, func() []trace.SpanStartOption {
+		return []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(keyStore.String(store), keyType.String(typ))}
+	})
+}
+
+// cached returns m[l], which make makes the first time.
+func cached[V any](mu *sync.RWMutex, m map[labels]V, l labels, make func() V) V {
+	mu.RLock()
+	v, ok := m[l]
+	mu.RUnlock()
 	if ok {
-		return opts
+		return v
 	}
-	opts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(keyStore.String(store), keyType.String(typ))}
-	o.cacheMu.Lock()
-	o.starts[l] = opts
-	o.cacheMu.Unlock()
-	return opts
+	v = make()
+	mu.Lock()
+	m[l] = v
+	mu.Unlock()
+	return v
 }
 
 // New returns an Observer that records spans and metrics through the
@@ -299,5 +303,5 @@ func (o *observer) Event(ctx context.Context, e runtime.Event) {
 	if o.events == nil {
 		return
 	}
-	o.events.Add(ctx, 1, metric.WithAttributes(keyEvent.String(e.Kind.String())))
+	o.events.Add(ctx, 1, o.set(labels{series: seriesEvents, outcome: e.Kind.String()}))
 }
