@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiongen/sessiongen/runtime"
@@ -40,7 +41,8 @@ import (
 type Store struct {
 	*sqlstore.Store
 	pruner  *storekit.Pruner
-	db      *sql.DB
+	db      *sql.DB // the one connection that writes
+	readers *sql.DB // read-only connections, for loads while no write waits
 	table   string
 	reports carry.Reporters // managers with Config.OnEvent: the pruner reports what expired
 }
@@ -143,15 +145,18 @@ func New(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One connection: this process's statements take turns here rather
-	// than in SQLite's locks, where a writer can be refused at once. (A
-	// pool of readers beside it doubled loads under writes on two cores,
-	// and tripled the writes' p99: BenchmarkReadsUnderWrites. Under the
-	// demo's load, scripts/load.sh, two read connections gave reads 1.36x
-	// and 1.53x and writes 1.14x to 1.32x, but the writes' p99 rose by 13
-	// to 30% in three runs of four; four read connections doubled the
-	// reads' p99.)
+	// One connection writes: this process's writes take turns here rather
+	// than in SQLite's locks, where a writer can be refused at once.
+	// Loads use read-only connections beside it while no write waits
+	// (rw).
 	db.SetMaxOpenConns(1)
+	readers, err := open(path, o.busy, "query_only(1)")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	readers.SetMaxOpenConns(readConns)
+	readers.SetMaxIdleConns(readConns)
 	t := `"` + o.table + `"`
 	ddl := `CREATE TABLE IF NOT EXISTS ` + t + ` (key TEXT PRIMARY KEY, data BLOB NOT NULL, version INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at);`
@@ -170,7 +175,7 @@ CREATE INDEX IF NOT EXISTS "` + o.table + `_expires_at" ON ` + t + ` (expires_at
 		Time:     func(t time.Time) any { return t.UnixMilli() },
 		Classify: classify,
 	}
-	s := &Store{Store: sqlstore.New(conn(db), d, o.maxRecord, 0), db: db, table: t}
+	s := &Store{Store: sqlstore.New(&rw{SQLDB: conn(db), readers: conn(readers)}, d, o.maxRecord, 0), db: db, readers: readers, table: t}
 	if o.prune > 0 {
 		s.pruner = storekit.StartPruner(o.prune, o.busy, s.Prune, func(err error) {
 			o.log.Warn("sessiongen/sqlite: pruning expired sessions failed", "path", path, "err", err)
@@ -221,7 +226,38 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Close stops the pruner and closes the file.
 func (s *Store) Close() error {
 	s.pruner.Stop()
-	return s.db.Close()
+	return errors.Join(s.db.Close(), s.readers.Close())
+}
+
+// readConns is how many read-only connections load beside the writer.
+const readConns = 2
+
+// rw sends a load to the read-only connections while no write is under
+// way or waiting in this process, and to the writer's connection, behind
+// the writes, otherwise. Reads then run side by side when there is
+// nothing to write, and leave the CPU to the one writer when there is:
+// on two cores, loads in parallel with a stream of writes took 1.14-1.32x
+// more writes but raised their p99 by 13-30% (scripts/load.sh; four read
+// connections doubled the reads' p99 too).
+type rw struct {
+	*sqlstore.SQLDB                 // the writer
+	readers         *sqlstore.SQLDB // the read-only connections
+	writing         atomic.Int64    // writes under way or waiting
+}
+
+// QueryRow implements sqlstore.DB.
+func (d *rw) QueryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	if d.writing.Load() == 0 {
+		return d.readers.QueryRow(ctx, q, args, dest...)
+	}
+	return d.SQLDB.QueryRow(ctx, q, args, dest...)
+}
+
+// Exec implements sqlstore.DB.
+func (d *rw) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	d.writing.Add(1)
+	defer d.writing.Add(-1)
+	return d.SQLDB.Exec(ctx, q, args...)
 }
 
 // conn is the store's way to the file. A statement that finds the
