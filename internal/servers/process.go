@@ -131,7 +131,9 @@ func (p *Process) start() error {
 	// Its own process group, so that signals reach a server's children
 	// too (PostgreSQL's backends keep serving when only the postmaster
 	// is stopped).
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cfg.Credential}
+	// Killed with the test binary too: a test that times out panics
+	// without running its cleanups, which would leave the server behind.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cfg.Credential, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.cfg.Name, err)
 	}
