@@ -273,22 +273,7 @@ func TestYourSessionsPage(t *testing.T) {
 		defer sessions.Close()
 		srv := httptest.NewTLSServer(app)
 		defer srv.Close()
-		browser := func() func(method, path string, form url.Values) string {
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Transport: srv.Client().Transport, Jar: jar} // srv.Client() is one client
-			return func(method, path string, form url.Values) string {
-				req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				resp, err := c.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return string(b)
-			}
-		}
-		one, two := browser(), browser()
+		one, two := bodyOnly(newBrowser(t, srv)), bodyOnly(newBrowser(t, srv))
 		email := url.Values{"email": {fmt.Sprintf("grace%d@example.com", time.Now().UnixNano())}}
 		one("POST", "/login", email)
 		two("POST", "/login", email)
@@ -329,22 +314,7 @@ func TestSessionLimit(t *testing.T) {
 		defer sessions.Close()
 		srv := httptest.NewTLSServer(app)
 		defer srv.Close()
-		browser := func() func(method, path string, form url.Values) (int, string) {
-			jar, _ := cookiejar.New(nil)
-			c := &http.Client{Transport: srv.Client().Transport, Jar: jar}
-			return func(method, path string, form url.Values) (int, string) {
-				req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
-				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				resp, err := c.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
-			}
-		}
-		one, two := browser(), browser()
+		one, two := newBrowser(t, srv), newBrowser(t, srv)
 		email := url.Values{"email": {"ada@example.com"}}
 		one("POST", "/login", email)
 		code, page := two("POST", "/login", email)
@@ -433,5 +403,31 @@ func TestEncryptAtRestThroughTheDemo(t *testing.T) {
 	}
 	if len(dump) == 0 || id == "" || bytes.Contains(dump, []byte(email)) || bytes.Contains(dump, []byte("\xa3pot")) || bytes.Contains(dump, []byte("cart")) || bytes.Contains(dump, []byte(id)) {
 		t.Fatalf("the SQLite file (%d bytes) holds the email, the cart or the session ID", len(dump))
+	}
+}
+
+// newBrowser is a browser of its own (a cookie jar) on srv: it sends a
+// request with a form and returns the status and the page.
+func newBrowser(t *testing.T, srv *httptest.Server) func(method, path string, form url.Values) (int, string) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Transport: srv.Client().Transport, Jar: jar} // srv.Client() is one client
+	return func(method, path string, form url.Values) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+}
+
+// bodyOnly drops a browser's status: the page alone.
+func bodyOnly(b func(method, path string, form url.Values) (int, string)) func(method, path string, form url.Values) string {
+	return func(method, path string, form url.Values) string {
+		_, body := b(method, path, form)
+		return body
 	}
 }
