@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -219,9 +218,6 @@ func runLoad(t *testing.T, wrk, bin, store string, st loadStore, scenario, durat
 		t.Fatal(err)
 	}
 	var ops0, bad0 int64
-	if counters != nil && st.noCAS {
-		bad0 = math.MinInt64
-	}
 	if counters != nil {
 		ops0, bad0 = counters()
 	}
@@ -248,8 +244,7 @@ func runLoad(t *testing.T, wrk, bin, store string, st loadStore, scenario, durat
 	if counters != nil {
 		ops1, bad1 := counters()
 		r.ops = ops1 - ops0
-
-		if bad0 != math.MinInt64 {
+		if !st.noCAS {
 			r.badCAS = bad1 - bad0
 		}
 	}
